@@ -1,0 +1,1 @@
+//! koinos-operator: reconciles `KoinosCluster` resources into running Koinos node clusters.

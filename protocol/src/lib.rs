@@ -1,0 +1,1 @@
+//! The Koinos protocol: protobuf messages, Koinos JSON, ids and cryptography.
