@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Stops a control plane started by up.sh, each process by the PID it saved, in reverse start order.
+#   down.sh [RUN_DIR]   (default: $E2E_RUN_DIR, else the last run: /tmp/koinos-e2e-current)
+#   E2E_KEEP_LOGS=1     keep the run directory (logs, audit log, PKI) instead of removing it
+set -uo pipefail
+RUN="${1:-${E2E_RUN_DIR:-${TMPDIR:-/tmp}/koinos-e2e-current}}"
+RUN="$(readlink -f "$RUN")"
+[ -d "$RUN/pids" ] || { echo "no control plane run directory at $RUN" >&2; exit 1; }
+
+stop() { # name: TERM, wait up to 10 s, then KILL; only if the PID still runs a binary of ours
+  local name="$1" pid i
+  pid="$(cat "$RUN/pids/$name.pid" 2>/dev/null)" || return 0
+  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "$name"; then
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  fi
+  rm -f "$RUN/pids/$name.pid"
+}
+if [ -f "$RUN/pids/order" ]; then
+  for name in $(tac "$RUN/pids/order"); do stop "$name"; done
+  rm -f "$RUN/pids/order"
+fi
+
+if [ "${E2E_KEEP_LOGS:-0}" = 1 ]; then
+  echo "control plane stopped; logs kept in $RUN/logs (audit log $RUN/audit.log)" >&2
+else
+  rm -rf "$RUN"
+  echo "control plane stopped; $RUN removed" >&2
+fi
+link="${TMPDIR:-/tmp}/koinos-e2e-current"
+[ "$(readlink -f "$link" 2>/dev/null)" = "$RUN" ] && rm -f "$link"
+exit 0

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Starts a real Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver (with an audit log of
+# every write), kube-controller-manager (all controllers, HPA sync 5 s, hostPath provisioner),
+# kube-scheduler and kwok (fake nodes and pods). Each process is started in the background and its
+# PID saved in $RUN/pids/<name>.pid; `down.sh` stops them by those PIDs.
+#
+#   E2E_RUN_DIR   run directory (default: a new /tmp/koinos-e2e.XXXXXX); holds pki/, logs/, pids/
+#   E2E_BIN       binaries (default: what build.sh prints; builds if missing)
+#   E2E_NODES     number of fake nodes (default 3)
+#   E2E_APISERVER_PORT / E2E_ETCD_PORT  ports (defaults 6443 / 2379; etcd peer = etcd port + 1)
+#
+# On success the last line of stdout is the KUBECONFIG path; $RUN/env can be sourced.
+set -Eeuo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+START=$(date +%s)
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+
+BIN="${E2E_BIN:-$(bash "$HERE/build.sh" | tail -1)}"
+CACHE_ROOT="$(dirname "$BIN")"
+STAGES="$CACHE_ROOT/kwok-stages.yaml"
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do
+  [ -x "$BIN/$b" ] || { echo "missing $BIN/$b: run e2e/control-plane/build.sh" >&2; exit 1; }
+done
+[ -f "$STAGES" ] || { echo "missing $STAGES: run e2e/control-plane/build.sh" >&2; exit 1; }
+
+RUN="${E2E_RUN_DIR:-$(mktemp -d /tmp/koinos-e2e.XXXXXX)}"
+mkdir -p "$RUN/pki" "$RUN/logs" "$RUN/pids"
+RUN="$(cd "$RUN" && pwd)"
+NODES="${E2E_NODES:-3}"
+API_PORT="${E2E_APISERVER_PORT:-6443}"
+ETCD_PORT="${E2E_ETCD_PORT:-2379}"
+ETCD_PEER_PORT=$((ETCD_PORT + 1))
+KCM_PORT="${E2E_KCM_PORT:-10257}"
+SCHED_PORT="${E2E_SCHEDULER_PORT:-10259}"
+KWOK_PORT="${E2E_KWOK_PORT:-10247}"
+PKI="$RUN/pki"
+KUBECONFIG_FILE="$RUN/admin.kubeconfig"
+
+# If anything below fails, stop what was already started and keep the logs for inspection.
+on_error() {
+  log "control plane failed to start; logs in $RUN/logs"
+  E2E_KEEP_LOGS=1 bash "$HERE/down.sh" "$RUN" >&2 || true
+  for f in "$RUN"/logs/*.log; do echo "--- tail $f" >&2; tail -15 "$f" >&2; done
+}
+trap on_error ERR
+
+for port in "$API_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "$KCM_PORT" "$SCHED_PORT" "$KWOK_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port on 127.0.0.1 is already in use (another control plane? run down.sh)" >&2
+    exit 1
+  fi
+done
+
+# --- PKI: one CA; serving cert for the apiserver; client certs; service-account key pair.
+log "PKI in $PKI"
+ossl() { openssl "$@" 2>/dev/null; }
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+  -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -subj "/CN=koinos-e2e-ca"
+issue() { # name subject extensions
+  ossl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$PKI/$1.key" -out "$PKI/$1.csr" -subj "$2"
+  ossl x509 -req -in "$PKI/$1.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+    -days 30 -out "$PKI/$1.crt" -extfile <(printf '%s\n' "$3")
+}
+issue apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
+keyUsage=digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1"
+client_ext="basicConstraints=CA:FALSE
+keyUsage=digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+issue admin "/O=system:masters/CN=koinos-e2e-admin" "$client_ext"
+issue front-proxy-client "/CN=front-proxy-client" "$client_ext"
+ossl genrsa -out "$PKI/sa.key" 2048
+ossl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub"
+
+cat > "$KUBECONFIG_FILE" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: koinos-e2e
+  cluster: {server: "https://127.0.0.1:$API_PORT", certificate-authority: "$PKI/ca.crt"}
+users:
+- name: koinos-e2e-admin
+  user: {client-certificate: "$PKI/admin.crt", client-key: "$PKI/admin.key"}
+contexts:
+- name: koinos-e2e
+  context: {cluster: koinos-e2e, user: koinos-e2e-admin}
+current-context: koinos-e2e
+EOF
+
+# Audit every write (one event per request, at ResponseComplete) so tests can count the writes a
+# given identity makes; reads are not logged.
+cat > "$RUN/audit-policy.yaml" <<'EOF'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  verbs: [create, update, patch, delete, deletecollection]
+- level: None
+EOF
+
+start_proc() { # name binary args...
+  local name="$1"
+  shift
+  nohup "$@" > "$RUN/logs/$name.log" 2>&1 &
+  echo $! > "$RUN/pids/$name.pid"
+  echo "$name" >> "$RUN/pids/order"
+}
+wait_for() { # description timeout-seconds command...
+  local what="$1" timeout="$2" i
+  shift 2
+  for ((i = 0; i < timeout * 4; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.25
+  done
+  echo "timed out after ${timeout}s waiting for $what" >&2
+  return 1
+}
+alive() { kill -0 "$(cat "$RUN/pids/$1.pid")"; }
+KUBECTL=("$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE")
+
+log "etcd"
+start_proc etcd "$BIN/etcd" --name=default --data-dir="$RUN/etcd" \
+  --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+  --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+  --initial-cluster="default=http://127.0.0.1:$ETCD_PEER_PORT" --unsafe-no-fsync
+wait_for "etcd health" 30 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+
+log "kube-apiserver"
+start_proc kube-apiserver "$BIN/kube-apiserver" \
+  --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+  --bind-address=127.0.0.1 --secure-port="$API_PORT" --advertise-address=127.0.0.1 \
+  --endpoint-reconciler-type=none \
+  --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" --client-ca-file="$PKI/ca.crt" \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+  --service-cluster-ip-range=10.96.0.0/12 \
+  --authorization-mode=RBAC --allow-privileged=true \
+  --requestheader-client-ca-file="$PKI/ca.crt" --requestheader-allowed-names=front-proxy-client \
+  --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+  --requestheader-extra-headers-prefix=X-Remote-Extra- \
+  --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
+  --audit-policy-file="$RUN/audit-policy.yaml" --audit-log-path="$RUN/audit.log" \
+  --audit-log-mode=blocking --audit-log-maxsize=0
+wait_for "kube-apiserver /readyz" 90 curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+  "https://127.0.0.1:$API_PORT/readyz"
+
+log "kube-controller-manager, kube-scheduler, kwok"
+KC="--kubeconfig=$KUBECONFIG_FILE"
+start_proc kube-controller-manager "$BIN/kube-controller-manager" "$KC" \
+  --authentication-kubeconfig="$KUBECONFIG_FILE" --authorization-kubeconfig="$KUBECONFIG_FILE" \
+  --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --leader-elect=false \
+  --controllers='*' --use-service-account-credentials=true \
+  --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+  --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+  --horizontal-pod-autoscaler-sync-period=5s \
+  --enable-hostpath-provisioner=true
+start_proc kube-scheduler "$BIN/kube-scheduler" "$KC" \
+  --authentication-kubeconfig="$KUBECONFIG_FILE" --authorization-kubeconfig="$KUBECONFIG_FILE" \
+  --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" --leader-elect=false
+start_proc kwok "$BIN/kwok" "$KC" --manage-all-nodes=true --config="$STAGES" \
+  --cidr=10.244.0.0/16 --node-ip=10.1.0.1 --node-lease-duration-seconds=40 \
+  --server-address="127.0.0.1:$KWOK_PORT"
+
+# --- cluster contents: fake nodes (kwok fills their status) and a default StorageClass whose
+# PVCs the controller-manager's hostPath provisioner binds immediately.
+{
+  for ((i = 0; i < NODES; i++)); do
+    cat <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-$i
+  annotations: {node.alpha.kubernetes.io/ttl: "0", kwok.x-k8s.io/node: fake}
+  labels: {kubernetes.io/hostname: kwok-node-$i, kubernetes.io/os: linux, kubernetes.io/arch: amd64, type: kwok}
+---
+EOF
+  done
+  cat <<'EOF'
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: kubernetes.io/host-path
+volumeBindingMode: Immediate
+reclaimPolicy: Delete
+allowVolumeExpansion: true
+EOF
+} > "$RUN/cluster-objects.yaml"
+wait_for "kubectl apply of nodes and StorageClass" 30 "${KUBECTL[@]}" apply -f "$RUN/cluster-objects.yaml"
+
+for p in kube-controller-manager kube-scheduler kwok; do alive "$p" || { echo "$p exited" >&2; false; }; done
+wait_for "kube-controller-manager /healthz" 60 curl -skf "https://127.0.0.1:$KCM_PORT/healthz"
+wait_for "kube-scheduler /healthz" 60 curl -skf "https://127.0.0.1:$SCHED_PORT/healthz"
+wait_for "fake nodes Ready" 60 "${KUBECTL[@]}" wait --for=condition=Ready node --all --timeout=1s
+wait_for "default ServiceAccount" 60 "${KUBECTL[@]}" get serviceaccount default -n default
+
+cat > "$RUN/env" <<EOF
+export KUBECONFIG="$KUBECONFIG_FILE"
+export E2E_RUN_DIR="$RUN"
+export E2E_AUDIT_LOG="$RUN/audit.log"
+export E2E_BIN="$BIN"
+EOF
+ln -sfn "$RUN" "${TMPDIR:-/tmp}/koinos-e2e-current"
+trap - ERR
+log "control plane up in $(( $(date +%s) - START )) s; run dir $RUN (source $RUN/env)"
+echo "$KUBECONFIG_FILE"
