@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test of the project, as CI does: lint, unit and broker tests, the data-plane tests of
+# our binaries (including the koilib compatibility script), packaging checks, and the operator's
+# end-to-end suite on a real control plane built from Go modules.
+# It installs what it needs (RabbitMQ, jq, lua, npm packages, the control-plane binaries), so it
+# works on a fresh machine; a tier whose prerequisites are missing fails, it never skips.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+# The control-plane build is long and mostly Go: start it first, beside the Rust build.
+step "control plane: build (cached) in the background"
+mkdir -p target
+bash e2e/control-plane/build.sh > target/e2e-build.log 2>&1 &
+cp_build_pid=$!
+
+step "RabbitMQ"
+bash scripts/ensure-rabbitmq.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (unit, protocol vectors, broker integration, node data plane)"
+cargo test --workspace --exclude koinos-e2e --locked
+
+step "koilib compatibility"
+bash compat/koilib/run.sh
+
+step "packaging: Argo CD health check, chart and install manifest"
+bash manifests/argocd/test.sh
+bash scripts/render-manifests.sh --check
+
+step "control plane: waiting for the build"
+if ! wait "$cp_build_pid"; then
+  tail -100 target/e2e-build.log >&2
+  echo "control-plane build failed" >&2
+  exit 1
+fi
+
+step "operator end-to-end suite"
+bash e2e/control-plane/run-tests.sh
+
+step "all tests passed"
