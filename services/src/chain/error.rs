@@ -1,0 +1,118 @@
+//! Chain errors: a Koinos `error_code` plus a message, logs and the message's format parameters,
+//! rendered into `rpc.error_status` by the RPC handler (koinos-protocol.md §2).
+
+use std::collections::BTreeMap;
+
+/// `koinos.chain.error_code` values used by this chain (koinos-schema.md, error.proto).
+pub mod code {
+    pub const REVERSION: i32 = 1;
+    pub const INTERNAL_ERROR: i32 = 100;
+    pub const INVALID_CONTRACT: i32 = 102;
+    pub const INSUFFICIENT_PRIVILEGES: i32 = 103;
+    pub const INSUFFICIENT_RC: i32 = 104;
+    pub const UNKNOWN_OPERATION: i32 = 107;
+    pub const READ_ONLY_CONTEXT: i32 = 108;
+    pub const FAILURE: i32 = -1;
+    pub const FIELD_NOT_FOUND: i32 = -100;
+    pub const UNKNOWN_HASH_CODE: i32 = -101;
+    pub const UNKNOWN_SYSTEM_CALL: i32 = -103;
+    pub const AUTHORIZATION_FAILURE: i32 = -200;
+    pub const INVALID_NONCE: i32 = -201;
+    pub const INVALID_SIGNATURE: i32 = -202;
+    pub const MALFORMED_BLOCK: i32 = -203;
+    pub const MALFORMED_TRANSACTION: i32 = -204;
+    pub const BLOCK_RESOURCE_FAILURE: i32 = -205;
+    pub const PENDING_TRANSACTION_LIMIT_EXCEEDED: i32 = -206;
+    pub const UNEXPECTED_STATE: i32 = -1001;
+    pub const MISSING_REQUIRED_ARGUMENTS: i32 = -1002;
+    pub const UNKNOWN_PREVIOUS_BLOCK: i32 = -1003;
+    pub const UNEXPECTED_HEIGHT: i32 = -1004;
+    pub const BLOCK_STATE_ERROR: i32 = -1005;
+    pub const STATE_MERKLE_MISMATCH: i32 = -1006;
+    pub const RPC_FAILURE: i32 = -1008;
+    pub const PENDING_STATE_ERROR: i32 = -1009;
+    pub const TIMESTAMP_OUT_OF_BOUNDS: i32 = -1010;
+    pub const INDEXER_FAILURE: i32 = -1011;
+    pub const NETWORK_BANDWIDTH_LIMIT_EXCEEDED: i32 = -1012;
+    pub const COMPUTE_BANDWIDTH_LIMIT_EXCEEDED: i32 = -1013;
+    pub const DISK_STORAGE_LIMIT_EXCEEDED: i32 = -1014;
+    pub const PRE_IRREVERSIBILITY_BLOCK: i32 = -1015;
+}
+
+/// A failed chain operation. Positive codes are reversions (the transaction is still included,
+/// marked reverted), negative codes are failures (the transaction or block is rejected).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ChainError {
+    pub code: i32,
+    pub message: String,
+    /// Contract logs collected before the error.
+    pub logs: Vec<String>,
+    /// The message's format parameters, rendered into `error_status.data` (sorted keys).
+    pub params: BTreeMap<String, String>,
+    /// The failing transaction inside a block, so the caller can publish `transaction.fail`.
+    pub transaction_id: Option<Vec<u8>>,
+}
+
+impl ChainError {
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            logs: Vec::new(),
+            params: BTreeMap::new(),
+            transaction_id: None,
+        }
+    }
+
+    /// Adds a format parameter (e.g. `block_id`) to the error data.
+    pub fn with_param(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.params.insert(name.to_string(), value.into());
+        self
+    }
+
+    pub fn is_reversion(&self) -> bool {
+        self.code > 0
+    }
+
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        Self::new(code::INTERNAL_ERROR, message.to_string())
+    }
+
+    /// The `error_status.data` JSON string: `code`, `logs` if any, then the parameters.
+    pub fn data_json(&self) -> String {
+        // A BTreeMap keeps the keys sorted whatever serde_json's features are.
+        let mut map = BTreeMap::<String, serde_json::Value>::new();
+        map.insert("code".into(), self.code.into());
+        if !self.logs.is_empty() {
+            map.insert("logs".into(), self.logs.clone().into());
+        }
+        for (name, value) in &self.params {
+            map.insert(name.clone(), value.clone().into());
+        }
+        serde_json::to_string(&map).unwrap_or_default()
+    }
+}
+
+pub type ChainResult<T> = Result<T, ChainError>;
+
+impl From<redb::Error> for ChainError {
+    fn from(e: redb::Error) -> Self {
+        ChainError::new(code::BLOCK_STATE_ERROR, format!("state database error: {e}"))
+    }
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ChainError {
+            fn from(e: $t) -> Self { ChainError::from(redb::Error::from(e)) }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);

@@ -1,0 +1,162 @@
+//! State keys and the state merkle root.
+//!
+//! A state key is the serialized `koinos.chain.database_key{space, key}` (§3.2), so the
+//! committed table's byte order is the order the state merkle root uses.
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+use super::session::Delta;
+
+/// `koinos.chain.object_space` / `koinos.protocol.object_space`.
+#[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
+pub struct ObjectSpace {
+    #[prost(bool, tag = "1")]
+    pub system: bool,
+    #[prost(bytes = "vec", tag = "2")]
+    pub zone: Vec<u8>,
+    #[prost(uint32, tag = "3")]
+    pub id: u32,
+}
+
+impl ObjectSpace {
+    /// A system space (zone empty): 0 metadata, 1 dispatch, 2 bytecode, 3 metadata, 4 nonce.
+    pub fn system(id: u32) -> Self {
+        Self {
+            system: true,
+            zone: Vec::new(),
+            id,
+        }
+    }
+
+    /// A contract's own space `id` (zone = contract id).
+    pub fn contract(contract_id: &[u8], id: u32) -> Self {
+        Self {
+            system: false,
+            zone: contract_id.to_vec(),
+            id,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct DatabaseKey {
+    #[prost(message, optional, tag = "1")]
+    space: Option<ObjectSpace>,
+    #[prost(bytes = "vec", tag = "2")]
+    key: Vec<u8>,
+}
+
+/// The state key for `key` in `space`.
+pub fn state_key(space: &ObjectSpace, key: &[u8]) -> Vec<u8> {
+    DatabaseKey {
+        space: Some(space.clone()),
+        key: key.to_vec(),
+    }
+    .encode_to_vec()
+}
+
+/// Splits a state key back into its space and key.
+pub fn split_state_key(state_key: &[u8]) -> Option<(ObjectSpace, Vec<u8>)> {
+    let decoded = DatabaseKey::decode(state_key).ok()?;
+    Some((decoded.space.unwrap_or_default(), decoded.key))
+}
+
+/// The first state key of `space` and the first key after it (a half-open range).
+pub fn space_range(space: &ObjectSpace) -> (Vec<u8>, Vec<u8>) {
+    // Keys of one space share the prefix `0a len(space) space`; the key field follows.
+    let start = state_key(space, &[]);
+    let end = prefix_end(&start);
+    (start, end)
+}
+
+/// The smallest byte string greater than every string starting with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0xff; prefix.len() + 1]
+}
+
+/// Wraps a sha2-256 digest as a multihash (`0x12 0x20 ‖ digest`).
+pub fn sha256_multihash(digest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(34);
+    out.extend_from_slice(&[0x12, 0x20]);
+    out.extend_from_slice(digest);
+    out
+}
+
+/// Merkle root over 32-byte leaves: parent = sha256(left ‖ right), an odd last node is promoted
+/// unchanged, the empty tree is sha256("").
+pub fn merkle_root(mut level: Vec<[u8; 32]>) -> [u8; 32] {
+    if level.is_empty() {
+        return Sha256::digest(b"").into();
+    }
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [l, r] => {
+                    let mut h = Sha256::new();
+                    h.update(l);
+                    h.update(r);
+                    h.finalize().into()
+                }
+                [single] => *single,
+                _ => unreachable!(),
+            })
+            .collect();
+    }
+    level[0]
+}
+
+/// The state merkle root of one block's delta (§3.2): per key in byte order, sha256(key) then
+/// sha256(value, or "" when removed); returned as a sha2-256 multihash.
+pub fn state_merkle_root(delta: &Delta) -> Vec<u8> {
+    let mut leaves = Vec::with_capacity(delta.len() * 2);
+    for (key, value) in delta {
+        leaves.push(Sha256::digest(key).into());
+        leaves.push(Sha256::digest(value.as_deref().unwrap_or_default()).into());
+    }
+    sha256_multihash(&merkle_root(leaves))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    #[test]
+    fn empty_state_root_is_sha256_of_nothing() {
+        let root = state_merkle_root(&Delta::new());
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&root);
+        assert_eq!(b64, "EiDjsMRCmPwcFJr79MiZb7kkJ65B5GSbk0yklZkbeFK4VQ==");
+    }
+
+    #[test]
+    fn odd_leaf_is_promoted() {
+        let a = [1u8; 32];
+        let b = [2u8; 32];
+        let c = [3u8; 32];
+        let ab: [u8; 32] = Sha256::new().chain_update(a).chain_update(b).finalize().into();
+        let expected: [u8; 32] = Sha256::new().chain_update(ab).chain_update(c).finalize().into();
+        assert_eq!(merkle_root(vec![a, b, c]), expected);
+    }
+
+    #[test]
+    fn state_keys_round_trip_and_group_by_space() {
+        let space = ObjectSpace::contract(b"token", 1);
+        let key = state_key(&space, b"alice");
+        assert_eq!(split_state_key(&key), Some((space.clone(), b"alice".to_vec())));
+        let (start, end) = space_range(&space);
+        assert!(start.as_slice() <= key.as_slice() && key.as_slice() < end.as_slice());
+        let other = state_key(&ObjectSpace::contract(b"token", 2), b"alice");
+        assert!(!(start.as_slice() <= other.as_slice() && other.as_slice() < end.as_slice()));
+        // An all-default space is still written (present submessage): `0a 00`.
+        assert_eq!(state_key(&ObjectSpace::default(), b""), vec![0x0a, 0x00]);
+    }
+}
