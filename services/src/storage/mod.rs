@@ -300,10 +300,7 @@ mod tests {
             t.put(b"b", &item(2)).unwrap();
             drop(t);
             txn.commit().unwrap();
-            assert_eq!(
-                store.path(),
-                dir.path().join("svc/db").join(DATABASE_FILE)
-            );
+            assert_eq!(store.path(), dir.path().join("svc/db").join(DATABASE_FILE));
         }
         let store = Store::open_service(dir.path(), "svc", false).unwrap();
         let read = store.read().unwrap();
@@ -324,7 +321,16 @@ mod tests {
             txn.table(&ITEMS).unwrap().put(b"a", &item(1)).unwrap();
             // dropped without commit
         }
-        assert_eq!(store.read().unwrap().table(&ITEMS).unwrap().get(b"a").unwrap(), None);
+        assert_eq!(
+            store
+                .read()
+                .unwrap()
+                .table(&ITEMS)
+                .unwrap()
+                .get(b"a")
+                .unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -347,7 +353,16 @@ mod tests {
             txn.commit().unwrap();
         }
         let store = Store::open_dir(dir.path(), true).unwrap();
-        assert_eq!(store.read().unwrap().table(&ITEMS).unwrap().get(b"a").unwrap(), None);
+        assert_eq!(
+            store
+                .read()
+                .unwrap()
+                .table(&ITEMS)
+                .unwrap()
+                .get(b"a")
+                .unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -362,8 +377,17 @@ mod tests {
             .insert(b"bad".as_slice(), [0x08u8, 0xff].as_slice())
             .unwrap();
         txn.commit().unwrap();
-        let err = store.read().unwrap().table(&ITEMS).unwrap().get(b"bad").unwrap_err();
-        assert!(matches!(err, StorageError::DecodeRecord { table: "items", .. }), "{err}");
+        let err = store
+            .read()
+            .unwrap()
+            .table(&ITEMS)
+            .unwrap()
+            .get(b"bad")
+            .unwrap_err();
+        assert!(
+            matches!(err, StorageError::DecodeRecord { table: "items", .. }),
+            "{err}"
+        );
     }
 
     #[test]

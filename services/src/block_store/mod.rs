@@ -1,0 +1,16 @@
+//! block_store: every accepted block of every fork, by id, with its full receipt; ancestors by
+//! height through the `previous_block_ids` skip list (protocol §2, §7).
+//!
+//! Blocks arrive by `add_block` (from chain, before it accepts a block) and by the
+//! `koinos.block.accept` broadcast (every replica sees every block). Records live in redb
+//! (`basedir/block_store/db`), each write one durable transaction.
+
+mod skip_list;
+mod store;
+#[cfg(test)]
+mod tests;
+
+pub use skip_list::{previous_height_index, previous_heights};
+pub use store::{
+    BlockStore, BlockStoreError, MAX_BLOCKS_PER_REQUEST, Result, SERVICE, ZERO_BLOCK_ID,
+};

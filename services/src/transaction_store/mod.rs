@@ -1,0 +1,7 @@
+//! transaction_store: transaction id -> the transaction and every block (of any fork) that
+//! contains it, filled from `koinos.block.accept` (protocol §7). koilib's `wait()` polls
+//! `get_transactions_by_id`, then looks the containing blocks up in block_store.
+
+mod store;
+
+pub use store::{Result, SERVICE, TransactionStore, TransactionStoreError};
