@@ -1,0 +1,206 @@
+//! The API server enforces the KoinosCluster schema and CEL rules from `crds/koinoscluster.yaml`:
+//! invalid objects are rejected with a message naming the offending field, and updates that
+//! shrink storage or change the chain are refused.
+
+use anyhow::{Context, Result, ensure};
+use koinos_e2e::koinos::rejection;
+use koinos_e2e::{ControlPlane, KoinosClusters, TestNamespace, install_crd};
+use serde_json::{Value, json};
+
+fn cluster(name: &str, spec: Value) -> Value {
+    json!({"metadata": {"name": name}, "spec": spec})
+}
+
+fn devnet(extra: Value) -> Value {
+    let mut spec = json!({"network": {"devnet": {}}});
+    spec.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    spec
+}
+
+/// `(case, spec, substring the rejection message must contain)`.
+fn invalid_specs() -> Vec<(&'static str, Value, &'static str)> {
+    vec![
+        ("no network", json!({}), "spec.network"),
+        (
+            "both genesis and devnet",
+            json!({"network": {"devnet": {}, "genesis": {"configMapRef": {"name": "g"}}}}),
+            "spec.network",
+        ),
+        (
+            "neither genesis nor devnet",
+            json!({"network": {}}),
+            "spec.network",
+        ),
+        (
+            "empty genesis ConfigMap name",
+            json!({"network": {"genesis": {"configMapRef": {"name": ""}}}}),
+            "spec.network.genesis.configMapRef.name",
+        ),
+        (
+            "managed and external broker",
+            devnet(
+                json!({"amqp": {"managed": {}, "external": {"urlSecretRef": {"name": "a", "key": "url"}}}}),
+            ),
+            "spec.amqp",
+        ),
+        (
+            "zero broker replicas",
+            devnet(json!({"amqp": {"managed": {"replicas": 0}}})),
+            "spec.amqp.managed.replicas",
+        ),
+        (
+            "two chain replicas",
+            devnet(json!({"services": {"chain": {"replicas": 2}}})),
+            "spec.services.chain",
+        ),
+        (
+            "autoscaled block producer",
+            devnet(json!({"services": {"blockProducer": {"autoscaling": {"enabled": true}}}})),
+            "spec.services.blockProducer",
+        ),
+        (
+            "three p2p replicas",
+            devnet(json!({"services": {"p2p": {"replicas": 3}}})),
+            "spec.services.p2p",
+        ),
+        (
+            "autoscaling floor above ceiling",
+            devnet(
+                json!({"services": {"blockStore": {"autoscaling": {"enabled": true, "minReplicas": 5, "maxReplicas": 2}}}}),
+            ),
+            "minReplicas",
+        ),
+        (
+            "storage size not a quantity",
+            devnet(json!({"services": {"blockStore": {"storage": {"size": "lots"}}}})),
+            "storage.size",
+        ),
+        (
+            "storage on the in-memory mempool",
+            devnet(json!({"services": {"mempool": {"storage": {"size": "1Gi"}}}})),
+            "spec.services.mempool.storage",
+        ),
+        (
+            "negative replicas",
+            devnet(json!({"services": {"blockStore": {"replicas": -1}}})),
+            "spec.services.blockStore.replicas",
+        ),
+        (
+            "unknown pull policy",
+            devnet(json!({"image": {"pullPolicy": "Sometimes"}})),
+            "spec.image.pullPolicy",
+        ),
+        (
+            "service port out of range",
+            devnet(json!({"services": {"jsonrpc": {"service": {"port": 70000}}}})),
+            "spec.services.jsonrpc.service.port",
+        ),
+        (
+            "unknown retention policy",
+            devnet(json!({"services": {"chain": {"storage": {"retentionPolicy": "Maybe"}}}})),
+            "spec.services.chain.storage.retentionPolicy",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn invalid_clusters_are_rejected_naming_the_field() -> Result<()> {
+    let cp = ControlPlane::connect().await?;
+    install_crd(&cp.client).await?;
+    let ns = TestNamespace::create(&cp.client, "invalid").await?;
+    let kcs = KoinosClusters::new(&cp.client, &ns.name);
+
+    // The positive control: a minimal devnet is accepted, so rejections below are the rules'.
+    kcs.create(cluster("valid", devnet(json!({}))))
+        .await
+        .context("a minimal devnet")?;
+
+    let mut failures = Vec::new();
+    for (i, (case, spec, field)) in invalid_specs().into_iter().enumerate() {
+        match rejection(kcs.create(cluster(&format!("invalid-{i}"), spec)).await) {
+            Ok((422, message)) if message.contains(field) => {}
+            Ok((code, message)) => failures.push(format!(
+                "{case}: code {code}, message lacks {field:?}: {message}"
+            )),
+            Err(e) => failures.push(format!("{case}: {e:#}")),
+        }
+    }
+    ensure!(
+        failures.is_empty(),
+        "{} invalid specs not rejected as expected:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    ns.delete().await
+}
+
+#[tokio::test]
+async fn storage_can_grow_but_not_shrink() -> Result<()> {
+    let cp = ControlPlane::connect().await?;
+    install_crd(&cp.client).await?;
+    let ns = TestNamespace::create(&cp.client, "storage").await?;
+    let kcs = KoinosClusters::new(&cp.client, &ns.name);
+    let storage = |size: &str| json!({"services": {"blockStore": {"storage": {"size": size}}}});
+    kcs.create(cluster("grow", devnet(storage("100Gi"))))
+        .await?;
+
+    let (code, message) = rejection(kcs.patch_spec("grow", storage("50Gi")).await)?;
+    ensure!(
+        code == 422 && message.contains("storage.size"),
+        "shrink: {code} {message}"
+    );
+    kcs.patch_spec("grow", storage("200Gi"))
+        .await
+        .context("growing storage")?;
+    let (code, message) = rejection(
+        kcs.patch_spec("grow", json!({"services": {"blockStore": {"storage": {"size": "200Gi", "storageClassName": "other"}}}})).await,
+    )?;
+    ensure!(
+        code == 422 && message.contains("storageClassName"),
+        "class change: {code} {message}"
+    );
+    ns.delete().await
+}
+
+#[tokio::test]
+async fn the_chain_cannot_change() -> Result<()> {
+    let cp = ControlPlane::connect().await?;
+    install_crd(&cp.client).await?;
+    let ns = TestNamespace::create(&cp.client, "genesis").await?;
+    let kcs = KoinosClusters::new(&cp.client, &ns.name);
+    let genesis = |name: &str| json!({"genesis": {"configMapRef": {"name": name}}});
+    kcs.create(cluster(
+        "mainnet",
+        json!({"network": genesis("mainnet-genesis")}),
+    ))
+    .await?;
+
+    let (code, message) = rejection(
+        kcs.patch_spec("mainnet", json!({"network": genesis("other-genesis")}))
+            .await,
+    )?;
+    ensure!(
+        code == 422 && message.contains("spec.network"),
+        "genesis change: {code} {message}"
+    );
+    let (code, message) = rejection(
+        kcs.patch_spec(
+            "mainnet",
+            json!({"network": {"genesis": null, "devnet": {}}}),
+        )
+        .await,
+    )?;
+    ensure!(
+        code == 422 && message.contains("spec.network"),
+        "to devnet: {code} {message}"
+    );
+    // Other edits still go through: the rule guards the chain only.
+    kcs.patch_spec(
+        "mainnet",
+        json!({"services": {"blockStore": {"replicas": 2}}}),
+    )
+    .await?;
+    ns.delete().await
+}
