@@ -1,6 +1,7 @@
 //! The Koinos services: a shared runtime (config, messaging, telemetry) and one module per
 //! service; each binary in `src/bin` is a thin wrapper over this library.
 pub mod block_store;
+pub mod chain;
 pub mod mempool;
 pub mod storage;
 pub mod transaction_store;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 pub mod code {
     pub const REVERSION: i32 = 1;
     pub const INTERNAL_ERROR: i32 = 100;
+    pub const SYSTEM_AUTHORIZATION_FAILURE: i32 = 101;
     pub const INVALID_CONTRACT: i32 = 102;
     pub const INSUFFICIENT_PRIVILEGES: i32 = 103;
     pub const INSUFFICIENT_RC: i32 = 104;
@@ -98,7 +99,10 @@ pub type ChainResult<T> = Result<T, ChainError>;
 
 impl From<redb::Error> for ChainError {
     fn from(e: redb::Error) -> Self {
-        ChainError::new(code::BLOCK_STATE_ERROR, format!("state database error: {e}"))
+        ChainError::new(
+            code::BLOCK_STATE_ERROR,
+            format!("state database error: {e}"),
+        )
     }
 }
 

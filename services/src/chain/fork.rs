@@ -131,38 +131,121 @@ mod tests {
         // Block 1 (height 1) is the common parent; heads below are at height 2 unless stated.
         let parent = block(1, 0, 1, 1000, 9);
         let cases = vec![
-            Case { name: "fifo: higher block wins", algorithm: Fifo, head: block(2, 1, 2, 2000, 7),
-                new_block: block(3, 2, 3, 3000, 8), other_heads: vec![], expected: 3 },
-            Case { name: "fifo: equal height keeps head", algorithm: Fifo, head: block(2, 1, 2, 2000, 7),
-                new_block: block(3, 1, 2, 1500, 8), other_heads: vec![], expected: 2 },
-            Case { name: "fifo: lower block keeps head", algorithm: Fifo, head: block(2, 1, 2, 2000, 7),
-                new_block: block(3, 0, 1, 900, 8), other_heads: vec![], expected: 2 },
-            Case { name: "block-time: earlier timestamp wins", algorithm: BlockTime, head: block(2, 1, 2, 2000, 7),
-                new_block: block(3, 1, 2, 1500, 8), other_heads: vec![], expected: 3 },
-            Case { name: "block-time: later timestamp loses", algorithm: BlockTime, head: block(2, 1, 2, 2000, 7),
-                new_block: block(3, 1, 2, 2500, 8), other_heads: vec![], expected: 2 },
-            Case { name: "block-time: equal timestamp keeps head", algorithm: BlockTime, head: block(2, 1, 2, 2000, 7),
-                new_block: block(3, 1, 2, 2000, 8), other_heads: vec![], expected: 2 },
-            Case { name: "block-time: higher block wins", algorithm: BlockTime, head: block(2, 1, 2, 2000, 7),
-                new_block: block(3, 2, 3, 9000, 7), other_heads: vec![], expected: 3 },
-            Case { name: "pob: different signer, earlier wins", algorithm: Pob, head: block(2, 1, 2, 2000, 7),
-                new_block: block(3, 1, 2, 1500, 8), other_heads: vec![], expected: 3 },
-            Case { name: "pob: different signer, later loses", algorithm: Pob, head: block(2, 1, 2, 2000, 7),
-                new_block: block(3, 1, 2, 2500, 8), other_heads: vec![], expected: 2 },
-            Case { name: "pob: same signer, other head outranks parent", algorithm: Pob, head: block(2, 1, 2, 2000, 7),
-                new_block: block(3, 1, 2, 2500, 7), other_heads: vec![block(4, 1, 2, 2200, 5)], expected: 4 },
-            Case { name: "pob: same signer, new block is best other head", algorithm: Pob, head: block(2, 1, 2, 2000, 7),
-                new_block: block(3, 1, 2, 2500, 7), other_heads: vec![], expected: 3 },
-            Case { name: "pob: same signer, lower other heads fall back to parent", algorithm: Pob,
-                head: block(2, 1, 2, 2000, 7), new_block: block(3, 1, 2, 2500, 7),
-                other_heads: vec![block(5, 0, 1, 500, 5)], expected: 3 },
-            Case { name: "pob: higher block always wins", algorithm: Pob, head: block(2, 1, 2, 2000, 7),
-                new_block: block(3, 2, 3, 2500, 7), other_heads: vec![], expected: 3 },
+            Case {
+                name: "fifo: higher block wins",
+                algorithm: Fifo,
+                head: block(2, 1, 2, 2000, 7),
+                new_block: block(3, 2, 3, 3000, 8),
+                other_heads: vec![],
+                expected: 3,
+            },
+            Case {
+                name: "fifo: equal height keeps head",
+                algorithm: Fifo,
+                head: block(2, 1, 2, 2000, 7),
+                new_block: block(3, 1, 2, 1500, 8),
+                other_heads: vec![],
+                expected: 2,
+            },
+            Case {
+                name: "fifo: lower block keeps head",
+                algorithm: Fifo,
+                head: block(2, 1, 2, 2000, 7),
+                new_block: block(3, 0, 1, 900, 8),
+                other_heads: vec![],
+                expected: 2,
+            },
+            Case {
+                name: "block-time: earlier timestamp wins",
+                algorithm: BlockTime,
+                head: block(2, 1, 2, 2000, 7),
+                new_block: block(3, 1, 2, 1500, 8),
+                other_heads: vec![],
+                expected: 3,
+            },
+            Case {
+                name: "block-time: later timestamp loses",
+                algorithm: BlockTime,
+                head: block(2, 1, 2, 2000, 7),
+                new_block: block(3, 1, 2, 2500, 8),
+                other_heads: vec![],
+                expected: 2,
+            },
+            Case {
+                name: "block-time: equal timestamp keeps head",
+                algorithm: BlockTime,
+                head: block(2, 1, 2, 2000, 7),
+                new_block: block(3, 1, 2, 2000, 8),
+                other_heads: vec![],
+                expected: 2,
+            },
+            Case {
+                name: "block-time: higher block wins",
+                algorithm: BlockTime,
+                head: block(2, 1, 2, 2000, 7),
+                new_block: block(3, 2, 3, 9000, 7),
+                other_heads: vec![],
+                expected: 3,
+            },
+            Case {
+                name: "pob: different signer, earlier wins",
+                algorithm: Pob,
+                head: block(2, 1, 2, 2000, 7),
+                new_block: block(3, 1, 2, 1500, 8),
+                other_heads: vec![],
+                expected: 3,
+            },
+            Case {
+                name: "pob: different signer, later loses",
+                algorithm: Pob,
+                head: block(2, 1, 2, 2000, 7),
+                new_block: block(3, 1, 2, 2500, 8),
+                other_heads: vec![],
+                expected: 2,
+            },
+            Case {
+                name: "pob: same signer, other head outranks parent",
+                algorithm: Pob,
+                head: block(2, 1, 2, 2000, 7),
+                new_block: block(3, 1, 2, 2500, 7),
+                other_heads: vec![block(4, 1, 2, 2200, 5)],
+                expected: 4,
+            },
+            Case {
+                name: "pob: same signer, new block is best other head",
+                algorithm: Pob,
+                head: block(2, 1, 2, 2000, 7),
+                new_block: block(3, 1, 2, 2500, 7),
+                other_heads: vec![],
+                expected: 3,
+            },
+            Case {
+                name: "pob: same signer, lower other heads fall back to parent",
+                algorithm: Pob,
+                head: block(2, 1, 2, 2000, 7),
+                new_block: block(3, 1, 2, 2500, 7),
+                other_heads: vec![block(5, 0, 1, 500, 5)],
+                expected: 3,
+            },
+            Case {
+                name: "pob: higher block always wins",
+                algorithm: Pob,
+                head: block(2, 1, 2, 2000, 7),
+                new_block: block(3, 2, 3, 2500, 7),
+                other_heads: vec![],
+                expected: 3,
+            },
         ];
         for case in cases {
             let mut heads: Vec<&BlockInfo> = vec![&case.head, &case.new_block];
             heads.extend(case.other_heads.iter());
-            let chosen = choose_head(case.algorithm, &case.head, &case.new_block, &heads, Some(&parent));
+            let chosen = choose_head(
+                case.algorithm,
+                &case.head,
+                &case.new_block,
+                &heads,
+                Some(&parent),
+            );
             assert_eq!(chosen, vec![case.expected], "{}", case.name);
         }
     }
@@ -178,7 +261,13 @@ mod tests {
         // Ties among other heads resolve by timestamp, then id.
         let a = block(4, 1, 2, 2100, 5);
         let b = block(5, 1, 2, 2100, 6);
-        let chosen = choose_head(ForkAlgorithm::Pob, &head, &twin, &[&head, &b, &a], Some(&parent));
+        let chosen = choose_head(
+            ForkAlgorithm::Pob,
+            &head,
+            &twin,
+            &[&head, &b, &a],
+            Some(&parent),
+        );
         assert_eq!(chosen, vec![4]);
     }
 
@@ -193,7 +282,10 @@ mod tests {
     #[test]
     fn parses_algorithm_names() {
         assert_eq!("pob".parse::<ForkAlgorithm>(), Ok(ForkAlgorithm::Pob));
-        assert_eq!("block-time".parse::<ForkAlgorithm>(), Ok(ForkAlgorithm::BlockTime));
+        assert_eq!(
+            "block-time".parse::<ForkAlgorithm>(),
+            Ok(ForkAlgorithm::BlockTime)
+        );
         assert_eq!("fifo".parse::<ForkAlgorithm>(), Ok(ForkAlgorithm::Fifo));
         assert!("longest".parse::<ForkAlgorithm>().is_err());
     }

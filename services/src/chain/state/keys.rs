@@ -8,43 +8,16 @@ use sha2::{Digest, Sha256};
 
 use super::session::Delta;
 
-/// `koinos.chain.object_space` / `koinos.protocol.object_space`.
-#[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
-pub struct ObjectSpace {
-    #[prost(bool, tag = "1")]
-    pub system: bool,
-    #[prost(bytes = "vec", tag = "2")]
-    pub zone: Vec<u8>,
-    #[prost(uint32, tag = "3")]
-    pub id: u32,
-}
+use koinos_protocol::chain::DatabaseKey;
+pub use koinos_protocol::chain::ObjectSpace;
 
-impl ObjectSpace {
-    /// A system space (zone empty): 0 metadata, 1 dispatch, 2 bytecode, 3 metadata, 4 nonce.
-    pub fn system(id: u32) -> Self {
-        Self {
-            system: true,
-            zone: Vec::new(),
-            id,
-        }
+/// A contract's own object space `id` (zone = the contract id).
+pub fn contract_space(contract_id: &[u8], id: u32) -> ObjectSpace {
+    ObjectSpace {
+        system: false,
+        zone: contract_id.to_vec(),
+        id,
     }
-
-    /// A contract's own space `id` (zone = contract id).
-    pub fn contract(contract_id: &[u8], id: u32) -> Self {
-        Self {
-            system: false,
-            zone: contract_id.to_vec(),
-            id,
-        }
-    }
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct DatabaseKey {
-    #[prost(message, optional, tag = "1")]
-    space: Option<ObjectSpace>,
-    #[prost(bytes = "vec", tag = "2")]
-    key: Vec<u8>,
 }
 
 /// The state key for `key` in `space`.
@@ -142,19 +115,30 @@ mod tests {
         let a = [1u8; 32];
         let b = [2u8; 32];
         let c = [3u8; 32];
-        let ab: [u8; 32] = Sha256::new().chain_update(a).chain_update(b).finalize().into();
-        let expected: [u8; 32] = Sha256::new().chain_update(ab).chain_update(c).finalize().into();
+        let ab: [u8; 32] = Sha256::new()
+            .chain_update(a)
+            .chain_update(b)
+            .finalize()
+            .into();
+        let expected: [u8; 32] = Sha256::new()
+            .chain_update(ab)
+            .chain_update(c)
+            .finalize()
+            .into();
         assert_eq!(merkle_root(vec![a, b, c]), expected);
     }
 
     #[test]
     fn state_keys_round_trip_and_group_by_space() {
-        let space = ObjectSpace::contract(b"token", 1);
+        let space = contract_space(b"token", 1);
         let key = state_key(&space, b"alice");
-        assert_eq!(split_state_key(&key), Some((space.clone(), b"alice".to_vec())));
+        assert_eq!(
+            split_state_key(&key),
+            Some((space.clone(), b"alice".to_vec()))
+        );
         let (start, end) = space_range(&space);
         assert!(start.as_slice() <= key.as_slice() && key.as_slice() < end.as_slice());
-        let other = state_key(&ObjectSpace::contract(b"token", 2), b"alice");
+        let other = state_key(&contract_space(b"token", 2), b"alice");
         assert!(!(start.as_slice() <= other.as_slice() && other.as_slice() < end.as_slice()));
         // An all-default space is still written (present submessage): `0a 00`.
         assert_eq!(state_key(&ObjectSpace::default(), b""), vec![0x0a, 0x00]);

@@ -21,8 +21,8 @@ use prost::Message;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 pub use keys::{
-    ObjectSpace, merkle_root, prefix_end, sha256_multihash, space_range, split_state_key,
-    state_key, state_merkle_root,
+    ObjectSpace, contract_space, merkle_root, prefix_end, sha256_multihash, space_range,
+    split_state_key, state_key, state_merkle_root,
 };
 pub use session::{Delta, StateNode, StateSession};
 
@@ -127,13 +127,19 @@ impl StateDb {
     ) -> ChainResult<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
-                ChainError::new(code::BLOCK_STATE_ERROR, format!("cannot create {dir:?}: {e}"))
+                ChainError::new(
+                    code::BLOCK_STATE_ERROR,
+                    format!("cannot create {dir:?}: {e}"),
+                )
             })?;
         }
         let db = Database::create(path)?;
         let existing_root = {
             let txn = db.begin_write()?;
-            let root = txn.open_table(META)?.get("root")?.map(|v| v.value().to_vec());
+            let root = txn
+                .open_table(META)?
+                .get("root")?
+                .map(|v| v.value().to_vec());
             txn.open_table(STATE)?;
             txn.open_table(NODES)?;
             txn.commit()?;
@@ -167,7 +173,10 @@ impl StateDb {
                 ChainError::new(code::BLOCK_STATE_ERROR, format!("corrupt state node: {e}"))
             })
         };
-        let root_bytes = meta.get("root")?.map(|v| v.value().to_vec()).unwrap_or_default();
+        let root_bytes = meta
+            .get("root")?
+            .map(|v| v.value().to_vec())
+            .unwrap_or_default();
         let root = decode(&root_bytes)?.into_node().info;
         let head = meta.get("head")?.map(|v| v.value().to_vec());
         let mut nodes = HashMap::new();
@@ -281,7 +290,10 @@ impl StateDb {
         algorithm: ForkAlgorithm,
     ) -> ChainResult<NodeUpdate> {
         if !self.contains(&info.previous) {
-            return Err(ChainError::new(code::UNKNOWN_PREVIOUS_BLOCK, "unknown previous block"));
+            return Err(ChainError::new(
+                code::UNKNOWN_PREVIOUS_BLOCK,
+                "unknown previous block",
+            ));
         }
         let previous_head = self.head.clone();
         let record = NodeRecord::new(&info, &delta).encode_to_vec();
@@ -290,7 +302,8 @@ impl StateDb {
             .entry(info.previous.clone())
             .or_default()
             .push(id.clone());
-        self.nodes.insert(id.clone(), Arc::new(StateNode { info, delta }));
+        self.nodes
+            .insert(id.clone(), Arc::new(StateNode { info, delta }));
 
         let head = self.head().clone();
         let new_info = self.info(&id).cloned().unwrap_or_default();

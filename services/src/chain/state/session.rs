@@ -46,12 +46,7 @@ impl StateSession {
                 return Ok(value.clone());
             }
         }
-        for node in &self.ancestors {
-            if let Some(value) = node.delta.get(key) {
-                return Ok(value.clone());
-            }
-        }
-        Ok(self.committed.get(key)?.map(|v| v.value().to_vec()))
+        self.get_below_frames(key)
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
@@ -67,7 +62,9 @@ impl StateSession {
     }
 
     fn top(&mut self) -> &mut Delta {
-        self.frames.last_mut().expect("a session always has its base frame")
+        self.frames
+            .last_mut()
+            .expect("a session always has its base frame")
     }
 
     /// Starts a frame whose writes can be discarded (a transaction or its operations).
@@ -86,6 +83,42 @@ impl StateSession {
         top
     }
 
+    /// The writes of the top frame.
+    pub fn top_frame(&self) -> &Delta {
+        self.frames.last().expect("a session always has a frame")
+    }
+
+    /// Disk usage of the top frame against the state below it: a new key counts its key and
+    /// value bytes, an existing key its value growth; removals count nothing.
+    pub fn top_frame_disk_usage(&self) -> ChainResult<u64> {
+        let (top, below) = self
+            .frames
+            .split_last()
+            .expect("a session always has a frame");
+        let mut disk = 0u64;
+        for (key, value) in top {
+            let Some(value) = value else { continue };
+            let old = match below.iter().rev().find_map(|f| f.get(key)) {
+                Some(old) => old.as_ref().map(Vec::len),
+                None => self.get_below_frames(key)?.map(|v| v.len()),
+            };
+            disk += match old {
+                None => (key.len() + value.len()) as u64,
+                Some(old) => value.len().saturating_sub(old) as u64,
+            };
+        }
+        Ok(disk)
+    }
+
+    fn get_below_frames(&self, key: &[u8]) -> ChainResult<Option<Vec<u8>>> {
+        for node in &self.ancestors {
+            if let Some(value) = node.delta.get(key) {
+                return Ok(value.clone());
+            }
+        }
+        Ok(self.committed.get(key)?.map(|v| v.value().to_vec()))
+    }
+
     /// Drops the top frame's writes.
     pub fn discard_frame(&mut self) {
         assert!(self.frames.len() > 1, "discard_frame without push_frame");
@@ -99,7 +132,10 @@ impl StateSession {
             let (k, v) = entry?;
             merged.insert(k.value().to_vec(), Some(v.value().to_vec()));
         }
-        let bounds = (Bound::Included(start.to_vec()), Bound::Excluded(end.to_vec()));
+        let bounds = (
+            Bound::Included(start.to_vec()),
+            Bound::Excluded(end.to_vec()),
+        );
         let layers = self.ancestors.iter().rev().map(|n| &n.delta);
         for layer in layers.chain(self.frames.iter()) {
             for (k, v) in layer.range::<Vec<u8>, _>(bounds.clone()) {

@@ -1,7 +1,7 @@
 use super::*;
 
 fn space() -> ObjectSpace {
-    ObjectSpace::contract(b"test", 1)
+    contract_space(b"test", 1)
 }
 
 fn key(n: u64) -> Vec<u8> {
@@ -92,7 +92,11 @@ fn lib_advances_sixty_behind_head_and_commits_state() {
     assert_eq!(db.root().id, id(1, 1));
     assert_eq!(db.nodes.len(), 60);
     // Block 1's write is now in the committed table.
-    let committed = db.committed.get(key(1).as_slice()).unwrap().map(|v| v.value().to_vec());
+    let committed = db
+        .committed
+        .get(key(1).as_slice())
+        .unwrap()
+        .map(|v| v.value().to_vec());
     assert_eq!(committed, Some(vec![1]));
 }
 

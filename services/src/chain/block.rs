@@ -1,0 +1,239 @@
+//! Block validation and application (§6.2), producing the block's state delta and receipt.
+
+use koinos_protocol::pb::koinos::protocol::{Block, BlockReceipt, Transaction};
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+use super::context::{ApplyContext, ChainParams, Mode, Usage};
+use super::crypto::recover_address;
+use super::error::{ChainError, ChainResult, code};
+use super::fork::BlockInfo;
+use super::genesis::metadata_state_key;
+use super::state::{Delta, StateDb, merkle_root, sha256_multihash, state_merkle_root};
+use super::transaction::{
+    apply_transaction, check_multihash, check_required_fields, delta_entries,
+};
+
+/// Blocks may be at most this far (ms) in the future.
+pub const MAX_FUTURE_MS: u64 = 5_000;
+
+/// Transaction merkle root: per transaction, sha256(header bytes) then sha256(all signatures).
+pub fn transaction_merkle_root(transactions: &[Transaction]) -> Vec<u8> {
+    let mut leaves = Vec::with_capacity(transactions.len() * 2);
+    for tx in transactions {
+        let header = tx.header.clone().unwrap_or_default();
+        leaves.push(Sha256::digest(header.encode_to_vec()).into());
+        leaves.push(Sha256::digest(tx.signatures.concat()).into());
+    }
+    sha256_multihash(&merkle_root(leaves))
+}
+
+/// Checks the fields every block and its transactions need (-1002).
+pub fn check_block_fields(block: &Block) -> ChainResult<()> {
+    let missing = |field: &str| {
+        Err(ChainError::new(
+            code::MISSING_REQUIRED_ARGUMENTS,
+            format!("missing expected field: {field}"),
+        )
+        .with_param("field", field))
+    };
+    let Some(header) = &block.header else {
+        return missing("header");
+    };
+    let checks = [
+        (block.id.is_empty(), "id"),
+        (header.previous.is_empty(), "previous"),
+        (header.height == 0, "height"),
+        (header.timestamp == 0, "timestamp"),
+        (
+            header.previous_state_merkle_root.is_empty(),
+            "previous_state_merkle_root",
+        ),
+        (
+            header.transaction_merkle_root.is_empty(),
+            "transaction_merkle_root",
+        ),
+        (block.signature.is_empty(), "signature"),
+    ];
+    if let Some((_, field)) = checks.iter().find(|(is_missing, _)| *is_missing) {
+        return missing(field);
+    }
+    block
+        .transactions
+        .iter()
+        .try_for_each(check_required_fields)
+}
+
+/// How a failing transaction is handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockMode {
+    /// `submit_block`: the first failing transaction fails the block.
+    Submit,
+    /// `propose_block`: failing transactions are collected and the block is not applied.
+    Propose,
+}
+
+/// A validated, applied block that is not yet finalized in the fork database.
+#[derive(Debug, Clone)]
+pub struct AppliedBlock {
+    pub block: Block,
+    pub receipt: BlockReceipt,
+    pub info: BlockInfo,
+    pub delta: Delta,
+}
+
+/// Outcome of applying a block.
+#[derive(Debug)]
+pub enum BlockOutcome {
+    /// Already known, or the LIB itself: nothing to do, no receipt.
+    Known,
+    Applied(Box<AppliedBlock>),
+    /// `propose_block` only: these transaction indices failed.
+    FailedTransactions(Vec<u32>),
+}
+
+fn block_id_hex(id: &[u8]) -> String {
+    format!("0x{}", hex::encode(id))
+}
+
+/// Validates `block` against the fork database and applies it on its parent's state.
+pub fn apply_block(
+    state: &StateDb,
+    params: &ChainParams,
+    block: &Block,
+    now_ms: u64,
+    mode: BlockMode,
+) -> ChainResult<BlockOutcome> {
+    check_block_fields(block)?;
+    if state.contains(&block.id) {
+        return Ok(BlockOutcome::Known);
+    }
+    let header = block.header.clone().unwrap_or_default();
+    let lib = state.root();
+    let Some(parent) = state.info(&header.previous) else {
+        if header.height <= lib.height {
+            return Err(ChainError::new(
+                code::PRE_IRREVERSIBILITY_BLOCK,
+                "block is before the last irreversible block",
+            )
+            .with_param("block_id", block_id_hex(&block.id)));
+        }
+        return Err(
+            ChainError::new(code::UNKNOWN_PREVIOUS_BLOCK, "unknown previous block")
+                .with_param("block_id", block_id_hex(&block.id))
+                .with_param("previous", block_id_hex(&header.previous)),
+        );
+    };
+    if header.height != parent.height + 1 {
+        return Err(
+            ChainError::new(code::UNEXPECTED_HEIGHT, "unexpected block height")
+                .with_param("height", header.height.to_string())
+                .with_param("expected", (parent.height + 1).to_string()),
+        );
+    }
+    if header.timestamp <= parent.timestamp || header.timestamp > now_ms + MAX_FUTURE_MS {
+        return Err(ChainError::new(
+            code::TIMESTAMP_OUT_OF_BOUNDS,
+            "block timestamp out of bounds",
+        )
+        .with_param("timestamp", header.timestamp.to_string()));
+    }
+    if header.previous_state_merkle_root != parent.state_merkle_root {
+        return Err(ChainError::new(
+            code::STATE_MERKLE_MISMATCH,
+            "block previous state merkle mismatch",
+        ));
+    }
+    if params.block_hash_code != 0x12 {
+        return Err(ChainError::new(
+            code::UNKNOWN_HASH_CODE,
+            "unsupported block hash code",
+        ));
+    }
+    check_multihash(
+        &block.id,
+        &header.encode_to_vec(),
+        code::MALFORMED_BLOCK,
+        "block id",
+    )?;
+    if header.transaction_merkle_root != transaction_merkle_root(&block.transactions) {
+        return Err(ChainError::new(
+            code::MALFORMED_BLOCK,
+            "transaction merkle root mismatch",
+        ));
+    }
+    let tx_bytes: usize = block.transactions.iter().map(Message::encoded_len).sum();
+    let mut usage = Usage {
+        network: (block.encoded_len() - tx_bytes) as u64,
+        ..Usage::default()
+    };
+    if recover_address(&block.signature, &block.id[2..]).as_deref()
+        != Some(params.genesis_key.as_slice())
+    {
+        return Err(ChainError::new(
+            code::INVALID_SIGNATURE,
+            "invalid block signature",
+        ));
+    }
+
+    let mut ctx = ApplyContext::new(state.session(&parent.id)?, params, Mode::Transaction);
+    let head_block = Block {
+        id: block.id.clone(),
+        header: Some(header.clone()),
+        ..Block::default()
+    };
+    ctx.session
+        .put(metadata_state_key("head_block"), head_block.encode_to_vec());
+
+    let mut receipts = Vec::with_capacity(block.transactions.len());
+    let mut failed = Vec::new();
+    for (index, tx) in block.transactions.iter().enumerate() {
+        match apply_transaction(&mut ctx, tx) {
+            Ok(applied) => {
+                usage.add(applied.usage);
+                receipts.push(applied.receipt);
+            }
+            Err(e) if mode == BlockMode::Propose => {
+                tracing::debug!(index, error = %e, "proposed transaction failed");
+                failed.push(index as u32);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if !failed.is_empty() {
+        return Ok(BlockOutcome::FailedTransactions(failed));
+    }
+    usage.check_block_limits(&params.limits)?;
+
+    let delta = ctx.session.into_delta();
+    let state_merkle_root = state_merkle_root(&delta);
+    let receipt = BlockReceipt {
+        id: block.id.clone(),
+        height: header.height,
+        disk_storage_used: usage.disk,
+        network_bandwidth_used: usage.network,
+        compute_bandwidth_used: usage.compute,
+        state_merkle_root: state_merkle_root.clone(),
+        events: Vec::new(),
+        transaction_receipts: receipts,
+        logs: Vec::new(),
+        disk_storage_charged: usage.disk,
+        network_bandwidth_charged: usage.network,
+        compute_bandwidth_charged: usage.compute,
+        state_delta_entries: delta_entries(&delta),
+    };
+    let info = BlockInfo {
+        id: block.id.clone(),
+        previous: header.previous.clone(),
+        height: header.height,
+        timestamp: header.timestamp,
+        signer: header.signer.clone(),
+        state_merkle_root,
+    };
+    Ok(BlockOutcome::Applied(Box::new(AppliedBlock {
+        block: block.clone(),
+        receipt,
+        info,
+        delta,
+    })))
+}

@@ -1,0 +1,229 @@
+//! The execution context of blocks, transactions and contract calls: state access through a
+//! [`StateSession`], the transaction's authorities, events, logs and resource meters.
+//!
+//! # Devnet resource (RC) model
+//! - Every account's RC is the genesis metadata `max_account_resources.value`
+//!   ([`DEFAULT_ACCOUNT_RC`] when absent). It is a fixed budget: it is not consumed, so
+//!   `get_account_rc` always returns it and a transaction only needs `rc_limit <= RC`.
+//! - A transaction's usage is metered: network = its serialized size; compute =
+//!   [`COMPUTE_PER_TRANSACTION`] + [`COMPUTE_PER_SIGNATURE`] per signature +
+//!   [`COMPUTE_PER_OPERATION`] per operation; disk = bytes of new keys and values plus growth of
+//!   existing values. `rc_used` = Σ usage × the cost in `resource_limit_data` (genesis, else
+//!   [`default_resource_limits`]), capped by `rc_limit`; exceeding `rc_limit` reverts (104).
+//! - A block's summed usage must stay within the limits (-1012, -1013, -1014).
+
+use koinos_protocol::chain::{ContractMetadataObject, MaxAccountResources, ResourceLimitData};
+use koinos_protocol::pb::koinos::protocol::EventData;
+use prost::Message;
+
+use super::error::{ChainError, ChainResult, code};
+use super::genesis::{metadata_state_key, space, system_space};
+use super::state::{StateSession, state_key};
+
+pub const DEFAULT_ACCOUNT_RC: u64 = 1_000_000_000_000;
+pub const COMPUTE_PER_TRANSACTION: u64 = 10_000;
+pub const COMPUTE_PER_SIGNATURE: u64 = 5_000;
+pub const COMPUTE_PER_OPERATION: u64 = 5_000;
+
+/// Limits used when genesis has no `resource_limit_data` (the mainnet genesis values).
+pub fn default_resource_limits() -> ResourceLimitData {
+    ResourceLimitData {
+        disk_storage_limit: 409_600,
+        disk_storage_cost: 10,
+        network_bandwidth_limit: 1_048_576,
+        network_bandwidth_cost: 5,
+        compute_bandwidth_limit: 100_000_000,
+        compute_bandwidth_cost: 1,
+    }
+}
+
+/// Resource usage of a transaction or block.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub disk: u64,
+    pub network: u64,
+    pub compute: u64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: Usage) {
+        self.disk += other.disk;
+        self.network += other.network;
+        self.compute += other.compute;
+    }
+
+    pub fn rc(&self, limits: &ResourceLimitData) -> u64 {
+        self.disk
+            .saturating_mul(limits.disk_storage_cost)
+            .saturating_add(self.network.saturating_mul(limits.network_bandwidth_cost))
+            .saturating_add(self.compute.saturating_mul(limits.compute_bandwidth_cost))
+    }
+
+    /// Fails with the matching code when this usage exceeds the block limits.
+    pub fn check_block_limits(&self, limits: &ResourceLimitData) -> ChainResult<()> {
+        if self.network > limits.network_bandwidth_limit {
+            return Err(ChainError::new(
+                code::NETWORK_BANDWIDTH_LIMIT_EXCEEDED,
+                "network bandwidth limit exceeded",
+            ));
+        }
+        if self.compute > limits.compute_bandwidth_limit {
+            return Err(ChainError::new(
+                code::COMPUTE_BANDWIDTH_LIMIT_EXCEEDED,
+                "compute bandwidth limit exceeded",
+            ));
+        }
+        if self.disk > limits.disk_storage_limit {
+            return Err(ChainError::new(
+                code::DISK_STORAGE_LIMIT_EXCEEDED,
+                "disk storage limit exceeded",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Chain-wide values read once from the state (genesis metadata).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainParams {
+    pub chain_id: Vec<u8>,
+    pub genesis_key: Vec<u8>,
+    pub limits: ResourceLimitData,
+    pub account_rc: u64,
+    /// Multihash code of block ids (0x12 sha2-256 is the only one supported).
+    pub block_hash_code: u64,
+}
+
+impl ChainParams {
+    pub fn load(session: &StateSession) -> ChainResult<Self> {
+        let read = |name: &str| session.get(&metadata_state_key(name));
+        let chain_id = read("chain_id")?.unwrap_or_default();
+        let genesis_key = read("genesis_key")?.unwrap_or_default();
+        let limits = match read("resource_limit_data")? {
+            Some(bytes) => ResourceLimitData::decode(bytes.as_slice())
+                .map_err(|e| ChainError::internal(format!("bad resource_limit_data: {e}")))?,
+            None => default_resource_limits(),
+        };
+        let account_rc = match read("max_account_resources")? {
+            Some(bytes) => {
+                MaxAccountResources::decode(bytes.as_slice())
+                    .map_err(|e| ChainError::internal(format!("bad max_account_resources: {e}")))?
+                    .value
+            }
+            None => DEFAULT_ACCOUNT_RC,
+        };
+        let block_hash_code = match read("block_hash_code")? {
+            Some(bytes) => prost::encoding::decode_varint(&mut bytes.as_slice())
+                .map_err(|e| ChainError::internal(format!("bad block_hash_code: {e}")))?,
+            None => 0x12,
+        };
+        Ok(Self {
+            chain_id,
+            genesis_key,
+            limits,
+            account_rc,
+            block_hash_code,
+        })
+    }
+}
+
+/// Where a call runs: in a transaction (may write) or a read-only query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Transaction,
+    ReadOnly,
+}
+
+/// State plus everything a system call or native contract needs while applying.
+pub struct ApplyContext<'p> {
+    pub session: StateSession,
+    pub params: &'p ChainParams,
+    pub mode: Mode,
+    /// Addresses whose signatures the current transaction carries.
+    pub signers: Vec<Vec<u8>>,
+    /// Events of the current transaction (or read call).
+    pub events: Vec<EventData>,
+    /// Next event sequence number within the block.
+    pub event_sequence: u32,
+    pub logs: Vec<String>,
+    /// Compute used by operations of the current transaction.
+    pub compute: u64,
+}
+
+impl<'p> ApplyContext<'p> {
+    pub fn new(session: StateSession, params: &'p ChainParams, mode: Mode) -> Self {
+        Self {
+            session,
+            params,
+            mode,
+            signers: Vec::new(),
+            events: Vec::new(),
+            event_sequence: 0,
+            logs: Vec::new(),
+            compute: 0,
+        }
+    }
+
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> ChainResult<()> {
+        self.check_writable()?;
+        self.session.put(key, value);
+        Ok(())
+    }
+
+    pub fn remove(&mut self, key: Vec<u8>) -> ChainResult<()> {
+        self.check_writable()?;
+        self.session.remove(key)
+    }
+
+    fn check_writable(&self) -> ChainResult<()> {
+        match self.mode {
+            Mode::Transaction => Ok(()),
+            Mode::ReadOnly => Err(ChainError::new(
+                code::READ_ONLY_CONTEXT,
+                "cannot write state in a read-only context",
+            )),
+        }
+    }
+
+    /// `check_authority`: the account signed the current transaction.
+    pub fn has_authority(&self, account: &[u8]) -> bool {
+        self.signers.iter().any(|s| s == account)
+    }
+
+    /// `check_system_authority`: the genesis key signed the current transaction.
+    pub fn has_system_authority(&self) -> bool {
+        self.has_authority(&self.params.genesis_key)
+    }
+
+    pub fn emit_event(&mut self, source: &[u8], name: &str, data: Vec<u8>, impacted: Vec<Vec<u8>>) {
+        let sequence = self.event_sequence;
+        self.event_sequence += 1;
+        self.events.push(EventData {
+            sequence,
+            source: source.to_vec(),
+            name: name.to_string(),
+            data,
+            impacted,
+        });
+    }
+
+    pub fn contract_bytecode(&self, contract_id: &[u8]) -> ChainResult<Option<Vec<u8>>> {
+        self.session.get(&state_key(
+            &system_space(space::CONTRACT_BYTECODE),
+            contract_id,
+        ))
+    }
+
+    pub fn contract_metadata(
+        &self,
+        contract_id: &[u8],
+    ) -> ChainResult<Option<ContractMetadataObject>> {
+        let key = state_key(&system_space(space::CONTRACT_METADATA), contract_id);
+        match self.session.get(&key)? {
+            Some(bytes) => ContractMetadataObject::decode(bytes.as_slice())
+                .map(Some)
+                .map_err(|e| ChainError::internal(format!("bad contract metadata: {e}"))),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! The chain's domain core: one [`Chain`] owns the state database and answers every chain
+//! request without any messaging types, so it is testable on its own.
+
+use std::path::Path;
+
+use koinos_protocol::BlockTopology;
+use koinos_protocol::chain::{GenesisData, ResourceLimitData};
+use koinos_protocol::pb::koinos::protocol::{Block, BlockReceipt, Transaction};
+
+use super::block::{AppliedBlock, BlockMode, BlockOutcome, apply_block};
+use super::context::{ApplyContext, ChainParams, Mode, Usage};
+use super::error::{ChainError, ChainResult, code};
+use super::fork::{BlockInfo, ForkAlgorithm};
+use super::genesis::{chain_id, genesis_delta};
+use super::state::{Delta, StateDb, state_merkle_root};
+use super::transaction::{AppliedTransaction, account_nonce, apply_transaction, call_contract};
+
+/// Id of the genesis root block (0x1220 followed by 32 zero bytes); block 1's `previous`.
+pub fn zero_block_id() -> Vec<u8> {
+    let mut id = vec![0x12, 0x20];
+    id.resize(34, 0);
+    id
+}
+
+/// What committing a block changed, for the broadcasts.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub block: Block,
+    pub receipt: BlockReceipt,
+    /// The block became the head.
+    pub is_head: bool,
+    pub head: BlockInfo,
+    /// The last irreversible block after the commit.
+    pub lib: BlockInfo,
+    /// Set when the LIB advanced with this block.
+    pub new_lib: Option<BlockInfo>,
+    pub fork_heads: Vec<BlockInfo>,
+}
+
+/// The chain state machine.
+pub struct Chain {
+    state: StateDb,
+    params: ChainParams,
+    fork_algorithm: ForkAlgorithm,
+}
+
+pub fn topology(info: &BlockInfo) -> BlockTopology {
+    BlockTopology {
+        id: info.id.clone(),
+        height: info.height,
+        previous: info.previous.clone(),
+    }
+}
+
+impl Chain {
+    /// Opens the state under `dir` (`basedir/chain/blockchain`), initialising it from `genesis`
+    /// when new; an existing state built from another genesis is refused.
+    pub fn open(
+        dir: &Path,
+        genesis: &GenesisData,
+        fork_algorithm: ForkAlgorithm,
+    ) -> ChainResult<Self> {
+        let state = StateDb::open(&dir.join("state.redb"), || {
+            let delta = genesis_delta(genesis);
+            let info = BlockInfo {
+                id: zero_block_id(),
+                state_merkle_root: state_merkle_root(&delta),
+                ..BlockInfo::default()
+            };
+            Ok((info, delta))
+        })?;
+        let params = ChainParams::load(&state.session(&state.root().id.clone())?)?;
+        if params.chain_id != chain_id(genesis) {
+            return Err(ChainError::new(
+                code::UNEXPECTED_STATE,
+                "the state database was created from a different genesis (chain id mismatch)",
+            ));
+        }
+        Ok(Self {
+            state,
+            params,
+            fork_algorithm,
+        })
+    }
+
+    pub fn params(&self) -> &ChainParams {
+        &self.params
+    }
+
+    pub fn chain_id(&self) -> &[u8] {
+        &self.params.chain_id
+    }
+
+    pub fn head(&self) -> &BlockInfo {
+        self.state.head()
+    }
+
+    pub fn lib(&self) -> &BlockInfo {
+        self.state.root()
+    }
+
+    pub fn block_info(&self, id: &[u8]) -> Option<&BlockInfo> {
+        self.state.info(id)
+    }
+
+    /// Fork heads, height descending, the head first on a tie.
+    pub fn fork_heads(&self) -> Vec<BlockInfo> {
+        let head = self.head().id.clone();
+        let mut heads: Vec<BlockInfo> = self.state.fork_heads().into_iter().cloned().collect();
+        heads.sort_by(|a, b| {
+            b.height
+                .cmp(&a.height)
+                .then((b.id == head).cmp(&(a.id == head)))
+        });
+        heads
+    }
+
+    /// Validates and applies `block` without finalizing it (the caller stores it in block_store
+    /// first, then calls [`Chain::commit`]).
+    pub fn prepare(
+        &self,
+        block: &Block,
+        now_ms: u64,
+        mode: BlockMode,
+    ) -> ChainResult<BlockOutcome> {
+        apply_block(&self.state, &self.params, block, now_ms, mode)
+    }
+
+    /// Finalizes a prepared block: fork choice, commit up to the LIB, prune.
+    pub fn commit(&mut self, applied: AppliedBlock) -> ChainResult<Committed> {
+        let AppliedBlock {
+            block,
+            receipt,
+            info,
+            delta,
+        } = applied;
+        let update = self
+            .state
+            .add_node(info.clone(), delta, self.fork_algorithm)?;
+        Ok(Committed {
+            block,
+            receipt,
+            is_head: update.is_head,
+            head: self.head().clone(),
+            lib: self.lib().clone(),
+            new_lib: update.new_lib,
+            fork_heads: self.fork_heads(),
+        })
+    }
+
+    /// `prepare` then `commit`; `None` when the block was already known.
+    pub fn submit_block(&mut self, block: &Block, now_ms: u64) -> ChainResult<Option<Committed>> {
+        match self.prepare(block, now_ms, BlockMode::Submit)? {
+            BlockOutcome::Applied(applied) => self.commit(*applied).map(Some),
+            BlockOutcome::Known | BlockOutcome::FailedTransactions(_) => Ok(None),
+        }
+    }
+
+    /// Applies `tx` on an anonymous node over the head (nothing is kept).
+    pub fn apply_pending_transaction(&self, tx: &Transaction) -> ChainResult<AppliedTransaction> {
+        let session = self.state.session(&self.head().id.clone())?;
+        let mut ctx = ApplyContext::new(session, &self.params, Mode::Transaction);
+        apply_transaction(&mut ctx, tx)
+    }
+
+    /// Runs a read-only contract call on the head state; returns (result, logs).
+    pub fn read_contract(
+        &self,
+        contract_id: &[u8],
+        entry_point: u32,
+        args: &[u8],
+    ) -> ChainResult<(Vec<u8>, Vec<String>)> {
+        let session = self.state.session(&self.head().id.clone())?;
+        let mut ctx = ApplyContext::new(session, &self.params, Mode::ReadOnly);
+        let result = call_contract(&mut ctx, contract_id, entry_point, args)?;
+        Ok((result, ctx.logs))
+    }
+
+    /// The account's nonce bytes (a serialized `value_type`) at the head.
+    pub fn account_nonce(&self, account: &[u8]) -> ChainResult<Vec<u8>> {
+        let session = self.state.session(&self.head().id.clone())?;
+        account_nonce(
+            &ApplyContext::new(session, &self.params, Mode::ReadOnly),
+            account,
+        )
+    }
+
+    /// The account's RC (the devnet model's fixed budget, see [`super::context`]).
+    pub fn account_rc(&self, _account: &[u8]) -> u64 {
+        self.params.account_rc
+    }
+
+    pub fn resource_limits(&self) -> ResourceLimitData {
+        self.params.limits
+    }
+
+    /// Reads one object at the head state.
+    pub fn get_object(&self, state_key: &[u8]) -> ChainResult<Option<Vec<u8>>> {
+        self.state.session(&self.head().id.clone())?.get(state_key)
+    }
+
+    /// Catch-up (§6.1): adds a block from block_store using its receipt's state delta instead
+    /// of re-executing it. The delta must hash to the receipt's state merkle root.
+    pub fn index_block(&mut self, block: &Block, receipt: &BlockReceipt) -> ChainResult<bool> {
+        if self.state.contains(&block.id)
+            || block
+                .header
+                .as_ref()
+                .is_some_and(|h| h.height <= self.lib().height)
+        {
+            return Ok(false);
+        }
+        let header = block.header.clone().unwrap_or_default();
+        let parent = self.state.info(&header.previous).ok_or_else(|| {
+            ChainError::new(
+                code::INDEXER_FAILURE,
+                "block store returned a block whose parent is unknown",
+            )
+        })?;
+        if header.height != parent.height + 1 {
+            return Err(ChainError::new(
+                code::INDEXER_FAILURE,
+                "block store returned an unexpected height",
+            ));
+        }
+        let mut delta = Delta::new();
+        for entry in &receipt.state_delta_entries {
+            let space = entry.object_space.clone().unwrap_or_default();
+            let space = koinos_protocol::chain::ObjectSpace {
+                system: space.system,
+                zone: space.zone,
+                id: space.id,
+            };
+            delta.insert(
+                super::state::state_key(&space, &entry.key),
+                entry.value.clone(),
+            );
+        }
+        let root = state_merkle_root(&delta);
+        if root != receipt.state_merkle_root {
+            return Err(ChainError::new(
+                code::STATE_MERKLE_MISMATCH,
+                "receipt state delta does not match its state merkle root",
+            ));
+        }
+        let info = BlockInfo {
+            id: block.id.clone(),
+            previous: header.previous,
+            height: header.height,
+            timestamp: header.timestamp,
+            signer: header.signer,
+            state_merkle_root: root,
+        };
+        self.state.add_node(info, delta, self.fork_algorithm)?;
+        Ok(true)
+    }
+
+    /// `false` skips fsync per block (bulk catch-up); set back to `true` afterwards.
+    pub fn set_durable(&mut self, durable: bool) {
+        self.state.set_durable(durable);
+    }
+
+    /// Usage totals of a transaction outside a block (`system_*` of `transaction_accepted`).
+    pub fn system_usage_of(_applied: &AppliedTransaction) -> Usage {
+        // No block-level work surrounds a single transaction, so its system usage is zero.
+        Usage::default()
+    }
+}

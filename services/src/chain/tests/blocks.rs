@@ -1,0 +1,275 @@
+//! Each invalid block class is rejected with its documented code (§6.2).
+
+use super::*;
+use crate::chain::error::code;
+
+fn resign(mut block: Block, key: &PrivateKey) -> Block {
+    block.signature = key.sign(&block.id[2..]);
+    block
+}
+
+#[test]
+fn valid_block_is_applied_and_becomes_head() {
+    let mut f = Fixture::new();
+    let committed = f.produce(vec![]);
+    assert!(committed.is_head);
+    assert_eq!(committed.receipt.height, 1);
+    assert_eq!(f.chain.head().height, 1);
+    assert_eq!(
+        committed.receipt.state_merkle_root,
+        f.chain.head().state_merkle_root
+    );
+}
+
+#[test]
+fn missing_required_fields_fail_with_1002() {
+    let f = Fixture::new();
+    let good = f.next_block(vec![f.transfer(&f.alice, &f.bob.address(), 1)]);
+    let mutations: Vec<(&str, Box<dyn Fn(&mut Block)>)> = vec![
+        ("id", Box::new(|b| b.id.clear())),
+        ("header", Box::new(|b| b.header = None)),
+        (
+            "previous",
+            Box::new(|b| b.header.as_mut().unwrap().previous.clear()),
+        ),
+        (
+            "height",
+            Box::new(|b| b.header.as_mut().unwrap().height = 0),
+        ),
+        (
+            "timestamp",
+            Box::new(|b| b.header.as_mut().unwrap().timestamp = 0),
+        ),
+        (
+            "previous_state_merkle_root",
+            Box::new(|b| {
+                b.header
+                    .as_mut()
+                    .unwrap()
+                    .previous_state_merkle_root
+                    .clear()
+            }),
+        ),
+        (
+            "transaction_merkle_root",
+            Box::new(|b| b.header.as_mut().unwrap().transaction_merkle_root.clear()),
+        ),
+        ("signature", Box::new(|b| b.signature.clear())),
+        (
+            "transaction signatures",
+            Box::new(|b| b.transactions[0].signatures.clear()),
+        ),
+        (
+            "transaction rc_limit",
+            Box::new(|b| b.transactions[0].header.as_mut().unwrap().rc_limit = 0),
+        ),
+        (
+            "transaction payer",
+            Box::new(|b| b.transactions[0].header.as_mut().unwrap().payer.clear()),
+        ),
+        ("transaction id", Box::new(|b| b.transactions[0].id.clear())),
+        (
+            "transaction operation root",
+            Box::new(|b| {
+                b.transactions[0]
+                    .header
+                    .as_mut()
+                    .unwrap()
+                    .operation_merkle_root
+                    .clear()
+            }),
+        ),
+    ];
+    for (name, mutate) in mutations {
+        let mut block = good.clone();
+        mutate(&mut block);
+        let result = f.chain.prepare(&block, f.now(), BlockMode::Submit);
+        assert_eq!(
+            code_of(result),
+            code::MISSING_REQUIRED_ARGUMENTS,
+            "missing {name}"
+        );
+    }
+}
+
+#[test]
+fn known_block_returns_no_receipt() {
+    let mut f = Fixture::new();
+    let block = f.next_block(vec![]);
+    assert!(f.submit(&block).unwrap().is_some());
+    assert!(f.submit(&block).unwrap().is_none());
+}
+
+#[test]
+fn unknown_parent_fails_with_1003_and_pre_lib_block_with_1015() {
+    let mut f = Fixture::new();
+    let mut orphan_parent = f.chain.head().clone();
+    orphan_parent.id = vec![0x12, 0x20, 7, 7, 7];
+    orphan_parent.height = 5;
+    let orphan = builder::block(&orphan_parent, T0 + 500, vec![], &f.producer);
+    assert_eq!(code_of(f.submit(&orphan)), code::UNKNOWN_PREVIOUS_BLOCK);
+    for _ in 0..62 {
+        f.produce(vec![]);
+    }
+    assert_eq!(f.chain.lib().height, 2);
+    orphan_parent.height = 0;
+    let stale = builder::block(&orphan_parent, T0 + 500, vec![], &f.producer);
+    assert_eq!(code_of(f.submit(&stale)), code::PRE_IRREVERSIBILITY_BLOCK);
+}
+
+#[test]
+fn wrong_height_fails_with_1004() {
+    let f = Fixture::new();
+    let mut block = f.next_block(vec![]);
+    block.header.as_mut().unwrap().height = 3;
+    let block = builder::seal_block(block, &f.producer);
+    assert_eq!(
+        code_of(f.chain.prepare(&block, f.now(), BlockMode::Submit)),
+        code::UNEXPECTED_HEIGHT
+    );
+}
+
+#[test]
+fn timestamps_outside_bounds_fail_with_1010() {
+    let mut f = Fixture::new();
+    f.produce(vec![]);
+    let head = f.chain.head().clone();
+    let same_time = builder::block(&head, head.timestamp, vec![], &f.producer);
+    assert_eq!(code_of(f.submit(&same_time)), code::TIMESTAMP_OUT_OF_BOUNDS);
+    let future = builder::block(&head, head.timestamp + 10_000, vec![], &f.producer);
+    let result = f.chain.submit_block(&future, head.timestamp + 4_000);
+    assert_eq!(code_of(result), code::TIMESTAMP_OUT_OF_BOUNDS);
+    // Exactly now + 5 s is accepted.
+    assert!(
+        f.chain
+            .submit_block(&future, head.timestamp + 5_000)
+            .is_ok()
+    );
+}
+
+#[test]
+fn wrong_previous_state_root_fails_with_1006() {
+    let f = Fixture::new();
+    let mut block = f.next_block(vec![]);
+    block.header.as_mut().unwrap().previous_state_merkle_root = vec![0x12, 0x20, 1];
+    let block = builder::seal_block(block, &f.producer);
+    assert_eq!(
+        code_of(f.chain.prepare(&block, f.now(), BlockMode::Submit)),
+        code::STATE_MERKLE_MISMATCH
+    );
+}
+
+#[test]
+fn wrong_block_id_fails_with_203() {
+    let f = Fixture::new();
+    let mut block = f.next_block(vec![]);
+    block.id[5] ^= 1;
+    let block = resign(block, &f.producer);
+    assert_eq!(
+        code_of(f.chain.prepare(&block, f.now(), BlockMode::Submit)),
+        code::MALFORMED_BLOCK
+    );
+    let mut other_hash = f.next_block(vec![]);
+    other_hash.id[0] = 0x13;
+    assert_eq!(
+        code_of(f.chain.prepare(&other_hash, f.now(), BlockMode::Submit)),
+        code::UNKNOWN_HASH_CODE
+    );
+}
+
+#[test]
+fn wrong_transaction_root_fails_with_203() {
+    let f = Fixture::new();
+    let tx = f.transfer(&f.alice, &f.bob.address(), 1);
+    let mut block = f.next_block(vec![tx]);
+    // Dropping the transaction after sealing breaks the root but keeps a valid id and signature.
+    block.transactions.clear();
+    assert_eq!(
+        code_of(f.chain.prepare(&block, f.now(), BlockMode::Submit)),
+        code::MALFORMED_BLOCK
+    );
+}
+
+#[test]
+fn block_not_signed_by_the_genesis_key_fails_with_202() {
+    let f = Fixture::new();
+    let block = resign(f.next_block(vec![]), &f.alice);
+    assert_eq!(
+        code_of(f.chain.prepare(&block, f.now(), BlockMode::Submit)),
+        code::INVALID_SIGNATURE
+    );
+    let mut garbage = f.next_block(vec![]);
+    garbage.signature = vec![1; 65];
+    assert_eq!(
+        code_of(f.chain.prepare(&garbage, f.now(), BlockMode::Submit)),
+        code::INVALID_SIGNATURE
+    );
+}
+
+#[test]
+fn failing_transaction_fails_submitted_block_with_its_id() {
+    let f = Fixture::new();
+    let mut tx = f.transfer(&f.alice, &f.bob.address(), 1);
+    tx.header.as_mut().unwrap().nonce = builder::nonce_bytes(9);
+    let tx = builder::seal_transaction(
+        Transaction {
+            signatures: vec![],
+            ..tx
+        },
+        &f.alice,
+    );
+    let block = f.next_block(vec![tx.clone()]);
+    let error = f
+        .chain
+        .prepare(&block, f.now(), BlockMode::Submit)
+        .unwrap_err();
+    assert_eq!(error.code, code::INVALID_NONCE);
+    assert_eq!(error.transaction_id, Some(tx.id));
+}
+
+#[test]
+fn proposal_reports_failing_transaction_indices() {
+    let f = Fixture::new();
+    let good = f.transfer(&f.alice, &f.bob.address(), 1);
+    let mut bad = f.tx(&f.bob, vec![]);
+    bad.header.as_mut().unwrap().chain_id = vec![1, 2, 3];
+    let bad = builder::seal_transaction(
+        Transaction {
+            signatures: vec![],
+            ..bad
+        },
+        &f.bob,
+    );
+    let block = f.next_block(vec![good.clone(), bad]);
+    match f.propose(&block).unwrap() {
+        BlockOutcome::FailedTransactions(indices) => assert_eq!(indices, vec![1]),
+        other => panic!("expected failed indices, got {other:?}"),
+    }
+    let block = f.next_block(vec![good]);
+    assert!(matches!(
+        f.propose(&block).unwrap(),
+        BlockOutcome::Applied(_)
+    ));
+}
+
+#[test]
+fn block_over_the_network_limit_fails_with_1012() {
+    let f = Fixture::new();
+    // One transaction carrying ~1.1 MB of arguments exceeds the 1 MiB block network limit.
+    let op = builder::call_operation(&f.token, entry::NAME, vec![0; 1_100_000]);
+    let block = f.next_block(vec![f.tx(&f.alice, vec![op])]);
+    let mut big_rc = block.clone();
+    big_rc.transactions[0].header.as_mut().unwrap().rc_limit = u64::from(u32::MAX) * 100;
+    let tx = builder::seal_transaction(
+        Transaction {
+            signatures: vec![],
+            ..big_rc.transactions[0].clone()
+        },
+        &f.alice,
+    );
+    let block = f.next_block(vec![tx]);
+    assert_eq!(
+        code_of(f.chain.prepare(&block, f.now(), BlockMode::Submit)),
+        code::NETWORK_BANDWIDTH_LIMIT_EXCEEDED
+    );
+}

@@ -1,0 +1,408 @@
+//! Transaction validation and application (§6.4) and the operations it runs.
+
+use koinos_protocol::chain::{ContractMetadataObject, ValueType, value_type};
+use koinos_protocol::pb::koinos::protocol::{
+    Operation, StateDeltaEntry, Transaction, TransactionReceipt, operation::Op,
+};
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+use super::context::{
+    ApplyContext, COMPUTE_PER_OPERATION, COMPUTE_PER_SIGNATURE, COMPUTE_PER_TRANSACTION, Usage,
+};
+use super::crypto::recover_address;
+use super::error::{ChainError, ChainResult, code};
+use super::genesis::{space, system_space};
+use super::state::{Delta, merkle_root, sha256_multihash, split_state_key, state_key};
+use super::token;
+
+/// Non-standard system space where uploaded contracts' ABIs are kept (id 5, zone empty).
+pub const CONTRACT_ABI_SPACE: u32 = 5;
+
+/// Checks the fields every transaction needs (-1002).
+pub fn check_required_fields(tx: &Transaction) -> ChainResult<()> {
+    let missing = |field: &str| {
+        Err(ChainError::new(
+            code::MISSING_REQUIRED_ARGUMENTS,
+            format!("missing expected field: {field}"),
+        )
+        .with_param("field", field))
+    };
+    let Some(header) = &tx.header else {
+        return missing("header");
+    };
+    if tx.id.is_empty() {
+        return missing("id");
+    }
+    if header.payer.is_empty() {
+        return missing("payer");
+    }
+    if header.rc_limit == 0 {
+        return missing("rc_limit");
+    }
+    if header.operation_merkle_root.is_empty() {
+        return missing("operation_merkle_root");
+    }
+    if tx.signatures.is_empty() {
+        return missing("signatures");
+    }
+    Ok(())
+}
+
+/// Verifies that `id` is the sha2-256 multihash of `bytes` (-101 other hash, else `code`).
+pub fn check_multihash(id: &[u8], bytes: &[u8], mismatch_code: i32, what: &str) -> ChainResult<()> {
+    if id.len() < 2 || id[0] != 0x12 {
+        return Err(ChainError::new(
+            code::UNKNOWN_HASH_CODE,
+            format!("unknown hash code in {what}"),
+        ));
+    }
+    if id != sha256_multihash(&Sha256::digest(bytes)).as_slice() {
+        return Err(ChainError::new(mismatch_code, format!("{what} mismatch")));
+    }
+    Ok(())
+}
+
+/// Operation merkle root: leaves = sha256(serialized operation).
+pub fn operation_merkle_root(operations: &[Operation]) -> Vec<u8> {
+    let leaves = operations
+        .iter()
+        .map(|op| Sha256::digest(op.encode_to_vec()).into())
+        .collect();
+    sha256_multihash(&merkle_root(leaves))
+}
+
+/// Decodes a nonce (`value_type{uint64_value}`); absent bytes read as 0.
+pub fn nonce_value(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() {
+        return Some(0);
+    }
+    match ValueType::decode(bytes).ok()?.kind {
+        Some(value_type::Kind::Uint64Value(n)) => Some(n),
+        _ => None,
+    }
+}
+
+/// The stored nonce bytes of `account` (a serialized `value_type`, `{uint64_value: 0}` if none).
+pub fn account_nonce(ctx: &ApplyContext<'_>, account: &[u8]) -> ChainResult<Vec<u8>> {
+    let key = state_key(&system_space(space::TRANSACTION_NONCE), account);
+    Ok(ctx.session.get(&key)?.unwrap_or_else(|| {
+        ValueType {
+            kind: Some(value_type::Kind::Uint64Value(0)),
+        }
+        .encode_to_vec()
+    }))
+}
+
+/// Delta entries as receipts carry them.
+pub fn delta_entries(delta: &Delta) -> Vec<StateDeltaEntry> {
+    delta
+        .iter()
+        .filter_map(|(key, value)| {
+            let (space, key) = split_state_key(key)?;
+            Some(StateDeltaEntry {
+                object_space: Some(koinos_protocol::pb::koinos::protocol::ObjectSpace {
+                    system: space.system,
+                    zone: space.zone,
+                    id: space.id,
+                }),
+                key,
+                value: value.clone(),
+            })
+        })
+        .collect()
+}
+
+/// A transaction applied: its receipt and usage (the state writes are in the session).
+#[derive(Debug, Clone)]
+pub struct AppliedTransaction {
+    pub receipt: TransactionReceipt,
+    pub usage: Usage,
+}
+
+/// Validates and applies `tx` in a new frame of `ctx`; a failure leaves the session unchanged
+/// and carries the transaction id. A reversion still yields a receipt (`reverted`).
+pub fn apply_transaction(
+    ctx: &mut ApplyContext<'_>,
+    tx: &Transaction,
+) -> ChainResult<AppliedTransaction> {
+    ctx.session.push_frame();
+    match apply_in_frame(ctx, tx) {
+        Ok(applied) => {
+            ctx.session.commit_frame();
+            Ok(applied)
+        }
+        Err(mut e) => {
+            ctx.session.discard_frame();
+            e.transaction_id = Some(tx.id.clone());
+            e = e.with_param("transaction_id", format!("0x{}", hex::encode(&tx.id)));
+            Err(e)
+        }
+    }
+}
+
+fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<AppliedTransaction> {
+    check_required_fields(tx)?;
+    let header = tx.header.clone().unwrap_or_default();
+    let params = ctx.params;
+    if params.account_rc < header.rc_limit {
+        return Err(ChainError::new(
+            code::INSUFFICIENT_RC,
+            "payer does not have the rc to cover the transaction rc limit",
+        ));
+    }
+    if header.chain_id != params.chain_id {
+        return Err(ChainError::new(
+            code::MALFORMED_TRANSACTION,
+            "chain id mismatch",
+        ));
+    }
+    check_multihash(
+        &tx.id,
+        &header.encode_to_vec(),
+        code::MALFORMED_TRANSACTION,
+        "transaction id",
+    )?;
+    if header.operation_merkle_root.first() != Some(&0x12) {
+        return Err(ChainError::new(
+            code::UNKNOWN_HASH_CODE,
+            "unknown hash code in operation merkle root",
+        ));
+    }
+    if header.operation_merkle_root != operation_merkle_root(&tx.operations) {
+        return Err(ChainError::new(
+            code::MALFORMED_TRANSACTION,
+            "operation merkle root mismatch",
+        ));
+    }
+
+    // Authority: every signature must recover; payer and nonce account must be among them.
+    let digest = &tx.id[2..];
+    let mut signers = Vec::with_capacity(tx.signatures.len());
+    for signature in &tx.signatures {
+        let address = recover_address(signature, digest).ok_or_else(|| {
+            ChainError::new(code::INVALID_SIGNATURE, "invalid transaction signature")
+        })?;
+        signers.push(address);
+    }
+    ctx.signers = signers;
+    let nonce_account = if !header.payee.is_empty() && header.payee != header.payer {
+        header.payee.clone()
+    } else {
+        header.payer.clone()
+    };
+    for account in [&header.payer, &nonce_account] {
+        authorize_transaction(ctx, account)?;
+    }
+
+    let current = nonce_value(&account_nonce(ctx, &nonce_account)?)
+        .ok_or_else(|| ChainError::internal("stored nonce is not a uint64 value"))?;
+    match nonce_value(&header.nonce) {
+        Some(n) if Some(n) == current.checked_add(1) => {}
+        _ => return Err(ChainError::new(code::INVALID_NONCE, "invalid nonce")),
+    }
+    ctx.session.put(
+        state_key(&system_space(space::TRANSACTION_NONCE), &nonce_account),
+        header.nonce.clone(),
+    );
+
+    let mut usage = Usage {
+        disk: 0,
+        network: tx.encoded_len() as u64,
+        compute: COMPUTE_PER_TRANSACTION + COMPUTE_PER_SIGNATURE * tx.signatures.len() as u64,
+    };
+    ctx.events.clear();
+    ctx.logs.clear();
+    ctx.compute = 0;
+    ctx.session.push_frame();
+    let outcome = tx
+        .operations
+        .iter()
+        .try_for_each(|op| apply_operation(ctx, op));
+    let mut reverted = None;
+    match outcome {
+        Ok(()) => {
+            usage.compute += ctx.compute;
+            let op_disk = ctx.session.top_frame_disk_usage()?;
+            let estimate = Usage {
+                disk: usage.disk + op_disk,
+                ..usage
+            };
+            if estimate.rc(&params.limits) > header.rc_limit {
+                ctx.session.discard_frame();
+                reverted = Some(ChainError::new(code::INSUFFICIENT_RC, "insufficient rc"));
+            } else {
+                ctx.session.commit_frame();
+            }
+        }
+        Err(e) if e.is_reversion() => {
+            usage.compute += ctx.compute;
+            ctx.session.discard_frame();
+            reverted = Some(e);
+        }
+        Err(e) => {
+            ctx.session.discard_frame();
+            return Err(e);
+        }
+    }
+    usage.disk = ctx.session.top_frame_disk_usage()?;
+    let mut logs = std::mem::take(&mut ctx.logs);
+    let events = if let Some(e) = &reverted {
+        logs.push(format!("transaction reverted: {}", e.message));
+        ctx.events.clear();
+        Vec::new()
+    } else {
+        std::mem::take(&mut ctx.events)
+    };
+    let rc_used = usage.rc(&params.limits).min(header.rc_limit);
+    // The frame's writes are this transaction's delta (the caller commits the frame).
+    let delta = ctx.session.top_frame().clone();
+    let receipt = TransactionReceipt {
+        id: tx.id.clone(),
+        payer: header.payer.clone(),
+        max_payer_rc: params.account_rc,
+        rc_limit: header.rc_limit,
+        rc_used,
+        disk_storage_used: usage.disk,
+        network_bandwidth_used: usage.network,
+        compute_bandwidth_used: usage.compute,
+        reverted: reverted.is_some(),
+        events,
+        logs,
+        state_delta_entries: delta_entries(&delta),
+    };
+    Ok(AppliedTransaction { receipt, usage })
+}
+
+/// `account` authorizes the transaction: it signed, and no contract overrides its authority.
+fn authorize_transaction(ctx: &ApplyContext<'_>, account: &[u8]) -> ChainResult<()> {
+    if let Some(meta) = ctx.contract_metadata(account)? {
+        if meta.authorizes_transaction_application {
+            return Err(ChainError::new(
+                code::AUTHORIZATION_FAILURE,
+                "account authorizes transactions with its contract, which needs a WASM VM",
+            ));
+        }
+    }
+    if !ctx.has_authority(account) {
+        return Err(ChainError::new(
+            code::AUTHORIZATION_FAILURE,
+            "account has not authorized transaction",
+        )
+        .with_param("account", bs58::encode(account).into_string()));
+    }
+    Ok(())
+}
+
+fn apply_operation(ctx: &mut ApplyContext<'_>, op: &Operation) -> ChainResult<()> {
+    ctx.compute += COMPUTE_PER_OPERATION;
+    match &op.op {
+        None => Err(ChainError::new(
+            code::UNKNOWN_OPERATION,
+            "unknown operation",
+        )),
+        Some(Op::CallContract(call)) => {
+            call_contract(ctx, &call.contract_id, call.entry_point, &call.args).map(drop)
+        }
+        Some(Op::UploadContract(upload)) => {
+            let existing = ctx.contract_metadata(&upload.contract_id)?;
+            if ctx.contract_bytecode(&upload.contract_id)?.as_deref()
+                == Some(token::NATIVE_TOKEN_BYTECODE)
+            {
+                return Err(ChainError::new(
+                    code::INSUFFICIENT_PRIVILEGES,
+                    "cannot replace a native contract",
+                ));
+            }
+            if existing
+                .as_ref()
+                .is_some_and(|m| m.authorizes_upload_contract)
+            {
+                return Err(ChainError::new(
+                    code::INVALID_CONTRACT,
+                    "contract authorizes its own upgrades, which needs a WASM VM",
+                ));
+            }
+            if !ctx.has_authority(&upload.contract_id) {
+                return Err(ChainError::new(
+                    code::REVERSION,
+                    "contract upload not authorized by the contract id's key",
+                ));
+            }
+            let metadata = ContractMetadataObject {
+                hash: sha256_multihash(&Sha256::digest(&upload.bytecode)),
+                system: existing.is_some_and(|m| m.system),
+                authorizes_call_contract: upload.authorizes_call_contract,
+                authorizes_transaction_application: upload.authorizes_transaction_application,
+                authorizes_upload_contract: upload.authorizes_upload_contract,
+            };
+            let id = &upload.contract_id;
+            ctx.put(
+                state_key(&system_space(space::CONTRACT_BYTECODE), id),
+                upload.bytecode.clone(),
+            )?;
+            ctx.put(
+                state_key(&system_space(space::CONTRACT_METADATA), id),
+                metadata.encode_to_vec(),
+            )?;
+            ctx.put(
+                state_key(&system_space(CONTRACT_ABI_SPACE), id),
+                upload.abi.clone().into_bytes(),
+            )
+        }
+        Some(Op::SetSystemCall(set)) => {
+            require_system_authority(ctx)?;
+            let target = set.target.clone().unwrap_or_default();
+            let key = state_key(
+                &system_space(space::SYSTEM_CALL_DISPATCH),
+                &set.call_id.to_be_bytes(),
+            );
+            ctx.put(key, target.encode_to_vec())
+        }
+        Some(Op::SetSystemContract(set)) => {
+            require_system_authority(ctx)?;
+            let Some(mut meta) = ctx.contract_metadata(&set.contract_id)? else {
+                return Err(ChainError::new(
+                    code::INVALID_CONTRACT,
+                    "contract does not exist",
+                ));
+            };
+            meta.system = set.system_contract;
+            let key = state_key(&system_space(space::CONTRACT_METADATA), &set.contract_id);
+            ctx.put(key, meta.encode_to_vec())
+        }
+    }
+}
+
+fn require_system_authority(ctx: &ApplyContext<'_>) -> ChainResult<()> {
+    if ctx.has_system_authority() {
+        Ok(())
+    } else {
+        Err(ChainError::new(
+            code::SYSTEM_AUTHORIZATION_FAILURE,
+            "system operations need the genesis key's authority",
+        ))
+    }
+}
+
+/// Calls a contract: the native token runs here; uploaded (WASM) contracts cannot run yet and
+/// revert with `invalid_contract` (102).
+pub fn call_contract(
+    ctx: &mut ApplyContext<'_>,
+    contract_id: &[u8],
+    entry_point: u32,
+    args: &[u8],
+) -> ChainResult<Vec<u8>> {
+    match ctx.contract_bytecode(contract_id)? {
+        Some(bytecode) if bytecode == token::NATIVE_TOKEN_BYTECODE => {
+            token::call(ctx, contract_id, entry_point, args)
+        }
+        Some(_) => Err(ChainError::new(
+            code::INVALID_CONTRACT,
+            "contract is uploaded WASM bytecode; this chain has no WASM VM yet, so only native contracts can be called",
+        )
+        .with_param("contract_id", bs58::encode(contract_id).into_string())),
+        None => Err(ChainError::new(code::INVALID_CONTRACT, "contract does not exist")
+            .with_param("contract_id", bs58::encode(contract_id).into_string())),
+    }
+}
