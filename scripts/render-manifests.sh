@@ -7,6 +7,7 @@
 #                                         supported value sets), the schema rejects bad values,
 #                                         RBAC stays least-privilege, the chart's CRD equals
 #                                         crds/, and install.yaml equals a fresh render
+#   scripts/render-manifests.sh --helm    print the path of the helm binary (building it if needed)
 #
 # Helm is built from Go modules into a cache outside the repo the first time (a few minutes on
 # 2 cores); set HELM=/path/to/helm to use another binary.
@@ -111,6 +112,7 @@ check() {
 ensure_helm
 case "${1:-}" in
   --check) check ;;
+  --helm) echo "$HELM" ;;
   "")
     [[ -f "$crd_source" ]] || fail "$crd_source is missing (generate it: koinos-operator crd)"
     mkdir -p "$chart/crds" "$(dirname "$install_yaml")"
@@ -119,5 +121,5 @@ case "${1:-}" in
     render_install >"$install_yaml"
     echo "render-manifests: wrote charts/koinos-operator/crds/koinoscluster.yaml and manifests/install.yaml"
     ;;
-  *) echo "usage: $0 [--check]" >&2; exit 64 ;;
+  *) echo "usage: $0 [--check|--helm]" >&2; exit 64 ;;
 esac

@@ -44,12 +44,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* Image reference: a digest pins it, otherwise the tag (default: the chart's appVersion). */}}
+{{/*
+Image reference: a digest pins it, otherwise the tag, by default "v" + the chart's appVersion
+(images are tagged like the services image, e.g. v0.1.0).
+*/}}
 {{- define "koinos-operator.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" .Values.image.repository (default (printf "v%s" .Chart.AppVersion) .Values.image.tag) }}
 {{- end }}
 {{- end }}
 
