@@ -1,0 +1,277 @@
+//! The byte-level RPC server: competing consumers on `koinos.rpc.<service>`.
+//!
+//! - `basic.qos` prefetch = `jobs`, and up to `jobs` handlers run at once;
+//! - a delivery is acked only after its handler finished and its reply was published, so a
+//!   crash or a broker restart redelivers it instead of losing it;
+//! - wrong content type, oversized and expired deliveries are rejected (no requeue) and counted
+//!   in `koinos_<svc>_rpc_deliveries_dropped_total{reason}`; a panicking handler too;
+//! - on drain: stop consuming, requeue what was prefetched but not started, finish the running
+//!   handlers, ack, close.
+
+use super::backoff::Backoff;
+use super::connection::{Connection, Link};
+use super::{MqError, topology};
+use crate::runtime::metrics::RpcMetrics;
+use futures::{FutureExt, StreamExt};
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
+    BasicPublishOptions, BasicQosOptions, BasicRejectOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Handles one request body; `None` means "send no reply" (the caller will time out).
+pub trait RawHandler: Send + Sync + 'static {
+    /// Handles one request.
+    fn handle(&self, request: Vec<u8>) -> impl Future<Output = Option<Vec<u8>>> + Send;
+}
+
+impl<F, Fut> RawHandler for F
+where
+    F: Fn(Vec<u8>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Option<Vec<u8>>> + Send,
+{
+    fn handle(&self, request: Vec<u8>) -> impl Future<Output = Option<Vec<u8>>> + Send {
+        self(request)
+    }
+}
+
+/// Server settings; [`ServerOptions::new`] gives the Koinos defaults for `jobs` handlers.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Concurrent handlers and `basic.qos` prefetch (at least 1, at most 65535).
+    pub jobs: usize,
+    /// Larger requests are rejected and counted.
+    pub max_message_size: usize,
+    /// `x-expires` on the service queue: only for ephemeral services (tests, benchmarks); the
+    /// Koinos service queues are permanent.
+    pub idle_queue_expiry: Option<Duration>,
+}
+
+impl ServerOptions {
+    /// Defaults for `jobs` concurrent handlers.
+    pub fn new(jobs: usize) -> ServerOptions {
+        ServerOptions {
+            jobs: jobs.clamp(1, u16::MAX as usize),
+            max_message_size: topology::MAX_MESSAGE_SIZE,
+            idle_queue_expiry: None,
+        }
+    }
+}
+
+/// Serves `koinos.rpc.<service>` until the connection drains.
+#[derive(Debug)]
+pub struct RpcServer;
+
+impl RpcServer {
+    /// Serves `service` with `jobs` concurrent handlers until [`Connection::begin_drain`] /
+    /// [`Connection::close`]; survives broker restarts (re-declares and re-consumes).
+    pub async fn serve<H: RawHandler>(
+        conn: &Connection,
+        service: &str,
+        jobs: usize,
+        handler: H,
+    ) -> Result<(), MqError> {
+        RpcServer::serve_with(conn, service, ServerOptions::new(jobs), handler).await
+    }
+
+    /// [`RpcServer::serve`] with explicit [`ServerOptions`].
+    pub async fn serve_with<H: RawHandler>(
+        conn: &Connection,
+        service: &str,
+        options: ServerOptions,
+        handler: H,
+    ) -> Result<(), MqError> {
+        let _active = conn.track_active();
+        let ctx = Arc::new(ServerCtx {
+            queue: topology::rpc_queue(service),
+            options: ServerOptions {
+                jobs: options.jobs.clamp(1, u16::MAX as usize),
+                ..options
+            },
+            metrics: RpcMetrics::for_service(service),
+            handler,
+        });
+        let draining = conn.draining();
+        let mut backoff = Backoff::reconnect();
+        loop {
+            let link = tokio::select! {
+                link = conn.link() => link,
+                _ = draining.cancelled() => None,
+            };
+            let Some(link) = link else { return Ok(()) };
+            match run_session(conn, &link, ctx.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(err) => {
+                    tracing::warn!(queue = %ctx.queue, error = %err, "rpc consumer stopped, restarting");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff.next_delay()) => {}
+                        _ = draining.cancelled() => return Ok(()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct ServerCtx<H> {
+    queue: String,
+    options: ServerOptions,
+    metrics: Arc<RpcMetrics>,
+    handler: H,
+}
+
+/// Consumes on one link until drained (`Ok`) or until the link or consumer fails (`Err`).
+async fn run_session<H: RawHandler>(
+    conn: &Connection,
+    link: &Link,
+    ctx: Arc<ServerCtx<H>>,
+) -> Result<(), MqError> {
+    let jobs = ctx.options.jobs;
+    let channel = link.conn.create_channel().await?;
+    channel
+        .basic_qos(jobs as u16, BasicQosOptions::default())
+        .await?;
+    topology::declare_service_queue(&channel, &ctx.queue, ctx.options.idle_queue_expiry).await?;
+    let mut consumer = channel
+        .basic_consume(
+            ctx.queue.as_str().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    tracing::info!(queue = %ctx.queue, jobs, "serving rpc");
+    let permits = Arc::new(Semaphore::new(jobs));
+    let draining = conn.draining();
+    let lost = conn.link_lost(link.generation);
+    tokio::pin!(lost);
+    loop {
+        tokio::select! {
+            biased;
+            _ = draining.cancelled() => break,
+            _ = &mut lost => return Err(MqError::NotConnected),
+            next = consumer.next() => match next {
+                Some(Ok(delivery)) => {
+                    let received = Instant::now();
+                    let permit = permits.clone().acquire_owned().await.expect("never closed");
+                    tokio::spawn(process(ctx.clone(), channel.clone(), delivery, received, permit));
+                }
+                Some(Err(err)) => return Err(err.into()),
+                None => return Err(MqError::ConsumerCancelled(ctx.queue.clone())),
+            },
+        }
+    }
+    drain(&channel, consumer, &permits, jobs).await;
+    Ok(())
+}
+
+async fn drain(channel: &Channel, mut consumer: lapin::Consumer, permits: &Semaphore, jobs: usize) {
+    let _ = channel
+        .basic_cancel(consumer.tag(), BasicCancelOptions::default())
+        .await;
+    // Deliveries prefetched but not started go back to the queue for another replica.
+    while let Ok(Some(Ok(delivery))) =
+        tokio::time::timeout(Duration::from_millis(100), consumer.next()).await
+    {
+        let requeue = BasicNackOptions {
+            requeue: true,
+            ..Default::default()
+        };
+        let _ = delivery.nack(requeue).await;
+    }
+    let _ = permits.acquire_many(jobs as u32).await;
+    let _ = channel.close(200, "drained".into()).await;
+}
+
+async fn process<H: RawHandler>(
+    ctx: Arc<ServerCtx<H>>,
+    channel: Channel,
+    delivery: Delivery,
+    received: Instant,
+    _permit: OwnedSemaphorePermit,
+) {
+    if let Some(reason) = refusal(&delivery, received, ctx.options.max_message_size) {
+        ctx.metrics.dropped.with_label_values(&[reason]).inc();
+        tracing::debug!(queue = %ctx.queue, reason, "rpc delivery dropped");
+        let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+        return;
+    }
+    let Delivery {
+        data,
+        properties,
+        acker,
+        ..
+    } = delivery;
+    ctx.metrics.in_flight.inc();
+    let outcome = AssertUnwindSafe(ctx.handler.handle(data))
+        .catch_unwind()
+        .await;
+    ctx.metrics.in_flight.dec();
+    let reply = match outcome {
+        Ok(reply) => reply,
+        Err(_) => {
+            // A panicking handler must not take the server down or loop on redelivery.
+            ctx.metrics.dropped.with_label_values(&["panic"]).inc();
+            tracing::error!(queue = %ctx.queue, "rpc handler panicked; request dropped");
+            let _ = acker.reject(BasicRejectOptions { requeue: false }).await;
+            return;
+        }
+    };
+    if let (Some(body), Some(reply_to), Some(correlation_id)) = (
+        reply,
+        properties.reply_to().clone(),
+        properties.correlation_id().clone(),
+    ) {
+        let props = BasicProperties::default()
+            .with_content_type(topology::CONTENT_TYPE.into())
+            .with_correlation_id(correlation_id);
+        let published = channel
+            .basic_publish(
+                topology::RPC_EXCHANGE.into(),
+                reply_to,
+                BasicPublishOptions::default(),
+                &body,
+                props,
+            )
+            .await;
+        if let Err(err) = published {
+            // No ack either: the request is redelivered on the next connection.
+            tracing::debug!(error = %err, "reply not published");
+            return;
+        }
+    }
+    if let Err(err) = acker.ack(BasicAckOptions::default()).await {
+        tracing::debug!(error = %err, "ack failed; the request will be redelivered");
+    }
+}
+
+/// Why a delivery must not be processed, if it must not.
+fn refusal(delivery: &Delivery, received: Instant, max_size: usize) -> Option<&'static str> {
+    let props = &delivery.properties;
+    if props.content_type().as_ref().map(|c| c.as_str()) != Some(topology::CONTENT_TYPE) {
+        return Some("content_type");
+    }
+    if delivery.data.len() > max_size {
+        return Some("oversized");
+    }
+    let ttl_ms = props.expiration().as_ref()?.as_str().parse::<u64>().ok()?;
+    if received.elapsed() > Duration::from_millis(ttl_ms) {
+        return Some("expired");
+    }
+    // AMQP timestamps have one-second resolution: count from the latest instant it may denote.
+    let sent_ms = props
+        .timestamp()
+        .map(|s| s.saturating_mul(1000).saturating_add(999))?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    (now_ms.saturating_sub(sent_ms) > ttl_ms).then_some("expired")
+}

@@ -1,0 +1,155 @@
+use super::*;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A fresh base directory holding `config.yml` with `yaml` (none if `yaml` is `None`).
+fn basedir(yaml: Option<&str>) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "koinos-config-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _ = std::fs::remove_file(dir.join("config.yml"));
+    if let Some(yaml) = yaml {
+        std::fs::write(dir.join("config.yml"), yaml).unwrap();
+    }
+    dir
+}
+
+fn load_with<A: ServiceArgs>(dir: &Path, flags: &[&str]) -> Result<Settings<A>, ConfigError> {
+    let mut argv = vec![
+        "koinos-test".to_owned(),
+        "-d".to_owned(),
+        dir.display().to_string(),
+    ];
+    argv.extend(flags.iter().map(|f| (*f).to_owned()));
+    load::<A>("block_store", argv)
+}
+
+#[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct StoreArgs {
+    /// Seconds a transaction stays pending.
+    #[arg(short = 'e', long)]
+    transaction_expiration: Option<u64>,
+    #[arg(long)]
+    statedir: Option<String>,
+}
+
+#[test]
+fn defaults_apply_without_a_config_file() {
+    let dir = basedir(None);
+    let s = load_with::<NoArgs>(&dir, &[]).unwrap();
+    assert_eq!(s.basedir, dir);
+    assert_eq!(s.config_file, None);
+    assert_eq!(s.amqp, DEFAULT_AMQP);
+    assert_eq!(s.log_level, "info");
+    assert!(s.jobs >= 2);
+    assert_eq!(s.metrics_address, "0.0.0.0:9100".parse().unwrap());
+    assert_eq!(s.instance_id.len(), 5);
+    assert_eq!(s.service_dir(), dir.join("block_store"));
+}
+
+#[test]
+fn cli_beats_service_section_beats_global() {
+    let dir = basedir(Some(
+        "global:\n  amqp: amqp://g:g@global:5672/\n  log-level: debug\n  jobs: 3\n  instance-id: from-global\n\
+         block_store:\n  amqp: amqp://s:s@service:5672/\n  jobs: 5\n  metrics-address: 127.0.0.1:9200\n\
+         chain:\n  jobs: 99\n  log-level: trace\n",
+    ));
+    let s = load_with::<NoArgs>(&dir, &["-j", "7"]).unwrap();
+    assert_eq!(s.jobs, 7, "CLI wins");
+    assert_eq!(
+        s.amqp, "amqp://s:s@service:5672/",
+        "service section beats global"
+    );
+    assert_eq!(s.metrics_address, "127.0.0.1:9200".parse().unwrap());
+    assert_eq!(
+        s.log_level, "debug",
+        "global applies; another service's section does not"
+    );
+    assert_eq!(s.instance_id, "from-global");
+    assert_eq!(s.config_file, Some(dir.join("config.yml")));
+
+    let s = load_with::<NoArgs>(&dir, &[]).unwrap();
+    assert_eq!(s.jobs, 5, "service section beats global");
+    let s =
+        load_with::<NoArgs>(&dir, &["--amqp", "amqp://c:c@cli:5672/", "-l", "warning"]).unwrap();
+    assert_eq!(s.amqp, "amqp://c:c@cli:5672/");
+    assert_eq!(
+        s.log_level, "warn",
+        "official `warning` maps to tracing's warn"
+    );
+}
+
+#[test]
+fn service_options_follow_the_same_precedence() {
+    let dir = basedir(Some(
+        "global:\n  transaction-expiration: 60\n  statedir: g\n  listen: /ip4/0.0.0.0/tcp/8888\n\
+         block_store:\n  statedir: s\n",
+    ));
+    let s = load_with::<StoreArgs>(&dir, &[]).unwrap();
+    assert_eq!(s.args.transaction_expiration, Some(60));
+    assert_eq!(s.args.statedir.as_deref(), Some("s"));
+    let s = load_with::<StoreArgs>(&dir, &["-e", "30", "--statedir", "c"]).unwrap();
+    assert_eq!(s.args.transaction_expiration, Some(30));
+    assert_eq!(s.args.statedir.as_deref(), Some("c"));
+}
+
+#[test]
+fn empty_sections_and_yaml_extension_are_accepted() {
+    let dir = basedir(None);
+    std::fs::write(
+        dir.join("config.yaml"),
+        "global:\nblock_store:\n  jobs: 4\n",
+    )
+    .unwrap();
+    let s = load_with::<NoArgs>(&dir, &[]).unwrap();
+    assert_eq!(s.jobs, 4);
+    assert_eq!(s.config_file, Some(dir.join("config.yaml")));
+}
+
+fn error_of(yaml: &str, flags: &[&str]) -> String {
+    let dir = basedir(Some(yaml));
+    load_with::<StoreArgs>(&dir, flags).unwrap_err().to_string()
+}
+
+#[test]
+fn bad_config_is_reported_with_the_key_or_file() {
+    let e = error_of("global: [unclosed", &[]);
+    assert!(e.contains("config.yml"), "{e}");
+    let e = error_of("block_store:\n  jobs: many\n", &[]);
+    assert!(e.contains("config.yml") && e.contains("`jobs`"), "{e}");
+    let e = error_of("block_store:\n  jobs: 0\n", &[]);
+    assert!(e.contains("`jobs`"), "{e}");
+    let e = error_of("global:\n  log-level: loud\n", &[]);
+    assert!(
+        e.contains("`log-level`") && e.contains("trace, debug"),
+        "{e}"
+    );
+    let e = error_of("global:\n  amqp: http://user:pw@host/\n", &[]);
+    assert!(e.contains("`amqp`") && !e.contains(":pw@"), "{e}");
+    let e = error_of("block_store:\n  - jobs\n", &[]);
+    assert!(e.contains("section `block_store` must be a mapping"), "{e}");
+    let e = error_of("global:\n  metrics-address: nine-one-hundred\n", &[]);
+    assert!(e.contains("`metrics-address`"), "{e}");
+    let e = error_of("block_store:\n  transaction-expiration: soon\n", &[]);
+    assert!(e.contains("transaction-expiration"), "{e}");
+    let e = error_of("", &["--no-such-flag"]);
+    assert!(e.contains("--no-such-flag"), "{e}");
+}
+
+#[test]
+fn help_is_informational_not_an_error() {
+    let dir = basedir(None);
+    let err = load_with::<StoreArgs>(&dir, &["--help"]).unwrap_err();
+    assert!(err.is_informational());
+    let help = err.to_string();
+    assert!(
+        help.contains("--amqp") && help.contains("--transaction-expiration"),
+        "{help}"
+    );
+    let err = load_with::<StoreArgs>(&dir, &["--jobs", "x"]).unwrap_err();
+    assert!(!err.is_informational());
+}

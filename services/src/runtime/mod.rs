@@ -1,0 +1,176 @@
+//! What every service process shares: flags and config, logging, the admin endpoint, the
+//! broker connection and orderly shutdown. A service binary is a call to [`run`]:
+//!
+//! ```no_run
+//! use koinos_services::runtime::{self, NoArgs, Service};
+//! # use koinos_services::mq::typed::{Handler, RpcError, RequestEnvelope, ResponseEnvelope};
+//! # fn my_handler<A>(_: &Service<A>) -> impl Handler { unimplemented!() as EchoHandler }
+//! # struct EchoHandler;
+//! # impl Handler for EchoHandler { type Request = R; type Response = R;
+//! #   async fn handle(&self, r: R) -> Result<R, RpcError> { Ok(r) } }
+//! # #[derive(Clone, PartialEq, prost::Message)] struct R {}
+//! # impl RequestEnvelope for R { fn method(&self) -> Option<&'static str> { None } fn reserved() -> Self { R {} } }
+//! # impl ResponseEnvelope for R { fn reserved() -> Self { R {} } fn error(_: &RpcError) -> Self { R {} }
+//! #   fn error_message(&self) -> Option<&str> { None } }
+//! fn main() -> std::process::ExitCode {
+//!     runtime::run::<NoArgs, _, _>("block_store", |service| async move {
+//!         let handler = my_handler(&service);
+//!         service.serve(handler).await // ready, serving until SIGTERM, then drained
+//!     })
+//! }
+//! ```
+//!
+//! [`run`] parses flags and `config.yml` (exit 64 with a message on bad config, before any
+//! network I/O), initializes logging, serves `/metrics`, `/healthz`, `/readyz` on the
+//! metrics address, connects to the broker in the background, and on SIGTERM or SIGINT drains
+//! (servers stop consuming and finish in-flight requests) and closes the connection.
+
+mod admin;
+pub mod config;
+pub mod metrics;
+mod telemetry;
+
+pub use admin::Readiness;
+pub use config::{CommonArgs, ConfigError, NoArgs, ServiceArgs, Settings};
+
+use crate::mq::{self, Broadcaster, Connection, RpcClient, Subscriber};
+use std::future::Future;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+/// Exit code for unusable configuration (`EX_USAGE`).
+pub const EXIT_CONFIG: u8 = 64;
+
+/// A running service: its settings, broker connection and readiness.
+#[derive(Debug)]
+pub struct Service<A> {
+    /// Resolved configuration.
+    pub settings: Settings<A>,
+    /// The supervised broker connection.
+    pub conn: Connection,
+    /// What `/readyz` reports.
+    pub readiness: Readiness,
+}
+
+impl<A> Service<A> {
+    /// Marks the service ready and serves its RPC queue until shutdown, then drains.
+    pub async fn serve<H: mq::typed::Handler>(&self, handler: H) -> anyhow::Result<()> {
+        self.readiness.set(true);
+        mq::typed::serve(
+            &self.conn,
+            self.settings.service,
+            self.settings.jobs,
+            handler,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// An RPC client for calling other services.
+    pub fn client(&self) -> RpcClient {
+        RpcClient::new(&self.conn)
+    }
+
+    /// A broadcaster on `koinos.event`.
+    pub fn broadcaster(&self) -> Broadcaster {
+        Broadcaster::new(&self.conn)
+    }
+
+    /// A subscription to `bindings` on `koinos.event`.
+    pub fn subscribe(&self, bindings: &[&str]) -> Subscriber {
+        Subscriber::subscribe(&self.conn, bindings)
+    }
+
+    /// Cancelled on SIGTERM/SIGINT: background loops stop when it fires.
+    pub fn shutdown(&self) -> CancellationToken {
+        self.conn.draining()
+    }
+}
+
+/// Runs a service process; see the module docs. `body` returns when the service is done
+/// (normally after shutdown drained it).
+pub fn run<A, F, Fut>(service: &'static str, body: F) -> ExitCode
+where
+    A: ServiceArgs,
+    F: FnOnce(Service<A>) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let settings = match config::load::<A>(service, std::env::args_os()) {
+        Ok(settings) => settings,
+        Err(err) if err.is_informational() => {
+            print!("{err}");
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            eprintln!("koinos-{service}: configuration error: {err}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    telemetry::init(&settings.log_level);
+    tracing::info!(
+        service,
+        version = env!("CARGO_PKG_VERSION"),
+        instance = %settings.instance_id,
+        basedir = %settings.basedir.display(),
+        jobs = settings.jobs,
+        "starting"
+    );
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("koinos-{service}: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(start(settings, body)) {
+        Ok(()) => {
+            tracing::info!(service, "stopped");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            tracing::error!(service, error = format!("{err:#}"), "failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start<A, F, Fut>(settings: Settings<A>, body: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Service<A>) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let conn = Connection::connect_supervised(&settings.amqp)?;
+    let readiness = Readiness::new(&conn);
+    let admin = admin::spawn(settings.metrics_address, readiness.clone())
+        .await
+        .map_err(|err| anyhow::anyhow!("admin endpoint on {}: {err}", settings.metrics_address))?;
+    tracing::info!(%admin, "serving /metrics, /healthz, /readyz");
+    tokio::spawn(drain_on_signal(conn.clone()));
+    let result = body(Service {
+        settings,
+        conn: conn.clone(),
+        readiness,
+    })
+    .await;
+    conn.close().await;
+    result
+}
+
+/// First SIGTERM/SIGINT: drain. Second: exit at once.
+async fn drain_on_signal(conn: Connection) {
+    shutdown_signal().await;
+    tracing::info!("shutdown requested: draining");
+    conn.begin_drain();
+    shutdown_signal().await;
+    tracing::warn!("second signal: exiting without draining");
+    std::process::exit(130);
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
