@@ -2,10 +2,19 @@
 //! AMQP RPC, wire-compatible with the official gateway (protocol reference §5.1).
 //!
 //! A request `{"jsonrpc":"2.0","id":…,"method":"chain.get_head_info","params":{…}}` is
-//! validated ([`envelope`]), its method name resolved and checked against the whitelist and
-//! blacklist ([`method`]), its params turned into the protobuf `<service>_request`, sent to
-//! `koinos.rpc.<service>`, and the `<service>_response` written back as Koinos JSON.
+//! validated ([`envelope`]), its method name resolved against the descriptors
+//! ([`translate`]) and checked against the whitelist and blacklist ([`method`]), its params
+//! parsed as Koinos JSON ([`koinos_json`]) into the protobuf `<service>_request`, sent to
+//! `koinos.rpc.<service>` ([`gateway`], over [`mq`](crate::mq) in production), and the
+//! `<service>_response` written back as Koinos JSON. [`http`] is the axum front.
 
 pub mod config;
 pub mod envelope;
+pub mod gateway;
+pub mod http;
+pub mod koinos_json;
 pub mod method;
+pub mod translate;
+
+#[cfg(test)]
+mod tests;
