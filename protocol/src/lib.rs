@@ -1,5 +1,6 @@
 //! The Koinos protocol: protobuf messages, Koinos JSON, ids and cryptography.
 
+pub mod json;
 pub mod pb;
 
 pub use pb::koinos::BlockTopology;
