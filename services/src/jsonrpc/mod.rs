@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod http;
 pub mod koinos_json;
 pub mod method;
+pub mod service;
 pub mod translate;
 
 #[cfg(test)]
