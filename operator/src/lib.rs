@@ -1,1 +1,5 @@
 //! koinos-operator: reconciles `KoinosCluster` resources into running Koinos node clusters.
+
+pub mod cli;
+pub mod controller;
+pub mod crd;

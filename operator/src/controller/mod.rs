@@ -1,0 +1,3 @@
+//! The KoinosCluster controller: validate (pure) -> build (pure) -> apply -> status.
+
+pub mod profile;

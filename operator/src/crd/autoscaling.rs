@@ -1,0 +1,62 @@
+//! `autoscaling` of a scalable service.
+
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
+/// Horizontal autoscaling. Stores and mempool scale on the depth of their RPC queue
+/// `koinos.rpc.<service>`; gateways (jsonrpc, grpc) scale on CPU. When enabled the
+/// HorizontalPodAutoscaler owns the workload's replicas.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.minReplicas) || self.minReplicas <= self.maxReplicas").message("autoscaling.minReplicas must not exceed autoscaling.maxReplicas"))]
+pub struct AutoscalingSpec {
+    /// Turn the HorizontalPodAutoscaler on.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Floor; defaults to the service's `replicas` (or 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub min_replicas: Option<i32>,
+    /// Ceiling.
+    #[serde(default = "default_max_replicas")]
+    #[schemars(range(min = 1))]
+    pub max_replicas: i32,
+    /// Target RPC queue depth (ready + unacknowledged messages) per replica.
+    #[serde(default = "default_target_queue_depth")]
+    #[schemars(range(min = 1))]
+    pub target_queue_depth: i32,
+    /// Target average CPU utilization (percent of requests) for gateways.
+    #[serde(default = "default_target_cpu")]
+    #[schemars(range(min = 1, max = 100))]
+    pub target_cpu_utilization_percentage: i32,
+    /// Scale-down stabilization window in seconds.
+    #[serde(default = "default_scale_down_stabilization")]
+    #[schemars(range(min = 0, max = 3600))]
+    pub scale_down_stabilization_seconds: i32,
+}
+
+impl Default for AutoscalingSpec {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            min_replicas: None,
+            max_replicas: default_max_replicas(),
+            target_queue_depth: default_target_queue_depth(),
+            target_cpu_utilization_percentage: default_target_cpu(),
+            scale_down_stabilization_seconds: default_scale_down_stabilization(),
+        }
+    }
+}
+
+fn default_max_replicas() -> i32 {
+    3
+}
+fn default_target_queue_depth() -> i32 {
+    20
+}
+fn default_target_cpu() -> i32 {
+    70
+}
+fn default_scale_down_stabilization() -> i32 {
+    300
+}

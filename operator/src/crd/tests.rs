@@ -1,0 +1,194 @@
+use serde_json::{Value, json};
+
+use super::*;
+
+const COMMITTED_CRD: &str = include_str!("../../../crds/koinoscluster.yaml");
+
+fn openapi_schema() -> Value {
+    let crd = serde_json::to_value(crd()).unwrap();
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+}
+
+fn object(spec: Value) -> Value {
+    json!({
+        "apiVersion": "koinos.io/v1alpha1",
+        "kind": "KoinosCluster",
+        "metadata": {"name": "devnet", "namespace": "default"},
+        "spec": spec,
+    })
+}
+
+/// Messages of the CEL rules the object violates (creation, or update from `old`).
+fn cel_violations(spec: Value, old_spec: Option<Value>) -> Vec<String> {
+    let schema = openapi_schema();
+    let old = old_spec.map(object);
+    match kube::core::cel::Validator::new().validate(&schema, &object(spec), old.as_ref()) {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors
+            .into_vec()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect(),
+    }
+}
+
+#[test]
+fn committed_crd_matches_generated() {
+    assert!(
+        COMMITTED_CRD == crd_yaml(),
+        "crds/koinoscluster.yaml is stale: run `cargo run -p koinos-operator -- crd > crds/koinoscluster.yaml`"
+    );
+}
+
+#[test]
+fn crd_fits_client_side_apply_annotation() {
+    // kubectl/Argo CD client-side apply store the object in a 256 KiB annotation.
+    let json = serde_json::to_string(&crd()).unwrap();
+    assert!(json.len() < 200 * 1024, "CRD is {} bytes", json.len());
+}
+
+#[test]
+fn crd_names_and_columns() {
+    let crd = crd();
+    assert_eq!(
+        crd.metadata.name.as_deref(),
+        Some("koinosclusters.koinos.io")
+    );
+    assert_eq!(crd.spec.names.short_names, Some(vec!["kc".to_string()]));
+    assert_eq!(crd.spec.names.categories, Some(vec!["koinos".to_string()]));
+    let version = &crd.spec.versions[0];
+    assert!(version.subresources.as_ref().unwrap().status.is_some());
+    let columns: Vec<_> = version
+        .additional_printer_columns
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|c| c.name.to_uppercase())
+        .collect();
+    assert_eq!(columns, ["READY", "HEIGHT", "LIB", "SERVICES", "AGE"]);
+}
+
+#[test]
+fn every_cel_rule_compiles() {
+    let compiled = kube::core::cel::compile_schema(&openapi_schema());
+    let errors: Vec<_> = compiled
+        .compilation_errors()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn minimal_devnet_is_valid() {
+    assert_eq!(
+        cel_violations(json!({"network": {"devnet": {}}}), None),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn cel_rejects_invalid_specs_naming_the_field() {
+    let cases = [
+        (json!({"network": {}}), "spec.network: set exactly one"),
+        (
+            json!({"network": {"devnet": {}, "genesis": {"configMapRef": {"name": "g"}}}}),
+            "spec.network: set exactly one",
+        ),
+        (
+            json!({"network": {"devnet": {}}, "amqp": {}}),
+            "spec.amqp: set exactly one of managed or external",
+        ),
+        (
+            json!({"network": {"devnet": {}}, "amqp": {"managed": {}, "external": {"urlSecretRef": {"name": "a", "key": "url"}}}}),
+            "spec.amqp: set exactly one of managed or external",
+        ),
+        (
+            json!({"network": {"devnet": {}}, "services": {"chain": {"replicas": 2}}}),
+            "spec.services.chain: chain is a singleton",
+        ),
+        (
+            json!({"network": {"devnet": {}}, "services": {"blockProducer": {"replicas": 3}}}),
+            "spec.services.blockProducer: blockProducer is a singleton",
+        ),
+        (
+            json!({"network": {"devnet": {}}, "services": {"p2p": {"autoscaling": {"enabled": true}}}}),
+            "spec.services.p2p: p2p is a singleton",
+        ),
+        (
+            json!({"network": {"devnet": {}}, "services": {"blockStore": {"autoscaling": {"enabled": true, "minReplicas": 5, "maxReplicas": 2}}}}),
+            "autoscaling.minReplicas must not exceed autoscaling.maxReplicas",
+        ),
+        (
+            json!({"network": {"devnet": {}}, "services": {"blockStore": {"storage": {"size": "lots"}}}}),
+            "storage.size must be a quantity",
+        ),
+        (
+            json!({"network": {"devnet": {}}, "services": {"mempool": {"storage": {"size": "1Gi"}}}}),
+            "spec.services.mempool.storage",
+        ),
+    ];
+    for (spec, expected) in cases {
+        let violations = cel_violations(spec.clone(), None);
+        assert!(
+            violations.iter().any(|v| v.contains(expected)),
+            "{spec} should fail with {expected:?}, got {violations:#?}"
+        );
+    }
+}
+
+#[test]
+fn cel_transition_rules() {
+    let base = json!({"network": {"devnet": {}}, "services": {"blockStore": {"storage": {"size": "100Gi"}}}});
+    let grown = json!({"network": {"devnet": {}}, "services": {"blockStore": {"storage": {"size": "200Gi"}}}});
+    let shrunk = json!({"network": {"devnet": {}}, "services": {"blockStore": {"storage": {"size": "50Gi"}}}});
+    let other_network = json!({"network": {"genesis": {"configMapRef": {"name": "mainnet"}}}, "services": {"blockStore": {"storage": {"size": "100Gi"}}}});
+    let reclassed = json!({"network": {"devnet": {}}, "services": {"blockStore": {"storage": {"size": "100Gi", "storageClassName": "fast"}}}});
+
+    assert_eq!(
+        cel_violations(grown.clone(), Some(base.clone())),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        cel_violations(base.clone(), Some(base.clone())),
+        Vec::<String>::new()
+    );
+    let shrink = cel_violations(shrunk, Some(base.clone()));
+    assert!(
+        shrink
+            .iter()
+            .any(|v| v.contains("storage.size can only grow")),
+        "{shrink:?}"
+    );
+    let network = cel_violations(other_network, Some(base.clone()));
+    assert!(
+        network
+            .iter()
+            .any(|v| v.contains("spec.network is immutable")),
+        "{network:?}"
+    );
+    let class = cel_violations(reclassed, Some(base));
+    assert!(
+        class
+            .iter()
+            .any(|v| v.contains("storageClassName is immutable")),
+        "{class:?}"
+    );
+}
+
+#[test]
+fn schema_defaults_fill_a_minimal_spec() {
+    let cluster: KoinosCluster =
+        serde_json::from_value(object(json!({"network": {"devnet": {}}}))).unwrap();
+    assert!(cluster.spec.amqp.managed.is_some());
+    assert_eq!(
+        cluster.spec.image.repository,
+        "ghcr.io/koinos-operator/koinos-services"
+    );
+    let schema = openapi_schema();
+    let amqp_default = &schema["properties"]["spec"]["properties"]["amqp"]["default"];
+    assert!(
+        amqp_default["managed"].is_object(),
+        "amqp defaults to managed: {amqp_default}"
+    );
+}
