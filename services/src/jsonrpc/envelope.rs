@@ -190,14 +190,18 @@ pub fn write_response(id: Option<&RawValue>, outcome: Result<&str, &RpcError>) -
     match outcome {
         Ok(result) => format!(r#"{{"jsonrpc":"2.0","result":{result},"id":{id}}}"#),
         Err(error) => {
-            let mut object = serde_json::Map::new();
-            object.insert("code".into(), error.code.into());
-            object.insert("message".into(), error.message.clone().into());
-            if let Some(data) = &error.data {
-                object.insert("data".into(), data.clone().into());
-            }
-            let error = serde_json::Value::Object(object);
-            format!(r#"{{"jsonrpc":"2.0","error":{error},"id":{id}}}"#)
+            // Field order as the Go gateway writes it: code, message, data.
+            let quote = |text: &str| serde_json::Value::from(text).to_string();
+            let data = error
+                .data
+                .as_deref()
+                .map(|data| format!(r#","data":{}"#, quote(data)))
+                .unwrap_or_default();
+            format!(
+                r#"{{"jsonrpc":"2.0","error":{{"code":{},"message":{}{data}}},"id":{id}}}"#,
+                error.code,
+                quote(&error.message)
+            )
         }
     }
 }
