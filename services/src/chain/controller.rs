@@ -12,8 +12,11 @@ use super::context::{ApplyContext, ChainParams, Mode, Usage};
 use super::error::{ChainError, ChainResult, code};
 use super::fork::{BlockInfo, ForkAlgorithm};
 use super::genesis::{chain_id, genesis_delta};
-use super::state::{Delta, StateDb, state_merkle_root};
-use super::transaction::{AppliedTransaction, account_nonce, apply_transaction, call_contract};
+use super::genesis::{space, system_space};
+use super::state::{Delta, StateDb, state_key, state_merkle_root};
+use super::transaction::{
+    AppliedTransaction, account_nonce, apply_transaction, call_contract, nonce_account,
+};
 
 /// Id of the genesis root block (0x1220 followed by 32 zero bytes); block 1's `previous`.
 pub fn zero_block_id() -> Vec<u8> {
@@ -156,10 +159,23 @@ impl Chain {
         }
     }
 
-    /// Applies `tx` on an anonymous node over the head (nothing is kept).
-    pub fn apply_pending_transaction(&self, tx: &Transaction) -> ChainResult<AppliedTransaction> {
+    /// Applies `tx` on an anonymous node over the head (nothing is kept). `pending_nonce`, the
+    /// mempool's pending nonce of the transaction's nonce account when it has one, stands in
+    /// for the chain's nonce (§3.4).
+    pub fn apply_pending_transaction(
+        &self,
+        tx: &Transaction,
+        pending_nonce: Option<&[u8]>,
+    ) -> ChainResult<AppliedTransaction> {
         let session = self.state.session(&self.head().id.clone())?;
         let mut ctx = ApplyContext::new(session, &self.params, Mode::Transaction);
+        if let (Some(nonce), Some(header)) = (pending_nonce, &tx.header) {
+            let key = state_key(
+                &system_space(space::TRANSACTION_NONCE),
+                &nonce_account(header),
+            );
+            ctx.session.put(key, nonce.to_vec());
+        }
         apply_transaction(&mut ctx, tx)
     }
 
@@ -192,6 +208,11 @@ impl Chain {
 
     pub fn resource_limits(&self) -> ResourceLimitData {
         self.params.limits
+    }
+
+    /// A read session over the head state.
+    pub fn head_session(&self) -> ChainResult<super::state::StateSession> {
+        self.state.session(&self.head().id.clone())
     }
 
     /// Reads one object at the head state.
@@ -256,8 +277,8 @@ impl Chain {
     }
 
     /// `false` skips fsync per block (bulk catch-up); set back to `true` afterwards.
-    pub fn set_durable(&mut self, durable: bool) {
-        self.state.set_durable(durable);
+    pub fn set_durable(&mut self, durable: bool) -> ChainResult<()> {
+        self.state.set_durable(durable)
     }
 
     /// Usage totals of a transaction outside a block (`system_*` of `transaction_accepted`).

@@ -28,7 +28,7 @@ pub fn recover_address(signature: &[u8], digest: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let key = VerifyingKey::recover_from_prehash(digest, &sig, recid).ok()?;
-    Some(address_of_public_key(&key.to_sec1_point(true).as_bytes()))
+    Some(address_of_public_key(key.to_sec1_point(true).as_bytes()))
 }
 
 /// A secp256k1 private key that signs the way Koinos expects.
@@ -46,7 +46,7 @@ impl PrivateKey {
     }
 
     pub fn address(&self) -> Vec<u8> {
-        address_of_public_key(&self.0.verifying_key().to_sec1_point(true).as_bytes())
+        address_of_public_key(self.0.verifying_key().to_sec1_point(true).as_bytes())
     }
 
     /// Signs a 32-byte digest: `[recid+31] ‖ r ‖ s` with low S.

@@ -1,7 +1,9 @@
 //! The chain service: fork-aware state on redb, genesis, block and transaction validation and
 //! application, fork choice and a native KCS-4 token (no WASM VM yet).
 
+pub mod app;
 pub mod block;
+pub mod broadcasts;
 pub mod builder;
 pub mod context;
 pub mod controller;
@@ -10,7 +12,9 @@ pub mod devnet;
 pub mod error;
 pub mod fork;
 pub mod genesis;
+pub mod service;
 pub mod state;
+pub mod system_call;
 pub mod token;
 pub mod transaction;
 

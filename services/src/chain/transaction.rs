@@ -2,7 +2,7 @@
 
 use koinos_protocol::chain::{ContractMetadataObject, ValueType, value_type};
 use koinos_protocol::pb::koinos::protocol::{
-    Operation, StateDeltaEntry, Transaction, TransactionReceipt, operation::Op,
+    Operation, StateDeltaEntry, Transaction, TransactionHeader, TransactionReceipt, operation::Op,
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -113,6 +113,16 @@ pub fn delta_entries(delta: &Delta) -> Vec<StateDeltaEntry> {
         .collect()
 }
 
+/// The account whose nonce a transaction uses: the payee when set and different from the
+/// payer, else the payer.
+pub fn nonce_account(header: &TransactionHeader) -> Vec<u8> {
+    if !header.payee.is_empty() && header.payee != header.payer {
+        header.payee.clone()
+    } else {
+        header.payer.clone()
+    }
+}
+
 /// A transaction applied: its receipt and usage (the state writes are in the session).
 #[derive(Debug, Clone)]
 pub struct AppliedTransaction {
@@ -186,11 +196,7 @@ fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<A
         signers.push(address);
     }
     ctx.signers = signers;
-    let nonce_account = if !header.payee.is_empty() && header.payee != header.payer {
-        header.payee.clone()
-    } else {
-        header.payer.clone()
-    };
+    let nonce_account = nonce_account(&header);
     for account in [&header.payer, &nonce_account] {
         authorize_transaction(ctx, account)?;
     }
@@ -276,13 +282,12 @@ fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<A
 
 /// `account` authorizes the transaction: it signed, and no contract overrides its authority.
 fn authorize_transaction(ctx: &ApplyContext<'_>, account: &[u8]) -> ChainResult<()> {
-    if let Some(meta) = ctx.contract_metadata(account)? {
-        if meta.authorizes_transaction_application {
-            return Err(ChainError::new(
-                code::AUTHORIZATION_FAILURE,
-                "account authorizes transactions with its contract, which needs a WASM VM",
-            ));
-        }
+    let overridden = ctx.contract_metadata(account)?;
+    if overridden.is_some_and(|meta| meta.authorizes_transaction_application) {
+        return Err(ChainError::new(
+            code::AUTHORIZATION_FAILURE,
+            "account authorizes transactions with its contract, which needs a WASM VM",
+        ));
     }
     if !ctx.has_authority(account) {
         return Err(ChainError::new(

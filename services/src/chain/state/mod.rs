@@ -212,13 +212,20 @@ impl StateDb {
         }
     }
 
-    /// `false` batches commits without fsync (catch-up); `true` restores durable commits.
-    pub fn set_durable(&mut self, durable: bool) {
+    /// `false` batches commits without fsync (catch-up); `true` restores durable commits and
+    /// makes everything committed so far durable.
+    pub fn set_durable(&mut self, durable: bool) -> ChainResult<()> {
+        let was_durable = matches!(self.durability, Durability::Immediate);
         self.durability = if durable {
             Durability::Immediate
         } else {
             Durability::None
         };
+        if durable && !was_durable {
+            // An empty durable commit persists the preceding non-durable ones.
+            self.db.begin_write()?.commit()?;
+        }
+        Ok(())
     }
 
     /// The last irreversible block (the committed root).

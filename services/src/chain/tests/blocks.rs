@@ -25,7 +25,8 @@ fn valid_block_is_applied_and_becomes_head() {
 fn missing_required_fields_fail_with_1002() {
     let f = Fixture::new();
     let good = f.next_block(vec![f.transfer(&f.alice, &f.bob.address(), 1)]);
-    let mutations: Vec<(&str, Box<dyn Fn(&mut Block)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut Block)>;
+    let mutations: Vec<(&str, Mutation)> = vec![
         ("id", Box::new(|b| b.id.clear())),
         ("header", Box::new(|b| b.header = None)),
         (

@@ -71,11 +71,11 @@ fn catch_up_from_receipts_recovers_the_same_head_on_an_empty_volume() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut fresh = Chain::open(dir.path(), &f.genesis, ForkAlgorithm::Fifo).unwrap();
-    fresh.set_durable(false);
+    fresh.set_durable(false).unwrap();
     for (block, receipt) in &stored {
         assert!(fresh.index_block(block, receipt).unwrap());
     }
-    fresh.set_durable(true);
+    fresh.set_durable(true).unwrap();
     assert_eq!(fresh.head(), f.chain.head());
     assert_eq!(fresh.lib(), f.chain.lib());
     assert_eq!(

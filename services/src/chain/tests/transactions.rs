@@ -21,7 +21,7 @@ fn edit(
 fn valid_transaction_applies_with_receipt() {
     let f = Fixture::new();
     let tx = f.transfer(&f.alice, &f.bob.address(), 10);
-    let applied = f.chain.apply_pending_transaction(&tx).unwrap();
+    let applied = f.chain.apply_pending_transaction(&tx, None).unwrap();
     assert!(!applied.receipt.reverted);
     assert_eq!(applied.receipt.id, tx.id);
     assert!(applied.receipt.rc_used > 0 && applied.receipt.rc_used <= RC_LIMIT);
@@ -40,7 +40,7 @@ fn rc_limit_above_the_payer_rc_fails_with_104() {
         h.rc_limit = u64::MAX
     });
     assert_eq!(
-        code_of(f.chain.apply_pending_transaction(&tx)),
+        code_of(f.chain.apply_pending_transaction(&tx, None)),
         code::INSUFFICIENT_RC
     );
 }
@@ -52,7 +52,7 @@ fn wrong_chain_id_fails_with_204() {
         h.chain_id[3] ^= 1
     });
     assert_eq!(
-        code_of(f.chain.apply_pending_transaction(&tx)),
+        code_of(f.chain.apply_pending_transaction(&tx, None)),
         code::MALFORMED_TRANSACTION
     );
 }
@@ -64,7 +64,7 @@ fn wrong_transaction_id_fails_with_204() {
     tx.id[4] ^= 1;
     tx.signatures = vec![f.alice.sign(&tx.id[2..])];
     assert_eq!(
-        code_of(f.chain.apply_pending_transaction(&tx)),
+        code_of(f.chain.apply_pending_transaction(&tx, None)),
         code::MALFORMED_TRANSACTION
     );
 }
@@ -81,7 +81,7 @@ fn wrong_operation_root_fails_with_204() {
         5,
     ));
     assert_eq!(
-        code_of(f.chain.apply_pending_transaction(&tx)),
+        code_of(f.chain.apply_pending_transaction(&tx, None)),
         code::MALFORMED_TRANSACTION
     );
 }
@@ -93,7 +93,7 @@ fn transaction_not_signed_by_the_payer_fails_with_200() {
     let mut by_bob = tx.clone();
     by_bob.signatures = vec![f.bob.sign(&tx.id[2..])];
     assert_eq!(
-        code_of(f.chain.apply_pending_transaction(&by_bob)),
+        code_of(f.chain.apply_pending_transaction(&by_bob, None)),
         code::AUTHORIZATION_FAILURE
     );
 }
@@ -109,12 +109,12 @@ fn payee_nonce_needs_the_payee_signature() {
         h.nonce = builder::nonce_bytes(1);
     });
     assert_eq!(
-        code_of(f.chain.apply_pending_transaction(&tx)),
+        code_of(f.chain.apply_pending_transaction(&tx, None)),
         code::AUTHORIZATION_FAILURE
     );
     let mut both = tx.clone();
     both.signatures.push(f.alice.sign(&tx.id[2..]));
-    let applied = f.chain.apply_pending_transaction(&both).unwrap();
+    let applied = f.chain.apply_pending_transaction(&both, None).unwrap();
     assert!(!applied.receipt.reverted);
     assert_eq!(applied.receipt.payer, f.bob.address());
 }
@@ -125,19 +125,19 @@ fn wrong_nonce_fails_with_201() {
     let tx = f.transfer(&f.alice, &f.bob.address(), 1);
     let skipped = edit(&tx, &f.alice, |h| h.nonce = builder::nonce_bytes(2));
     assert_eq!(
-        code_of(f.chain.apply_pending_transaction(&skipped)),
+        code_of(f.chain.apply_pending_transaction(&skipped, None)),
         code::INVALID_NONCE
     );
     let not_a_u64 = edit(&tx, &f.alice, |h| h.nonce = vec![0x20, 0x01]);
     assert_eq!(
-        code_of(f.chain.apply_pending_transaction(&not_a_u64)),
+        code_of(f.chain.apply_pending_transaction(&not_a_u64, None)),
         code::INVALID_NONCE
     );
     f.produce(vec![tx.clone()]);
     // Replaying the same nonce fails.
     let replay = edit(&tx, &f.alice, |h| h.rc_limit -= 1);
     assert_eq!(
-        code_of(f.chain.apply_pending_transaction(&replay)),
+        code_of(f.chain.apply_pending_transaction(&replay, None)),
         code::INVALID_NONCE
     );
     assert_eq!(
@@ -152,12 +152,12 @@ fn malformed_signature_fails_with_202() {
     let mut tx = f.transfer(&f.alice, &f.bob.address(), 1);
     tx.signatures = vec![vec![0u8; 65]];
     assert_eq!(
-        code_of(f.chain.apply_pending_transaction(&tx)),
+        code_of(f.chain.apply_pending_transaction(&tx, None)),
         code::INVALID_SIGNATURE
     );
     tx.signatures = vec![vec![31u8; 10]];
     assert_eq!(
-        code_of(f.chain.apply_pending_transaction(&tx)),
+        code_of(f.chain.apply_pending_transaction(&tx, None)),
         code::INVALID_SIGNATURE
     );
 }
@@ -168,7 +168,7 @@ fn other_hash_codes_fail_with_101() {
     let mut tx = f.transfer(&f.alice, &f.bob.address(), 1);
     tx.id[0] = 0x13;
     assert_eq!(
-        code_of(f.chain.apply_pending_transaction(&tx)),
+        code_of(f.chain.apply_pending_transaction(&tx, None)),
         code::UNKNOWN_HASH_CODE
     );
 }
@@ -179,9 +179,26 @@ fn insufficient_rc_limit_reverts_and_charges_the_limit() {
     let tx = edit(&f.transfer(&f.alice, &f.bob.address(), 1), &f.alice, |h| {
         h.rc_limit = 10
     });
-    let applied = f.chain.apply_pending_transaction(&tx).unwrap();
+    let applied = f.chain.apply_pending_transaction(&tx, None).unwrap();
     assert!(applied.receipt.reverted);
     assert_eq!(applied.receipt.rc_used, 10);
     assert!(applied.receipt.logs[0].starts_with("transaction reverted: "));
     assert!(applied.receipt.events.is_empty());
+}
+
+#[test]
+fn mempool_pending_nonce_stands_in_for_the_chain_nonce() {
+    let f = Fixture::new();
+    let first = f.transfer(&f.alice, &f.bob.address(), 1);
+    let second = edit(&first, &f.alice, |h| h.nonce = builder::nonce_bytes(2));
+    assert_eq!(
+        code_of(f.chain.apply_pending_transaction(&second, None)),
+        code::INVALID_NONCE
+    );
+    let pending = builder::nonce_bytes(1);
+    let applied = f
+        .chain
+        .apply_pending_transaction(&second, Some(&pending))
+        .unwrap();
+    assert!(!applied.receipt.reverted);
 }

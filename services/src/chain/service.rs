@@ -1,0 +1,400 @@
+//! The `chain_request` handler: the [`Chain`] core plus the calls to block_store and mempool
+//! and the broadcasts, over the messaging runtime.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use koinos_protocol::pb::koinos::protocol::{Block, Transaction};
+use koinos_protocol::rpc::block_store::{
+    AddBlockRequest, BlockStoreRequest, BlockStoreResponse, block_store_request,
+    block_store_response,
+};
+use koinos_protocol::rpc::chain::{chain_request::Request, chain_response::Response, *};
+use koinos_protocol::rpc::mempool::{
+    CheckAccountNonceRequest, CheckPendingAccountResourcesRequest, GetPendingNonceRequest,
+    GetPendingTransactionCountRequest, MempoolRequest, MempoolResponse, mempool_request,
+    mempool_response,
+};
+use prost::Message;
+use tokio::sync::Mutex;
+
+use super::block::{BlockMode, BlockOutcome};
+use super::broadcasts::{self, Outgoing, error_status};
+use super::controller::{Chain, topology};
+use super::error::{ChainError, ChainResult, code};
+use super::system_call;
+use super::transaction::{check_required_fields, nonce_account};
+use crate::mq::typed::{Handler, RpcError};
+use crate::mq::{Broadcaster, CallOptions, RpcClient};
+
+/// Timeouts of the chain's own calls (§1).
+pub const MEMPOOL_TIMEOUT: Duration = Duration::from_millis(750);
+pub const ADD_BLOCK_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// `chain` options that shape request handling.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    /// `pending-transaction-limit` (10).
+    pub pending_transaction_limit: u64,
+    /// `disable-pending-transaction-limit`.
+    pub disable_pending_transaction_limit: bool,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        Self {
+            pending_transaction_limit: 10,
+            disable_pending_transaction_limit: false,
+        }
+    }
+}
+
+/// The chain service: one writer at a time over the chain core.
+pub struct ChainService {
+    chain: Mutex<Chain>,
+    client: RpcClient,
+    broadcaster: Broadcaster,
+    options: ServiceOptions,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn rpc_failure(what: &str, e: impl std::fmt::Display) -> ChainError {
+    ChainError::new(code::RPC_FAILURE, format!("{what} failed: {e}"))
+}
+
+impl ChainService {
+    pub fn new(
+        chain: Chain,
+        client: RpcClient,
+        broadcaster: Broadcaster,
+        options: ServiceOptions,
+    ) -> Self {
+        Self {
+            chain: Mutex::new(chain),
+            client,
+            broadcaster,
+            options,
+        }
+    }
+
+    /// Answers one request; a failure becomes an `error` response with code, data and details.
+    pub async fn respond(&self, request: Request) -> Response {
+        match self.dispatch(request).await {
+            Ok(response) => response,
+            Err(e) => Response::Error(error_status(&e)),
+        }
+    }
+
+    async fn dispatch(&self, request: Request) -> ChainResult<Response> {
+        Ok(match request {
+            Request::Reserved(r) => Response::Reserved(r),
+            Request::SubmitBlock(r) => {
+                let block = r.block.unwrap_or_default();
+                let receipt = self.apply_block(&block, BlockMode::Submit).await?.0;
+                Response::SubmitBlock(SubmitBlockResponse { receipt })
+            }
+            Request::ProposeBlock(r) => {
+                let block = r.block.unwrap_or_default();
+                let (receipt, failed_transaction_indices) =
+                    self.apply_block(&block, BlockMode::Propose).await?;
+                Response::ProposeBlock(ProposeBlockResponse {
+                    receipt,
+                    failed_transaction_indices,
+                })
+            }
+            Request::SubmitTransaction(r) => {
+                let tx = r.transaction.unwrap_or_default();
+                let receipt = self.submit_transaction(&tx, r.broadcast).await?;
+                Response::SubmitTransaction(SubmitTransactionResponse {
+                    receipt: Some(receipt),
+                })
+            }
+            Request::GetHeadInfo(_) => {
+                let chain = self.chain.lock().await;
+                let head = chain.head();
+                Response::GetHeadInfo(GetHeadInfoResponse {
+                    head_topology: Some(topology(head)),
+                    last_irreversible_block: chain.lib().height,
+                    head_state_merkle_root: head.state_merkle_root.clone(),
+                    head_block_time: head.timestamp,
+                })
+            }
+            Request::GetChainId(_) => {
+                let chain_id = self.chain.lock().await.chain_id().to_vec();
+                Response::GetChainId(GetChainIdResponse { chain_id })
+            }
+            Request::GetForkHeads(_) => {
+                let chain = self.chain.lock().await;
+                Response::GetForkHeads(GetForkHeadsResponse {
+                    last_irreversible_block: Some(topology(chain.lib())),
+                    fork_heads: chain.fork_heads().iter().map(topology).collect(),
+                })
+            }
+            Request::ReadContract(r) => {
+                let (result, logs) = self.chain.lock().await.read_contract(
+                    &r.contract_id,
+                    r.entry_point,
+                    &r.args,
+                )?;
+                Response::ReadContract(ReadContractResponse { result, logs })
+            }
+            Request::GetAccountNonce(r) => {
+                let nonce = self.chain.lock().await.account_nonce(&r.account)?;
+                Response::GetAccountNonce(GetAccountNonceResponse { nonce })
+            }
+            Request::GetAccountRc(r) => {
+                let rc = self.chain.lock().await.account_rc(&r.account);
+                Response::GetAccountRc(GetAccountRcResponse { rc })
+            }
+            Request::GetResourceLimits(_) => {
+                let limits = self.chain.lock().await.resource_limits();
+                Response::GetResourceLimits(GetResourceLimitsResponse {
+                    resource_limit_data: Some(limits),
+                })
+            }
+            Request::InvokeSystemCall(r) => {
+                let value = system_call::invoke(&*self.chain.lock().await, &r)?;
+                Response::InvokeSystemCall(InvokeSystemCallResponse { value })
+            }
+        })
+    }
+
+    /// `submit_block` / `propose_block`: validate and apply, store in block_store, commit,
+    /// broadcast. Returns the receipt (none if known) and a proposal's failed indices.
+    async fn apply_block(
+        &self,
+        block: &Block,
+        mode: BlockMode,
+    ) -> ChainResult<(Option<koinos_protocol::BlockReceipt>, Vec<u32>)> {
+        let mut chain = self.chain.lock().await;
+        let now = now_ms();
+        let applied = match chain.prepare(block, now, mode) {
+            Ok(BlockOutcome::Applied(applied)) => applied,
+            Ok(BlockOutcome::Known) => return Ok((None, Vec::new())),
+            Ok(BlockOutcome::FailedTransactions(indices)) => {
+                let failed = indices
+                    .iter()
+                    .filter_map(|i| block.transactions.get(*i as usize))
+                    .map(|tx| broadcasts::transaction_failed(&tx.id))
+                    .collect();
+                self.publish(failed).await;
+                return Ok((None, indices));
+            }
+            Err(e) => {
+                if let Some(id) = &e.transaction_id {
+                    self.publish(vec![broadcasts::transaction_failed(id)]).await;
+                }
+                return Err(e);
+            }
+        };
+        self.add_block(&applied.block, &applied.receipt).await?;
+        let committed = chain.commit(*applied)?;
+        drop(chain);
+        tracing::info!(
+            height = committed.receipt.height,
+            id = %format!("0x{}", hex::encode(&committed.block.id)),
+            transactions = committed.block.transactions.len(),
+            head = committed.is_head,
+            "block applied"
+        );
+        self.publish(broadcasts::block_broadcasts(&committed, now))
+            .await;
+        Ok((Some(committed.receipt), Vec::new()))
+    }
+
+    async fn add_block(
+        &self,
+        block: &Block,
+        receipt: &koinos_protocol::BlockReceipt,
+    ) -> ChainResult<()> {
+        let request = BlockStoreRequest {
+            request: Some(block_store_request::Request::AddBlock(AddBlockRequest {
+                block_to_add: Some(block.clone()),
+                receipt_to_add: Some(receipt.clone()),
+            })),
+        };
+        let reply = self
+            .client
+            .call(
+                "block_store",
+                &request.encode_to_vec(),
+                CallOptions::timeout(ADD_BLOCK_TIMEOUT),
+            )
+            .await
+            .map_err(|e| rpc_failure("block_store.add_block", e))?;
+        match BlockStoreResponse::decode(reply.as_slice())
+            .map_err(|e| rpc_failure("block_store.add_block", e))?
+            .response
+        {
+            Some(block_store_response::Response::AddBlock(_)) => Ok(()),
+            Some(block_store_response::Response::Error(e)) => {
+                Err(rpc_failure("block_store.add_block", e.message))
+            }
+            _ => Err(rpc_failure("block_store.add_block", "unexpected response")),
+        }
+    }
+
+    async fn mempool(
+        &self,
+        request: mempool_request::Request,
+    ) -> ChainResult<mempool_response::Response> {
+        let body = MempoolRequest {
+            request: Some(request),
+        }
+        .encode_to_vec();
+        let reply = self
+            .client
+            .call("mempool", &body, CallOptions::timeout(MEMPOOL_TIMEOUT))
+            .await
+            .map_err(|e| rpc_failure("mempool call", e))?;
+        match MempoolResponse::decode(reply.as_slice())
+            .map_err(|e| rpc_failure("mempool call", e))?
+            .response
+        {
+            Some(mempool_response::Response::Error(e)) => {
+                Err(rpc_failure("mempool call", e.message))
+            }
+            Some(response) => Ok(response),
+            None => Err(rpc_failure("mempool call", "empty response")),
+        }
+    }
+
+    /// The four mempool checks of §6.4; returns the pending nonce if there is one.
+    async fn mempool_checks(
+        &self,
+        tx: &Transaction,
+        account_rc: u64,
+    ) -> ChainResult<Option<Vec<u8>>> {
+        use mempool_request::Request as M;
+        use mempool_response::Response as R;
+        let header = tx.header.clone().unwrap_or_default();
+        let payee = nonce_account(&header);
+        let (resources, nonce, pending_nonce, count) = tokio::join!(
+            self.mempool(M::CheckPendingAccountResources(
+                CheckPendingAccountResourcesRequest {
+                    payer: header.payer.clone(),
+                    max_payer_rc: account_rc,
+                    rc_limit: header.rc_limit,
+                    block_id: None,
+                }
+            )),
+            self.mempool(M::CheckAccountNonce(CheckAccountNonceRequest {
+                payee: payee.clone(),
+                nonce: header.nonce.clone(),
+                block_id: None,
+            })),
+            self.mempool(M::GetPendingNonce(GetPendingNonceRequest {
+                payee: payee.clone(),
+                block_id: None
+            })),
+            self.mempool(M::GetPendingTransactionCount(
+                GetPendingTransactionCountRequest {
+                    payee,
+                    block_id: None
+                }
+            )),
+        );
+        if !matches!(resources?, R::CheckPendingAccountResources(r) if r.success) {
+            return Err(ChainError::new(
+                code::INSUFFICIENT_RC,
+                "insufficient pending account resources",
+            ));
+        }
+        if !matches!(nonce?, R::CheckAccountNonce(r) if r.success) {
+            return Err(ChainError::new(code::INVALID_NONCE, "invalid nonce"));
+        }
+        let pending = match count? {
+            R::GetPendingTransactionCount(r) => r.count,
+            _ => 0,
+        };
+        if !self.options.disable_pending_transaction_limit
+            && pending >= self.options.pending_transaction_limit
+        {
+            return Err(ChainError::new(
+                code::PENDING_TRANSACTION_LIMIT_EXCEEDED,
+                "account has too many pending transactions",
+            ));
+        }
+        Ok(match pending_nonce? {
+            R::GetPendingNonce(r) if !r.nonce.is_empty() => Some(r.nonce),
+            _ => None,
+        })
+    }
+
+    async fn submit_transaction(
+        &self,
+        tx: &Transaction,
+        broadcast: bool,
+    ) -> ChainResult<koinos_protocol::TransactionReceipt> {
+        check_required_fields(tx)?;
+        let account_rc = self
+            .chain
+            .lock()
+            .await
+            .account_rc(&tx.header.clone().unwrap_or_default().payer);
+        let pending_nonce = if broadcast {
+            self.mempool_checks(tx, account_rc).await?
+        } else {
+            None
+        };
+        let chain = self.chain.lock().await;
+        let applied = chain.apply_pending_transaction(tx, pending_nonce.as_deref())?;
+        if applied.receipt.reverted {
+            let reason = applied
+                .receipt
+                .logs
+                .last()
+                .cloned()
+                .unwrap_or_else(|| "transaction reverted".into());
+            let mut error = ChainError::new(code::REVERSION, reason);
+            error.logs = applied.receipt.logs.clone();
+            return Err(error);
+        }
+        let head_height = chain.head().height;
+        drop(chain);
+        if broadcast {
+            self.publish(vec![broadcasts::transaction_accepted(
+                tx,
+                &applied.receipt,
+                head_height,
+            )])
+            .await;
+        }
+        Ok(applied.receipt)
+    }
+
+    async fn publish(&self, messages: Vec<Outgoing>) {
+        for message in messages {
+            if let Err(e) = self
+                .broadcaster
+                .publish(&message.topic, &message.payload)
+                .await
+            {
+                tracing::warn!(topic = message.topic, error = %e, "broadcast failed");
+            }
+        }
+    }
+
+    /// Locks the chain core (catch-up and tests).
+    pub async fn chain(&self) -> tokio::sync::MutexGuard<'_, Chain> {
+        self.chain.lock().await
+    }
+}
+
+impl Handler for ChainService {
+    type Request = ChainRequest;
+    type Response = ChainResponse;
+
+    async fn handle(&self, request: ChainRequest) -> Result<ChainResponse, RpcError> {
+        let Some(request) = request.request else {
+            return Err(RpcError::new("unknown request"));
+        };
+        Ok(ChainResponse {
+            response: Some(self.respond(request).await),
+        })
+    }
+}

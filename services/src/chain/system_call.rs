@@ -1,0 +1,123 @@
+//! `invoke_system_call` for the system calls that mean something without a VM. Arguments and
+//! results are the `<name>_arguments` / `<name>_result` messages (`{value = 1}` results).
+//!
+//! Supported: `get_head_info` (1), `get_chain_id` (12), `get_last_irreversible_block` (106),
+//! `get_account_nonce` (107), `get_contract_metadata` (112), `get_account_rc` (201),
+//! `get_resource_limits` (203). Any other id or name fails with `unknown_system_call` (-103).
+
+use koinos_protocol::chain::{ContractMetadataObject, HeadInfo, ResourceLimitData, SystemCallId};
+use koinos_protocol::rpc::chain::{
+    InvokeSystemCallRequest, invoke_system_call_request::SystemCall,
+};
+use prost::Message;
+
+use super::context::{ApplyContext, Mode};
+use super::controller::{Chain, topology};
+use super::error::{ChainError, ChainResult, code};
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct BytesArg {
+    #[prost(bytes = "vec", tag = "1")]
+    value: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct BytesResult {
+    #[prost(bytes = "vec", tag = "1")]
+    value: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct U64Result {
+    #[prost(uint64, tag = "1")]
+    value: u64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct HeadInfoResult {
+    #[prost(message, optional, tag = "1")]
+    value: Option<HeadInfo>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ResourceLimitsResult {
+    #[prost(message, optional, tag = "1")]
+    value: Option<ResourceLimitData>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ContractMetadataResult {
+    #[prost(message, optional, tag = "1")]
+    value: Option<ContractMetadataObject>,
+}
+
+fn bad_args(e: prost::DecodeError) -> ChainError {
+    ChainError::new(code::FAILURE, format!("invalid system call arguments: {e}"))
+}
+
+/// Runs a read-only system call at the head state.
+pub fn invoke(chain: &Chain, request: &InvokeSystemCallRequest) -> ChainResult<Vec<u8>> {
+    let id = match &request.system_call {
+        Some(SystemCall::Id(id)) => SystemCallId::try_from(*id as i32).ok(),
+        Some(SystemCall::Name(name)) => SystemCallId::from_str_name(name),
+        None => None,
+    };
+    let unknown = || {
+        ChainError::new(
+            code::UNKNOWN_SYSTEM_CALL,
+            "system call is unknown or needs a WASM VM",
+        )
+        .with_param("system_call", format!("{:?}", request.system_call))
+    };
+    let id = id.ok_or_else(unknown)?;
+    let args = request.args.as_slice();
+    Ok(match id {
+        SystemCallId::GetHeadInfo => {
+            let head = chain.head();
+            HeadInfoResult {
+                value: Some(HeadInfo {
+                    head_topology: Some(topology(head)),
+                    head_block_time: head.timestamp,
+                    last_irreversible_block: chain.lib().height,
+                }),
+            }
+            .encode_to_vec()
+        }
+        SystemCallId::GetChainId => BytesResult {
+            value: chain.chain_id().to_vec(),
+        }
+        .encode_to_vec(),
+        SystemCallId::GetLastIrreversibleBlock => U64Result {
+            value: chain.lib().height,
+        }
+        .encode_to_vec(),
+        SystemCallId::GetAccountNonce => {
+            let account = BytesArg::decode(args).map_err(bad_args)?.value;
+            BytesResult {
+                value: chain.account_nonce(&account)?,
+            }
+            .encode_to_vec()
+        }
+        SystemCallId::GetAccountRc => {
+            let account = BytesArg::decode(args).map_err(bad_args)?.value;
+            U64Result {
+                value: chain.account_rc(&account),
+            }
+            .encode_to_vec()
+        }
+        SystemCallId::GetResourceLimits => ResourceLimitsResult {
+            value: Some(chain.resource_limits()),
+        }
+        .encode_to_vec(),
+        SystemCallId::GetContractMetadata => {
+            let contract_id = BytesArg::decode(args).map_err(bad_args)?.value;
+            let session = chain.head_session()?;
+            let ctx = ApplyContext::new(session, chain.params(), Mode::ReadOnly);
+            ContractMetadataResult {
+                value: ctx.contract_metadata(&contract_id)?,
+            }
+            .encode_to_vec()
+        }
+        _ => return Err(unknown()),
+    })
+}
