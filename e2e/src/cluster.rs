@@ -68,11 +68,16 @@ impl ControlPlane {
     /// A client that acts as `user` (with `groups`) through impersonation, so RBAC is evaluated
     /// for that identity and the audit log records it as `impersonatedUser`.
     pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<Client> {
-        let mut config = admin_config(&self.kubeconfig).await?;
+        let mut config = self.admin_config().await?;
         config.auth_info.impersonate = Some(user.to_owned());
         config.auth_info.impersonate_groups =
             Some(groups.iter().map(|g| (*g).to_owned()).collect());
         Ok(Client::try_from(config)?)
+    }
+
+    /// The admin's client configuration (to derive clients with other credentials).
+    pub async fn admin_config(&self) -> Result<Config> {
+        admin_config(&self.kubeconfig).await
     }
 
     /// Runs the control plane's own kubectl (the same version as the API server) with `args`.

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod cluster;
+pub mod install;
 pub mod koinos;
 pub mod namespace;
 pub mod wait;
