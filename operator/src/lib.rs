@@ -3,3 +3,6 @@
 pub mod cli;
 pub mod controller;
 pub mod crd;
+
+#[cfg(test)]
+pub(crate) mod test_support;

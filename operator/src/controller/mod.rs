@@ -1,3 +1,4 @@
 //! The KoinosCluster controller: validate (pure) -> build (pure) -> apply -> status.
 
 pub mod profile;
+pub mod validate;

@@ -106,6 +106,8 @@ pub struct ServiceProfile {
     pub scale_signal: Option<ScaleSignal>,
     /// Enabled when the spec does not say (the producer follows `network.devnet`).
     pub enabled_by_default: bool,
+    /// Container requests (cpu, memory) when the spec gives no resources.
+    pub default_requests: (&'static str, &'static str),
 }
 
 pub const METRICS_PORT: PortSpec = PortSpec {
@@ -150,6 +152,7 @@ const fn store(
         default_storage: Some(default_storage),
         scale_signal: Some(ScaleSignal::QueueDepth),
         enabled_by_default: true,
+        default_requests: ("100m", "256Mi"),
     }
 }
 
@@ -166,6 +169,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         default_storage: Some("50Gi"),
         scale_signal: None,
         enabled_by_default: true,
+        default_requests: ("250m", "512Mi"),
     },
     store(
         ServiceKind::BlockStore,
@@ -188,6 +192,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         default_storage: None,
         scale_signal: Some(ScaleSignal::QueueDepth),
         enabled_by_default: true,
+        default_requests: ("100m", "256Mi"),
     },
     store(
         ServiceKind::TransactionStore,
@@ -228,6 +233,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         default_storage: None,
         scale_signal: None,
         enabled_by_default: false,
+        default_requests: ("100m", "128Mi"),
     },
     ServiceProfile {
         kind: ServiceKind::Jsonrpc,
@@ -241,6 +247,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         default_storage: None,
         scale_signal: Some(ScaleSignal::Cpu),
         enabled_by_default: true,
+        default_requests: ("100m", "128Mi"),
     },
     ServiceProfile {
         kind: ServiceKind::Grpc,
@@ -254,6 +261,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         default_storage: None,
         scale_signal: Some(ScaleSignal::Cpu),
         enabled_by_default: true,
+        default_requests: ("100m", "128Mi"),
     },
     ServiceProfile {
         kind: ServiceKind::P2p,
@@ -267,6 +275,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         default_storage: None,
         scale_signal: None,
         enabled_by_default: true,
+        default_requests: ("100m", "128Mi"),
     },
 ];
 

@@ -1,0 +1,602 @@
+//! `&KoinosCluster -> ValidatedCluster`: every default resolved, every rule checked (pure).
+//! The CRD's CEL rules catch most mistakes at admission; this step repeats them (objects may
+//! predate a rule, or come from `render`) and adds the checks CEL cannot express.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, TopologySpreadConstraint};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::ResourceExt;
+
+use super::profile::{ServiceClass, ServiceKind, ServiceProfile};
+use crate::crd::KoinosCluster;
+use crate::crd::autoscaling::AutoscalingSpec;
+use crate::crd::network::SecretKeyRef;
+use crate::crd::pod::PodOverrides;
+use crate::crd::service::{ServiceExposure, ServiceSpec, ServicesSpec};
+use crate::crd::storage::{RetentionPolicy, StorageSpec};
+use crate::crd::v1alpha1::{ClusterOperation, ImageSpec};
+
+/// Longest cluster name: children append up to `-contract-meta-store` and StatefulSet pod
+/// names must leave room for the controller-revision-hash label (63 characters).
+pub const MAX_CLUSTER_NAME: usize = 32;
+
+/// Config keys the operator sets itself (flags, mounts, ports, Secrets).
+const OPERATOR_OWNED_KEYS: &[&str] = &[
+    "amqp",
+    "basedir",
+    "instance-id",
+    "private-key-file",
+    "genesis-data",
+    "statedir",
+    "listen",
+    "endpoint",
+    "seed",
+];
+
+/// A field and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Every problem found in a spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidSpec(pub Vec<FieldError>);
+
+impl fmt::Display for InvalidSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<_> = self
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+impl std::error::Error for InvalidSpec {}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Network {
+    /// Genesis from a user's ConfigMap.
+    Genesis { config_map: String, key: String },
+    /// Generated genesis and producer key.
+    Devnet,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Storage {
+    pub size: String,
+    pub storage_class_name: Option<String>,
+    pub retention: RetentionPolicy,
+}
+
+/// The managed RabbitMQ broker.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManagedBroker {
+    pub replicas: i32,
+    pub image: String,
+    pub storage: Storage,
+    pub resources: ResourceRequirements,
+    pub pod: ResolvedPod,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Amqp {
+    Managed(Box<ManagedBroker>),
+    External { url_secret: SecretKeyRef },
+}
+
+/// Pod overrides after merging cluster-wide and per-service ones, with typed affinity.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResolvedPod {
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub node_selector: BTreeMap<String, String>,
+    pub tolerations: Vec<k8s_openapi::api::core::v1::Toleration>,
+    pub affinity: Option<Affinity>,
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+    pub priority_class_name: Option<String>,
+    pub service_account_name: Option<String>,
+    pub env: Vec<k8s_openapi::api::core::v1::EnvVar>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Autoscaling {
+    pub min_replicas: i32,
+    pub max_replicas: i32,
+    pub target_queue_depth: i32,
+    pub target_cpu_utilization_percentage: i32,
+    pub scale_down_stabilization_seconds: i32,
+}
+
+/// One enabled service with every default resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidatedService {
+    pub profile: &'static ServiceProfile,
+    /// Replicas when autoscaling is off.
+    pub replicas: i32,
+    pub image: String,
+    pub storage: Option<Storage>,
+    pub autoscaling: Option<Autoscaling>,
+    pub exposure: ServiceExposure,
+    pub resources: ResourceRequirements,
+    pub pod: ResolvedPod,
+    pub health_probes: bool,
+    /// Block producer key (devnet: the generated Secret).
+    pub private_key: Option<SecretKeyRef>,
+    pub seeds: Vec<String>,
+}
+
+impl ValidatedService {
+    pub fn kind(&self) -> ServiceKind {
+        self.profile.kind
+    }
+    /// More than one pod may run (PodDisruptionBudget worth having).
+    pub fn is_multi_replica(&self) -> bool {
+        self.autoscaling
+            .as_ref()
+            .map_or(self.replicas, |a| a.max_replicas)
+            > 1
+    }
+}
+
+/// A KoinosCluster whose spec passed validation, with defaults resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidatedCluster {
+    pub name: String,
+    pub namespace: String,
+    pub uid: Option<String>,
+    pub generation: Option<i64>,
+    pub image: ImageSpec,
+    pub operation: ClusterOperation,
+    pub network: Network,
+    pub amqp: Amqp,
+    /// `spec.config` as given (validated section and key names).
+    pub config: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// Enabled services in profile order.
+    pub services: Vec<ValidatedService>,
+}
+
+impl ValidatedCluster {
+    pub fn service(&self, kind: ServiceKind) -> Option<&ValidatedService> {
+        self.services.iter().find(|s| s.kind() == kind)
+    }
+}
+
+/// Name of the generated devnet producer key Secret.
+pub fn producer_key_secret_name(cluster: &str) -> String {
+    format!("{cluster}-producer-key")
+}
+/// Key of the WIF in the generated producer key Secret.
+pub const PRODUCER_KEY_SECRET_KEY: &str = "private.key";
+
+struct Checker {
+    errors: Vec<FieldError>,
+}
+
+impl Checker {
+    fn fail(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Validate a KoinosCluster; `default_namespace` names objects read from a file without one.
+pub fn validate(
+    cluster: &KoinosCluster,
+    default_namespace: &str,
+) -> Result<ValidatedCluster, InvalidSpec> {
+    let mut check = Checker { errors: Vec::new() };
+    let spec = &cluster.spec;
+    let name = cluster.name_any();
+    if name.is_empty() {
+        check.fail("metadata.name", "must be set");
+    } else if name.len() > MAX_CLUSTER_NAME {
+        check.fail(
+            "metadata.name",
+            format!("at most {MAX_CLUSTER_NAME} characters: child names append up to `-contract-meta-store`"),
+        );
+    }
+
+    let network = match (&spec.network.genesis, &spec.network.devnet) {
+        (Some(genesis), None) => {
+            if genesis.config_map_ref.name.is_empty() {
+                check.fail(
+                    "spec.network.genesis.configMapRef.name",
+                    "must not be empty",
+                );
+            }
+            Network::Genesis {
+                config_map: genesis.config_map_ref.name.clone(),
+                key: genesis.config_map_ref.key.clone(),
+            }
+        }
+        (None, Some(_)) => Network::Devnet,
+        _ => {
+            check.fail("spec.network", "set exactly one of genesis or devnet");
+            Network::Devnet
+        }
+    };
+
+    let cluster_pod = spec.pod_overrides.clone().unwrap_or_default();
+    let amqp = validate_amqp(&mut check, cluster, &cluster_pod);
+    validate_config(&mut check, &spec.config);
+
+    let mut services = Vec::new();
+    for kind in ServiceKind::ALL {
+        let profile = kind.profile();
+        let given = service_spec(&spec.services, kind);
+        let default = ServiceSpec::default();
+        let svc = given.unwrap_or(&default);
+        let devnet = network == Network::Devnet;
+        let enabled = svc.enabled.unwrap_or(
+            profile.enabled_by_default || (kind == ServiceKind::BlockProducer && devnet),
+        );
+        let field = format!("spec.services.{}", profile.spec_name);
+        check_class_fields(&mut check, &field, profile, svc);
+        if !enabled {
+            continue;
+        }
+        let replicas = svc.replicas.unwrap_or(1);
+        let autoscaling = svc
+            .autoscaling
+            .as_ref()
+            .filter(|a| a.enabled)
+            .map(|a| resolve_autoscaling(a, replicas));
+        if let Some(a) = &autoscaling
+            && a.min_replicas > a.max_replicas
+        {
+            check.fail(
+                format!("{field}.autoscaling.minReplicas"),
+                format!(
+                    "{} exceeds autoscaling.maxReplicas {}",
+                    a.min_replicas, a.max_replicas
+                ),
+            );
+        }
+        let storage = profile.default_storage.map(|default_size| {
+            resolve_storage(
+                &mut check,
+                &format!("{field}.storage"),
+                svc.storage.as_ref(),
+                default_size,
+            )
+        });
+        let image = match &svc.image {
+            Some(image) if image.trim().is_empty() => {
+                check.fail(format!("{field}.image"), "must not be empty");
+                String::new()
+            }
+            Some(image) => image.clone(),
+            None => format!("{}:{}", spec.image.repository, spec.image.tag),
+        };
+        let private_key = if kind == ServiceKind::BlockProducer {
+            match (&svc.private_key_secret_ref, devnet) {
+                (Some(key), _) => Some(key.clone()),
+                (None, true) => Some(SecretKeyRef {
+                    name: producer_key_secret_name(&name),
+                    key: PRODUCER_KEY_SECRET_KEY.into(),
+                }),
+                (None, false) => {
+                    check.fail(
+                        format!("{field}.privateKeySecretRef"),
+                        "required to produce blocks outside a devnet",
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let pod = resolve_pod(&mut check, &field, &cluster_pod, svc.pod_overrides.as_ref());
+        services.push(ValidatedService {
+            profile,
+            replicas,
+            image,
+            storage,
+            autoscaling,
+            exposure: svc.service.clone().unwrap_or_default(),
+            resources: svc
+                .resources
+                .clone()
+                .unwrap_or_else(|| default_resources(profile.default_requests)),
+            pod,
+            health_probes: svc.health_probes.unwrap_or(true),
+            private_key,
+            seeds: svc.seeds.clone(),
+        });
+    }
+
+    if !check.errors.is_empty() {
+        return Err(InvalidSpec(check.errors));
+    }
+    Ok(ValidatedCluster {
+        namespace: cluster
+            .namespace()
+            .unwrap_or_else(|| default_namespace.to_string()),
+        uid: cluster.uid(),
+        generation: cluster.metadata.generation,
+        name,
+        image: spec.image.clone(),
+        operation: spec.cluster_operation.clone(),
+        network,
+        amqp,
+        config: spec.config.clone(),
+        services,
+    })
+}
+
+fn service_spec(services: &ServicesSpec, kind: ServiceKind) -> Option<&ServiceSpec> {
+    match kind {
+        ServiceKind::Chain => services.chain.as_ref(),
+        ServiceKind::BlockStore => services.block_store.as_ref(),
+        ServiceKind::Mempool => services.mempool.as_ref(),
+        ServiceKind::TransactionStore => services.transaction_store.as_ref(),
+        ServiceKind::ContractMetaStore => services.contract_meta_store.as_ref(),
+        ServiceKind::AccountHistory => services.account_history.as_ref(),
+        ServiceKind::BlockProducer => services.block_producer.as_ref(),
+        ServiceKind::Jsonrpc => services.jsonrpc.as_ref(),
+        ServiceKind::Grpc => services.grpc.as_ref(),
+        ServiceKind::P2p => services.p2p.as_ref(),
+    }
+}
+
+/// Fields a service's class forbids.
+fn check_class_fields(
+    check: &mut Checker,
+    field: &str,
+    profile: &ServiceProfile,
+    svc: &ServiceSpec,
+) {
+    if profile.class == ServiceClass::Singleton {
+        if svc.replicas.is_some_and(|r| r > 1) {
+            check.fail(
+                format!("{field}.replicas"),
+                format!("{} is a singleton: at most 1 replica", profile.spec_name),
+            );
+        }
+        if svc.autoscaling.as_ref().is_some_and(|a| a.enabled) {
+            check.fail(
+                format!("{field}.autoscaling"),
+                format!("{} is a singleton and cannot autoscale", profile.spec_name),
+            );
+        }
+    }
+    if profile.default_storage.is_none() && svc.storage.is_some() {
+        check.fail(
+            format!("{field}.storage"),
+            format!("{} keeps no data on disk", profile.spec_name),
+        );
+    }
+    if profile.kind != ServiceKind::BlockProducer && svc.private_key_secret_ref.is_some() {
+        check.fail(
+            format!("{field}.privateKeySecretRef"),
+            "only blockProducer takes a private key",
+        );
+    }
+    if profile.kind != ServiceKind::P2p && !svc.seeds.is_empty() {
+        check.fail(format!("{field}.seeds"), "only p2p takes seeds");
+    }
+    if profile.main_port().is_none() && svc.service.as_ref().is_some_and(|s| s.port.is_some()) {
+        check.fail(
+            format!("{field}.service.port"),
+            format!("{} serves no client port", profile.spec_name),
+        );
+    }
+}
+
+fn resolve_autoscaling(a: &AutoscalingSpec, replicas: i32) -> Autoscaling {
+    Autoscaling {
+        min_replicas: a.min_replicas.unwrap_or(replicas.max(1)),
+        max_replicas: a.max_replicas,
+        target_queue_depth: a.target_queue_depth,
+        target_cpu_utilization_percentage: a.target_cpu_utilization_percentage,
+        scale_down_stabilization_seconds: a.scale_down_stabilization_seconds,
+    }
+}
+
+fn resolve_storage(
+    check: &mut Checker,
+    field: &str,
+    given: Option<&StorageSpec>,
+    default_size: &str,
+) -> Storage {
+    let given = given.cloned().unwrap_or_default();
+    let size = given.size.unwrap_or_else(|| default_size.to_string());
+    if !is_quantity(&size) {
+        check.fail(
+            format!("{field}.size"),
+            format!("{size:?} is not a quantity such as 100Gi"),
+        );
+    }
+    Storage {
+        size,
+        storage_class_name: given.storage_class_name,
+        retention: given.retention_policy,
+    }
+}
+
+/// A Kubernetes quantity: a decimal number with an optional binary or decimal suffix.
+pub fn is_quantity(text: &str) -> bool {
+    let number_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(number_end);
+    !number.is_empty()
+        && number.parse::<f64>().is_ok()
+        && [
+            "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E", "m",
+        ]
+        .contains(&suffix)
+}
+
+fn default_resources((cpu, memory): (&str, &str)) -> ResourceRequirements {
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_string(), Quantity(cpu.into())),
+            ("memory".to_string(), Quantity(memory.into())),
+        ])),
+        ..Default::default()
+    }
+}
+
+fn validate_amqp(check: &mut Checker, cluster: &KoinosCluster, cluster_pod: &PodOverrides) -> Amqp {
+    let amqp = &cluster.spec.amqp;
+    match (&amqp.managed, &amqp.external) {
+        (Some(managed), None) => {
+            if managed.replicas < 1 {
+                check.fail("spec.amqp.managed.replicas", "must be at least 1");
+            }
+            Amqp::Managed(Box::new(ManagedBroker {
+                replicas: managed.replicas,
+                image: managed.image.clone(),
+                storage: resolve_storage(
+                    check,
+                    "spec.amqp.managed.storage",
+                    managed.storage.as_ref(),
+                    "8Gi",
+                ),
+                resources: managed
+                    .resources
+                    .clone()
+                    .unwrap_or_else(|| default_resources(("250m", "512Mi"))),
+                pod: resolve_pod(
+                    check,
+                    "spec.amqp.managed",
+                    cluster_pod,
+                    managed.pod_overrides.as_ref(),
+                ),
+            }))
+        }
+        (None, Some(external)) => {
+            let r = &external.url_secret_ref;
+            if r.name.is_empty() || r.key.is_empty() {
+                check.fail(
+                    "spec.amqp.external.urlSecretRef",
+                    "name and key must be set",
+                );
+            }
+            Amqp::External {
+                url_secret: r.clone(),
+            }
+        }
+        _ => {
+            check.fail("spec.amqp", "set exactly one of managed or external");
+            Amqp::External {
+                url_secret: SecretKeyRef::default(),
+            }
+        }
+    }
+}
+
+fn validate_config(
+    check: &mut Checker,
+    config: &BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+) {
+    for (section, values) in config {
+        let known = section == "global"
+            || ServiceKind::ALL
+                .iter()
+                .any(|k| k.profile().section == section);
+        if !known {
+            check.fail(
+                format!("spec.config.{section}"),
+                "unknown section: use global or a service section (chain, block_store, mempool, ...)",
+            );
+        }
+        for key in values.keys() {
+            if OPERATOR_OWNED_KEYS.contains(&key.as_str()) {
+                check.fail(
+                    format!("spec.config.{section}.{key}"),
+                    "set by the operator and cannot be overridden",
+                );
+            }
+        }
+    }
+}
+
+/// Service overrides win: maps merge (service keys win), scalars and lists replace.
+fn resolve_pod(
+    check: &mut Checker,
+    field: &str,
+    cluster: &PodOverrides,
+    service: Option<&PodOverrides>,
+) -> ResolvedPod {
+    let empty = PodOverrides::default();
+    let service = service.unwrap_or(&empty);
+    let merged = |a: &BTreeMap<String, String>, b: &BTreeMap<String, String>| {
+        let mut out = a.clone();
+        out.extend(b.clone());
+        out
+    };
+    let affinity_field = if service.affinity.is_some() {
+        format!("{field}.podOverrides.affinity")
+    } else {
+        "spec.podOverrides.affinity".into()
+    };
+    let affinity = service
+        .affinity
+        .as_ref()
+        .or(cluster.affinity.as_ref())
+        .and_then(|value| {
+            serde_json::from_value::<Affinity>(value.clone())
+                .map_err(|e| check.fail(&affinity_field, format!("not a core/v1 Affinity: {e}")))
+                .ok()
+        });
+    let spread_field = if service.topology_spread_constraints.is_some() {
+        format!("{field}.podOverrides.topologySpreadConstraints")
+    } else {
+        "spec.podOverrides.topologySpreadConstraints".into()
+    };
+    let topology_spread_constraints = service
+        .topology_spread_constraints
+        .as_ref()
+        .or(cluster.topology_spread_constraints.as_ref())
+        .map(|values| {
+            serde_json::from_value::<Vec<TopologySpreadConstraint>>(serde_json::Value::Array(
+                values.clone(),
+            ))
+            .map_err(|e| {
+                check.fail(
+                    &spread_field,
+                    format!("not a list of TopologySpreadConstraint: {e}"),
+                )
+            })
+            .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    ResolvedPod {
+        labels: merged(&cluster.labels, &service.labels),
+        annotations: merged(&cluster.annotations, &service.annotations),
+        node_selector: merged(&cluster.node_selector, &service.node_selector),
+        tolerations: service
+            .tolerations
+            .clone()
+            .or_else(|| cluster.tolerations.clone())
+            .unwrap_or_default(),
+        affinity,
+        topology_spread_constraints,
+        priority_class_name: service
+            .priority_class_name
+            .clone()
+            .or_else(|| cluster.priority_class_name.clone()),
+        service_account_name: service
+            .service_account_name
+            .clone()
+            .or_else(|| cluster.service_account_name.clone()),
+        env: service
+            .env
+            .clone()
+            .or_else(|| cluster.env.clone())
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,203 @@
+use super::*;
+use crate::test_support::{API_NODE, DEVNET, fixture, validated};
+
+fn errors(yaml: &str) -> Vec<FieldError> {
+    validate(&fixture(yaml), "default")
+        .expect_err("spec is invalid")
+        .0
+}
+
+fn devnet_with(spec_extra: &str) -> String {
+    format!("{DEVNET}{spec_extra}")
+}
+
+#[test]
+fn devnet_defaults() {
+    let vc = validated(DEVNET);
+    assert_eq!(vc.network, Network::Devnet);
+    assert!(matches!(&vc.amqp, Amqp::Managed(b) if b.replicas == 1));
+    // All ten services: the producer is on for a devnet, with the generated key.
+    assert_eq!(vc.services.len(), 10);
+    let producer = vc.service(ServiceKind::BlockProducer).unwrap();
+    assert_eq!(
+        producer.private_key.as_ref().unwrap().name,
+        "devnet-producer-key"
+    );
+    let store = vc.service(ServiceKind::BlockStore).unwrap();
+    assert_eq!(store.storage.as_ref().unwrap().size, "100Gi");
+    assert_eq!(
+        store.storage.as_ref().unwrap().retention,
+        RetentionPolicy::Retain
+    );
+    assert_eq!(
+        store.image,
+        format!(
+            "ghcr.io/koinos-operator/koinos-services:v{}",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+#[test]
+fn api_node_resolves_overrides() {
+    let vc = validated(API_NODE);
+    assert!(
+        vc.service(ServiceKind::BlockProducer).is_none(),
+        "producer is off outside a devnet"
+    );
+    assert!(vc.service(ServiceKind::Grpc).is_none());
+    let store = vc.service(ServiceKind::BlockStore).unwrap();
+    assert_eq!(store.autoscaling.as_ref().unwrap().min_replicas, 2);
+    let jsonrpc = vc.service(ServiceKind::Jsonrpc).unwrap();
+    assert_eq!(
+        jsonrpc.autoscaling.as_ref().unwrap().min_replicas,
+        2,
+        "replicas is the floor"
+    );
+    let p2p = vc.service(ServiceKind::P2p).unwrap();
+    assert_eq!(
+        p2p.pod.node_selector.get("zone").map(String::as_str),
+        Some("edge")
+    );
+    assert_eq!(
+        p2p.pod.node_selector.get("pool").map(String::as_str),
+        Some("koinos"),
+        "maps merge"
+    );
+    assert_eq!(
+        p2p.pod.tolerations.len(),
+        1,
+        "cluster-wide tolerations apply"
+    );
+    let history = vc.service(ServiceKind::AccountHistory).unwrap();
+    assert_eq!(history.image, "koinos/koinos-account-history:v1.0.0");
+    assert!(!history.health_probes);
+}
+
+#[test]
+fn invalid_specs_are_rejected_naming_the_field() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "  services: {chain: {replicas: 2}}\n",
+            "spec.services.chain.replicas",
+            "singleton",
+        ),
+        (
+            "  services: {p2p: {autoscaling: {enabled: true}}}\n",
+            "spec.services.p2p.autoscaling",
+            "singleton",
+        ),
+        (
+            "  services: {blockStore: {autoscaling: {enabled: true, minReplicas: 4, maxReplicas: 2}}}\n",
+            "spec.services.blockStore.autoscaling.minReplicas",
+            "exceeds",
+        ),
+        (
+            "  services: {mempool: {storage: {size: 1Gi}}}\n",
+            "spec.services.mempool.storage",
+            "no data",
+        ),
+        (
+            "  services: {chain: {storage: {size: lots}}}\n",
+            "spec.services.chain.storage.size",
+            "quantity",
+        ),
+        (
+            "  services: {chain: {seeds: [x]}}\n",
+            "spec.services.chain.seeds",
+            "only p2p",
+        ),
+        (
+            "  services: {jsonrpc: {privateKeySecretRef: {name: k, key: wif}}}\n",
+            "spec.services.jsonrpc.privateKeySecretRef",
+            "only blockProducer",
+        ),
+        (
+            "  services: {mempool: {service: {port: 81}}}\n",
+            "spec.services.mempool.service.port",
+            "no client port",
+        ),
+        (
+            "  services: {grpc: {image: ' '}}\n",
+            "spec.services.grpc.image",
+            "empty",
+        ),
+        (
+            "  config: {chain: {amqp: 'amqp://x'}}\n",
+            "spec.config.chain.amqp",
+            "set by the operator",
+        ),
+        (
+            "  config: {block-store: {reset: true}}\n",
+            "spec.config.block-store",
+            "unknown section",
+        ),
+        ("  amqp: {}\n", "spec.amqp", "exactly one"),
+        (
+            "  amqp: {external: {urlSecretRef: {name: '', key: url}}}\n",
+            "spec.amqp.external.urlSecretRef",
+            "must be set",
+        ),
+        (
+            "  podOverrides: {affinity: {nodeAffinity: 3}}\n",
+            "spec.podOverrides.affinity",
+            "Affinity",
+        ),
+    ];
+    for (extra, field, message) in cases {
+        let errs = errors(&devnet_with(extra));
+        assert!(
+            errs.iter()
+                .any(|e| e.field == *field && e.message.contains(message)),
+            "{extra:?}: expected {field} / {message:?}, got {errs:#?}"
+        );
+    }
+}
+
+#[test]
+fn producer_outside_devnet_needs_a_key() {
+    let yaml = "apiVersion: koinos.io/v1alpha1\nkind: KoinosCluster\nmetadata: {name: m}\nspec:\n  network: {genesis: {configMapRef: {name: g}}}\n  services: {blockProducer: {enabled: true}}\n";
+    let errs = errors(yaml);
+    assert_eq!(
+        errs[0].field,
+        "spec.services.blockProducer.privateKeySecretRef"
+    );
+}
+
+#[test]
+fn network_needs_exactly_one_source() {
+    let yaml = "apiVersion: koinos.io/v1alpha1\nkind: KoinosCluster\nmetadata: {name: m}\nspec:\n  network: {}\n";
+    assert_eq!(errors(yaml)[0].field, "spec.network");
+}
+
+#[test]
+fn long_cluster_names_are_rejected() {
+    let yaml = DEVNET.replace(
+        "name: devnet",
+        &format!("name: {}", "a".repeat(MAX_CLUSTER_NAME + 1)),
+    );
+    assert_eq!(errors(&yaml)[0].field, "metadata.name");
+}
+
+#[test]
+fn all_errors_are_reported_together() {
+    let errs = errors(&devnet_with(
+        "  services: {chain: {replicas: 3}, p2p: {replicas: 2}}\n",
+    ));
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    let text = InvalidSpec(errs).to_string();
+    assert!(
+        text.contains("spec.services.chain.replicas")
+            && text.contains("spec.services.p2p.replicas")
+    );
+}
+
+#[test]
+fn quantities() {
+    for ok in ["100Gi", "1.5Ti", "500M", "10"] {
+        assert!(is_quantity(ok), "{ok}");
+    }
+    for bad in ["", "lots", "10GB", "Gi"] {
+        assert!(!is_quantity(bad), "{bad}");
+    }
+}

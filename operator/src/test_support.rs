@@ -1,0 +1,65 @@
+//! Test fixtures: KoinosCluster manifests as YAML, validated the way reconcile does.
+
+use crate::controller::validate::{ValidatedCluster, validate};
+use crate::crd::KoinosCluster;
+
+/// Parse a KoinosCluster; fills namespace, uid and generation like the API server would.
+pub fn fixture(yaml: &str) -> KoinosCluster {
+    let mut cluster: KoinosCluster = serde_yaml::from_str(yaml).expect("fixture parses");
+    cluster
+        .metadata
+        .namespace
+        .get_or_insert_with(|| "koinos".into());
+    cluster
+        .metadata
+        .uid
+        .get_or_insert_with(|| "0b5a7c3e-1d2f-4a6b-9c8d-7e6f5a4b3c2d".into());
+    cluster.metadata.generation.get_or_insert(1);
+    cluster
+}
+
+pub fn validated(yaml: &str) -> ValidatedCluster {
+    validate(&fixture(yaml), "default").unwrap_or_else(|e| panic!("fixture is valid: {e}"))
+}
+
+pub const DEVNET: &str = r#"
+apiVersion: koinos.io/v1alpha1
+kind: KoinosCluster
+metadata: {name: devnet}
+spec:
+  network: {devnet: {}}
+"#;
+
+/// An API node following a network: autoscaled stores, exposed gateways, external broker off.
+pub const API_NODE: &str = r#"
+apiVersion: koinos.io/v1alpha1
+kind: KoinosCluster
+metadata: {name: mainnet}
+spec:
+  network: {genesis: {configMapRef: {name: mainnet-genesis}}}
+  image: {repository: ghcr.io/koinos-operator/koinos-services, tag: v0.1.0}
+  amqp: {managed: {replicas: 3, storage: {size: 16Gi, storageClassName: fast}}}
+  config:
+    global: {log-level: debug}
+    jsonrpc: {gateway-timeout: 5}
+  podOverrides:
+    nodeSelector: {pool: koinos}
+    tolerations: [{key: dedicated, operator: Equal, value: koinos, effect: NoSchedule}]
+  services:
+    chain: {storage: {size: 200Gi}}
+    blockStore:
+      replicas: 2
+      storage: {size: 300Gi, retentionPolicy: Delete}
+      autoscaling: {enabled: true, minReplicas: 2, maxReplicas: 6, targetQueueDepth: 20}
+    mempool: {replicas: 2}
+    jsonrpc:
+      replicas: 2
+      service: {type: LoadBalancer, port: 80}
+      autoscaling: {enabled: true, maxReplicas: 8}
+    grpc: {enabled: false}
+    accountHistory: {image: koinos/koinos-account-history:v1.0.0, healthProbes: false}
+    p2p:
+      seeds: [/dns4/seed.koinos.io/tcp/8888/p2p/QmSeed]
+      service: {type: LoadBalancer}
+      podOverrides: {nodeSelector: {zone: edge}}
+"#;
