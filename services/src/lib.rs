@@ -5,6 +5,7 @@
 //! telemetry, admin endpoint, shutdown). One `pub mod` line per module.
 pub mod mq;
 pub mod runtime;
+pub mod block_producer;
 pub mod block_store;
 pub mod chain;
 pub mod mempool;

@@ -1,0 +1,171 @@
+//! The `koinos-block-producer` process: options (official names), key loading, start-up pings,
+//! broadcast listeners and the production loop.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use koinos_protocol::broadcast::{BlockAccepted, GossipStatus};
+use koinos_protocol::pb::koinos::rpc::chain::{ChainRequest, ChainResponse};
+use koinos_protocol::pb::koinos::rpc::mempool::{MempoolRequest, MempoolResponse};
+use prost::Message;
+use serde::{Deserialize, Serialize};
+
+use super::fill::ResourceBounds;
+use super::key::ProducerKey;
+use super::producer::{Producer, ProducerOptions};
+use crate::mq::CallOptions;
+use crate::mq::typed::TypedClient;
+use crate::runtime::Service;
+
+/// Topic on which the mempool re-publishes each accepted block.
+pub const MEMPOOL_BLOCK_ACCEPTED: &str = "koinos.mempool.block_accepted";
+/// Topic on which p2p publishes gossip on/off.
+pub const GOSSIP_STATUS: &str = "koinos.gossip.status";
+
+/// `block_producer` options; unset ones fall back to `global`, then the defaults.
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ProducerArgs {
+    /// Consensus algorithm; only `federated` is implemented [default: federated]
+    #[arg(short = 'g', long)]
+    pub algorithm: Option<String>,
+    /// WIF private key file, generated when missing [default: <basedir>/block_producer/private.key]
+    #[arg(short = 'p', long)]
+    pub private_key_file: Option<PathBuf>,
+    /// Pending transactions considered per block [default: 2000]
+    #[arg(short = 'm', long)]
+    pub max_inclusion_attempts: Option<u64>,
+    /// Stop adding transactions once a resource reaches this percent of its limit [default: 75]
+    #[arg(short = 'z', long)]
+    pub resources_lower_bound: Option<u64>,
+    /// Never let a resource exceed this percent of its limit [default: 90]
+    #[arg(short = 'x', long)]
+    pub resources_upper_bound: Option<u64>,
+    /// Produce only while p2p gossip is enabled; false for a single-node devnet [default: true]
+    #[arg(long)]
+    pub gossip_production: Option<bool>,
+    /// Proposal transaction ids (0x hex) to approve in every block (repeatable)
+    #[arg(short = 'k', long)]
+    pub approve_proposals: Option<Vec<String>>,
+    /// Milliseconds between productions (the official federated producer uses 5000)
+    /// [default: 5000]
+    #[arg(long)]
+    pub production_interval_ms: Option<u64>,
+}
+
+impl ProducerArgs {
+    /// The production options and the key file path (relative paths are under `service_dir`).
+    pub fn resolve(
+        &self,
+        service_dir: &std::path::Path,
+    ) -> anyhow::Result<(ProducerOptions, PathBuf)> {
+        let algorithm = self.algorithm.as_deref().unwrap_or("federated");
+        anyhow::ensure!(
+            algorithm == "federated",
+            "block producer algorithm {algorithm:?} is not supported (only federated)"
+        );
+        let defaults = ProducerOptions::default();
+        let bounds = ResourceBounds {
+            lower_percent: self
+                .resources_lower_bound
+                .unwrap_or(defaults.bounds.lower_percent),
+            upper_percent: self
+                .resources_upper_bound
+                .unwrap_or(defaults.bounds.upper_percent),
+        };
+        anyhow::ensure!(
+            bounds.lower_percent <= 100 && bounds.upper_percent <= 100,
+            "resource bounds are percentages (0-100)"
+        );
+        let approved_proposals = self
+            .approve_proposals
+            .iter()
+            .flatten()
+            .map(|id| hex::decode(id.trim_start_matches("0x")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("approve-proposals: {e}"))?;
+        let options = ProducerOptions {
+            interval: self
+                .production_interval_ms
+                .map_or(defaults.interval, Duration::from_millis),
+            bounds,
+            max_inclusion_attempts: self
+                .max_inclusion_attempts
+                .unwrap_or(defaults.max_inclusion_attempts),
+            gossip_production: self.gossip_production.unwrap_or(defaults.gossip_production),
+            approved_proposals,
+        };
+        let key_file = match &self.private_key_file {
+            Some(path) if path.is_absolute() => path.clone(),
+            Some(path) => service_dir.join(path),
+            None => service_dir.join("private.key"),
+        };
+        Ok((options, key_file))
+    }
+}
+
+/// Pings `service` until it answers (any reply), as the official services do at start-up.
+async fn wait_for<Req, Resp>(client: &TypedClient<Req, Resp>, service: &str)
+where
+    Req: crate::mq::typed::RequestEnvelope,
+    Resp: crate::mq::typed::ResponseEnvelope,
+{
+    loop {
+        match client.ping().await {
+            Ok(()) => return,
+            Err(error) => tracing::info!(service, %error, "waiting for service"),
+        }
+    }
+}
+
+/// Runs the producer until shutdown.
+pub async fn run(service: Service<ProducerArgs>) -> anyhow::Result<()> {
+    let (options, key_file) = service
+        .settings
+        .args
+        .resolve(&service.settings.service_dir())?;
+    let key = ProducerKey::load_or_generate(&key_file)?;
+    tracing::info!(address = %bs58::encode(key.address()).into_string(), "block producer key");
+    let client = service.client();
+    let ping = CallOptions::timeout(Duration::from_secs(1));
+    wait_for(
+        &TypedClient::<ChainRequest, ChainResponse>::new(&client, "chain", ping),
+        "chain",
+    )
+    .await;
+    wait_for(
+        &TypedClient::<MempoolRequest, MempoolResponse>::new(&client, "mempool", ping),
+        "mempool",
+    )
+    .await;
+
+    let producer = Producer::new(&client, key, options);
+    let mut subscriber = service.subscribe(&[MEMPOOL_BLOCK_ACCEPTED, GOSSIP_STATUS]);
+    let listener = Arc::clone(&producer);
+    tokio::spawn(async move {
+        while let Some(broadcast) = subscriber.recv().await {
+            match broadcast.topic.as_str() {
+                MEMPOOL_BLOCK_ACCEPTED => {
+                    if let Ok(accepted) = BlockAccepted::decode(broadcast.body.as_slice()) {
+                        let timestamp = accepted
+                            .block
+                            .and_then(|b| b.header)
+                            .map_or(0, |h| h.timestamp);
+                        listener.on_block_accepted(accepted.head, timestamp);
+                    }
+                }
+                GOSSIP_STATUS => {
+                    if let Ok(status) = GossipStatus::decode(broadcast.body.as_slice()) {
+                        listener.on_gossip_status(status.enabled);
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+    service.readiness.set(true);
+    producer.run(service.shutdown()).await;
+    Ok(())
+}
