@@ -6,7 +6,9 @@
 //! kube-rs; writes are counted from the API server's audit log ([`AuditLog`]).
 
 pub mod audit;
+pub mod children;
 pub mod cluster;
+pub mod fixtures;
 pub mod install;
 pub mod koinos;
 pub mod namespace;
