@@ -1,6 +1,17 @@
 //! The Koinos protocol: protobuf messages, Koinos JSON, ids and cryptography.
+//!
+//! - [`pb`]: generated protobuf types (`pb::koinos::protocol::Block`, ...) and the descriptor
+//!   pool;
+//! - [`json`]: Koinos JSON, driven by the `koinos.btype` option;
+//! - [`crypto`]: multihash, secp256k1 signatures, addresses, WIF;
+//! - [`ids`], [`merkle`], [`nonce`], [`genesis`]: ids, merkle roots, nonces, chain id.
 
+pub mod crypto;
+pub mod genesis;
+pub mod ids;
 pub mod json;
+pub mod merkle;
+pub mod nonce;
 pub mod pb;
 
 pub use pb::koinos::BlockTopology;
