@@ -225,6 +225,15 @@ impl RpcClient {
         }
     }
 
+    /// Calls waiting for their reply now (a dropped call leaves none behind).
+    pub fn pending_calls(&self) -> usize {
+        self.inner
+            .session
+            .borrow()
+            .as_ref()
+            .map_or(0, |s| s.pending.lock().expect("pending lock").len())
+    }
+
     /// True while the reply queue is live.
     pub fn is_ready(&self) -> bool {
         self.inner.session.borrow().is_some()

@@ -109,8 +109,10 @@ impl Connection {
     pub async fn close(&self) {
         self.begin_drain();
         let mut active = self.shared.active.subscribe();
-        let drained = tokio::time::timeout(DRAIN_TIMEOUT, active.wait_for(|n| *n == 0)).await;
-        if drained.is_err() {
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, active.wait_for(|n| *n == 0))
+            .await
+            .is_ok();
+        if !drained {
             tracing::warn!("drain timed out; closing with work in flight (it will be redelivered)");
         }
         self.shared.closed.cancel();

@@ -207,8 +207,12 @@ async fn process<H: RawHandler>(
         data,
         properties,
         acker,
+        redelivered,
         ..
     } = delivery;
+    if redelivered {
+        ctx.metrics.redelivered.inc();
+    }
     ctx.metrics.in_flight.inc();
     let outcome = AssertUnwindSafe(ctx.handler.handle(data))
         .catch_unwind()

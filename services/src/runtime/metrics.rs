@@ -4,7 +4,9 @@
 //! service name and shared (several servers of one service in a process count together).
 //! Services add their own with [`register`].
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -41,6 +43,8 @@ pub struct RpcMetrics {
     pub dropped: IntCounterVec,
     /// `rpc_in_flight`: handlers running now.
     pub in_flight: IntGauge,
+    /// `rpc_redeliveries_total`: requests delivered again after a consumer or broker failure.
+    pub redelivered: IntCounter,
 }
 
 impl RpcMetrics {
@@ -76,15 +80,22 @@ impl RpcMetrics {
         )
         .expect("valid metric");
         let in_flight = IntGauge::new(name("rpc_in_flight"), "RPC handlers running").expect("m");
+        let redelivered = IntCounter::new(
+            name("rpc_redeliveries_total"),
+            "RPC requests delivered again after a failure",
+        )
+        .expect("valid metric");
         register(&requests);
         register(&duration);
         register(&dropped);
         register(&in_flight);
+        register(&redelivered);
         RpcMetrics {
             requests,
             duration,
             dropped,
             in_flight,
+            redelivered,
         }
     }
 

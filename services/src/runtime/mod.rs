@@ -30,7 +30,7 @@ pub mod config;
 pub mod metrics;
 mod telemetry;
 
-pub use admin::Readiness;
+pub use admin::{Readiness, spawn as spawn_admin};
 pub use config::{CommonArgs, ConfigError, NoArgs, ServiceArgs, Settings};
 
 use crate::mq::{self, Broadcaster, Connection, RpcClient, Subscriber};
