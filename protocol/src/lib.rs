@@ -4,7 +4,8 @@
 //!   pool;
 //! - [`json`]: Koinos JSON, driven by the `koinos.btype` option;
 //! - [`crypto`]: multihash, secp256k1 signatures, addresses, WIF;
-//! - [`ids`], [`merkle`], [`nonce`], [`genesis`]: ids, merkle roots, nonces, chain id.
+//! - [`ids`], [`merkle`], [`nonce`], [`genesis`]: ids, merkle roots, nonces, chain id;
+//! - [`seal`]: fill in and check roots, ids and signatures of transactions and blocks.
 
 pub mod crypto;
 pub mod genesis;
@@ -13,6 +14,7 @@ pub mod json;
 pub mod merkle;
 pub mod nonce;
 pub mod pb;
+pub mod seal;
 
 pub use pb::koinos::BlockTopology;
 pub use pb::koinos::protocol::{
