@@ -8,6 +8,7 @@ pub mod runtime;
 pub mod block_producer;
 pub mod block_store;
 pub mod chain;
+pub mod devnet;
 pub mod mempool;
 pub mod storage;
 pub mod transaction_store;
