@@ -63,3 +63,33 @@ spec:
       service: {type: LoadBalancer}
       podOverrides: {nodeSelector: {zone: edge}}
 "#;
+
+/// Fixed generated material, so snapshots are stable.
+pub fn generated() -> crate::controller::build::Generated {
+    use sha2::Digest;
+    crate::controller::build::Generated {
+        amqp: Some(crate::controller::build::rabbitmq::AmqpCredentials {
+            username: "koinos".into(),
+            password: "s3cretPassw0rdForTests".into(),
+            erlang_cookie: "COOKIECOOKIECOOKIE".into(),
+        }),
+        producer_key: crate::controller::build::devnet::ProducerKey::from_secret(
+            sha2::Sha256::digest("koinos-test-vector").into(),
+        ),
+        p2p_seed: Some("p2p-seed-for-tests".into()),
+    }
+}
+
+/// A cluster on an external broker, with the producer enabled by a user key.
+pub const EXTERNAL_BROKER: &str = r#"
+apiVersion: koinos.io/v1alpha1
+kind: KoinosCluster
+metadata: {name: ext, namespace: prod}
+spec:
+  network: {genesis: {configMapRef: {name: harbinger-genesis}}}
+  amqp: {external: {urlSecretRef: {name: broker, key: url}}}
+  services:
+    blockProducer: {enabled: true, privateKeySecretRef: {name: producer, key: wif}}
+    p2p: {enabled: false}
+    mempool: {autoscaling: {enabled: true, maxReplicas: 4}}
+"#;

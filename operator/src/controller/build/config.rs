@@ -1,0 +1,221 @@
+//! The rendered `config.yml` of every service (official section and key names), in one
+//! ConfigMap `<cluster>-config` with a key per service.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use serde_json::{Value, json};
+
+use super::meta::{child_name, content_hash, object_meta};
+use crate::controller::profile::{BASEDIR, GRPC_PORT, JSONRPC_PORT, P2P_PORT, ServiceKind};
+use crate::controller::validate::{ValidatedCluster, ValidatedService};
+
+/// Where the chain finds its genesis (a ConfigMap mounted read-only).
+pub const GENESIS_DIR: &str = "/koinos/genesis";
+pub const GENESIS_FILE: &str = "genesis_data.json";
+/// Where the block producer finds its key (a Secret mounted read-only).
+pub const SECRETS_DIR: &str = "/koinos/secrets";
+pub const PRIVATE_KEY_FILE: &str = "private.key";
+/// JSON-RPC methods refused unless the user configures a blacklist (design.md §5).
+pub const DEFAULT_JSONRPC_BLACKLIST: [&str; 2] = ["block_store.add_block", "chain.propose_block"];
+
+pub fn config_map_name(vc: &ValidatedCluster) -> String {
+    child_name(vc, "config")
+}
+
+/// ConfigMap key holding a service's `config.yml`.
+pub fn config_key(svc: &ValidatedService) -> String {
+    format!("{}.yml", svc.profile.section)
+}
+
+/// The operator's settings for a service section; user keys are merged over them, except
+/// list options, which merge (the official precedence for lists).
+fn operator_section(vc: &ValidatedCluster, svc: &ValidatedService) -> BTreeMap<String, Value> {
+    let mut section = BTreeMap::new();
+    match svc.kind() {
+        ServiceKind::Chain => {
+            section.insert(
+                "genesis-data".into(),
+                json!(format!("{GENESIS_DIR}/{GENESIS_FILE}")),
+            );
+        }
+        ServiceKind::BlockProducer => {
+            section.insert(
+                "private-key-file".into(),
+                json!(format!("{SECRETS_DIR}/{PRIVATE_KEY_FILE}")),
+            );
+        }
+        ServiceKind::Jsonrpc => {
+            section.insert(
+                "listen".into(),
+                json!(format!("/ip4/0.0.0.0/tcp/{}", JSONRPC_PORT.port)),
+            );
+            let user_blacklist = vc
+                .config
+                .get("jsonrpc")
+                .and_then(|s| s.get("blacklist"))
+                .is_some()
+                || vc
+                    .config
+                    .get("global")
+                    .and_then(|s| s.get("blacklist"))
+                    .is_some();
+            if !user_blacklist {
+                section.insert("blacklist".into(), json!(DEFAULT_JSONRPC_BLACKLIST));
+            }
+        }
+        ServiceKind::Grpc => {
+            section.insert(
+                "endpoint".into(),
+                json!(format!("0.0.0.0:{}", GRPC_PORT.port)),
+            );
+        }
+        ServiceKind::P2p => {
+            section.insert(
+                "listen".into(),
+                json!(format!("/ip4/0.0.0.0/tcp/{}", P2P_PORT.port)),
+            );
+            if !svc.seeds.is_empty() {
+                section.insert("peer".into(), json!(svc.seeds));
+            }
+        }
+        _ => {}
+    }
+    section
+}
+
+fn merge_section(base: &mut BTreeMap<String, Value>, user: Option<&BTreeMap<String, Value>>) {
+    for (key, value) in user.into_iter().flatten() {
+        match (base.get_mut(key), value) {
+            (Some(Value::Array(existing)), Value::Array(extra)) => {
+                for item in extra {
+                    if !existing.contains(item) {
+                        existing.push(item.clone());
+                    }
+                }
+            }
+            _ => {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// The `config.yml` text of one service: `global` plus the service's own section.
+pub fn render_service_config(vc: &ValidatedCluster, svc: &ValidatedService) -> String {
+    let mut global = BTreeMap::from([("log-level".to_string(), json!("info"))]);
+    merge_section(&mut global, vc.config.get("global"));
+    let mut own = operator_section(vc, svc);
+    merge_section(&mut own, vc.config.get(svc.profile.section));
+    let mut doc = BTreeMap::from([("global".to_string(), global)]);
+    if !own.is_empty() {
+        doc.insert(svc.profile.section.to_string(), own);
+    }
+    let body = serde_yaml::to_string(&doc).expect("config serializes");
+    format!(
+        "# Rendered by koinos-operator for {} (basedir {BASEDIR}).\n{body}",
+        svc.profile.section
+    )
+}
+
+/// Pod-template annotation value: changes exactly when the service's config.yml changes.
+pub fn config_hash(vc: &ValidatedCluster, svc: &ValidatedService) -> String {
+    content_hash(render_service_config(vc, svc).as_bytes())
+}
+
+pub fn build_config_map(vc: &ValidatedCluster) -> ConfigMap {
+    let data = vc
+        .services
+        .iter()
+        .map(|svc| (config_key(svc), render_service_config(vc, svc)))
+        .collect();
+    ConfigMap {
+        metadata: object_meta(vc, config_map_name(vc), "config"),
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{API_NODE, DEVNET, validated};
+
+    #[test]
+    fn config_map_snapshot() {
+        insta::assert_yaml_snapshot!(build_config_map(&validated(API_NODE)));
+    }
+
+    #[test]
+    fn every_enabled_service_has_a_config_and_nothing_secret() {
+        let vc = validated(DEVNET);
+        let cm = build_config_map(&vc);
+        let data = cm.data.unwrap();
+        assert_eq!(data.len(), vc.services.len());
+        for text in data.values() {
+            let doc: BTreeMap<String, BTreeMap<String, Value>> =
+                serde_yaml::from_str(text).unwrap();
+            assert!(doc.contains_key("global"));
+            for section in doc.values() {
+                for key in ["amqp", "seed", "password"] {
+                    assert!(
+                        !section.contains_key(key),
+                        "secret-bearing key {key} in {text}"
+                    );
+                }
+            }
+            assert!(
+                !text.contains("amqp://"),
+                "no broker URL in a ConfigMap: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn jsonrpc_blacklists_by_default_and_user_config_wins() {
+        let vc = validated(DEVNET);
+        let jsonrpc = vc.service(ServiceKind::Jsonrpc).unwrap();
+        let text = render_service_config(&vc, jsonrpc);
+        assert!(
+            text.contains("block_store.add_block") && text.contains("chain.propose_block"),
+            "{text}"
+        );
+
+        let custom = validated(&format!(
+            "{DEVNET}  config: {{jsonrpc: {{blacklist: [mempool]}}}}\n"
+        ));
+        let text = render_service_config(&custom, custom.service(ServiceKind::Jsonrpc).unwrap());
+        assert!(
+            !text.contains("add_block") && text.contains("mempool"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn config_hash_follows_only_the_services_own_config() {
+        let base = validated(DEVNET);
+        let changed = validated(&format!(
+            "{DEVNET}  config: {{mempool: {{transaction-expiration: 60}}}}\n"
+        ));
+        let hash = |vc: &ValidatedCluster, kind| config_hash(vc, vc.service(kind).unwrap());
+        assert_ne!(
+            hash(&base, ServiceKind::Mempool),
+            hash(&changed, ServiceKind::Mempool)
+        );
+        assert_eq!(
+            hash(&base, ServiceKind::Chain),
+            hash(&changed, ServiceKind::Chain)
+        );
+    }
+
+    #[test]
+    fn p2p_seeds_become_official_peer_option() {
+        let vc = validated(API_NODE);
+        let text = render_service_config(&vc, vc.service(ServiceKind::P2p).unwrap());
+        assert!(
+            text.contains("peer:") && text.contains("/dns4/seed.koinos.io"),
+            "{text}"
+        );
+        assert!(text.contains("listen: /ip4/0.0.0.0/tcp/8888"), "{text}");
+    }
+}

@@ -1,0 +1,147 @@
+//! HorizontalPodAutoscalers (autoscaling/v2): stores and mempool scale on the depth of their
+//! RPC queue (an External metric served by the operator), gateways on CPU.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, ExternalMetricSource, HPAScalingRules, HorizontalPodAutoscaler,
+    HorizontalPodAutoscalerBehavior, HorizontalPodAutoscalerSpec, MetricIdentifier, MetricSpec,
+    MetricTarget, ResourceMetricSource,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+use super::meta::{child_name, object_meta};
+use crate::controller::profile::ScaleSignal;
+use crate::controller::validate::{ValidatedCluster, ValidatedService};
+
+/// External metric: ready + unacknowledged messages of a cluster's RPC queue.
+pub const QUEUE_DEPTH_METRIC: &str = "koinos_rpc_queue_depth";
+/// Metric selector labels.
+pub const METRIC_LABEL_CLUSTER: &str = "cluster";
+pub const METRIC_LABEL_QUEUE: &str = "queue";
+
+/// The service's HPA, when autoscaling is on and the cluster runs.
+pub fn build_service_hpa(
+    vc: &ValidatedCluster,
+    svc: &ValidatedService,
+) -> Option<HorizontalPodAutoscaler> {
+    let autoscaling = svc.autoscaling.as_ref()?;
+    // A stopped cluster is scaled to zero; an HPA would fight that.
+    if vc.operation.stopped {
+        return None;
+    }
+    let profile = svc.profile;
+    let metric = match profile.scale_signal? {
+        ScaleSignal::QueueDepth => MetricSpec {
+            type_: "External".into(),
+            external: Some(ExternalMetricSource {
+                metric: MetricIdentifier {
+                    name: QUEUE_DEPTH_METRIC.into(),
+                    selector: Some(LabelSelector {
+                        match_labels: Some(BTreeMap::from([
+                            (METRIC_LABEL_CLUSTER.to_string(), vc.name.clone()),
+                            (
+                                METRIC_LABEL_QUEUE.to_string(),
+                                profile.rpc_queue?.to_string(),
+                            ),
+                        ])),
+                        ..Default::default()
+                    }),
+                },
+                target: MetricTarget {
+                    type_: "AverageValue".into(),
+                    average_value: Some(Quantity(autoscaling.target_queue_depth.to_string())),
+                    ..Default::default()
+                },
+            }),
+            ..Default::default()
+        },
+        ScaleSignal::Cpu => MetricSpec {
+            type_: "Resource".into(),
+            resource: Some(ResourceMetricSource {
+                name: "cpu".into(),
+                target: MetricTarget {
+                    type_: "Utilization".into(),
+                    average_utilization: Some(autoscaling.target_cpu_utilization_percentage),
+                    ..Default::default()
+                },
+            }),
+            ..Default::default()
+        },
+    };
+    let name = child_name(vc, profile.component);
+    Some(HorizontalPodAutoscaler {
+        metadata: object_meta(vc, name.clone(), profile.component),
+        spec: HorizontalPodAutoscalerSpec {
+            scale_target_ref: CrossVersionObjectReference {
+                api_version: Some("apps/v1".into()),
+                kind: if profile.class.is_stateful_set() {
+                    "StatefulSet"
+                } else {
+                    "Deployment"
+                }
+                .into(),
+                name,
+            },
+            min_replicas: Some(autoscaling.min_replicas),
+            max_replicas: autoscaling.max_replicas,
+            metrics: Some(vec![metric]),
+            behavior: Some(HorizontalPodAutoscalerBehavior {
+                scale_down: Some(HPAScalingRules {
+                    stabilization_window_seconds: Some(
+                        autoscaling.scale_down_stabilization_seconds,
+                    ),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        },
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::profile::ServiceKind;
+    use crate::test_support::{API_NODE, validated};
+
+    #[test]
+    fn store_scales_on_queue_depth() {
+        let vc = validated(API_NODE);
+        let hpa = build_service_hpa(&vc, vc.service(ServiceKind::BlockStore).unwrap()).unwrap();
+        insta::assert_yaml_snapshot!(hpa);
+        let metric = &hpa.spec.metrics.as_ref().unwrap()[0];
+        let external = metric.external.as_ref().unwrap();
+        assert_eq!(external.target.type_, "AverageValue");
+        assert_eq!(external.target.average_value, Some(Quantity("20".into())));
+        let labels = external
+            .metric
+            .selector
+            .as_ref()
+            .unwrap()
+            .match_labels
+            .as_ref()
+            .unwrap();
+        assert_eq!(labels[METRIC_LABEL_QUEUE], "koinos.rpc.block_store");
+        assert_eq!(hpa.spec.scale_target_ref.kind, "StatefulSet");
+    }
+
+    #[test]
+    fn gateway_scales_on_cpu() {
+        let vc = validated(API_NODE);
+        let hpa = build_service_hpa(&vc, vc.service(ServiceKind::Jsonrpc).unwrap()).unwrap();
+        let metric = &hpa.spec.metrics.as_ref().unwrap()[0];
+        assert_eq!(metric.resource.as_ref().unwrap().name, "cpu");
+        assert_eq!(hpa.spec.scale_target_ref.kind, "Deployment");
+        assert_eq!(hpa.spec.min_replicas, Some(2));
+        assert_eq!(hpa.spec.max_replicas, 8);
+    }
+
+    #[test]
+    fn no_hpa_without_autoscaling() {
+        let vc = validated(API_NODE);
+        assert!(build_service_hpa(&vc, vc.service(ServiceKind::Mempool).unwrap()).is_none());
+    }
+}

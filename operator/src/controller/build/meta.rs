@@ -1,0 +1,85 @@
+//! Names, labels, owner references and metadata shared by every child.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use sha2::{Digest, Sha256};
+
+use crate::controller::validate::ValidatedCluster;
+
+pub const LABEL_NAME: &str = "app.kubernetes.io/name";
+pub const LABEL_INSTANCE: &str = "app.kubernetes.io/instance";
+pub const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const LABEL_PART_OF: &str = "app.kubernetes.io/part-of";
+/// Marks Secrets holding generated material (credentials, keys): never deleted as orphans,
+/// never regenerated; they go away with the cluster through the owner reference.
+pub const LABEL_GENERATED: &str = "koinos.io/generated";
+/// Pod-template annotation: hash of the rendered config, so a config change rolls the pods.
+pub const ANNOTATION_CONFIG_HASH: &str = "koinos.io/config-hash";
+
+pub const APP_NAME: &str = "koinos";
+pub const MANAGED_BY: &str = "koinos-operator";
+
+/// `<cluster>-<component>`.
+pub fn child_name(vc: &ValidatedCluster, component: &str) -> String {
+    format!("{}-{component}", vc.name)
+}
+
+/// Labels that select a component's pods (stable: never change them on a live object).
+pub fn selector_labels(vc: &ValidatedCluster, component: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (LABEL_NAME.to_string(), APP_NAME.to_string()),
+        (LABEL_INSTANCE.to_string(), vc.name.clone()),
+        (LABEL_COMPONENT.to_string(), component.to_string()),
+    ])
+}
+
+/// Every label of a child: the selector labels plus ownership labels.
+pub fn labels(vc: &ValidatedCluster, component: &str) -> BTreeMap<String, String> {
+    let mut labels = selector_labels(vc, component);
+    labels.insert(LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string());
+    labels.insert(LABEL_PART_OF.to_string(), vc.name.clone());
+    labels
+}
+
+/// Label selector listing every child of a cluster (orphan cleanup).
+pub fn cluster_selector(cluster: &str) -> String {
+    format!("{LABEL_NAME}={APP_NAME},{LABEL_INSTANCE}={cluster},{LABEL_MANAGED_BY}={MANAGED_BY}")
+}
+
+pub fn selector(vc: &ValidatedCluster, component: &str) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(selector_labels(vc, component)),
+        ..Default::default()
+    }
+}
+
+/// The controller owner reference to the KoinosCluster (absent when rendering a manifest
+/// that has no uid: the API server would reject an empty one).
+pub fn owner_ref(vc: &ValidatedCluster) -> Option<OwnerReference> {
+    vc.uid.as_ref().map(|uid| OwnerReference {
+        api_version: "koinos.io/v1alpha1".into(),
+        kind: "KoinosCluster".into(),
+        name: vc.name.clone(),
+        uid: uid.clone(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    })
+}
+
+/// Metadata of a child named `name` belonging to `component`.
+pub fn object_meta(vc: &ValidatedCluster, name: String, component: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: Some(vc.namespace.clone()),
+        labels: Some(labels(vc, component)),
+        owner_references: owner_ref(vc).map(|o| vec![o]),
+        ..Default::default()
+    }
+}
+
+/// Short, stable content hash (hex) for annotations.
+pub fn content_hash(content: &[u8]) -> String {
+    hex::encode(&Sha256::digest(content)[..8])
+}

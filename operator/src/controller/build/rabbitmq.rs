@@ -1,0 +1,466 @@
+//! The managed broker: credentials Secret `<cluster>-amqp`, config, headless and client
+//! Services, the StatefulSet, and the NetworkPolicy admitting AMQP only from the cluster's pods.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, ConfigMapProjection, Container, ContainerPort, EnvVar, KeyToPath, PodSpec,
+    PodTemplateSpec, Probe, ProjectedVolumeSource, Secret, SecretProjection, SecretVolumeSource,
+    Service, ServicePort, ServiceSpec, TCPSocketAction, Volume, VolumeMount, VolumeProjection,
+};
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::meta::{
+    ANNOTATION_CONFIG_HASH, APP_NAME, LABEL_GENERATED, LABEL_INSTANCE, LABEL_NAME, child_name,
+    content_hash, object_meta, selector, selector_labels,
+};
+use super::pvc::{DATA_VOLUME, build_volume_claim_template, retention_policy};
+use super::security::{RABBITMQ_UID, container_security_context, pod_security_context};
+use super::workload::apply_pod_overrides;
+use crate::controller::profile::AMQP_PORT;
+use crate::controller::validate::{ManagedBroker, ValidatedCluster};
+
+pub const COMPONENT: &str = "rabbitmq";
+/// Largest message the broker accepts (koinos-protocol.md §1).
+pub const MAX_MESSAGE_SIZE: u64 = 536_870_912;
+/// Keys of the `<cluster>-amqp` Secret.
+pub const AMQP_URL_KEY: &str = "url";
+pub const AMQP_USERNAME_KEY: &str = "username";
+pub const AMQP_PASSWORD_KEY: &str = "password";
+pub const ERLANG_COOKIE_KEY: &str = "erlang-cookie";
+const CREDENTIALS_CONF_KEY: &str = "20-credentials.conf";
+const RABBITMQ_CONF_KEY: &str = "10-koinos.conf";
+const PROMETHEUS_PORT: i32 = 15692;
+const EPMD_PORT: i32 = 4369;
+const DIST_PORT: i32 = 25672;
+/// Cluster DNS domain used in RabbitMQ node names.
+const CLUSTER_DOMAIN: &str = "cluster.local";
+/// Label of the operator's own pods (the chart sets it); they read queue depths and the head.
+pub const OPERATOR_POD_LABEL: (&str, &str) = ("app.kubernetes.io/name", "koinos-operator");
+
+/// Broker credentials, generated once by the apply step and read back from the Secret after.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AmqpCredentials {
+    pub username: String,
+    pub password: String,
+    pub erlang_cookie: String,
+}
+
+impl std::fmt::Debug for AmqpCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmqpCredentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn amqp_secret_name(vc: &ValidatedCluster) -> String {
+    child_name(vc, "amqp")
+}
+pub fn client_service_name(vc: &ValidatedCluster) -> String {
+    child_name(vc, COMPONENT)
+}
+pub fn headless_service_name(vc: &ValidatedCluster) -> String {
+    child_name(vc, "rabbitmq-headless")
+}
+
+/// In-cluster URL of the managed broker.
+pub fn broker_url(vc: &ValidatedCluster, credentials: &AmqpCredentials) -> String {
+    format!(
+        "amqp://{}:{}@{}.{}.svc:{}/",
+        credentials.username,
+        credentials.password,
+        client_service_name(vc),
+        vc.namespace,
+        AMQP_PORT.port
+    )
+}
+
+pub fn build_amqp_secret(vc: &ValidatedCluster, credentials: &AmqpCredentials) -> Secret {
+    let mut metadata = object_meta(vc, amqp_secret_name(vc), COMPONENT);
+    metadata
+        .labels
+        .get_or_insert_with(BTreeMap::new)
+        .insert(LABEL_GENERATED.into(), "true".into());
+    let conf = format!(
+        "default_user = {}\ndefault_pass = {}\n",
+        credentials.username, credentials.password
+    );
+    let data = [
+        (AMQP_USERNAME_KEY, credentials.username.clone()),
+        (AMQP_PASSWORD_KEY, credentials.password.clone()),
+        (AMQP_URL_KEY, broker_url(vc, credentials)),
+        (ERLANG_COOKIE_KEY, credentials.erlang_cookie.clone()),
+        (CREDENTIALS_CONF_KEY, conf),
+    ];
+    Secret {
+        metadata,
+        type_: Some("Opaque".into()),
+        data: Some(
+            data.into_iter()
+                .map(|(k, v)| (k.to_string(), ByteString(v.into_bytes())))
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+fn node_name(vc: &ValidatedCluster, ordinal: i32) -> String {
+    format!(
+        "rabbit@{}-{ordinal}.{}.{}.svc.{CLUSTER_DOMAIN}",
+        child_name(vc, COMPONENT),
+        headless_service_name(vc),
+        vc.namespace
+    )
+}
+
+/// `rabbitmq.conf` (no secrets: credentials come from the Secret's own conf file).
+pub fn render_rabbitmq_conf(vc: &ValidatedCluster, broker: &ManagedBroker) -> String {
+    let mut conf = format!(
+        "listeners.tcp.default = {}\nmax_message_size = {MAX_MESSAGE_SIZE}\nprometheus.tcp.port = {PROMETHEUS_PORT}\n",
+        AMQP_PORT.port
+    );
+    conf.push_str("cluster_formation.peer_discovery_backend = classic_config\n");
+    for ordinal in 0..broker.replicas {
+        conf.push_str(&format!(
+            "cluster_formation.classic_config.nodes.{} = {}\n",
+            ordinal + 1,
+            node_name(vc, ordinal)
+        ));
+    }
+    if broker.replicas > 1 {
+        conf.push_str("cluster_partition_handling = pause_minority\n");
+    }
+    conf
+}
+
+pub fn build_rabbitmq_config_map(vc: &ValidatedCluster, broker: &ManagedBroker) -> ConfigMap {
+    ConfigMap {
+        metadata: object_meta(vc, child_name(vc, "rabbitmq-config"), COMPONENT),
+        data: Some(BTreeMap::from([(
+            RABBITMQ_CONF_KEY.to_string(),
+            render_rabbitmq_conf(vc, broker),
+        )])),
+        ..Default::default()
+    }
+}
+
+fn port(name: &str, number: i32) -> ServicePort {
+    ServicePort {
+        name: Some(name.into()),
+        port: number,
+        target_port: Some(IntOrString::Int(number)),
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    }
+}
+
+pub fn build_rabbitmq_client_service(vc: &ValidatedCluster) -> Service {
+    Service {
+        metadata: object_meta(vc, client_service_name(vc), COMPONENT),
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            selector: Some(selector_labels(vc, COMPONENT)),
+            ports: Some(vec![
+                port(AMQP_PORT.name, AMQP_PORT.port),
+                port("prometheus", PROMETHEUS_PORT),
+            ]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Stable per-pod DNS names for clustering; published before readiness so nodes can meet.
+pub fn build_rabbitmq_headless_service(vc: &ValidatedCluster) -> Service {
+    Service {
+        metadata: object_meta(vc, headless_service_name(vc), COMPONENT),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".into()),
+            publish_not_ready_addresses: Some(true),
+            selector: Some(selector_labels(vc, COMPONENT)),
+            ports: Some(vec![
+                port(AMQP_PORT.name, AMQP_PORT.port),
+                port("epmd", EPMD_PORT),
+                port("dist", DIST_PORT),
+            ]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn env(name: &str, value: String) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: Some(value),
+        ..Default::default()
+    }
+}
+
+fn tcp_probe(initial_delay: i32) -> Probe {
+    Probe {
+        tcp_socket: Some(TCPSocketAction {
+            port: IntOrString::String(AMQP_PORT.name.into()),
+            ..Default::default()
+        }),
+        initial_delay_seconds: Some(initial_delay),
+        period_seconds: Some(10),
+        timeout_seconds: Some(5),
+        failure_threshold: Some(6),
+        ..Default::default()
+    }
+}
+
+pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker) -> StatefulSet {
+    let name = child_name(vc, COMPONENT);
+    let secret = amqp_secret_name(vc);
+    let conf_volume = Volume {
+        name: "conf".into(),
+        projected: Some(ProjectedVolumeSource {
+            sources: Some(vec![
+                VolumeProjection {
+                    config_map: Some(ConfigMapProjection {
+                        name: child_name(vc, "rabbitmq-config"),
+                        items: Some(vec![KeyToPath {
+                            key: RABBITMQ_CONF_KEY.into(),
+                            path: RABBITMQ_CONF_KEY.into(),
+                            mode: None,
+                        }]),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                VolumeProjection {
+                    secret: Some(SecretProjection {
+                        name: secret.clone(),
+                        items: Some(vec![KeyToPath {
+                            key: CREDENTIALS_CONF_KEY.into(),
+                            path: CREDENTIALS_CONF_KEY.into(),
+                            mode: None,
+                        }]),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ]),
+            default_mode: Some(0o440),
+        }),
+        ..Default::default()
+    };
+    let cookie_volume = Volume {
+        name: "erlang-cookie".into(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret),
+            items: Some(vec![KeyToPath {
+                key: ERLANG_COOKIE_KEY.into(),
+                path: ".erlang.cookie".into(),
+                mode: None,
+            }]),
+            default_mode: Some(0o400),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let tmp = Volume {
+        name: "tmp".into(),
+        empty_dir: Some(Default::default()),
+        ..Default::default()
+    };
+    let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: Some(read_only),
+        ..Default::default()
+    };
+    // Erlang insists on a 0400 cookie owned by the user in $HOME (the data volume).
+    let init = Container {
+        name: "erlang-cookie".into(),
+        image: Some(broker.image.clone()),
+        command: Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "cp /cookie/.erlang.cookie /var/lib/rabbitmq/.erlang.cookie && chmod 0400 /var/lib/rabbitmq/.erlang.cookie".into(),
+        ]),
+        volume_mounts: Some(vec![mount("erlang-cookie", "/cookie", true), mount(DATA_VOLUME, "/var/lib/rabbitmq", false)]),
+        security_context: Some(container_security_context()),
+        resources: Some(broker.resources.clone()),
+        ..Default::default()
+    };
+    let container = Container {
+        name: COMPONENT.into(),
+        image: Some(broker.image.clone()),
+        env: Some(vec![
+            EnvVar {
+                name: "POD_NAME".into(),
+                value_from: Some(k8s_openapi::api::core::v1::EnvVarSource {
+                    field_ref: Some(k8s_openapi::api::core::v1::ObjectFieldSelector {
+                        field_path: "metadata.name".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            env("RABBITMQ_USE_LONGNAME", "true".into()),
+            env(
+                "RABBITMQ_NODENAME",
+                format!(
+                    "rabbit@$(POD_NAME).{}.{}.svc.{CLUSTER_DOMAIN}",
+                    headless_service_name(vc),
+                    vc.namespace
+                ),
+            ),
+            env("RABBITMQ_CONFIG_FILES", "/etc/rabbitmq/conf.d".into()),
+            env("RABBITMQ_LOGS", "-".into()),
+        ]),
+        ports: Some(vec![
+            ContainerPort {
+                name: Some(AMQP_PORT.name.into()),
+                container_port: AMQP_PORT.port,
+                ..Default::default()
+            },
+            ContainerPort {
+                name: Some("prometheus".into()),
+                container_port: PROMETHEUS_PORT,
+                ..Default::default()
+            },
+            ContainerPort {
+                name: Some("epmd".into()),
+                container_port: EPMD_PORT,
+                ..Default::default()
+            },
+            ContainerPort {
+                name: Some("dist".into()),
+                container_port: DIST_PORT,
+                ..Default::default()
+            },
+        ]),
+        volume_mounts: Some(vec![
+            mount(DATA_VOLUME, "/var/lib/rabbitmq", false),
+            mount("conf", "/etc/rabbitmq/conf.d", true),
+            mount("tmp", "/tmp", false),
+        ]),
+        resources: Some(broker.resources.clone()),
+        security_context: Some(container_security_context()),
+        readiness_probe: Some(tcp_probe(10)),
+        liveness_probe: Some(tcp_probe(60)),
+        ..Default::default()
+    };
+    let mut meta = ObjectMeta {
+        labels: Some(selector_labels(vc, COMPONENT)),
+        annotations: Some(BTreeMap::from([(
+            ANNOTATION_CONFIG_HASH.to_string(),
+            content_hash(render_rabbitmq_conf(vc, broker).as_bytes()),
+        )])),
+        ..Default::default()
+    };
+    let mut spec = PodSpec {
+        init_containers: Some(vec![init]),
+        containers: vec![container],
+        volumes: Some(vec![conf_volume, cookie_volume, tmp]),
+        security_context: Some(pod_security_context(RABBITMQ_UID)),
+        automount_service_account_token: Some(false),
+        enable_service_links: Some(false),
+        termination_grace_period_seconds: Some(60),
+        ..Default::default()
+    };
+    apply_pod_overrides(&broker.pod, &mut meta, &mut spec);
+    StatefulSet {
+        metadata: object_meta(vc, name, COMPONENT),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(if vc.operation.stopped {
+                0
+            } else {
+                broker.replicas
+            }),
+            selector: selector(vc, COMPONENT),
+            service_name: Some(headless_service_name(vc)),
+            // Nodes must start together to form a cluster.
+            pod_management_policy: Some("Parallel".into()),
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("RollingUpdate".into()),
+                ..Default::default()
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(meta),
+                spec: Some(spec),
+            },
+            volume_claim_templates: Some(vec![build_volume_claim_template(
+                vc,
+                COMPONENT,
+                &broker.storage,
+            )]),
+            persistent_volume_claim_retention_policy: Some(retention_policy(&broker.storage)),
+            revision_history_limit: Some(5),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// AMQP only from this cluster's pods and the operator; clustering only between broker
+/// nodes; Prometheus metrics from anywhere.
+pub fn build_rabbitmq_network_policy(vc: &ValidatedCluster) -> NetworkPolicy {
+    let tcp = |number: i32| NetworkPolicyPort {
+        port: Some(IntOrString::Int(number)),
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    };
+    let cluster_pods = NetworkPolicyPeer {
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([
+                (LABEL_NAME.to_string(), APP_NAME.to_string()),
+                (LABEL_INSTANCE.to_string(), vc.name.clone()),
+            ])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let operator_pods = NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector::default()),
+        pod_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                OPERATOR_POD_LABEL.0.to_string(),
+                OPERATOR_POD_LABEL.1.to_string(),
+            )])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    NetworkPolicy {
+        metadata: object_meta(vc, child_name(vc, COMPONENT), COMPONENT),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(selector(vc, COMPONENT)),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![
+                NetworkPolicyIngressRule {
+                    from: Some(vec![cluster_pods, operator_pods]),
+                    ports: Some(vec![tcp(AMQP_PORT.port)]),
+                },
+                NetworkPolicyIngressRule {
+                    from: Some(vec![NetworkPolicyPeer {
+                        pod_selector: Some(selector(vc, COMPONENT)),
+                        ..Default::default()
+                    }]),
+                    ports: Some(vec![tcp(EPMD_PORT), tcp(DIST_PORT)]),
+                },
+                NetworkPolicyIngressRule {
+                    from: None,
+                    ports: Some(vec![tcp(PROMETHEUS_PORT)]),
+                },
+            ]),
+            ..Default::default()
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! A Kubernetes Service per Koinos service: the client port (jsonrpc 8080, grpc 50051,
+//! p2p 8888; type configurable) plus metrics 9100. Services without a client port get a
+//! headless Service (metrics scraping and the StatefulSet's pod DNS).
+
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::meta::{child_name, object_meta, selector_labels};
+use crate::controller::profile::METRICS_PORT;
+use crate::controller::validate::{ValidatedCluster, ValidatedService};
+
+pub fn build_service_service(vc: &ValidatedCluster, svc: &ValidatedService) -> Service {
+    let profile = svc.profile;
+    let mut metadata = object_meta(vc, child_name(vc, profile.component), profile.component);
+    let mut ports = Vec::new();
+    let (type_, cluster_ip) = match profile.main_port() {
+        Some(main) => {
+            ports.push(ServicePort {
+                name: Some(main.name.into()),
+                port: svc.exposure.port.unwrap_or(main.port),
+                target_port: Some(IntOrString::String(main.name.into())),
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            });
+            if !svc.exposure.annotations.is_empty() {
+                metadata.annotations = Some(svc.exposure.annotations.clone());
+            }
+            (svc.exposure.type_.as_str(), None)
+        }
+        None => ("ClusterIP", Some("None".to_string())),
+    };
+    ports.push(ServicePort {
+        name: Some(METRICS_PORT.name.into()),
+        port: METRICS_PORT.port,
+        target_port: Some(IntOrString::String(METRICS_PORT.name.into())),
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    });
+    Service {
+        metadata,
+        spec: Some(ServiceSpec {
+            type_: Some(type_.into()),
+            cluster_ip,
+            selector: Some(selector_labels(vc, profile.component)),
+            ports: Some(ports),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::profile::ServiceKind;
+    use crate::test_support::{API_NODE, validated};
+
+    #[test]
+    fn gateway_service_snapshot() {
+        let vc = validated(API_NODE);
+        insta::assert_yaml_snapshot!(build_service_service(
+            &vc,
+            vc.service(ServiceKind::Jsonrpc).unwrap()
+        ));
+    }
+
+    #[test]
+    fn ports_by_service() {
+        let vc = validated(API_NODE);
+        let ports = |kind| {
+            let s = build_service_service(&vc, vc.service(kind).unwrap());
+            let spec = s.spec.unwrap();
+            (
+                spec.type_.unwrap(),
+                spec.ports
+                    .unwrap()
+                    .iter()
+                    .map(|p| p.port)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            ports(ServiceKind::Jsonrpc),
+            ("LoadBalancer".into(), vec![80, 9100])
+        );
+        assert_eq!(
+            ports(ServiceKind::P2p),
+            ("LoadBalancer".into(), vec![8888, 9100])
+        );
+        assert_eq!(
+            ports(ServiceKind::BlockStore),
+            ("ClusterIP".into(), vec![9100])
+        );
+    }
+}

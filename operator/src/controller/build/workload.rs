@@ -1,0 +1,391 @@
+//! One workload per enabled service, by class (design.md §2): singletons and replicated
+//! stores are StatefulSets, the in-memory consumer and gateways are Deployments. One generic
+//! pod template serves every service; the profile supplies what varies.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet,
+    StatefulSetSpec, StatefulSetUpdateStrategy,
+};
+use k8s_openapi::api::core::v1::{
+    ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
+    HTTPGetAction, KeyToPath, LocalObjectReference, ObjectFieldSelector, PodSpec, PodTemplateSpec,
+    Probe, SecretKeySelector, SecretVolumeSource, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::config::{
+    GENESIS_DIR, GENESIS_FILE, PRIVATE_KEY_FILE, SECRETS_DIR, config_hash, config_key,
+    config_map_name,
+};
+use super::devnet::genesis_config_map_name;
+use super::meta::{ANNOTATION_CONFIG_HASH, child_name, object_meta, selector, selector_labels};
+use super::pvc::{DATA_VOLUME, build_volume_claim_template, retention_policy};
+use super::rabbitmq::{AMQP_URL_KEY, amqp_secret_name};
+use super::security::{SERVICES_UID, container_security_context, pod_security_context};
+use crate::controller::profile::{BASEDIR, METRICS_PORT, ServiceClass, ServiceKind};
+use crate::controller::validate::{Amqp, Network, ResolvedPod, ValidatedCluster, ValidatedService};
+
+/// Env var the `--amqp` flag expands.
+pub const AMQP_URL_ENV: &str = "KOINOS_AMQP_URL";
+/// Env var with the p2p node identity seed (from the generated Secret).
+pub const P2P_SEED_ENV: &str = "KOINOS_P2P_SEED";
+
+/// A service's workload.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Workload {
+    StatefulSet(Box<StatefulSet>),
+    Deployment(Box<Deployment>),
+}
+
+impl Workload {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::StatefulSet(_) => "StatefulSet",
+            Self::Deployment(_) => "Deployment",
+        }
+    }
+}
+
+/// Replicas the workload asks for; `None` leaves them to the HorizontalPodAutoscaler.
+pub fn workload_replicas(vc: &ValidatedCluster, svc: &ValidatedService) -> Option<i32> {
+    if vc.operation.stopped {
+        Some(0)
+    } else if svc.autoscaling.is_some() {
+        None
+    } else if svc.profile.class == ServiceClass::Singleton {
+        Some(svc.replicas.min(1))
+    } else {
+        Some(svc.replicas)
+    }
+}
+
+/// The env var carrying the broker URL, from the generated or the user's Secret.
+pub fn amqp_url_env(vc: &ValidatedCluster) -> EnvVar {
+    let (name, key) = match &vc.amqp {
+        Amqp::Managed(_) => (amqp_secret_name(vc), AMQP_URL_KEY.to_string()),
+        Amqp::External { url_secret } => (url_secret.name.clone(), url_secret.key.clone()),
+    };
+    secret_env(AMQP_URL_ENV, name, key)
+}
+
+fn secret_env(var: &str, name: String, key: String) -> EnvVar {
+    EnvVar {
+        name: var.into(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name,
+                key,
+                optional: Some(false),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn p2p_identity_secret_name(vc: &ValidatedCluster) -> String {
+    child_name(vc, "p2p-identity")
+}
+pub const P2P_SEED_KEY: &str = "seed";
+
+fn pod_name_env() -> EnvVar {
+    EnvVar {
+        name: "POD_NAME".into(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: "metadata.name".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: Some(read_only),
+        ..Default::default()
+    }
+}
+
+fn empty_dir(name: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Default::default()
+    }
+}
+
+fn http_probe(path: &str, initial_delay: i32, failure_threshold: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String(METRICS_PORT.name.into()),
+            ..Default::default()
+        }),
+        initial_delay_seconds: Some(initial_delay),
+        period_seconds: Some(10),
+        timeout_seconds: Some(3),
+        failure_threshold: Some(failure_threshold),
+        ..Default::default()
+    }
+}
+
+/// Scheduling and metadata overrides applied to a pod spec / template metadata.
+pub fn apply_pod_overrides(pod: &ResolvedPod, meta: &mut ObjectMeta, spec: &mut PodSpec) {
+    let labels = meta.labels.get_or_insert_with(BTreeMap::new);
+    for (key, value) in &pod.labels {
+        // Selector labels stay the operator's: the selector must keep matching.
+        labels.entry(key.clone()).or_insert_with(|| value.clone());
+    }
+    if !pod.annotations.is_empty() {
+        meta.annotations
+            .get_or_insert_with(BTreeMap::new)
+            .extend(pod.annotations.clone());
+    }
+    spec.node_selector = (!pod.node_selector.is_empty()).then(|| pod.node_selector.clone());
+    spec.tolerations = (!pod.tolerations.is_empty()).then(|| pod.tolerations.clone());
+    spec.affinity = pod.affinity.clone();
+    spec.topology_spread_constraints = (!pod.topology_spread_constraints.is_empty())
+        .then(|| pod.topology_spread_constraints.clone());
+    spec.priority_class_name = pod.priority_class_name.clone();
+    if let Some(account) = &pod.service_account_name {
+        spec.service_account_name = Some(account.clone());
+    }
+}
+
+/// The pod template of a Koinos service.
+pub fn build_service_pod_template(
+    vc: &ValidatedCluster,
+    svc: &ValidatedService,
+) -> PodTemplateSpec {
+    let profile = svc.profile;
+    let mut env = vec![pod_name_env(), amqp_url_env(vc)];
+    let mut args = profile.args();
+    let mut volumes = vec![
+        empty_dir("basedir"),
+        empty_dir("tmp"),
+        Volume {
+            name: "config".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: config_map_name(vc),
+                items: Some(vec![KeyToPath {
+                    key: config_key(svc),
+                    path: "config.yml".into(),
+                    mode: None,
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    ];
+    let mut mounts = vec![
+        mount("basedir", BASEDIR, false),
+        mount("tmp", "/tmp", false),
+        VolumeMount {
+            name: "config".into(),
+            mount_path: format!("{BASEDIR}/config.yml"),
+            sub_path: Some("config.yml".into()),
+            read_only: Some(true),
+            ..Default::default()
+        },
+    ];
+    if let Some(dir) = profile.data_dir() {
+        mounts.push(mount(DATA_VOLUME, &dir, false));
+    }
+    match svc.kind() {
+        ServiceKind::Chain => {
+            let (config_map, key) = match &vc.network {
+                Network::Genesis { config_map, key } => (config_map.clone(), key.clone()),
+                Network::Devnet => (genesis_config_map_name(vc), GENESIS_FILE.to_string()),
+            };
+            volumes.push(Volume {
+                name: "genesis".into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: config_map,
+                    items: Some(vec![KeyToPath {
+                        key,
+                        path: GENESIS_FILE.into(),
+                        mode: None,
+                    }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            mounts.push(mount("genesis", GENESIS_DIR, true));
+        }
+        ServiceKind::BlockProducer => {
+            let key = svc
+                .private_key
+                .clone()
+                .expect("validate resolves the producer key");
+            volumes.push(Volume {
+                name: "producer-key".into(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(key.name),
+                    items: Some(vec![KeyToPath {
+                        key: key.key,
+                        path: PRIVATE_KEY_FILE.into(),
+                        mode: Some(0o400),
+                    }]),
+                    default_mode: Some(0o400),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            mounts.push(mount("producer-key", SECRETS_DIR, true));
+        }
+        ServiceKind::P2p => {
+            env.push(secret_env(
+                P2P_SEED_ENV,
+                p2p_identity_secret_name(vc),
+                P2P_SEED_KEY.into(),
+            ));
+            args.push(format!("--seed=$({P2P_SEED_ENV})"));
+        }
+        _ => {}
+    }
+    env.extend(svc.pod.env.iter().cloned());
+    let ports = profile
+        .ports
+        .iter()
+        .chain(std::iter::once(&METRICS_PORT))
+        .map(|p| ContainerPort {
+            name: Some(p.name.into()),
+            container_port: p.port,
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        })
+        .collect();
+    // The services image holds every binary; another image (e.g. an official one) runs its own
+    // entrypoint with the same flags.
+    let command = (svc.image == format!("{}:{}", vc.image.repository, vc.image.tag))
+        .then(|| vec![profile.binary.to_string()]);
+    let container = Container {
+        name: profile.component.into(),
+        image: Some(svc.image.clone()),
+        image_pull_policy: Some(vc.image.pull_policy.as_str().into()),
+        command,
+        args: Some(args),
+        env: Some(env),
+        ports: Some(ports),
+        volume_mounts: Some(mounts),
+        resources: Some(svc.resources.clone()),
+        security_context: Some(container_security_context()),
+        readiness_probe: svc.health_probes.then(|| http_probe("/readyz", 5, 3)),
+        liveness_probe: svc.health_probes.then(|| http_probe("/healthz", 30, 6)),
+        ..Default::default()
+    };
+    let mut meta = ObjectMeta {
+        labels: Some(selector_labels(vc, profile.component)),
+        annotations: Some(BTreeMap::from([(
+            ANNOTATION_CONFIG_HASH.to_string(),
+            config_hash(vc, svc),
+        )])),
+        ..Default::default()
+    };
+    let mut spec = PodSpec {
+        containers: vec![container],
+        volumes: Some(volumes),
+        security_context: Some(pod_security_context(SERVICES_UID)),
+        automount_service_account_token: Some(false),
+        enable_service_links: Some(false),
+        termination_grace_period_seconds: Some(if profile.class == ServiceClass::Singleton {
+            60
+        } else {
+            30
+        }),
+        image_pull_secrets: (!vc.image.pull_secrets.is_empty()).then(|| {
+            vc.image
+                .pull_secrets
+                .iter()
+                .map(|name| LocalObjectReference { name: name.clone() })
+                .collect()
+        }),
+        ..Default::default()
+    };
+    apply_pod_overrides(&svc.pod, &mut meta, &mut spec);
+    PodTemplateSpec {
+        metadata: Some(meta),
+        spec: Some(spec),
+    }
+}
+
+/// The workload of a service, by class.
+pub fn build_service_workload(vc: &ValidatedCluster, svc: &ValidatedService) -> Workload {
+    match svc.profile.class {
+        ServiceClass::Singleton | ServiceClass::ReplicatedStore => {
+            Workload::StatefulSet(Box::new(build_service_statefulset(vc, svc)))
+        }
+        ServiceClass::InMemoryConsumer | ServiceClass::Gateway => {
+            Workload::Deployment(Box::new(build_service_deployment(vc, svc)))
+        }
+    }
+}
+
+pub fn build_service_statefulset(vc: &ValidatedCluster, svc: &ValidatedService) -> StatefulSet {
+    let component = svc.profile.component;
+    let singleton = svc.profile.class == ServiceClass::Singleton;
+    StatefulSet {
+        metadata: object_meta(vc, child_name(vc, component), component),
+        spec: Some(StatefulSetSpec {
+            replicas: workload_replicas(vc, svc),
+            selector: selector(vc, component),
+            service_name: Some(child_name(vc, component)),
+            // A singleton rolls by deleting its one pod before starting the next: never two.
+            pod_management_policy: Some(
+                if singleton {
+                    "OrderedReady"
+                } else {
+                    "Parallel"
+                }
+                .into(),
+            ),
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("RollingUpdate".into()),
+                ..Default::default()
+            }),
+            template: build_service_pod_template(vc, svc),
+            volume_claim_templates: svc
+                .storage
+                .as_ref()
+                .map(|storage| vec![build_volume_claim_template(vc, component, storage)]),
+            persistent_volume_claim_retention_policy: svc.storage.as_ref().map(retention_policy),
+            revision_history_limit: Some(5),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn build_service_deployment(vc: &ValidatedCluster, svc: &ValidatedService) -> Deployment {
+    let component = svc.profile.component;
+    Deployment {
+        metadata: object_meta(vc, child_name(vc, component), component),
+        spec: Some(DeploymentSpec {
+            replicas: workload_replicas(vc, svc),
+            selector: selector(vc, component),
+            // Surge one new pod before retiring an old one: capacity never dips.
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".into()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_surge: Some(IntOrString::Int(1)),
+                    max_unavailable: Some(IntOrString::Int(0)),
+                }),
+            }),
+            template: build_service_pod_template(vc, svc),
+            revision_history_limit: Some(5),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+use super::*;
+use crate::test_support::{API_NODE, DEVNET, validated};
+
+fn service(vc: &ValidatedCluster, kind: ServiceKind) -> &ValidatedService {
+    vc.service(kind).unwrap()
+}
+
+fn container(template: &PodTemplateSpec) -> &Container {
+    &template.spec.as_ref().unwrap().containers[0]
+}
+
+#[test]
+fn chain_statefulset_snapshot() {
+    let vc = validated(DEVNET);
+    insta::assert_yaml_snapshot!(build_service_statefulset(
+        &vc,
+        service(&vc, ServiceKind::Chain)
+    ));
+}
+
+#[test]
+fn autoscaled_store_statefulset_snapshot() {
+    let vc = validated(API_NODE);
+    insta::assert_yaml_snapshot!(build_service_statefulset(
+        &vc,
+        service(&vc, ServiceKind::BlockStore)
+    ));
+}
+
+#[test]
+fn gateway_deployment_snapshot() {
+    let vc = validated(API_NODE);
+    insta::assert_yaml_snapshot!(build_service_deployment(
+        &vc,
+        service(&vc, ServiceKind::Jsonrpc)
+    ));
+}
+
+#[test]
+fn producer_statefulset_snapshot() {
+    let vc = validated(DEVNET);
+    insta::assert_yaml_snapshot!(build_service_statefulset(
+        &vc,
+        service(&vc, ServiceKind::BlockProducer)
+    ));
+}
+
+#[test]
+fn workload_kind_follows_class() {
+    let vc = validated(DEVNET);
+    for svc in &vc.services {
+        let expected = if svc.profile.class.is_stateful_set() {
+            "StatefulSet"
+        } else {
+            "Deployment"
+        };
+        assert_eq!(
+            build_service_workload(&vc, svc).kind(),
+            expected,
+            "{}",
+            svc.profile.spec_name
+        );
+    }
+}
+
+#[test]
+fn replicas_drive_the_workload_unless_autoscaled() {
+    let vc = validated(API_NODE);
+    assert_eq!(
+        workload_replicas(&vc, service(&vc, ServiceKind::Mempool)),
+        Some(2)
+    );
+    assert_eq!(
+        workload_replicas(&vc, service(&vc, ServiceKind::BlockStore)),
+        None
+    );
+    assert_eq!(
+        workload_replicas(&vc, service(&vc, ServiceKind::Chain)),
+        Some(1)
+    );
+    let zero = validated(&format!("{DEVNET}  services: {{chain: {{replicas: 0}}}}\n"));
+    assert_eq!(
+        workload_replicas(&zero, service(&zero, ServiceKind::Chain)),
+        Some(0)
+    );
+}
+
+#[test]
+fn image_override_gets_the_same_flags_and_config() {
+    let vc = validated(API_NODE);
+    let ours = build_service_pod_template(&vc, service(&vc, ServiceKind::TransactionStore));
+    let official = build_service_pod_template(&vc, service(&vc, ServiceKind::AccountHistory));
+    assert_eq!(
+        container(&ours).command,
+        Some(vec!["koinos-transaction-store".to_string()])
+    );
+    assert_eq!(
+        container(&official).image.as_deref(),
+        Some("koinos/koinos-account-history:v1.0.0")
+    );
+    assert_eq!(
+        container(&official).command,
+        None,
+        "an official image runs its own entrypoint"
+    );
+    assert_eq!(
+        container(&ours).args,
+        container(&official).args,
+        "same official flags"
+    );
+    let config_mount = |t: &PodTemplateSpec| {
+        container(t)
+            .volume_mounts
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|m| m.name == "config")
+            .cloned()
+    };
+    assert_eq!(config_mount(&ours), config_mount(&official));
+    assert!(
+        container(&official).readiness_probe.is_none(),
+        "healthProbes: false"
+    );
+}
+
+#[test]
+fn every_service_gets_the_official_flags() {
+    let vc = validated(DEVNET);
+    for svc in &vc.services {
+        let args = container(&build_service_pod_template(&vc, svc))
+            .args
+            .clone()
+            .unwrap();
+        assert!(args.contains(&"--basedir=/koinos".to_string()), "{args:?}");
+        assert!(args.contains(&"--amqp=$(KOINOS_AMQP_URL)".to_string()));
+        assert!(args.contains(&"--instance-id=$(POD_NAME)".to_string()));
+    }
+}
+
+#[test]
+fn config_change_changes_only_that_pod_template() {
+    let base = validated(DEVNET);
+    let changed = validated(&format!(
+        "{DEVNET}  config: {{chain: {{fork-algorithm: pob}}}}\n"
+    ));
+    let annotation = |vc: &ValidatedCluster, kind| {
+        build_service_pod_template(vc, service(vc, kind))
+            .metadata
+            .unwrap()
+            .annotations
+            .unwrap()[super::super::meta::ANNOTATION_CONFIG_HASH]
+            .clone()
+    };
+    assert_ne!(
+        annotation(&base, ServiceKind::Chain),
+        annotation(&changed, ServiceKind::Chain)
+    );
+    assert_eq!(
+        annotation(&base, ServiceKind::Mempool),
+        annotation(&changed, ServiceKind::Mempool)
+    );
+}
+
+#[test]
+fn pod_overrides_cannot_steal_selector_labels() {
+    let vc = validated(&format!(
+        "{DEVNET}  podOverrides: {{labels: {{app.kubernetes.io/component: evil, team: koinos}}}}\n"
+    ));
+    let template = build_service_pod_template(&vc, service(&vc, ServiceKind::Mempool));
+    let labels = template.metadata.unwrap().labels.unwrap();
+    assert_eq!(labels["app.kubernetes.io/component"], "mempool");
+    assert_eq!(labels["team"], "koinos");
+}
+
+#[test]
+fn store_volumes_follow_retention_policy() {
+    let vc = validated(API_NODE);
+    let sts = build_service_statefulset(&vc, service(&vc, ServiceKind::BlockStore));
+    let policy = sts
+        .spec
+        .unwrap()
+        .persistent_volume_claim_retention_policy
+        .unwrap();
+    assert_eq!(policy.when_deleted.as_deref(), Some("Delete"));
+    assert_eq!(policy.when_scaled.as_deref(), Some("Retain"));
+    let chain = build_service_statefulset(&vc, service(&vc, ServiceKind::Chain));
+    let policy = chain
+        .spec
+        .unwrap()
+        .persistent_volume_claim_retention_policy
+        .unwrap();
+    assert_eq!(
+        policy.when_deleted.as_deref(),
+        Some("Retain"),
+        "default Retain"
+    );
+}
