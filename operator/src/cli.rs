@@ -1,8 +1,9 @@
 //! Command line: every flag also reads `KOINOS_OPERATOR_<FLAG>` from the environment.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,6 +20,23 @@ pub struct Cli {
 pub enum Command {
     /// Print the KoinosCluster CustomResourceDefinition as YAML.
     Crd,
+    /// Print every child object of a KoinosCluster manifest as YAML, without a cluster.
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// KoinosCluster manifest (`-` for stdin).
+    #[arg(short = 'f', long = "file", env = "KOINOS_OPERATOR_FILE")]
+    pub file: PathBuf,
+    /// Namespace for a manifest that has none.
+    #[arg(
+        short = 'n',
+        long,
+        env = "KOINOS_OPERATOR_NAMESPACE",
+        default_value = "default"
+    )]
+    pub namespace: String,
 }
 
 /// `90s`, `5m`, `1h` or plain seconds.

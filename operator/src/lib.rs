@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod controller;
 pub mod crd;
+pub mod render;
 
 #[cfg(test)]
 pub(crate) mod test_support;
