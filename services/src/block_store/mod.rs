@@ -5,11 +5,13 @@
 //! `koinos.block.accept` broadcast (every replica sees every block). Records live in redb
 //! (`basedir/block_store/db`), each write one durable transaction.
 
+mod service;
 mod skip_list;
 mod store;
 #[cfg(test)]
 mod tests;
 
+pub use service::{BLOCK_ACCEPT, BlockStoreHandler, follow_accepted_blocks, handle_request, run};
 pub use skip_list::{previous_height_index, previous_heights};
 pub use store::{
     BlockStore, BlockStoreError, MAX_BLOCKS_PER_REQUEST, Result, SERVICE, ZERO_BLOCK_ID,

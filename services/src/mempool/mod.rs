@@ -7,10 +7,16 @@
 
 mod forks;
 mod pending;
+mod service;
 #[cfg(test)]
 mod tests;
 
 pub use forks::{BlockOutcome, MAX_REQUEST_LIMIT, Mempool};
+pub use service::{
+    BLOCK_ACCEPT, BLOCK_IRREVERSIBLE, MEMPOOL_ACCEPT, MEMPOOL_BLOCK_ACCEPTED, MempoolArgs,
+    MempoolHandler, PRUNE_INTERVAL, SharedMempool, TRANSACTION_ACCEPT, TRANSACTION_FAIL,
+    follow_broadcasts, handle_request, now_ms, on_broadcast, run,
+};
 
 /// Service name: RPC queue `koinos.rpc.mempool`.
 pub const SERVICE: &str = "mempool";

@@ -267,6 +267,31 @@ fn decode<M: Message + Default>(table: &'static str, bytes: &[u8]) -> Result<M> 
     M::decode(bytes).map_err(|source| StorageError::DecodeRecord { table, source })
 }
 
+/// Options every store takes (the official `reset`).
+#[derive(Debug, Clone, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct StoreArgs {
+    /// Delete the store's database before starting [default: false]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub reset: Option<bool>,
+}
+
+impl StoreArgs {
+    pub fn reset(&self) -> bool {
+        self.reset.unwrap_or(false)
+    }
+}
+
+/// `0x`-prefixed hex of an id, for logs.
+pub fn hex_id(id: &[u8]) -> String {
+    let mut out = String::with_capacity(2 + 2 * id.len());
+    out.push_str("0x");
+    for byte in id {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,8 @@
 //! contains it, filled from `koinos.block.accept` (protocol §7). koilib's `wait()` polls
 //! `get_transactions_by_id`, then looks the containing blocks up in block_store.
 
+mod service;
 mod store;
 
+pub use service::{BLOCK_ACCEPT, TransactionStoreHandler, follow_accepted_blocks, run};
 pub use store::{Result, SERVICE, TransactionStore, TransactionStoreError};

@@ -1,0 +1,125 @@
+//! block_store over AMQP: the `koinos.rpc.block_store` handler and the `koinos.block.accept`
+//! follower.
+
+use koinos_protocol::broadcast::BlockAccepted;
+use koinos_protocol::rpc::block_store::{
+    AddBlockResponse, BlockStoreRequest, BlockStoreResponse, GetBlocksByHeightResponse,
+    GetBlocksByIdResponse, GetHighestBlockResponse, block_store_request::Request,
+    block_store_response::Response,
+};
+use prost::Message;
+
+use super::{BlockStore, BlockStoreError};
+use crate::mq::Subscriber;
+use crate::mq::typed::{Handler, RpcError};
+use crate::runtime::Service;
+use crate::storage::StoreArgs;
+
+/// The broadcast every replica stores blocks from.
+pub const BLOCK_ACCEPT: &str = "koinos.block.accept";
+
+/// Answers `block_store_request`s from the store. Disk work runs on the blocking pool.
+#[derive(Clone)]
+pub struct BlockStoreHandler {
+    store: BlockStore,
+}
+
+impl BlockStoreHandler {
+    pub fn new(store: BlockStore) -> Self {
+        Self { store }
+    }
+}
+
+impl Handler for BlockStoreHandler {
+    type Request = BlockStoreRequest;
+    type Response = BlockStoreResponse;
+
+    async fn handle(&self, request: BlockStoreRequest) -> Result<BlockStoreResponse, RpcError> {
+        let store = self.store.clone();
+        let response = tokio::task::spawn_blocking(move || handle_request(&store, request))
+            .await
+            .map_err(|e| RpcError::new(format!("block store task failed: {e}")))?
+            .map_err(|e| RpcError::new(e.to_string()))?;
+        Ok(BlockStoreResponse {
+            response: Some(response),
+        })
+    }
+}
+
+/// One request against the store (blocking).
+pub fn handle_request(
+    store: &BlockStore,
+    request: BlockStoreRequest,
+) -> Result<Response, BlockStoreError> {
+    Ok(match request.request {
+        Some(Request::GetBlocksById(r)) => Response::GetBlocksById(GetBlocksByIdResponse {
+            block_items: store.get_blocks_by_id(&r.block_ids, r.return_block, r.return_receipt)?,
+        }),
+        Some(Request::GetBlocksByHeight(r)) => {
+            Response::GetBlocksByHeight(GetBlocksByHeightResponse {
+                block_items: store.get_blocks_by_height(
+                    &r.head_block_id,
+                    r.ancestor_start_height,
+                    r.num_blocks,
+                    r.return_block,
+                    r.return_receipt,
+                )?,
+            })
+        }
+        Some(Request::AddBlock(r)) => {
+            let block = r.block_to_add.ok_or(BlockStoreError::MissingBlock)?;
+            store.add_block(block, r.receipt_to_add)?;
+            Response::AddBlock(AddBlockResponse {})
+        }
+        Some(Request::GetHighestBlock(_)) => Response::GetHighestBlock(GetHighestBlockResponse {
+            topology: Some(store.highest_block()?),
+        }),
+        // `dispatch` answers the ping and unset requests before the handler runs.
+        Some(Request::Reserved(r)) => Response::Reserved(r),
+        None => return Err(BlockStoreError::MissingBlock),
+    })
+}
+
+/// Stores every block of `koinos.block.accept` (with its receipt) until the subscription ends.
+pub async fn follow_accepted_blocks(store: BlockStore, mut subscriber: Subscriber) {
+    while let Some(broadcast) = subscriber.recv().await {
+        let accepted = match BlockAccepted::decode(broadcast.body.as_slice()) {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot parse koinos.block.accept broadcast");
+                continue;
+            }
+        };
+        let Some(block) = accepted.block else {
+            tracing::warn!("koinos.block.accept broadcast without a block");
+            continue;
+        };
+        let (id, height) = (
+            block.id.clone(),
+            block.header.as_ref().map_or(0, |h| h.height),
+        );
+        let store = store.clone();
+        let stored =
+            tokio::task::spawn_blocking(move || store.add_block(block, accepted.receipt)).await;
+        match stored {
+            Ok(Ok(())) => {
+                tracing::debug!(height, id = %crate::storage::hex_id(&id), "stored accepted block")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(height, id = %crate::storage::hex_id(&id), error = %e, "cannot store accepted block")
+            }
+            Err(e) => tracing::error!(error = %e, "block store task failed"),
+        }
+    }
+}
+
+/// The service: open `basedir/block_store/db`, follow accepted blocks, serve RPCs.
+pub async fn run(service: Service<StoreArgs>) -> anyhow::Result<()> {
+    let store = BlockStore::open(&service.settings.basedir, service.settings.args.reset())?;
+    tracing::info!(path = %store.storage().path().display(), highest = store.highest_block()?.height, "block store opened");
+    let subscriber = service.subscribe(&[BLOCK_ACCEPT]);
+    let follower = tokio::spawn(follow_accepted_blocks(store.clone(), subscriber));
+    let served = service.serve(BlockStoreHandler::new(store)).await;
+    follower.abort();
+    served
+}
