@@ -1,5 +1,29 @@
 //! The chain service: fork-aware state on redb, genesis, block and transaction validation and
 //! application, fork choice and a native KCS-4 token (no WASM VM yet).
+//!
+//! # Layers
+//! - [`state`]: the state database (`basedir/chain/blockchain/state.redb`): committed state at
+//!   the LIB plus one delta per finalized block above it; adding a block, fork choice, commit
+//!   to the LIB and pruning happen in one redb transaction (crash-safe).
+//! - [`controller::Chain`]: the domain core, no messaging types. `prepare` (validate and apply
+//!   a block, §6.2) then `commit` (finalize, fork choice, LIB = head − 60); `submit_block` does
+//!   both; `apply_pending_transaction`, `read_contract`, `account_nonce`, `account_rc`,
+//!   `resource_limits`, `fork_heads`, `head`, `lib`, `index_block` (catch-up from a receipt's
+//!   state delta).
+//! - [`service::ChainService`]: the `chain_request` handler (block_store `add_block` before
+//!   commit, mempool checks, broadcasts of [`broadcasts`]); [`app`]: options and start-up.
+//! - [`token`]: the native KCS-4 token; [`devnet::genesis`] builds a devnet genesis for it;
+//!   [`builder`] builds and signs transactions and blocks exactly as the chain checks them.
+//!
+//! # Deterministic state merkle root
+//! A block's state merkle root covers only its delta (§3.2): for each written key in bytewise
+//! order of its serialized `database_key{space, key}`, the leaves sha256(key) and
+//! sha256(value, or "" when removed); pairs hash as sha256(left ‖ right), an odd last node is
+//! promoted; the root is a sha2-256 multihash. The delta includes the block's `head_block`
+//! metadata (`block{id, header}`, no transactions or signature), nonces and contract writes.
+//! The genesis root (id 0x1220‖0³², height 0, timestamp 0) covers the genesis entries plus
+//! metadata `chain_id`. The same delta is published as the block receipt's
+//! `state_delta_entries`, so catch-up can rebuild and verify it.
 
 pub mod app;
 pub mod block;

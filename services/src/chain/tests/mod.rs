@@ -1,9 +1,11 @@
 //! Chain tests on a real state database in a temporary directory.
 
 mod blocks;
+mod broadcasts;
 mod lifecycle;
 mod token;
 mod transactions;
+mod vectors;
 
 use koinos_protocol::pb::koinos::contracts::token::{BalanceOfArguments, BalanceOfResult};
 use koinos_protocol::pb::koinos::protocol::{Block, Operation, Transaction};

@@ -1,0 +1,71 @@
+//! Broadcast order and payloads after a block, and the wire form of chain errors.
+
+use koinos_protocol::broadcast::{BlockAccepted, BlockIrreversible, EventParcel, ForkHeads};
+use koinos_protocol::chain::ErrorDetails;
+
+use super::*;
+use crate::chain::broadcasts::{block_broadcasts, error_status, event_topic};
+use crate::chain::error::{ChainError, code};
+
+#[test]
+fn block_broadcasts_go_irreversible_accept_forks_then_events() {
+    let mut f = Fixture::new();
+    let tx = f.transfer(&f.alice, &f.bob.address(), 5);
+    let committed = f.produce(vec![tx.clone()]);
+    let timestamp = committed.block.header.as_ref().unwrap().timestamp;
+    let out = block_broadcasts(&committed, timestamp + 1000);
+    let topics: Vec<&str> = out.iter().map(|o| o.topic.as_str()).collect();
+    let event_topic = event_topic(&f.token, "token.transfer_event");
+    assert_eq!(
+        topics,
+        vec![
+            "koinos.block.irreversible",
+            "koinos.block.accept",
+            "koinos.block.forks",
+            event_topic.as_str()
+        ]
+    );
+    assert!(
+        event_topic.starts_with("koinos.event.") && event_topic.ends_with(".token.transfer_event")
+    );
+    let irreversible = BlockIrreversible::decode(out[0].payload.as_slice()).unwrap();
+    assert_eq!(irreversible.topology.unwrap().height, 0);
+    let accepted = BlockAccepted::decode(out[1].payload.as_slice()).unwrap();
+    assert!(accepted.live && accepted.head);
+    assert_eq!(accepted.block.unwrap().id, committed.block.id);
+    let forks = ForkHeads::decode(out[2].payload.as_slice()).unwrap();
+    assert_eq!(forks.heads.len(), 1);
+    assert_eq!(forks.heads[0].id, committed.block.id);
+    let parcel = EventParcel::decode(out[3].payload.as_slice()).unwrap();
+    assert_eq!(parcel.transaction_id, Some(tx.id));
+    assert_eq!(parcel.height, 1);
+    // An old block is not live.
+    let late = block_broadcasts(&committed, timestamp + 120_000);
+    assert!(
+        !BlockAccepted::decode(late[1].payload.as_slice())
+            .unwrap()
+            .live
+    );
+}
+
+#[test]
+fn errors_carry_code_data_and_details() {
+    let mut error = ChainError::new(code::UNKNOWN_PREVIOUS_BLOCK, "unknown previous block")
+        .with_param("block_id", "0x1220ab");
+    error.logs.push("a log".into());
+    let status = error_status(&error);
+    assert_eq!(status.message, "unknown previous block");
+    assert_eq!(
+        status.data,
+        r#"{"block_id":"0x1220ab","code":-1003,"logs":["a log"]}"#
+    );
+    assert_eq!(
+        status.details[0].type_url,
+        "type.googleapis.com/koinos.chain.error_details"
+    );
+    let details = ErrorDetails::decode(status.details[0].value.as_slice()).unwrap();
+    assert_eq!(
+        (details.code, details.logs),
+        (-1003, vec!["a log".to_string()])
+    );
+}
