@@ -1,5 +1,376 @@
 //! The KoinosCluster controller: validate (pure) -> build (pure) -> apply -> status.
 
+pub mod apply;
 pub mod build;
+pub mod error;
 pub mod profile;
+pub mod status;
 pub mod validate;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{info, instrument, warn};
+
+use self::apply::{Applied, AppliedCache, Applier};
+use self::build::meta::{LABEL_MANAGED_BY, MANAGED_BY};
+use self::error::Error;
+use self::status::{Observed, Outcome};
+use self::validate::ValidatedCluster;
+use crate::crd::{FIELD_MANAGER, KoinosCluster, KoinosClusterStatus};
+use crate::metrics::Metrics;
+
+/// How the controller runs.
+#[derive(Clone, Debug)]
+pub struct ControllerOptions {
+    /// Watch one namespace, or all when `None`.
+    pub namespace: Option<String>,
+    /// Requeue interval of a healthy cluster (drift detection).
+    pub resync: Duration,
+    /// Identity in Events (e.g. the pod name).
+    pub instance: Option<String>,
+}
+
+impl Default for ControllerOptions {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            resync: Duration::from_secs(300),
+            instance: None,
+        }
+    }
+}
+
+/// Shared state of the reconciler.
+pub struct Context {
+    pub client: Client,
+    pub metrics: Metrics,
+    pub recorder: Recorder,
+    pub cache: AppliedCache,
+    pub resync: Duration,
+    /// Consecutive failures per cluster (`ns/name`), for backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+fn api_for<K>(client: &Client, namespace: &Option<String>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Run the controller until `shutdown` resolves. Usable in-process (e2e tests) and by
+/// `koinos-operator run` (after leader election).
+pub async fn run(
+    client: Client,
+    options: ControllerOptions,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), kube::Error> {
+    let clusters: Api<KoinosCluster> = api_for(&client, &options.namespace);
+    // Fail fast with a clear error when the CRD is missing or RBAC forbids listing.
+    clusters.list(&ListParams::default().limit(1)).await?;
+    let reporter = Reporter {
+        controller: FIELD_MANAGER.into(),
+        instance: options.instance.clone(),
+    };
+    let context = Arc::new(Context {
+        recorder: Recorder::new(client.clone(), reporter),
+        client: client.clone(),
+        metrics,
+        cache: AppliedCache::default(),
+        resync: options.resync,
+        failures: Mutex::new(HashMap::new()),
+    });
+    let children = watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY}"));
+    let ns = &options.namespace;
+    info!(
+        namespace = ns.as_deref().unwrap_or("<all>"),
+        "starting the KoinosCluster controller"
+    );
+    Controller::new(clusters, watcher::Config::default())
+        .owns(api_for::<ConfigMap>(&client, ns), children.clone())
+        .owns(api_for::<Secret>(&client, ns), children.clone())
+        .owns(api_for::<Service>(&client, ns), children.clone())
+        .owns(api_for::<NetworkPolicy>(&client, ns), children.clone())
+        .owns(api_for::<StatefulSet>(&client, ns), children.clone())
+        .owns(api_for::<Deployment>(&client, ns), children.clone())
+        .owns(
+            api_for::<HorizontalPodAutoscaler>(&client, ns),
+            children.clone(),
+        )
+        .owns(api_for::<PodDisruptionBudget>(&client, ns), children)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, context)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                warn!(%error, "reconcile loop");
+            }
+        })
+        .await;
+    Ok(())
+}
+
+fn key(cluster: &KoinosCluster) -> String {
+    format!(
+        "{}/{}",
+        cluster.namespace().unwrap_or_default(),
+        cluster.name_any()
+    )
+}
+
+/// validate -> (paused?) -> generate/build/apply/cleanup -> observe -> status.
+#[instrument(skip(cluster, ctx), fields(cluster = %cluster.name_any(), ns = cluster.namespace().unwrap_or_default()))]
+pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.time_reconcile();
+    if cluster.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change()); // children go with it through owner references
+    }
+    let namespace = cluster.namespace().ok_or(Error::MissingNamespace)?;
+    let vc = match validate::validate(&cluster, &namespace) {
+        Ok(vc) => vc,
+        Err(invalid) => {
+            ctx.metrics.reconciles.with_label_values(&["invalid"]).inc();
+            finish(
+                &cluster,
+                &ctx,
+                Outcome::Invalid(invalid.to_string()),
+                None,
+                false,
+            )
+            .await?;
+            return Ok(Action::await_change());
+        }
+    };
+    let stopped = vc.operation.stopped;
+    if vc.operation.reconciliation_paused {
+        let observed = status::observe(&ctx.client, &vc).await?;
+        finish(&cluster, &ctx, Outcome::Paused, Some(&observed), stopped).await?;
+        ctx.metrics.reconciles.with_label_values(&["paused"]).inc();
+        return Ok(Action::requeue(ctx.resync));
+    }
+    let result = apply_children(&ctx, &vc).await;
+    let outcome = match &result {
+        Ok(_) => Outcome::Applied,
+        Err(error) => Outcome::Failed {
+            message: error.to_string(),
+            permanent: error.is_permanent(),
+        },
+    };
+    let observed = status::observe(&ctx.client, &vc).await?;
+    finish(&cluster, &ctx, outcome, Some(&observed), stopped).await?;
+    let applied = result?;
+    record_applied(&cluster, &ctx, &applied).await;
+    ctx.failures
+        .lock()
+        .expect("failures lock")
+        .remove(&key(&cluster));
+    ctx.metrics.reconciles.with_label_values(&["success"]).inc();
+    Ok(Action::requeue(ctx.resync))
+}
+
+async fn apply_children(ctx: &Context, vc: &ValidatedCluster) -> Result<Applied, Error> {
+    let generated = apply::ensure_generated(&ctx.client, vc).await?;
+    let desired = build::build(vc, &generated);
+    let mut applier = Applier::new(&ctx.client, &vc.namespace, &ctx.cache);
+    applier.apply_all(&desired).await?;
+    applier.delete_orphans(vc, &desired).await?;
+    Ok(applier.applied)
+}
+
+/// Compute the status, patch it when it changed, and publish Events for transitions.
+async fn finish(
+    cluster: &KoinosCluster,
+    ctx: &Context,
+    outcome: Outcome,
+    observed: Option<&Observed>,
+    stopped: bool,
+) -> Result<(), Error> {
+    let old = cluster.status.as_ref();
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let new = status::compute_status(
+        old,
+        cluster.metadata.generation,
+        &outcome,
+        observed,
+        stopped,
+        now,
+    );
+    if old == Some(&new) {
+        return Ok(()); // a no-op patch is still a write
+    }
+    let api: Api<KoinosCluster> =
+        Api::namespaced(ctx.client.clone(), &cluster.namespace().unwrap_or_default());
+    let patch = json!({"apiVersion": "koinos.io/v1alpha1", "kind": "KoinosCluster", "status": new});
+    api.patch_status(
+        &cluster.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await
+    .map_err(|source| Error::PatchStatus {
+        name: cluster.name_any(),
+        source,
+    })?;
+    publish_transitions(cluster, ctx, old, &new, &outcome).await;
+    Ok(())
+}
+
+async fn publish(
+    ctx: &Context,
+    cluster: &KoinosCluster,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &cluster.object_ref(&())).await {
+        warn!(%error, reason, "publishing an Event");
+    }
+}
+
+async fn publish_transitions(
+    cluster: &KoinosCluster,
+    ctx: &Context,
+    old: Option<&KoinosClusterStatus>,
+    new: &KoinosClusterStatus,
+    outcome: &Outcome,
+) {
+    let flipped_on = |type_| status::is_true(Some(new), type_) && !status::is_true(old, type_);
+    let flipped_off = |type_| !status::is_true(Some(new), type_) && status::is_true(old, type_);
+    if flipped_on(status::STALLED) {
+        let message = status::find(new, status::STALLED)
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        let reason = if matches!(outcome, Outcome::Invalid(_)) {
+            "InvalidSpec"
+        } else {
+            "ApplyRejected"
+        };
+        publish(ctx, cluster, EventType::Warning, reason, message).await;
+    }
+    if flipped_on(status::READY) {
+        publish(
+            ctx,
+            cluster,
+            EventType::Normal,
+            "Ready",
+            "every service is ready".into(),
+        )
+        .await;
+    }
+    if flipped_off(status::READY) && !flipped_on(status::STALLED) {
+        let counts = new.services_ready.clone().unwrap_or_default();
+        publish(
+            ctx,
+            cluster,
+            EventType::Warning,
+            "NotReady",
+            format!("{counts} services ready"),
+        )
+        .await;
+    }
+    if flipped_on(status::RECONCILIATION_PAUSED) {
+        publish(
+            ctx,
+            cluster,
+            EventType::Normal,
+            "ReconciliationPaused",
+            "no child will be written".into(),
+        )
+        .await;
+    }
+    if flipped_off(status::RECONCILIATION_PAUSED) {
+        publish(
+            ctx,
+            cluster,
+            EventType::Normal,
+            "ReconciliationResumed",
+            "reconciling children again".into(),
+        )
+        .await;
+    }
+}
+
+async fn record_applied(cluster: &KoinosCluster, ctx: &Context, applied: &Applied) {
+    ctx.metrics
+        .writes
+        .with_label_values(&["apply"])
+        .inc_by(applied.written.len() as u64);
+    ctx.metrics
+        .writes
+        .with_label_values(&["delete"])
+        .inc_by(applied.deleted.len() as u64);
+    if !applied.written.is_empty() {
+        info!(written = ?applied.written, unchanged = applied.unchanged, "applied children");
+    }
+    if !applied.grown.is_empty() {
+        let note = format!("grew volumes of {}", applied.grown.join(", "));
+        publish(ctx, cluster, EventType::Normal, "VolumesGrown", note).await;
+    }
+    if !applied.deleted.is_empty() {
+        let note = format!("deleted {}", applied.deleted.join(", "));
+        publish(ctx, cluster, EventType::Normal, "DeletedOrphans", note).await;
+    }
+}
+
+/// Invalid specs wait for a change; other errors back off exponentially (5 s .. 5 min).
+pub fn error_policy(cluster: Arc<KoinosCluster>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconciles.with_label_values(&["failure"]).inc();
+    ctx.metrics
+        .failures
+        .with_label_values(&[error.category()])
+        .inc();
+    warn!(cluster = %key(&cluster), category = error.category(), %error, "reconcile failed");
+    if matches!(error, Error::InvalidSpec(_)) {
+        return Action::await_change();
+    }
+    let mut failures = ctx.failures.lock().expect("failures lock");
+    let count = failures.entry(key(&cluster)).or_insert(0);
+    *count = count.saturating_add(1);
+    Action::requeue(backoff(*count))
+}
+
+/// 5 s, 10 s, 20 s, ... capped at 5 minutes.
+pub fn backoff(failures: u32) -> Duration {
+    let seconds = 5u64.saturating_mul(1 << failures.saturating_sub(1).min(10));
+    Duration::from_secs(seconds.min(300))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::from_secs(5));
+        assert_eq!(backoff(2), Duration::from_secs(10));
+        assert_eq!(backoff(4), Duration::from_secs(40));
+        assert_eq!(backoff(30), Duration::from_secs(300));
+    }
+}

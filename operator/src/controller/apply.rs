@@ -1,0 +1,464 @@
+//! The only writes to children: generated material read back or created once, server-side
+//! apply (one field manager, force, fixed order) skipping objects already in the desired
+//! state, and deletion of children no longer desired.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Debug;
+use std::sync::Mutex;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::build::devnet::ProducerKey;
+use super::build::meta::{LABEL_GENERATED, cluster_selector, content_hash};
+use super::build::rabbitmq::{
+    AMQP_PASSWORD_KEY, AMQP_USERNAME_KEY, AmqpCredentials, ERLANG_COOKIE_KEY, amqp_secret_name,
+};
+use super::build::workload::{P2P_SEED_KEY, p2p_identity_secret_name};
+use super::build::{Desired, Generated};
+use super::error::{Error, is_rejected};
+use super::profile::ServiceKind;
+use super::validate::{
+    Amqp, Network, PRODUCER_KEY_SECRET_KEY, ValidatedCluster, producer_key_secret_name,
+};
+use crate::crd::FIELD_MANAGER;
+
+/// Annotation on every applied child: hash of the object as last applied.
+pub const ANNOTATION_APPLIED_HASH: &str = "koinos.io/applied-hash";
+
+/// What the apply step did, for status and Events.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// `Kind/name` of objects written this pass.
+    pub written: Vec<String>,
+    /// Objects already in the desired state (no request sent).
+    pub unchanged: usize,
+    /// `Kind/name` of orphans deleted.
+    pub deleted: Vec<String>,
+    /// StatefulSets re-created to grow their volumes.
+    pub grown: Vec<String>,
+}
+
+/// Live `(generation or resourceVersion)` of each object right after we applied it, keyed by
+/// uid: if it moved since, someone else changed the object and it is applied again.
+#[derive(Debug, Default)]
+pub struct AppliedCache {
+    versions: Mutex<HashMap<String, String>>,
+}
+
+impl AppliedCache {
+    fn version_of(meta: &kube::core::ObjectMeta) -> Option<String> {
+        match meta.generation {
+            Some(generation) => Some(format!("g{generation}")),
+            None => meta.resource_version.as_ref().map(|rv| format!("r{rv}")),
+        }
+    }
+
+    fn remember(&self, meta: &kube::core::ObjectMeta) {
+        if let (Some(uid), Some(version)) = (meta.uid.clone(), Self::version_of(meta)) {
+            self.versions
+                .lock()
+                .expect("cache lock")
+                .insert(uid, version);
+        }
+    }
+
+    /// False only when we know the object changed after our last apply.
+    fn untouched_since_apply(&self, meta: &kube::core::ObjectMeta) -> bool {
+        let Some(uid) = &meta.uid else { return false };
+        match self.versions.lock().expect("cache lock").get(uid) {
+            Some(version) => Self::version_of(meta).as_ref() == Some(version),
+            None => true,
+        }
+    }
+}
+
+fn random_alphanumeric(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn secret_text(secret: &Secret, key: &str) -> Option<String> {
+    let bytes = secret.data.as_ref()?.get(key)?;
+    String::from_utf8(bytes.0.clone())
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+async fn read_secret(api: &Api<Secret>, name: &str) -> Result<Option<Secret>, Error> {
+    api.get_opt(name)
+        .await
+        .map_err(|source| Error::ReadGenerated {
+            kind: "Secret",
+            name: name.into(),
+            source,
+        })
+}
+
+/// Read back generated material, generating (once) whatever does not exist yet. The
+/// generated Secrets are then applied like any child, with identical content every pass.
+pub async fn ensure_generated(client: &Client, vc: &ValidatedCluster) -> Result<Generated, Error> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &vc.namespace);
+    let mut generated = Generated::default();
+    let corrupt = |name: &str, reason: &str| Error::CorruptGenerated {
+        kind: "Secret",
+        name: name.into(),
+        reason: reason.into(),
+    };
+
+    if matches!(vc.amqp, Amqp::Managed(_)) {
+        let name = amqp_secret_name(vc);
+        generated.amqp = Some(match read_secret(&secrets, &name).await? {
+            Some(secret) => AmqpCredentials {
+                username: secret_text(&secret, AMQP_USERNAME_KEY)
+                    .ok_or_else(|| corrupt(&name, "no username"))?,
+                password: secret_text(&secret, AMQP_PASSWORD_KEY)
+                    .ok_or_else(|| corrupt(&name, "no password"))?,
+                erlang_cookie: secret_text(&secret, ERLANG_COOKIE_KEY)
+                    .ok_or_else(|| corrupt(&name, "no erlang-cookie"))?,
+            },
+            None => AmqpCredentials {
+                username: format!("koinos-{}", random_alphanumeric(8).to_lowercase()),
+                password: random_alphanumeric(32),
+                erlang_cookie: random_alphanumeric(48),
+            },
+        });
+    }
+    if vc.network == Network::Devnet {
+        let name = producer_key_secret_name(&vc.name);
+        generated.producer_key = Some(match read_secret(&secrets, &name).await? {
+            Some(secret) => secret_text(&secret, PRODUCER_KEY_SECRET_KEY)
+                .and_then(|wif| ProducerKey::from_wif(&wif))
+                .ok_or_else(|| corrupt(&name, "private.key is not a WIF private key"))?,
+            None => loop {
+                // A uniformly random 32-byte string is a valid scalar with overwhelming odds.
+                if let Some(key) = ProducerKey::from_secret(rand::random()) {
+                    break key;
+                }
+            },
+        });
+    }
+    if vc.service(ServiceKind::P2p).is_some() {
+        let name = p2p_identity_secret_name(vc);
+        generated.p2p_seed = Some(match read_secret(&secrets, &name).await? {
+            Some(secret) => {
+                secret_text(&secret, P2P_SEED_KEY).ok_or_else(|| corrupt(&name, "no seed"))?
+            }
+            None => random_alphanumeric(32),
+        });
+    }
+    Ok(generated)
+}
+
+/// Applies objects with server-side apply, skipping those already as desired.
+pub struct Applier<'a> {
+    client: &'a Client,
+    namespace: &'a str,
+    cache: &'a AppliedCache,
+    pub applied: Applied,
+}
+
+impl<'a> Applier<'a> {
+    pub fn new(client: &'a Client, namespace: &'a str, cache: &'a AppliedCache) -> Self {
+        Self {
+            client,
+            namespace,
+            cache,
+            applied: Applied::default(),
+        }
+    }
+
+    fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), self.namespace)
+    }
+
+    /// Apply one object unless its live copy carries the same applied-hash and nobody
+    /// changed it since.
+    pub async fn apply<K>(&mut self, object: &K) -> Result<(), Error>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + k8s_openapi::Resource
+            + Clone
+            + Debug
+            + Serialize
+            + DeserializeOwned,
+    {
+        let kind = <K as k8s_openapi::Resource>::KIND;
+        let name = object.name_any();
+        let mut object = object.clone();
+        let hash = content_hash(&serde_json::to_vec(&object).expect("objects serialize"));
+        object
+            .annotations_mut()
+            .insert(ANNOTATION_APPLIED_HASH.into(), hash.clone());
+        let api: Api<K> = self.api();
+        let live = api.get_opt(&name).await.map_err(|source| Error::Apply {
+            kind,
+            name: name.clone(),
+            source,
+        })?;
+        if let Some(live) = &live
+            && live.annotations().get(ANNOTATION_APPLIED_HASH) == Some(&hash)
+            && self.cache.untouched_since_apply(live.meta())
+        {
+            self.applied.unchanged += 1;
+            return Ok(());
+        }
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let result = api.patch(&name, &params, &Patch::Apply(&object)).await;
+        let written = match result {
+            Ok(written) => written,
+            Err(source) => return Err(Error::Apply { kind, name, source }),
+        };
+        self.cache.remember(written.meta());
+        self.applied.written.push(format!("{kind}/{name}"));
+        Ok(())
+    }
+
+    /// Apply a StatefulSet; when the API server refuses a change to its (immutable) volume
+    /// claim templates because storage grew, grow the existing PVCs in place, delete the
+    /// StatefulSet without its pods (orphan) and apply it again.
+    pub async fn apply_stateful_set(&mut self, desired: &StatefulSet) -> Result<(), Error> {
+        match self.apply(desired).await {
+            Err(Error::Apply { source, name, .. })
+                if is_rejected(&source) && self.volume_grew(desired).await? =>
+            {
+                self.grow_volumes(desired)
+                    .await
+                    .map_err(|source| Error::GrowVolumes {
+                        name: name.clone(),
+                        source,
+                    })?;
+                self.applied.grown.push(name);
+                self.apply(desired).await
+            }
+            other => other,
+        }
+    }
+
+    async fn volume_grew(&self, desired: &StatefulSet) -> Result<bool, Error> {
+        let api: Api<StatefulSet> = self.api();
+        let name = desired.name_any();
+        let live = api
+            .get_opt(&name)
+            .await
+            .map_err(|source| Error::GrowVolumes {
+                name: name.clone(),
+                source,
+            })?;
+        let size = |sts: &StatefulSet| -> Option<String> {
+            let template = sts
+                .spec
+                .as_ref()?
+                .volume_claim_templates
+                .as_ref()?
+                .first()?
+                .clone();
+            Some(
+                template
+                    .spec?
+                    .resources?
+                    .requests?
+                    .get("storage")?
+                    .0
+                    .clone(),
+            )
+        };
+        Ok(matches!((live.as_ref().and_then(size), size(desired)), (Some(a), Some(b)) if a != b))
+    }
+
+    async fn grow_volumes(&self, desired: &StatefulSet) -> Result<(), kube::Error> {
+        let name = desired.name_any();
+        let pvcs: Api<PersistentVolumeClaim> = self.api();
+        let spec = desired
+            .spec
+            .as_ref()
+            .expect("built StatefulSets have a spec");
+        let template = &spec
+            .volume_claim_templates
+            .as_ref()
+            .expect("checked by volume_grew")[0];
+        let size = template
+            .spec
+            .as_ref()
+            .and_then(|s| s.resources.as_ref())
+            .and_then(|r| r.requests.as_ref());
+        let selector = spec.selector.match_labels.clone().unwrap_or_default();
+        let selector = selector
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let prefix = format!("{}-{name}-", template.name_any());
+        for pvc in pvcs.list(&ListParams::default().labels(&selector)).await? {
+            if pvc.name_any().starts_with(&prefix) {
+                let patch = json!({"spec": {"resources": {"requests": size}}});
+                pvcs.patch(
+                    &pvc.name_any(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await?;
+            }
+        }
+        let sets: Api<StatefulSet> = self.api();
+        let orphan = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Orphan),
+            ..Default::default()
+        };
+        sets.delete(&name, &orphan).await?;
+        Ok(())
+    }
+
+    /// Everything in the fixed order: config -> Secrets -> Services -> NetworkPolicies ->
+    /// StatefulSets (broker first) -> Deployments -> HPAs -> PDBs.
+    pub async fn apply_all(&mut self, desired: &Desired) -> Result<(), Error> {
+        let Desired {
+            config_maps,
+            secrets,
+            services,
+            network_policies,
+            stateful_sets,
+            deployments,
+            hpas,
+            pdbs,
+            pending_generated: _,
+        } = desired;
+        for o in config_maps {
+            self.apply(o).await?;
+        }
+        for o in secrets {
+            self.apply(o).await?;
+        }
+        for o in services {
+            self.apply(o).await?;
+        }
+        for o in network_policies {
+            self.apply(o).await?;
+        }
+        for o in stateful_sets {
+            self.apply_stateful_set(o).await?;
+        }
+        for o in deployments {
+            self.apply(o).await?;
+        }
+        for o in hpas {
+            self.apply(o).await?;
+        }
+        for o in pdbs {
+            self.apply(o).await?;
+        }
+        Ok(())
+    }
+
+    /// Delete this cluster's children (by label and owner) that are no longer desired.
+    /// Generated Secrets are kept: they go with the cluster.
+    pub async fn delete_orphans(
+        &mut self,
+        vc: &ValidatedCluster,
+        desired: &Desired,
+    ) -> Result<(), Error> {
+        let names = |metas: Vec<&kube::core::ObjectMeta>| -> BTreeSet<String> {
+            metas.into_iter().filter_map(|m| m.name.clone()).collect()
+        };
+        let Desired {
+            config_maps,
+            secrets,
+            services,
+            network_policies,
+            stateful_sets,
+            deployments,
+            hpas,
+            pdbs,
+            pending_generated: _,
+        } = desired;
+        self.delete_orphans_of::<ConfigMap>(
+            vc,
+            names(config_maps.iter().map(|o| &o.metadata).collect()),
+        )
+        .await?;
+        self.delete_orphans_of::<Secret>(vc, names(secrets.iter().map(|o| &o.metadata).collect()))
+            .await?;
+        self.delete_orphans_of::<Service>(
+            vc,
+            names(services.iter().map(|o| &o.metadata).collect()),
+        )
+        .await?;
+        self.delete_orphans_of::<NetworkPolicy>(
+            vc,
+            names(network_policies.iter().map(|o| &o.metadata).collect()),
+        )
+        .await?;
+        self.delete_orphans_of::<StatefulSet>(
+            vc,
+            names(stateful_sets.iter().map(|o| &o.metadata).collect()),
+        )
+        .await?;
+        self.delete_orphans_of::<Deployment>(
+            vc,
+            names(deployments.iter().map(|o| &o.metadata).collect()),
+        )
+        .await?;
+        self.delete_orphans_of::<HorizontalPodAutoscaler>(
+            vc,
+            names(hpas.iter().map(|o| &o.metadata).collect()),
+        )
+        .await?;
+        self.delete_orphans_of::<PodDisruptionBudget>(
+            vc,
+            names(pdbs.iter().map(|o| &o.metadata).collect()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_orphans_of<K>(
+        &mut self,
+        vc: &ValidatedCluster,
+        keep: BTreeSet<String>,
+    ) -> Result<(), Error>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + k8s_openapi::Resource
+            + Clone
+            + Debug
+            + DeserializeOwned,
+    {
+        let kind = <K as k8s_openapi::Resource>::KIND;
+        let api: Api<K> = self.api();
+        let list = api
+            .list_metadata(&ListParams::default().labels(&cluster_selector(&vc.name)))
+            .await
+            .map_err(|source| Error::ListChildren { kind, source })?;
+        for item in list.items {
+            let name = item.name_any();
+            let owned = item
+                .owner_references()
+                .iter()
+                .any(|o| Some(&o.uid) == vc.uid.as_ref() && o.controller == Some(true));
+            let generated = item.labels().get(LABEL_GENERATED).map(String::as_str) == Some("true");
+            if keep.contains(&name) || !owned || generated {
+                continue;
+            }
+            match api.delete(&name, &DeleteParams::background()).await {
+                Ok(_) => self.applied.deleted.push(format!("{kind}/{name}")),
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                Err(source) => return Err(Error::DeleteOrphan { kind, name, source }),
+            }
+        }
+        Ok(())
+    }
+}

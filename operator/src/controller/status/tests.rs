@@ -1,0 +1,153 @@
+use super::*;
+
+fn at(seconds: i64) -> Time {
+    Time(k8s_openapi::jiff::Timestamp::from_second(seconds).unwrap())
+}
+
+fn observed(ready: &[(&str, i32, i32)], broker: Option<bool>) -> Observed {
+    Observed {
+        broker_ready: broker,
+        services: ready
+            .iter()
+            .map(|(name, desired, ready)| ObservedService {
+                spec_name: name.to_string(),
+                desired: *desired,
+                ready: *ready,
+                image: "img:v1".into(),
+            })
+            .collect(),
+    }
+}
+
+fn cond<'a>(s: &'a KoinosClusterStatus, type_: &str) -> &'a Condition {
+    find(s, type_).unwrap_or_else(|| panic!("{type_} missing"))
+}
+
+#[test]
+fn healthy_cluster_is_ready_and_idle() {
+    let obs = observed(&[("chain", 1, 1), ("blockStore", 2, 2)], Some(true));
+    let s = compute_status(None, Some(3), &Outcome::Applied, Some(&obs), false, at(100));
+    assert_eq!(cond(&s, READY).status, "True");
+    assert_eq!(cond(&s, AVAILABLE).status, "True");
+    assert_eq!(cond(&s, RECONCILING).status, "False");
+    assert_eq!(cond(&s, STALLED).status, "False");
+    assert_eq!(cond(&s, BROKER_READY).status, "True");
+    assert_eq!(cond(&s, RECONCILIATION_PAUSED).status, "False");
+    assert_eq!(s.services_ready.as_deref(), Some("2/2"));
+    assert_eq!(s.services["blockStore"].ready_replicas, 2);
+    assert!(
+        s.conditions
+            .iter()
+            .all(|c| c.observed_generation == Some(3))
+    );
+}
+
+#[test]
+fn unchanged_inputs_give_an_identical_status_so_no_patch() {
+    let obs = observed(&[("chain", 1, 1)], Some(true));
+    let first = compute_status(None, Some(1), &Outcome::Applied, Some(&obs), false, at(100));
+    let second = compute_status(
+        Some(&first),
+        Some(1),
+        &Outcome::Applied,
+        Some(&obs),
+        false,
+        at(999),
+    );
+    assert_eq!(first, second);
+}
+
+#[test]
+fn transition_time_moves_only_for_flipped_conditions() {
+    let up = observed(&[("chain", 1, 1), ("mempool", 2, 2)], Some(true));
+    let first = compute_status(None, Some(1), &Outcome::Applied, Some(&up), false, at(100));
+    let degraded = observed(&[("chain", 1, 1), ("mempool", 2, 1)], Some(true));
+    let second = compute_status(
+        Some(&first),
+        Some(1),
+        &Outcome::Applied,
+        Some(&degraded),
+        false,
+        at(200),
+    );
+    assert_eq!(cond(&second, READY).status, "False");
+    assert_eq!(cond(&second, READY).last_transition_time, at(200));
+    assert_eq!(cond(&second, RECONCILING).status, "True");
+    assert_eq!(
+        cond(&second, AVAILABLE).status,
+        "True",
+        "every service still has a ready pod"
+    );
+    assert_eq!(cond(&second, AVAILABLE).last_transition_time, at(100));
+    assert_eq!(cond(&second, STALLED).last_transition_time, at(100));
+    assert_eq!(second.services_ready.as_deref(), Some("1/2"));
+}
+
+#[test]
+fn invalid_spec_stalls_with_the_message_and_keeps_service_status() {
+    let obs = observed(&[("chain", 1, 1)], Some(true));
+    let first = compute_status(None, Some(1), &Outcome::Applied, Some(&obs), false, at(100));
+    let invalid = Outcome::Invalid("spec.services.chain.replicas: chain is a singleton".into());
+    let s = compute_status(Some(&first), Some(2), &invalid, None, false, at(200));
+    assert_eq!(cond(&s, STALLED).status, "True");
+    assert_eq!(cond(&s, STALLED).reason, "InvalidSpec");
+    assert!(
+        cond(&s, STALLED)
+            .message
+            .contains("spec.services.chain.replicas")
+    );
+    assert_eq!(cond(&s, READY).status, "False");
+    assert_eq!(
+        cond(&s, RECONCILING).status,
+        "False",
+        "nothing to do until the spec changes"
+    );
+    assert_eq!(s.services, first.services);
+    assert_eq!(s.observed_generation, Some(2));
+    assert_eq!(
+        cond(&s, BROKER_READY).status,
+        "True",
+        "last known broker state kept"
+    );
+}
+
+#[test]
+fn paused_stopped_and_external_broker() {
+    let obs = observed(&[("chain", 1, 1)], None);
+    let paused = compute_status(None, Some(1), &Outcome::Paused, Some(&obs), false, at(1));
+    assert_eq!(cond(&paused, RECONCILIATION_PAUSED).status, "True");
+    assert_eq!(cond(&paused, BROKER_READY).status, "Unknown");
+
+    let stopped_obs = observed(&[("chain", 0, 0)], Some(false));
+    let stopped = compute_status(
+        None,
+        Some(1),
+        &Outcome::Applied,
+        Some(&stopped_obs),
+        true,
+        at(1),
+    );
+    assert_eq!(cond(&stopped, AVAILABLE).status, "False");
+    assert_eq!(cond(&stopped, AVAILABLE).reason, "Stopped");
+    assert_eq!(stopped.services_ready.as_deref(), Some("0/1"));
+}
+
+#[test]
+fn transient_failure_reconciles_and_permanent_failure_stalls() {
+    let obs = observed(&[("chain", 1, 1)], Some(true));
+    let transient = Outcome::Failed {
+        message: "applying Service x: timeout".into(),
+        permanent: false,
+    };
+    let s = compute_status(None, Some(1), &transient, Some(&obs), false, at(1));
+    assert_eq!(cond(&s, RECONCILING).status, "True");
+    assert_eq!(cond(&s, RECONCILING).reason, "RetryingAfterError");
+    assert_eq!(cond(&s, STALLED).status, "False");
+    let permanent = Outcome::Failed {
+        message: "applying StatefulSet x: 422".into(),
+        permanent: true,
+    };
+    let s = compute_status(None, Some(1), &permanent, Some(&obs), false, at(1));
+    assert_eq!(cond(&s, STALLED).status, "True");
+    assert_eq!(cond(&s, STALLED).reason, "ApplyRejected");
+}
