@@ -12,6 +12,7 @@ pub mod fixtures;
 pub mod install;
 pub mod koinos;
 pub mod namespace;
+pub mod operator;
 pub mod wait;
 
 pub use audit::{AuditEvent, AuditLog};

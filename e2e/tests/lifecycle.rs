@@ -1,0 +1,254 @@
+//! Day-2 operations on a running cluster: replicas edits, pause, stop, deletion.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use koinos_e2e::children::{INSTANCE_LABEL, children};
+use koinos_e2e::fixtures::{
+    CONVERGE_TIMEOUT, is_workload, wait_condition, wait_workloads_ready, workload_replicas,
+};
+use koinos_e2e::install::install_operator;
+use koinos_e2e::operator::Operator;
+use koinos_e2e::{ControlPlane, KoinosClusters, TestNamespace, wait_until};
+use kube::api::{DeleteParams, ListParams};
+use kube::{Api, Client, ResourceExt};
+use serde_json::{Value, json};
+
+/// A running devnet in a fresh namespace, with its operator.
+struct Running {
+    cp: ControlPlane,
+    ns: TestNamespace,
+    kcs: KoinosClusters,
+    operator: Operator,
+    name: String,
+}
+
+async fn running_devnet(prefix: &str, spec_extra: Value) -> Result<Running> {
+    let cp = ControlPlane::connect().await?;
+    install_operator(&cp)?;
+    let ns = TestNamespace::create(&cp.client, prefix).await?;
+    let operator = Operator::start(&cp, &ns.name).await?;
+    let kcs = KoinosClusters::new(&cp.client, &ns.name);
+    let name = prefix.to_owned();
+    let mut spec = json!({"network": {"devnet": {}}});
+    spec.as_object_mut()
+        .unwrap()
+        .extend(spec_extra.as_object().cloned().unwrap_or_default());
+    kcs.apply(&name, json!({"metadata": {"name": name}, "spec": spec}))
+        .await?;
+    wait_condition(&kcs, &name, "Ready", "True").await?;
+    wait_workloads_ready(&cp.client, &ns.name, &name).await?;
+    Ok(Running {
+        cp,
+        ns,
+        kcs,
+        operator,
+        name,
+    })
+}
+
+/// Waits until workload `Kind/name` wants `replicas` and has them all Ready.
+async fn wait_replicas(
+    client: &Client,
+    ns: &str,
+    cluster: &str,
+    key: &str,
+    replicas: i64,
+) -> Result<()> {
+    wait_until(
+        &format!("{key} at {replicas} Ready replicas"),
+        CONVERGE_TIMEOUT,
+        || async {
+            let found = children(client, ns, cluster).await?;
+            let child = found
+                .iter()
+                .find(|c| c.key() == key)
+                .with_context(|| format!("{key} missing"))?;
+            Ok((workload_replicas(child) == (replicas, replicas)).then_some(()))
+        },
+    )
+    .await
+}
+
+async fn spec_replicas(client: &Client, ns: &str, cluster: &str, key: &str) -> Result<i64> {
+    let found = children(client, ns, cluster).await?;
+    let child = found
+        .iter()
+        .find(|c| c.key() == key)
+        .with_context(|| format!("{key} missing"))?;
+    Ok(workload_replicas(child).0)
+}
+
+async fn pvc_names(client: &Client, ns: &str, cluster: &str) -> Result<BTreeSet<String>> {
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), ns);
+    let list = pvcs
+        .list(&ListParams::default().labels(&format!("{INSTANCE_LABEL}={cluster}")))
+        .await?;
+    let unbound: Vec<_> = list
+        .items
+        .iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Bound"))
+        .map(ResourceExt::name_any)
+        .collect();
+    ensure!(unbound.is_empty(), "PVCs not Bound: {unbound:?}");
+    Ok(list.items.iter().map(ResourceExt::name_any).collect())
+}
+
+#[tokio::test]
+async fn replicas_edits_change_the_workloads() -> Result<()> {
+    let r = running_devnet("scale", json!({})).await?;
+    let mempool = format!("Deployment/{}-mempool", r.name);
+    let block_store = format!("StatefulSet/{}-block-store", r.name);
+    r.kcs
+        .patch_spec(
+            &r.name,
+            json!({"services": {"mempool": {"replicas": 3}, "blockStore": {"replicas": 2}}}),
+        )
+        .await?;
+    wait_replicas(&r.cp.client, &r.ns.name, &r.name, &mempool, 3).await?;
+    wait_replicas(&r.cp.client, &r.ns.name, &r.name, &block_store, 2).await?;
+    // Each store replica gets its own volume.
+    let pvcs = pvc_names(&r.cp.client, &r.ns.name, &r.name).await?;
+    ensure!(
+        pvcs.iter().filter(|n| n.contains("block-store")).count() == 2,
+        "block-store PVCs: {pvcs:?}"
+    );
+    r.kcs
+        .patch_spec(&r.name, json!({"services": {"mempool": {"replicas": 1}}}))
+        .await?;
+    wait_replicas(&r.cp.client, &r.ns.name, &r.name, &mempool, 1).await?;
+    r.operator.stop().await?;
+    r.ns.delete().await
+}
+
+#[tokio::test]
+async fn paused_clusters_hold_edits_and_say_so() -> Result<()> {
+    let r = running_devnet("pause", json!({})).await?;
+    let mempool = format!("Deployment/{}-mempool", r.name);
+    let before = spec_replicas(&r.cp.client, &r.ns.name, &r.name, &mempool).await?;
+    r.kcs
+        .patch_spec(
+            &r.name,
+            json!({"clusterOperation": {"reconciliationPaused": true}}),
+        )
+        .await?;
+    wait_condition(&r.kcs, &r.name, "ReconciliationPaused", "True").await?;
+    r.kcs
+        .patch_spec(
+            &r.name,
+            json!({"services": {"mempool": {"replicas": before + 2}}}),
+        )
+        .await?;
+    // The operator has seen the edit (condition at the new generation) and not applied it.
+    let kc = wait_condition(&r.kcs, &r.name, "ReconciliationPaused", "True").await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    ensure!(
+        spec_replicas(&r.cp.client, &r.ns.name, &r.name, &mempool).await? == before,
+        "edit applied while paused"
+    );
+    let message = koinos_e2e::koinos::condition(&kc, "ReconciliationPaused")
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    ensure!(
+        message.to_lowercase().contains("paus"),
+        "the condition does not say so: {message:?}"
+    );
+
+    r.kcs
+        .patch_spec(
+            &r.name,
+            json!({"clusterOperation": {"reconciliationPaused": false}}),
+        )
+        .await?;
+    wait_replicas(&r.cp.client, &r.ns.name, &r.name, &mempool, before + 2).await?;
+    r.operator.stop().await?;
+    r.ns.delete().await
+}
+
+#[tokio::test]
+async fn stopped_clusters_scale_to_zero_and_keep_their_volumes() -> Result<()> {
+    let r = running_devnet("stop", json!({})).await?;
+    let pvcs_before = pvc_names(&r.cp.client, &r.ns.name, &r.name).await?;
+    ensure!(!pvcs_before.is_empty(), "a devnet has volumes");
+    r.kcs
+        .patch_spec(&r.name, json!({"clusterOperation": {"stopped": true}}))
+        .await?;
+    let pods: Api<Pod> = Api::namespaced(r.cp.client.clone(), &r.ns.name);
+    let selector = ListParams::default().labels(&format!("{INSTANCE_LABEL}={}", r.name));
+    wait_until(
+        "every workload at zero replicas and no pods",
+        CONVERGE_TIMEOUT,
+        || async {
+            let found = children(&r.cp.client, &r.ns.name, &r.name).await?;
+            let running: Vec<_> = found
+                .iter()
+                .filter(|c| is_workload(c) && workload_replicas(c).0 != 0)
+                .map(|c| c.key())
+                .collect();
+            ensure!(running.is_empty(), "still scaled up: {running:?}");
+            Ok(pods.list(&selector).await?.items.is_empty().then_some(()))
+        },
+    )
+    .await?;
+    ensure!(
+        pvc_names(&r.cp.client, &r.ns.name, &r.name).await? == pvcs_before,
+        "PVCs changed while stopped"
+    );
+
+    r.kcs
+        .patch_spec(&r.name, json!({"clusterOperation": {"stopped": false}}))
+        .await?;
+    wait_workloads_ready(&r.cp.client, &r.ns.name, &r.name).await?;
+    ensure!(
+        pvc_names(&r.cp.client, &r.ns.name, &r.name).await? == pvcs_before,
+        "PVCs replaced on restart"
+    );
+    r.operator.stop().await?;
+    r.ns.delete().await
+}
+
+#[tokio::test]
+async fn deletion_collects_children_and_follows_pvc_retention() -> Result<()> {
+    // chain's volume is deleted with the cluster; every other volume is retained (the default).
+    let r = running_devnet(
+        "delete",
+        json!({"services": {"chain": {"storage": {"retentionPolicy": "Delete"}}}}),
+    )
+    .await?;
+    let pvcs = pvc_names(&r.cp.client, &r.ns.name, &r.name).await?;
+    let (chain, retained): (BTreeSet<String>, BTreeSet<String>) =
+        pvcs.into_iter().partition(|n| n.contains("-chain-"));
+    ensure!(
+        !chain.is_empty() && !retained.is_empty(),
+        "chain {chain:?}, others {retained:?}"
+    );
+
+    r.kcs.api.delete(&r.name, &DeleteParams::default()).await?;
+    wait_until(
+        "the garbage collector to remove every child but retained volumes",
+        CONVERGE_TIMEOUT,
+        || async {
+            let left: BTreeSet<String> = children(&r.cp.client, &r.ns.name, &r.name)
+                .await?
+                .iter()
+                .map(|c| c.key())
+                .collect();
+            let expected: BTreeSet<String> = retained
+                .iter()
+                .map(|n| format!("PersistentVolumeClaim/{n}"))
+                .collect();
+            ensure!(left == expected, "left: {left:?}");
+            Ok(Some(()))
+        },
+    )
+    .await?;
+    ensure!(
+        r.kcs.api.get_opt(&r.name).await?.is_none(),
+        "the cluster is still there"
+    );
+    r.operator.stop().await?;
+    r.ns.delete().await
+}
