@@ -1,15 +1,14 @@
 //! Block validation and application (§6.2), producing the block's state delta and receipt.
 
-use koinos_protocol::pb::koinos::protocol::{Block, BlockReceipt, Transaction};
+use koinos_protocol::pb::koinos::protocol::{Block, BlockReceipt};
 use prost::Message;
-use sha2::{Digest, Sha256};
 
 use super::context::{ApplyContext, ChainParams, Mode, Usage};
 use super::crypto::recover_address;
 use super::error::{ChainError, ChainResult, code};
 use super::fork::BlockInfo;
 use super::genesis::metadata_state_key;
-use super::state::{Delta, StateDb, merkle_root, sha256_multihash, state_merkle_root};
+use super::state::{Delta, StateDb, state_merkle_root};
 use super::transaction::{
     apply_transaction, check_multihash, check_required_fields, delta_entries,
 };
@@ -18,15 +17,7 @@ use super::transaction::{
 pub const MAX_FUTURE_MS: u64 = 5_000;
 
 /// Transaction merkle root: per transaction, sha256(header bytes) then sha256(all signatures).
-pub fn transaction_merkle_root(transactions: &[Transaction]) -> Vec<u8> {
-    let mut leaves = Vec::with_capacity(transactions.len() * 2);
-    for tx in transactions {
-        let header = tx.header.clone().unwrap_or_default();
-        leaves.push(Sha256::digest(header.encode_to_vec()).into());
-        leaves.push(Sha256::digest(tx.signatures.concat()).into());
-    }
-    sha256_multihash(&merkle_root(leaves))
-}
+pub use koinos_protocol::merkle::transaction_merkle_root;
 
 /// Checks the fields every block and its transactions need (-1002).
 pub fn check_block_fields(block: &Block) -> ChainResult<()> {

@@ -13,7 +13,7 @@ use super::context::{
 use super::crypto::recover_address;
 use super::error::{ChainError, ChainResult, code};
 use super::genesis::{space, system_space};
-use super::state::{Delta, merkle_root, sha256_multihash, split_state_key, state_key};
+use super::state::{Delta, sha256_multihash, split_state_key, state_key};
 use super::token;
 
 /// Non-standard system space where uploaded contracts' ABIs are kept (id 5, zone empty).
@@ -64,13 +64,7 @@ pub fn check_multihash(id: &[u8], bytes: &[u8], mismatch_code: i32, what: &str) 
 }
 
 /// Operation merkle root: leaves = sha256(serialized operation).
-pub fn operation_merkle_root(operations: &[Operation]) -> Vec<u8> {
-    let leaves = operations
-        .iter()
-        .map(|op| Sha256::digest(op.encode_to_vec()).into())
-        .collect();
-    sha256_multihash(&merkle_root(leaves))
-}
+pub use koinos_protocol::merkle::operation_merkle_root;
 
 /// Decodes a nonce (`value_type{uint64_value}`); absent bytes read as 0.
 pub fn nonce_value(bytes: &[u8]) -> Option<u64> {

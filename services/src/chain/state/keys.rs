@@ -63,28 +63,9 @@ pub fn sha256_multihash(digest: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Merkle root over 32-byte leaves: parent = sha256(left ‖ right), an odd last node is promoted
-/// unchanged, the empty tree is sha256("").
-pub fn merkle_root(mut level: Vec<[u8; 32]>) -> [u8; 32] {
-    if level.is_empty() {
-        return Sha256::digest(b"").into();
-    }
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [l, r] => {
-                    let mut h = Sha256::new();
-                    h.update(l);
-                    h.update(r);
-                    h.finalize().into()
-                }
-                [single] => *single,
-                _ => unreachable!(),
-            })
-            .collect();
-    }
-    level[0]
+/// Merkle root over 32-byte leaves (§3.2: odd last node promoted, empty tree = sha256("")).
+pub fn merkle_root(leaves: Vec<[u8; 32]>) -> [u8; 32] {
+    koinos_protocol::merkle::merkle_root_digest(&leaves)
 }
 
 /// The state merkle root of one block's delta (§3.2): per key in byte order, sha256(key) then

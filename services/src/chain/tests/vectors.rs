@@ -80,3 +80,14 @@ fn koilib_test_vector_matches_our_hashing_and_recovery() {
         "1220bb1a3526620b89d0f451f3c144702fab4294b4422930c44e5bc8ef27a07b553f"
     );
 }
+
+#[test]
+fn our_state_root_equals_the_protocol_librarys_delta_root() {
+    let mut f = Fixture::new();
+    let committed = f.produce(vec![f.transfer(&f.alice, &f.bob.address(), 5)]);
+    let receipt = &committed.receipt;
+    assert_eq!(
+        koinos_protocol::merkle::state_delta_merkle_root(&receipt.state_delta_entries),
+        receipt.state_merkle_root
+    );
+}
