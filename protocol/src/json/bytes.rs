@@ -1,10 +1,13 @@
 //! Rendering of `bytes` fields by their `(koinos.btype)` option.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
-use prost_reflect::{FieldDescriptor, Value as PValue};
+use prost_reflect::{FieldDescriptor, Kind, Value as PValue};
 
-use crate::pb::BTYPE_EXTENSION;
+use crate::pb::{BTYPE_EXTENSION, descriptor_pool};
 
 /// The `koinos.bytes_type` values, i.e. how a bytes field appears in Koinos JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +39,19 @@ impl BytesType {
     }
 
     /// The rendering declared on `field`, looked up in the field's own pool so that run-time
-    /// loaded descriptors work too.
+    /// loaded descriptors work too. Fields of the built-in pool use a table built once, since
+    /// decoding field options on every value dominates the cost of a translation.
     pub fn of_field(field: &FieldDescriptor) -> Self {
+        if field.parent_pool() == descriptor_pool() {
+            return builtin_btypes()
+                .get(field.full_name())
+                .copied()
+                .unwrap_or(Self::Base64);
+        }
+        Self::from_options(field)
+    }
+
+    pub(crate) fn from_options(field: &FieldDescriptor) -> Self {
         let Some(ext) = field.parent_pool().get_extension_by_name(BTYPE_EXTENSION) else {
             return Self::Base64;
         };
@@ -78,4 +92,23 @@ impl BytesType {
             }
         }
     }
+}
+
+/// btype of every annotated bytes field of the built-in pool, by field full name.
+fn builtin_btypes() -> &'static HashMap<String, BytesType> {
+    static TABLE: OnceLock<HashMap<String, BytesType>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        descriptor_pool()
+            .all_messages()
+            .flat_map(|message| message.fields().collect::<Vec<_>>())
+            .filter(|field| matches!(field.kind(), Kind::Bytes))
+            .map(|field| {
+                (
+                    field.full_name().to_owned(),
+                    BytesType::from_options(&field),
+                )
+            })
+            .filter(|(_, btype)| *btype != BytesType::Base64)
+            .collect()
+    })
 }

@@ -368,3 +368,24 @@ fn text_helpers_round_trip() {
     assert_eq!(text, r#"{"enabled":true}"#);
     assert_eq!(from_str::<broadcast::GossipStatus>(&text).unwrap(), status);
 }
+
+#[test]
+fn btype_table_agrees_with_field_options() {
+    let pool = crate::pb::descriptor_pool();
+    let mut annotated = 0;
+    for message in pool.all_messages() {
+        for field in message.fields() {
+            if matches!(field.kind(), prost_reflect::Kind::Bytes) {
+                let from_table = BytesType::of_field(&field);
+                assert_eq!(
+                    from_table,
+                    BytesType::from_options(&field),
+                    "{}",
+                    field.full_name()
+                );
+                annotated += usize::from(from_table != BytesType::Base64);
+            }
+        }
+    }
+    assert!(annotated > 40, "only {annotated} annotated bytes fields");
+}
