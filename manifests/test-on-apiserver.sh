@@ -70,6 +70,7 @@ done
 expect_can "$sa" yes create events.events.k8s.io -n koinos
 expect_can "$sa" yes create leases.coordination.k8s.io -n koinos-system
 expect_can "$sa" yes update leases.coordination.k8s.io/koinos-operator-leader -n koinos-system
+expect_can "$sa" no patch leases.coordination.k8s.io/koinos-operator-leader -n koinos-system
 expect_can "$sa" no update leases.coordination.k8s.io/kube-controller-manager -n koinos-system
 expect_can "$sa" no create leases.coordination.k8s.io -n koinos
 expect_can "$sa" no update koinosclusters.koinos.io -n koinos
