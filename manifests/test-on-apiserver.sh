@@ -90,6 +90,24 @@ expect_can "$scoped" yes list koinosclusters.koinos.io -n team-a
 expect_can "$scoped" no patch statefulsets.apps -n koinos
 expect_can "$scoped" no list koinosclusters.koinos.io --all-namespaces
 
+# The external metrics API registration (opt-in): the APIService is accepted and the operator
+# may delegate authentication (TokenReview) and read the aggregator's client CA.
+"$helm" template scoped charts/koinos-operator -n ops --kube-version 1.36.0 \
+  --set watchNamespace=team-a --set rbac.aggregateToDefaultRoles=false \
+  --set externalMetrics.enabled=true --show-only templates/external-metrics.yaml \
+  | k apply --server-side --field-manager=packaging-test -f - >/dev/null
+expect_can "$scoped" yes create tokenreviews.authentication.k8s.io
+expect_can "$scoped" yes create subjectaccessreviews.authorization.k8s.io
+expect_can "$scoped" yes get configmaps/extension-apiserver-authentication -n kube-system
+expect_can "$scoped" no get configmaps/kube-root-ca.crt -n kube-system
+if k get apiservice v1beta1.external.metrics.k8s.io -o jsonpath='{.spec.service.name}' | grep -qx scoped-koinos-operator-external-metrics; then
+  pass "APIService v1beta1.external.metrics.k8s.io points at the operator"
+else
+  fail "APIService v1beta1.external.metrics.k8s.io missing or not pointing at the operator"
+fi
+# No server answers it here: unregister at once (an unavailable aggregated API breaks discovery).
+k delete apiservice v1beta1.external.metrics.k8s.io >/dev/null
+
 # People: the edit role of a namespace now covers KoinosClusters there.
 k create rolebinding alice-edit --clusterrole=edit --user=alice -n koinos >/dev/null
 for _ in $(seq 20); do

@@ -79,6 +79,8 @@ check() {
     --set serviceAccount.create=false --set serviceAccount.name=existing \
     --set image.digest="sha256:$(printf '%064d' 0)" \
     || fail "helm lint (no leader election, external RBAC and ServiceAccount, digest)"
+  lint --set externalMetrics.enabled=true --set externalMetrics.caBundle=Q0E= \
+    || fail "helm lint (external metrics API with a CA bundle)"
 
   # values.schema.json must reject what the chart cannot honour.
   local bad
