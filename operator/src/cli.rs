@@ -1,5 +1,6 @@
 //! Command line: every flag also reads `KOINOS_OPERATOR_<FLAG>` from the environment.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ pub enum Command {
     Crd,
     /// Print every child object of a KoinosCluster manifest as YAML, without a cluster.
     Render(RenderArgs),
+    /// Run the controller.
+    Run(RunArgs),
 }
 
 #[derive(Debug, Args)]
@@ -37,6 +40,56 @@ pub struct RenderArgs {
         default_value = "default"
     )]
     pub namespace: String,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct RunArgs {
+    /// Watch only this namespace (default or empty: all namespaces).
+    #[arg(
+        long = "watch-namespace",
+        visible_alias = "namespace",
+        env = "KOINOS_OPERATOR_WATCH_NAMESPACE"
+    )]
+    pub namespace: Option<String>,
+    /// Address of the admin server (`/metrics`, `/healthz`, `/readyz`).
+    #[arg(
+        long,
+        env = "KOINOS_OPERATOR_ADMIN_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub admin_addr: SocketAddr,
+    /// Elect a leader on a coordination.k8s.io Lease so that several replicas are safe.
+    #[arg(long, env = "KOINOS_OPERATOR_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Name of the leader election Lease.
+    #[arg(
+        long,
+        env = "KOINOS_OPERATOR_LEASE_NAME",
+        default_value = "koinos-operator-leader"
+    )]
+    pub lease_name: String,
+    /// Namespace of the Lease (default: `$POD_NAMESPACE`, `--namespace`, the service account namespace, or `default`).
+    #[arg(long, env = "KOINOS_OPERATOR_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// Identity of this replica in the Lease and in Events (default: `$POD_NAME`, `$HOSTNAME`).
+    #[arg(long, env = "KOINOS_OPERATOR_POD_NAME")]
+    pub identity: Option<String>,
+    /// Lease duration.
+    #[arg(long, env = "KOINOS_OPERATOR_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+    /// Requeue interval of a healthy cluster (drift detection).
+    #[arg(long, env = "KOINOS_OPERATOR_RESYNC", default_value = "300s", value_parser = parse_duration)]
+    pub resync: Duration,
+    /// Log format.
+    #[arg(long, env = "KOINOS_OPERATOR_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+impl RunArgs {
+    /// The watched namespace; an empty value (as a Helm value may render) means all.
+    pub fn watch_namespace(&self) -> Option<String> {
+        self.namespace.clone().filter(|ns| !ns.trim().is_empty())
+    }
 }
 
 /// `90s`, `5m`, `1h` or plain seconds.
@@ -74,6 +127,23 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn empty_watch_namespace_means_all() {
+        let parse = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::Run(run) => run,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            parse(&["koinos-operator", "run", "--watch-namespace", ""]).watch_namespace(),
+            None
+        );
+        assert_eq!(
+            parse(&["koinos-operator", "run", "--namespace", "koinos"]).watch_namespace(),
+            Some("koinos".to_string())
+        );
+        assert!(!parse(&["koinos-operator", "run", "--leader-election", "false"]).leader_election);
     }
 
     #[test]

@@ -3,7 +3,8 @@ use clap::Parser;
 use koinos_operator::cli::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    match cli.command {
         Command::Crd => print!("{}", koinos_operator::crd::crd_yaml()),
         Command::Render(args) => {
             let text = if args.file.as_os_str() == "-" {
@@ -16,6 +17,11 @@ fn main() -> anyhow::Result<()> {
                 "{}",
                 koinos_operator::render::render(&text, &args.namespace)?
             );
+        }
+        Command::Run(args) => {
+            koinos_operator::telemetry::init(&args.log_format);
+            let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+            runtime.block_on(koinos_operator::run(args))?;
         }
     }
     Ok(())
