@@ -22,12 +22,19 @@ pub struct AuditEvent {
     pub name: Option<String>,
     pub code: Option<u16>,
     pub request_uri: String,
+    /// When the API server completed the request (RFC 3339, microseconds).
+    pub stage_timestamp: Option<String>,
 }
 
 impl AuditEvent {
     /// The identity the request was authorized as (the impersonated user if any).
     pub fn actor(&self) -> &str {
         self.impersonated_user.as_deref().unwrap_or(&self.user)
+    }
+
+    /// [`Self::stage_timestamp`] as seconds since the Unix epoch.
+    pub fn completed_at(&self) -> Option<f64> {
+        self.stage_timestamp.as_deref().and_then(rfc3339_seconds)
     }
 
     fn parse(v: &Value) -> Self {
@@ -45,6 +52,7 @@ impl AuditEvent {
                 .and_then(Value::as_u64)
                 .map(|c| c as u16),
             request_uri: s("/requestURI").unwrap_or_default(),
+            stage_timestamp: s("/stageTimestamp"),
         }
     }
 }
@@ -107,6 +115,27 @@ impl AuditLog {
     }
 }
 
+/// Seconds since the Unix epoch of a UTC RFC 3339 timestamp (`2026-11-23T11:25:16.123456Z`).
+pub fn rfc3339_seconds(text: &str) -> Option<f64> {
+    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.splitn(3, ':');
+    let (h, min) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
+    let sec: f64 = t.next()?.parse().ok()?;
+    // Days from civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + h * 3600 + min * 60) as f64 + sec)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +152,20 @@ mod tests {
         assert_eq!(event.verb, "patch");
         assert_eq!(event.namespace.as_deref(), Some("a"));
         assert_eq!(event.code, Some(200));
+    }
+
+    #[test]
+    fn timestamps_convert_to_epoch_seconds() {
+        assert_eq!(rfc3339_seconds("1970-01-01T00:00:00Z"), Some(0.0));
+        assert_eq!(
+            rfc3339_seconds("2000-03-01T00:00:01.5Z"),
+            Some(951_868_801.5)
+        );
+        assert_eq!(
+            rfc3339_seconds("2026-11-23T11:25:16.123456Z"),
+            Some(1_795_433_116.123456)
+        );
+        assert_eq!(rfc3339_seconds("yesterday"), None);
     }
 
     #[test]

@@ -157,3 +157,51 @@ pub async fn assert_pods_ready_on_fake_nodes(
     }
     Ok(list.items.len())
 }
+
+/// `Kind/name` of every child the operator should create for `manifest` in `namespace`,
+/// from `koinos_operator::render` (its pure builders) plus the generated objects it lists.
+/// PVCs are not included: StatefulSets create them from their volumeClaimTemplates.
+pub fn expected_children(
+    manifest: &Value,
+    namespace: &str,
+) -> Result<std::collections::BTreeSet<String>> {
+    use serde::Deserialize;
+    let rendered = koinos_operator::render::render(&serde_yaml::to_string(manifest)?, namespace)?;
+    let mut expected = std::collections::BTreeSet::new();
+    for line in rendered.lines() {
+        if let Some(generated) = line.strip_prefix("# ").and_then(|l| l.split(':').next())
+            && generated.contains('/')
+        {
+            expected.insert(generated.to_owned());
+        }
+    }
+    for document in serde_yaml::Deserializer::from_str(&rendered) {
+        let object = Value::deserialize(document)?;
+        if let (Some(kind), Some(name)) =
+            (object["kind"].as_str(), object["metadata"]["name"].as_str())
+        {
+            expected.insert(format!("{kind}/{name}"));
+        }
+    }
+    Ok(expected)
+}
+
+/// Checks that the children present are exactly the expected ones (no orphan, none missing;
+/// names are unique per kind, so a duplicate would show as an unexpected name).
+pub fn assert_exact_children(
+    found: &[Child],
+    expected: &std::collections::BTreeSet<String>,
+) -> Result<()> {
+    let actual: std::collections::BTreeSet<String> = found
+        .iter()
+        .filter(|c| c.kind != "PersistentVolumeClaim")
+        .map(Child::key)
+        .collect();
+    let missing: Vec<_> = expected.difference(&actual).collect();
+    let unexpected: Vec<_> = actual.difference(expected).collect();
+    ensure!(
+        missing.is_empty() && unexpected.is_empty(),
+        "children missing: {missing:?}; unexpected: {unexpected:?}"
+    );
+    Ok(())
+}

@@ -5,8 +5,8 @@
 use anyhow::{Context, Result, ensure};
 use koinos_e2e::children::children;
 use koinos_e2e::fixtures::{
-    assert_owned, assert_pods_ready_on_fake_nodes, create_prerequisites, wait_condition,
-    wait_workloads_ready,
+    assert_exact_children, assert_owned, assert_pods_ready_on_fake_nodes, create_prerequisites,
+    expected_children, wait_condition, wait_workloads_ready,
 };
 use koinos_e2e::install::install_operator;
 use koinos_e2e::operator::Operator;
@@ -29,6 +29,7 @@ async fn example_converges(file: &str) -> Result<()> {
     let cp = ControlPlane::connect().await?;
     install_operator(&cp)?;
     let ns = TestNamespace::create(&cp.client, "example").await?;
+    let expected = expected_children(&manifest, &ns.name)?;
     create_prerequisites(&cp.client, &ns.name).await?;
     let operator = Operator::start(&cp, &ns.name).await?;
     let kcs = KoinosClusters::new(&cp.client, &ns.name);
@@ -37,6 +38,7 @@ async fn example_converges(file: &str) -> Result<()> {
     let ready = wait_condition(&kcs, &name, "Ready", "True").await?;
     let found = wait_workloads_ready(&cp.client, &ns.name, &name).await?;
     assert_owned(&found, &kc.uid().context("uid")?)?;
+    assert_exact_children(&found, &expected)?;
     let pods = assert_pods_ready_on_fake_nodes(&cp.client, &ns.name, &name).await?;
     eprintln!("[e2e] {file}: {} children, {pods} pods Ready", found.len());
     ensure!(
