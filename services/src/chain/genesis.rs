@@ -31,7 +31,7 @@ pub fn system_space(id: u32) -> ObjectSpace {
     }
 }
 
-/// The metadata key of object `name`: multihash(sha256("object_key::<name>")).
+/// The metadata key of object `name`: `multihash(sha256("object_key::<name>"))`.
 pub fn metadata_key(name: &str) -> Vec<u8> {
     sha256_multihash(&Sha256::digest(format!("object_key::{name}")))
 }

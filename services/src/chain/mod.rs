@@ -24,6 +24,19 @@
 //! The genesis root (id 0x1220‖0³², height 0, timestamp 0) covers the genesis entries plus
 //! metadata `chain_id`. The same delta is published as the block receipt's
 //! `state_delta_entries`, so catch-up can rebuild and verify it.
+//!
+//! # Without a WASM VM
+//! - The native KCS-4 token ([`token`]) runs wherever genesis stores its bytecode marker.
+//! - `upload_contract` is stored: bytecode in system space 2, `contract_metadata_object` in
+//!   space 3, the ABI in non-standard system space 5 (all keyed by contract id); it needs the
+//!   contract id's signature. Calling an uploaded contract (operation or `read_contract`)
+//!   fails with `invalid_contract` (102), message "contract is uploaded WASM bytecode; this
+//!   chain has no WASM VM yet, ...": in a block the transaction is included as reverted.
+//! - `set_system_call` / `set_system_contract` need the genesis key (else 101) and are stored,
+//!   without effect on dispatch. `invoke_system_call` serves the subset in [`system_call`].
+//! - RC follows the devnet model of [`context`]: a fixed budget per account.
+//! - Fork choice: [`fork`]; with `pob`, the double-production rule follows §6.3 literally
+//!   (the head is excluded, the other heads, including the new block, compete with its parent).
 
 pub mod app;
 pub mod block;

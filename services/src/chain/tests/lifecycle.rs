@@ -123,3 +123,33 @@ fn state_from_another_genesis_is_refused() {
         .unwrap();
     assert_eq!(error.code, code::UNEXPECTED_STATE);
 }
+
+#[test]
+fn pob_fork_choice_by_signer() {
+    let mut f = Fixture::with_algorithm(ForkAlgorithm::Pob);
+    f.produce(vec![]);
+    let parent = f.chain.head().clone();
+    let producer = f.producer.clone();
+    let (alice, bob) = (f.alice.address(), f.bob.address());
+    let with_signer = |timestamp: u64, signer: &[u8]| {
+        let mut block = builder::block(&parent, timestamp, vec![], &producer);
+        block.header.as_mut().unwrap().signer = signer.to_vec();
+        builder::seal_block(block, &producer)
+    };
+    let first = with_signer(T0 + 3000, &producer.address());
+    assert!(f.submit(&first).unwrap().unwrap().is_head);
+    // A different signer's later block loses; an earlier one wins.
+    let later_other = with_signer(T0 + 3500, &bob);
+    assert!(!f.submit(&later_other).unwrap().unwrap().is_head);
+    let earlier_other = with_signer(T0 + 2500, &alice);
+    assert!(f.submit(&earlier_other).unwrap().unwrap().is_head);
+    // Alice double-produces at the same height: her first block loses its place to the best
+    // other fork head (the earliest remaining one at this height).
+    let twin = with_signer(T0 + 2600, &alice);
+    f.submit(&twin).unwrap();
+    assert_eq!(
+        f.chain.head().id,
+        twin.id,
+        "twin outranks the parent and first (earlier)"
+    );
+}

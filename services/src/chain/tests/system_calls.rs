@@ -1,0 +1,84 @@
+//! invoke_system_call: the supported subset by id and by name; others fail with -103.
+
+use koinos_protocol::chain::HeadInfo;
+use koinos_protocol::rpc::chain::{
+    InvokeSystemCallRequest, invoke_system_call_request::SystemCall,
+};
+
+use super::*;
+use crate::chain::error::code;
+use crate::chain::system_call::invoke;
+
+fn call(f: &Fixture, system_call: SystemCall, args: Vec<u8>) -> Result<Vec<u8>, ChainError> {
+    let request = InvokeSystemCallRequest {
+        system_call: Some(system_call),
+        args,
+        caller_data: None,
+    };
+    invoke(&f.chain, &request)
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct HeadInfoResult {
+    #[prost(message, optional, tag = "1")]
+    value: Option<HeadInfo>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct MetadataResult {
+    #[prost(message, optional, tag = "1")]
+    value: Option<koinos_protocol::chain::ContractMetadataObject>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct U64 {
+    #[prost(uint64, tag = "1")]
+    value: u64,
+}
+
+#[test]
+fn head_info_rc_and_chain_id_by_name_and_id() {
+    let mut f = Fixture::new();
+    f.produce(vec![]);
+    let bytes = call(&f, SystemCall::Name("get_head_info".into()), vec![]).unwrap();
+    let head = HeadInfoResult::decode(bytes.as_slice())
+        .unwrap()
+        .value
+        .unwrap();
+    assert_eq!(head.head_topology.unwrap().height, 1);
+    let account = BalanceOfArguments {
+        owner: f.alice.address(),
+    }
+    .encode_to_vec();
+    let rc = U64::decode(call(&f, SystemCall::Id(201), account).unwrap().as_slice()).unwrap();
+    assert_eq!(rc.value, f.chain.account_rc(&f.alice.address()));
+    let chain_id = call(&f, SystemCall::Name("get_chain_id".into()), vec![]).unwrap();
+    assert_eq!(&chain_id[2..], f.chain.chain_id());
+    let metadata = BalanceOfArguments {
+        owner: f.token.clone(),
+    }
+    .encode_to_vec();
+    let bytes = call(
+        &f,
+        SystemCall::Name("get_contract_metadata".into()),
+        metadata,
+    )
+    .unwrap();
+    let meta = MetadataResult::decode(bytes.as_slice()).unwrap();
+    assert!(meta.value.unwrap().system);
+}
+
+#[test]
+fn vm_only_and_unknown_system_calls_fail_with_103() {
+    let f = Fixture::new();
+    for system_call in [
+        SystemCall::Name("get_contract_address".into()),
+        SystemCall::Id(99_999),
+        SystemCall::Name("nope".into()),
+    ] {
+        assert_eq!(
+            code_of(call(&f, system_call, vec![])),
+            code::UNKNOWN_SYSTEM_CALL
+        );
+    }
+}
