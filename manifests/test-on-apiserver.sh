@@ -29,8 +29,11 @@ helm=$(bash scripts/render-manifests.sh --helm)
 
 # install.yaml: a restricted namespace, the CRD, RBAC and a Deployment that is admitted.
 k apply --server-side --field-manager=packaging-test -f manifests/install.yaml >/dev/null
-k wait --for=condition=Established crd/koinosclusters.koinos.io --timeout=60s >/dev/null \
-  && pass "CRD established" || fail "CRD not established"
+if k wait --for=condition=Established crd/koinosclusters.koinos.io --timeout=60s >/dev/null; then
+  pass "CRD established"
+else
+  fail "CRD not established"
+fi
 if k -n koinos-system wait --for=condition=Available deployment/koinos-operator --timeout=90s >/dev/null; then
   pass "operator Deployment available under Pod Security restricted"
 else

@@ -35,7 +35,7 @@ ensure_helm() {
   command -v go >/dev/null || fail "helm is not in $dir and Go is missing to build it"
   echo "render-manifests: building helm $HELM_VERSION from Go modules into $dir" >&2
   mkdir -p "$dir"
-  (cd /tmp && GOFLAGS= GOBIN="$dir" nice -n 19 go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") \
+  (cd /tmp && GOFLAGS='' GOBIN="$dir" nice -n 19 go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") \
     || fail "go install helm.sh/helm/v3/cmd/helm@$HELM_VERSION failed"
 }
 
