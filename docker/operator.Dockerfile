@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The koinos-operator image: one static-enough binary on distroless/cc (glibc + libgcc, no
+# The koinos-operator image: the one binary on distroless/cc (glibc + libgcc, no
 # shell), running as the distroless nonroot user (65532).
 #   docker build -f docker/operator.Dockerfile -t ghcr.io/koinos-operator/koinos-operator:v0.1.0 .
 
@@ -9,16 +9,15 @@ ARG DEBIAN_RELEASE=trixie
 FROM docker.io/library/rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS builder
 WORKDIR /src
 COPY . .
-# Cache mounts keep the registry and target dir between builds; the binary is copied out of
-# the cached target dir inside the same step.
+# Cache mounts keep the registry and target dir between builds; `cargo install --path` puts the
+# binary outside the cached target dir, and --locked keeps the workspace's Cargo.lock.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p koinos-operator --bin koinos-operator \
-    && install -D -m 0755 target/release/koinos-operator /out/koinos-operator
+    CARGO_TARGET_DIR=/src/target cargo install --path operator --locked --root /out --bin koinos-operator
 
 FROM gcr.io/distroless/cc-debian13:nonroot
-COPY --from=builder /out/koinos-operator /usr/local/bin/koinos-operator
+COPY --from=builder /out/bin/koinos-operator /usr/local/bin/koinos-operator
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/koinos-operator"]
 CMD ["run"]

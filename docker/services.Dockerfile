@@ -10,20 +10,18 @@ ARG DEBIAN_RELEASE=trixie
 FROM docker.io/library/rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS builder
 WORKDIR /src
 COPY . .
-# Builds every binary of the koinos-services package and copies the koinos-* executables out of
-# the cached target dir inside the same step.
+# `cargo install --path` puts exactly this package's binaries in /out/bin (nothing stale from
+# the shared target cache); --locked keeps the workspace's Cargo.lock.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p koinos-services --bins \
-    && mkdir -p /out \
-    && find target/release -maxdepth 1 -type f -executable -name 'koinos-*' \
-         -exec install -m 0755 -t /out {} + \
-    && test -n "$(ls /out)"
+    CARGO_TARGET_DIR=/src/target cargo install --path services --locked --root /out \
+    && mkdir -p /koinos
 
 FROM gcr.io/distroless/cc-debian13:nonroot
-COPY --from=builder /out/ /usr/local/bin/
-# The Koinos base directory of the official images. In Kubernetes it is a mounted volume (the
-# root filesystem is read-only); this keeps `docker run` working too.
+COPY --from=builder /out/bin/ /usr/local/bin/
+# The Koinos base directory of the official images, owned by the runtime user. In Kubernetes it
+# is a mounted volume (the root filesystem is read-only); this keeps `docker run` working too.
+COPY --from=builder --chown=65532:65532 /koinos /koinos
 WORKDIR /koinos
 USER 65532:65532
