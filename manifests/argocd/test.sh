@@ -37,3 +37,8 @@ if lua5.1 "$here/run_tests.lua" "$check_dir/health.lua" "$work/wrong.lua" >/dev/
 fi
 
 lua5.1 "$here/run_tests.lua" "$check_dir/health.lua" "$work/bundle.lua"
+
+# health.sh (one live object, for end-to-end tests) evaluates the same script.
+got=$(bash "$here/health.sh" "$check_dir/testdata/degraded_stalled.yaml")
+want="Degraded: spec.services.blockStore.autoscaling.minReplicas: 5 exceeds autoscaling.maxReplicas 2"
+[[ "$got" == "$want" ]] || { echo "argocd-health: FAIL: health.sh printed '$got', want '$want'" >&2; exit 1; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes a Lua chunk returning Argo CD health tests and their inputs as Lua tables.
 
-usage: yaml2lua.py DIR   (DIR holds health_test.yaml and the testdata it names)
+usage: yaml2lua.py DIR           (DIR holds health_test.yaml and the testdata it names)
+       yaml2lua.py --object FILE  (one object, YAML or JSON; `-` for stdin)
 
 Argo CD turns an object into a Lua table through its JSON form, so YAML is read with JSON's
 types: timestamps stay strings, null becomes an absent key.
@@ -64,6 +65,10 @@ def load(path):
 
 
 def main():
+    if sys.argv[1] == "--object":
+        source = sys.stdin if sys.argv[2] == "-" else open(sys.argv[2], encoding="utf-8")
+        print("return %s" % lua_value(yaml.load(source, Loader=JsonTypedLoader)))
+        return
     base = sys.argv[1]
     tests = load(os.path.join(base, "health_test.yaml"))["tests"]
     inputs = {t["inputPath"]: load(os.path.join(base, t["inputPath"])) for t in tests}
