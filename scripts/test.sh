@@ -42,6 +42,9 @@ if ! wait "$cp_build_pid"; then
   exit 1
 fi
 
+step "packaging on a real kube-apiserver (install.yaml under Pod Security, examples, RBAC)"
+bash manifests/test-on-apiserver.sh
+
 step "operator end-to-end suite"
 bash e2e/control-plane/run-tests.sh
 
