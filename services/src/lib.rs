@@ -3,13 +3,13 @@
 //!
 //! Foundation: [`mq`] (the only module that talks AMQP) and [`runtime`] (flags, config,
 //! telemetry, admin endpoint, shutdown). One `pub mod` line per module.
-pub mod mq;
-pub mod runtime;
 pub mod block_producer;
 pub mod block_store;
 pub mod chain;
 pub mod devnet;
+pub mod jsonrpc;
 pub mod mempool;
+pub mod mq;
+pub mod runtime;
 pub mod storage;
 pub mod transaction_store;
-pub mod jsonrpc;
