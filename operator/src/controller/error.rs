@@ -81,7 +81,7 @@ impl Error {
     pub fn is_permanent(&self) -> bool {
         match self {
             Self::InvalidSpec(_) | Self::CorruptGenerated { .. } | Self::MissingNamespace => true,
-            Self::Apply { source, .. } => is_rejected(source),
+            Self::Apply { source, .. } | Self::GrowVolumes { source, .. } => is_rejected(source),
             _ => false,
         }
     }

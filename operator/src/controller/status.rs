@@ -279,10 +279,11 @@ pub fn compute_status(
             Some(previous) if previous.status == c.status => previous.last_transition_time.clone(),
             _ => now.clone(),
         };
-        // The BrokerReady of an invalid spec keeps its last known value.
+        // With an invalid spec nothing was observed: the children still run as before, so
+        // BrokerReady and Available keep their last known value.
         if observed.is_none()
-            && c.type_ == BROKER_READY
-            && let Some(previous) = old_conditions.iter().find(|o| o.type_ == BROKER_READY)
+            && (c.type_ == BROKER_READY || c.type_ == AVAILABLE)
+            && let Some(previous) = old_conditions.iter().find(|o| o.type_ == c.type_)
         {
             *c = Condition {
                 observed_generation: generation,
