@@ -14,5 +14,5 @@ mod tests;
 pub use service::{BLOCK_ACCEPT, BlockStoreHandler, follow_accepted_blocks, handle_request, run};
 pub use skip_list::{previous_height_index, previous_heights};
 pub use store::{
-    BlockStore, BlockStoreError, MAX_BLOCKS_PER_REQUEST, Result, SERVICE, ZERO_BLOCK_ID,
+    BLOCKS, BlockStore, BlockStoreError, MAX_BLOCKS_PER_REQUEST, Result, SERVICE, ZERO_BLOCK_ID,
 };

@@ -20,8 +20,8 @@ pub const ZERO_BLOCK_ID: [u8; 34] = {
     id
 };
 
-/// Block id -> `block_record`.
-const BLOCKS: Table<BlockRecord> = Table::new("blocks");
+/// Block id -> `block_record` (public for benchmarks and tools that read records raw).
+pub const BLOCKS: Table<BlockRecord> = Table::new("blocks");
 /// Key [`HIGHEST_BLOCK_KEY`] -> the highest `block_topology` stored.
 const METADATA: Table<BlockTopology> = Table::new("metadata");
 const HIGHEST_BLOCK_KEY: &[u8] = &[0x01];
@@ -121,61 +121,35 @@ impl BlockStore {
     /// them) and raises the highest block if it is higher. Atomic and durable on return.
     /// Re-adding a stored block only fills in a receipt it lacked.
     pub fn add_block(&self, block: Block, receipt: Option<BlockReceipt>) -> Result<()> {
-        if block.id.is_empty() {
-            return Err(BlockStoreError::MissingBlockId);
-        }
-        let header = block
-            .header
-            .as_ref()
-            .ok_or(BlockStoreError::MissingHeader)?;
-        let (height, previous) = (header.height, header.previous.clone());
+        self.add_blocks([(block, receipt)])
+    }
 
+    /// Stores `blocks` in order in one atomic, durable transaction (e.g. a catch-up page):
+    /// each may build on the ones before it. All or nothing.
+    pub fn add_blocks(
+        &self,
+        blocks: impl IntoIterator<Item = (Block, Option<BlockReceipt>)>,
+    ) -> Result<()> {
         let mut txn = self.store.write()?;
-        let mut blocks = txn.table(&BLOCKS)?;
-        if let Some(existing) = blocks.get(&block.id)?
-            && (existing.receipt.is_some() || receipt.is_none())
-        {
-            return Ok(());
+        let mut highest: Option<BlockTopology> = None;
+        let mut table = txn.table(&BLOCKS)?;
+        for (block, receipt) in blocks {
+            if let Some(topology) = put_block(&mut table, block, receipt)?
+                && highest.as_ref().is_none_or(|h| h.height < topology.height)
+            {
+                highest = Some(topology);
+            }
         }
-        let previous_block_ids = if height > 1 {
-            previous_heights(height)
-                .into_iter()
-                .map(|h| {
-                    if h == height - 1 {
-                        Ok(previous.clone())
-                    } else {
-                        ancestor_id_at_height(&blocks, &previous, h)
-                    }
-                })
-                .collect::<Result<Vec<_>>>()?
-        } else {
-            vec![previous.clone()]
-        };
-        let topology = BlockTopology {
-            id: block.id.clone(),
-            height,
-            previous,
-        };
-        let key = block.id.clone();
-        blocks.put(
-            &key,
-            &BlockRecord {
-                block_id: key.clone(),
-                block_height: height,
-                block: Some(block),
-                receipt,
-                previous_block_ids,
-            },
-        )?;
-        drop(blocks);
-        let mut metadata = txn.table(&METADATA)?;
-        let higher = metadata
-            .get(HIGHEST_BLOCK_KEY)?
-            .is_none_or(|highest| highest.height < height);
-        if higher {
-            metadata.put(HIGHEST_BLOCK_KEY, &topology)?;
+        drop(table);
+        if let Some(topology) = highest {
+            let mut metadata = txn.table(&METADATA)?;
+            let higher = metadata
+                .get(HIGHEST_BLOCK_KEY)?
+                .is_none_or(|current| current.height < topology.height);
+            if higher {
+                metadata.put(HIGHEST_BLOCK_KEY, &topology)?;
+            }
         }
-        drop(metadata);
         txn.commit()?;
         Ok(())
     }
@@ -216,7 +190,7 @@ impl BlockStore {
             .map(|id| {
                 Ok(blocks
                     .with_raw(id, |bytes| {
-                        item_from_record(bytes, return_block, return_receipt)
+                        decode_item(bytes, return_block, return_receipt).map(|(item, _)| item)
                     })?
                     .transpose()
                     .map_err(corrupt)?
@@ -266,28 +240,19 @@ impl BlockStore {
             let expected = end_height - i as u64;
             let found = blocks
                 .with_raw(&id, |bytes| {
-                    RecordLinks::decode(bytes).and_then(|links| {
-                        Ok((
-                            links,
-                            item_from_record(bytes, return_block, return_receipt)?,
-                        ))
-                    })
+                    decode_item(bytes, return_block, return_receipt)
                 })?
                 .transpose()
                 .map_err(corrupt)?;
-            let Some((links, item)) = found else {
+            let Some((item, previous)) = found else {
                 return Err(BlockStoreError::BlockNotPresent(id));
             };
-            if links.block_height != expected {
+            if item.block_height != expected {
                 return Err(BlockStoreError::UnexpectedHeight);
             }
             items.push(item);
             if i + 1 < count {
-                id = links
-                    .previous_block_ids
-                    .into_iter()
-                    .next()
-                    .ok_or(BlockStoreError::TraverseBeforeGenesis)?;
+                id = previous.ok_or(BlockStoreError::TraverseBeforeGenesis)?;
             }
         }
         items.reverse();
@@ -301,30 +266,133 @@ impl BlockStore {
     }
 }
 
-/// A `block_item` from the bytes of a `block_record`: fields 1–4 of both messages coincide, so
-/// the record decodes as an item directly (its field 5 is skipped).
-fn item_from_record(
+/// Writes one block record with its skip list; `None` if the block was already stored (with
+/// a receipt, or without one and none is given now).
+fn put_block(
+    blocks: &mut TableWriter<'_, BlockRecord>,
+    block: Block,
+    receipt: Option<BlockReceipt>,
+) -> Result<Option<BlockTopology>> {
+    if block.id.is_empty() {
+        return Err(BlockStoreError::MissingBlockId);
+    }
+    let header = block
+        .header
+        .as_ref()
+        .ok_or(BlockStoreError::MissingHeader)?;
+    let (height, previous) = (header.height, header.previous.clone());
+    if let Some(existing) = blocks.get(&block.id)?
+        && (existing.receipt.is_some() || receipt.is_none())
+    {
+        return Ok(None);
+    }
+    let previous_block_ids = if height > 1 {
+        previous_heights(height)
+            .into_iter()
+            .map(|h| {
+                if h == height - 1 {
+                    Ok(previous.clone())
+                } else {
+                    ancestor_id_at_height(blocks, &previous, h)
+                }
+            })
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        vec![previous.clone()]
+    };
+    let topology = BlockTopology {
+        id: block.id.clone(),
+        height,
+        previous,
+    };
+    blocks.put(
+        &topology.id,
+        &BlockRecord {
+            block_id: topology.id.clone(),
+            block_height: height,
+            block: Some(block),
+            receipt,
+            previous_block_ids,
+        },
+    )?;
+    Ok(Some(topology))
+}
+
+/// A `block_record` decoded without its receipt (fields 1, 2, 3, 5).
+#[derive(Clone, PartialEq, Message)]
+struct RecordWithBlock {
+    #[prost(bytes = "vec", tag = "1")]
+    block_id: Vec<u8>,
+    #[prost(uint64, tag = "2")]
+    block_height: u64,
+    #[prost(message, optional, tag = "3")]
+    block: Option<Block>,
+    #[prost(bytes = "vec", repeated, tag = "5")]
+    previous_block_ids: Vec<Vec<u8>>,
+}
+
+/// A `block_record` decoded without its block (fields 1, 2, 4, 5).
+#[derive(Clone, PartialEq, Message)]
+struct RecordWithReceipt {
+    #[prost(bytes = "vec", tag = "1")]
+    block_id: Vec<u8>,
+    #[prost(uint64, tag = "2")]
+    block_height: u64,
+    #[prost(message, optional, tag = "4")]
+    receipt: Option<BlockReceipt>,
+    #[prost(bytes = "vec", repeated, tag = "5")]
+    previous_block_ids: Vec<Vec<u8>>,
+}
+
+/// The `block_item` in the bytes of a `block_record`, and the record's parent id. One decode
+/// pass that skips (without allocating) whatever the request does not return.
+fn decode_item(
     bytes: &[u8],
     return_block: bool,
     return_receipt: bool,
-) -> std::result::Result<BlockItem, prost::DecodeError> {
-    let mut item = if return_block || return_receipt {
-        BlockItem::decode(bytes)?
-    } else {
-        let links = RecordLinks::decode(bytes)?;
-        BlockItem {
-            block_id: links.block_id,
-            block_height: links.block_height,
-            ..Default::default()
+) -> std::result::Result<(BlockItem, Option<Vec<u8>>), prost::DecodeError> {
+    let first = |ids: Vec<Vec<u8>>| ids.into_iter().next();
+    Ok(match (return_block, return_receipt) {
+        (true, true) => {
+            let r = BlockRecord::decode(bytes)?;
+            let item = BlockItem {
+                block_id: r.block_id,
+                block_height: r.block_height,
+                block: r.block,
+                receipt: r.receipt,
+            };
+            (item, first(r.previous_block_ids))
         }
-    };
-    if !return_block {
-        item.block = None;
-    }
-    if !return_receipt {
-        item.receipt = None;
-    }
-    Ok(item)
+        (true, false) => {
+            let r = RecordWithBlock::decode(bytes)?;
+            let item = BlockItem {
+                block_id: r.block_id,
+                block_height: r.block_height,
+                block: r.block,
+                receipt: None,
+            };
+            (item, first(r.previous_block_ids))
+        }
+        (false, true) => {
+            let r = RecordWithReceipt::decode(bytes)?;
+            let item = BlockItem {
+                block_id: r.block_id,
+                block_height: r.block_height,
+                block: None,
+                receipt: r.receipt,
+            };
+            (item, first(r.previous_block_ids))
+        }
+        (false, false) => {
+            let r = RecordLinks::decode(bytes)?;
+            let item = BlockItem {
+                block_id: r.block_id,
+                block_height: r.block_height,
+                ..Default::default()
+            };
+            (item, first(r.previous_block_ids))
+        }
+    })
 }
 
 /// Follows the skip list from `block_id` down to `height`, reading as few records as possible.

@@ -324,3 +324,33 @@ fn blocks_survive_a_reopen() {
     };
     assert_eq!(reset.highest_block().unwrap().height, 0);
 }
+
+#[test]
+fn a_batch_of_blocks_is_stored_atomically_and_may_build_on_itself() {
+    let (_dir, store) = new_store();
+    let mut previous = ZERO_BLOCK_ID.to_vec();
+    let mut batch = Vec::new();
+    for h in 1..=100 {
+        batch.push((block(1, h, previous), Some(receipt(1, h))));
+        previous = id(1, h);
+    }
+    let mut broken = batch[50..].to_vec();
+    broken.push((block(1, 400, id(1, 399)), None)); // its ancestors are unknown
+    store.add_blocks(batch[..50].to_vec()).unwrap();
+    assert!(matches!(
+        store.add_blocks(broken),
+        Err(BlockStoreError::BlockNotPresent(_))
+    ));
+    assert_eq!(store.highest_block().unwrap().height, 50);
+    assert!(store.record(&id(1, 51)).unwrap().is_none());
+    store.add_blocks(batch[50..].to_vec()).unwrap();
+    assert_eq!(store.highest_block().unwrap().height, 100);
+    assert_eq!(
+        heights(
+            &store
+                .get_blocks_by_height(&id(1, 100), 1, 100, false, false)
+                .unwrap()
+        ),
+        (1..=100).collect::<Vec<_>>()
+    );
+}
