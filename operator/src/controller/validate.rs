@@ -14,9 +14,8 @@ use crate::crd::KoinosCluster;
 use crate::crd::autoscaling::AutoscalingSpec;
 use crate::crd::network::SecretKeyRef;
 use crate::crd::pod::PodOverrides;
-use crate::crd::service::{ServiceExposure, ServiceSpec, ServicesSpec};
-use crate::crd::storage::{RetentionPolicy, StorageSpec};
-use crate::crd::v1alpha1::{ClusterOperation, ImageSpec};
+use crate::crd::service::{ServiceSpec, ServicesSpec};
+use crate::crd::storage::StorageSpec;
 
 /// Longest cluster name: children append up to `-contract-meta-store` and StatefulSet pod
 /// names must leave room for the controller-revision-hash label (63 characters).
@@ -25,6 +24,7 @@ pub const MAX_CLUSTER_NAME: usize = 32;
 /// Config keys the operator sets itself (flags, mounts, ports, Secrets).
 const OPERATOR_OWNED_KEYS: &[&str] = &[
     "amqp",
+    "metrics-address",
     "basedir",
     "instance-id",
     "private-key-file",
@@ -58,121 +58,6 @@ impl fmt::Display for InvalidSpec {
 }
 
 impl std::error::Error for InvalidSpec {}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Network {
-    /// Genesis from a user's ConfigMap.
-    Genesis { config_map: String, key: String },
-    /// Generated genesis and producer key.
-    Devnet,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Storage {
-    pub size: String,
-    pub storage_class_name: Option<String>,
-    pub retention: RetentionPolicy,
-}
-
-/// The managed RabbitMQ broker.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ManagedBroker {
-    pub replicas: i32,
-    pub image: String,
-    pub storage: Storage,
-    pub resources: ResourceRequirements,
-    pub pod: ResolvedPod,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Amqp {
-    Managed(Box<ManagedBroker>),
-    External { url_secret: SecretKeyRef },
-}
-
-/// Pod overrides after merging cluster-wide and per-service ones, with typed affinity.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ResolvedPod {
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    pub node_selector: BTreeMap<String, String>,
-    pub tolerations: Vec<k8s_openapi::api::core::v1::Toleration>,
-    pub affinity: Option<Affinity>,
-    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
-    pub priority_class_name: Option<String>,
-    pub service_account_name: Option<String>,
-    pub env: Vec<k8s_openapi::api::core::v1::EnvVar>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Autoscaling {
-    pub min_replicas: i32,
-    pub max_replicas: i32,
-    pub target_queue_depth: i32,
-    pub target_cpu_utilization_percentage: i32,
-    pub scale_down_stabilization_seconds: i32,
-}
-
-/// One enabled service with every default resolved.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ValidatedService {
-    pub profile: &'static ServiceProfile,
-    /// Replicas when autoscaling is off.
-    pub replicas: i32,
-    pub image: String,
-    pub storage: Option<Storage>,
-    pub autoscaling: Option<Autoscaling>,
-    pub exposure: ServiceExposure,
-    pub resources: ResourceRequirements,
-    pub pod: ResolvedPod,
-    pub health_probes: bool,
-    /// Block producer key (devnet: the generated Secret).
-    pub private_key: Option<SecretKeyRef>,
-    pub seeds: Vec<String>,
-}
-
-impl ValidatedService {
-    pub fn kind(&self) -> ServiceKind {
-        self.profile.kind
-    }
-    /// More than one pod may run (PodDisruptionBudget worth having).
-    pub fn is_multi_replica(&self) -> bool {
-        self.autoscaling
-            .as_ref()
-            .map_or(self.replicas, |a| a.max_replicas)
-            > 1
-    }
-}
-
-/// A KoinosCluster whose spec passed validation, with defaults resolved.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ValidatedCluster {
-    pub name: String,
-    pub namespace: String,
-    pub uid: Option<String>,
-    pub generation: Option<i64>,
-    pub image: ImageSpec,
-    pub operation: ClusterOperation,
-    pub network: Network,
-    pub amqp: Amqp,
-    /// `spec.config` as given (validated section and key names).
-    pub config: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
-    /// Enabled services in profile order.
-    pub services: Vec<ValidatedService>,
-}
-
-impl ValidatedCluster {
-    pub fn service(&self, kind: ServiceKind) -> Option<&ValidatedService> {
-        self.services.iter().find(|s| s.kind() == kind)
-    }
-}
-
-/// Name of the generated devnet producer key Secret.
-pub fn producer_key_secret_name(cluster: &str) -> String {
-    format!("{cluster}-producer-key")
-}
-/// Key of the WIF in the generated producer key Secret.
-pub const PRODUCER_KEY_SECRET_KEY: &str = "private.key";
 
 struct Checker {
     errors: Vec<FieldError>,
@@ -597,6 +482,9 @@ fn resolve_pod(
             .unwrap_or_default(),
     }
 }
+
+mod model;
+pub use model::*;
 
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::crd::storage::RetentionPolicy;
 use crate::test_support::{API_NODE, DEVNET, fixture, validated};
 
 fn errors(yaml: &str) -> Vec<FieldError> {
