@@ -9,6 +9,8 @@ mod forks;
 mod pending;
 mod service;
 #[cfg(test)]
+mod service_tests;
+#[cfg(test)]
 mod tests;
 
 pub use forks::{BlockOutcome, MAX_REQUEST_LIMIT, Mempool};
