@@ -21,6 +21,8 @@ use koinos_services::mq::typed::{CallError, TypedClient};
 use prost::Message;
 use stores_support::*;
 
+#[path = "amqp_stores/catch_up.rs"]
+mod catch_up;
 #[path = "amqp_stores/mempool.rs"]
 mod mempool;
 

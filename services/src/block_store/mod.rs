@@ -5,12 +5,14 @@
 //! `koinos.block.accept` broadcast (every replica sees every block). Records live in redb
 //! (`basedir/block_store/db`), each write one durable transaction.
 
+mod catch_up;
 mod service;
 mod skip_list;
 mod store;
 #[cfg(test)]
 mod tests;
 
+pub use catch_up::{CATCH_UP_TIMEOUT, catch_up};
 pub use service::{BLOCK_ACCEPT, BlockStoreHandler, follow_accepted_blocks, handle_request, run};
 pub use skip_list::{previous_height_index, previous_heights};
 pub use store::{

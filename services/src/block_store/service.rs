@@ -119,6 +119,8 @@ pub async fn run(service: Service<StoreArgs>) -> anyhow::Result<()> {
     tracing::info!(path = %store.storage().path().display(), highest = store.highest_block()?.height, "block store opened");
     let subscriber = service.subscribe(&[BLOCK_ACCEPT]);
     let follower = tokio::spawn(follow_accepted_blocks(store.clone(), subscriber));
+    // Not ready, and not consuming the RPC queue, until caught up with the other replicas.
+    super::catch_up(&store, &service.client(), super::CATCH_UP_TIMEOUT).await;
     let served = service.serve(BlockStoreHandler::new(store)).await;
     follower.abort();
     served
