@@ -1,5 +1,7 @@
 //! Test fixtures: KoinosCluster manifests as YAML, validated the way reconcile does.
 
+pub mod fake_api;
+
 use crate::controller::validate::{ValidatedCluster, validate};
 use crate::crd::KoinosCluster;
 

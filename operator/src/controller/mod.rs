@@ -67,6 +67,28 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
 }
 
+impl Context {
+    pub fn new(
+        client: Client,
+        metrics: Metrics,
+        resync: Duration,
+        instance: Option<String>,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance,
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            metrics,
+            cache: AppliedCache::default(),
+            resync,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
 fn api_for<K>(client: &Client, namespace: &Option<String>) -> Api<K>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
@@ -89,18 +111,12 @@ pub async fn run(
     let clusters: Api<KoinosCluster> = api_for(&client, &options.namespace);
     // Fail fast with a clear error when the CRD is missing or RBAC forbids listing.
     clusters.list(&ListParams::default().limit(1)).await?;
-    let reporter = Reporter {
-        controller: FIELD_MANAGER.into(),
-        instance: options.instance.clone(),
-    };
-    let context = Arc::new(Context {
-        recorder: Recorder::new(client.clone(), reporter),
-        client: client.clone(),
+    let context = Arc::new(Context::new(
+        client.clone(),
         metrics,
-        cache: AppliedCache::default(),
-        resync: options.resync,
-        failures: Mutex::new(HashMap::new()),
-    });
+        options.resync,
+        options.instance.clone(),
+    ));
     let children = watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY}"));
     let ns = &options.namespace;
     info!(
@@ -363,14 +379,4 @@ pub fn backoff(failures: u32) -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        assert_eq!(backoff(1), Duration::from_secs(5));
-        assert_eq!(backoff(2), Duration::from_secs(10));
-        assert_eq!(backoff(4), Duration::from_secs(40));
-        assert_eq!(backoff(30), Duration::from_secs(300));
-    }
-}
+mod tests;
