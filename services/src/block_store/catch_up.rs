@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use koinos_protocol::BlockTopology;
+use koinos_protocol::pb::koinos::block_store::BlockItem;
 use koinos_protocol::rpc::block_store::{
     BlockStoreRequest, BlockStoreResponse, GetBlocksByHeightRequest, GetHighestBlockRequest,
     block_store_request, block_store_response,
@@ -30,12 +31,7 @@ const REORG_WINDOW: u64 = 60;
 /// Copies blocks from the other replicas until this store reaches the target head; returns
 /// the number of blocks copied. Never fails: a missing source only ends the catch-up.
 pub async fn catch_up(store: &BlockStore, client: &RpcClient, timeout: Duration) -> u64 {
-    let options = CallOptions::timeout(timeout);
-    let peers: TypedClient<BlockStoreRequest, BlockStoreResponse> =
-        TypedClient::new(client, SERVICE, options);
-    let chain: TypedClient<ChainRequest, ChainResponse> =
-        TypedClient::new(client, "chain", options);
-    let Some(target) = target_head(&chain, &peers).await else {
+    let Some(target) = target_head(client, timeout).await else {
         tracing::info!("no chain head or peer to catch up from: serving what is stored");
         return 0;
     };
@@ -48,28 +44,11 @@ pub async fn catch_up(store: &BlockStore, client: &RpcClient, timeout: Duration)
     }
     // Progress is tracked here, not by our highest block: blocks broadcast meanwhile may raise
     // it above a gap the catch-up still has to fill.
-    let mut start = ours.height.saturating_sub(REORG_WINDOW).max(1);
+    let mut start = catch_up_start(ours.height);
     let mut copied = 0;
     while start <= target.height {
-        let request = block_store_request::Request::GetBlocksByHeight(GetBlocksByHeightRequest {
-            head_block_id: target.id.clone(),
-            ancestor_start_height: start,
-            num_blocks: MAX_BLOCKS_PER_REQUEST as u32,
-            return_block: true,
-            return_receipt: true,
-        });
-        let items = match peers
-            .call(&BlockStoreRequest {
-                request: Some(request),
-            })
-            .await
-            .map(|r| r.response)
-        {
-            Ok(Some(block_store_response::Response::GetBlocksByHeight(r))) => r.block_items,
-            Ok(other) => {
-                tracing::warn!(?other, "unexpected catch-up answer: serving what is stored");
-                return copied;
-            }
+        let items = match fetch_blocks(client, timeout, &target, start, true).await {
+            Ok(items) => items,
             Err(e) => {
                 tracing::warn!(error = %e, start, target = target.height, "catch-up stopped: serving what is stored");
                 return copied;
@@ -101,11 +80,49 @@ pub async fn catch_up(store: &BlockStore, client: &RpcClient, timeout: Duration)
     copied
 }
 
-/// Chain's head if chain answers, otherwise the peers' highest block (if above zero).
-async fn target_head(
-    chain: &TypedClient<ChainRequest, ChainResponse>,
-    peers: &TypedClient<BlockStoreRequest, BlockStoreResponse>,
-) -> Option<BlockTopology> {
+/// First height to re-read when catching up from `ours`: a fork switch may have replaced the
+/// last blocks (LIB distance).
+pub fn catch_up_start(ours: u64) -> u64 {
+    ours.saturating_sub(REORG_WINDOW).max(1)
+}
+
+/// Up to 1000 ancestors of `head` from height `start`, from block_store (the other replicas,
+/// while a block_store replica catches up).
+pub async fn fetch_blocks(
+    client: &RpcClient,
+    timeout: Duration,
+    head: &BlockTopology,
+    start: u64,
+    return_receipt: bool,
+) -> Result<Vec<BlockItem>, String> {
+    let peers: TypedClient<BlockStoreRequest, BlockStoreResponse> =
+        TypedClient::new(client, SERVICE, CallOptions::timeout(timeout));
+    let request = block_store_request::Request::GetBlocksByHeight(GetBlocksByHeightRequest {
+        head_block_id: head.id.clone(),
+        ancestor_start_height: start,
+        num_blocks: MAX_BLOCKS_PER_REQUEST as u32,
+        return_block: true,
+        return_receipt,
+    });
+    let response = peers
+        .call(&BlockStoreRequest {
+            request: Some(request),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    match response.response {
+        Some(block_store_response::Response::GetBlocksByHeight(r)) => Ok(r.block_items),
+        _ => Err("unexpected block_store answer".to_owned()),
+    }
+}
+
+/// Chain's head if chain answers, otherwise block_store's highest block (if above zero).
+pub async fn target_head(client: &RpcClient, timeout: Duration) -> Option<BlockTopology> {
+    let options = CallOptions::timeout(timeout);
+    let chain: TypedClient<ChainRequest, ChainResponse> =
+        TypedClient::new(client, "chain", options);
+    let peers: TypedClient<BlockStoreRequest, BlockStoreResponse> =
+        TypedClient::new(client, SERVICE, options);
     let head_info = chain
         .call(&ChainRequest {
             request: Some(chain_request::Request::GetHeadInfo(GetHeadInfoRequest {})),
@@ -130,7 +147,7 @@ async fn target_head(
         Ok(BlockStoreResponse {
             response: Some(block_store_response::Response::GetHighestBlock(r)),
         }) => r.topology.filter(|t| t.height > 0).inspect(|t| {
-            tracing::info!(height = t.height, id = %hex_id(&t.id), "catch-up target: a peer's highest block");
+            tracing::info!(height = t.height, id = %hex_id(&t.id), "catch-up target: block_store's highest block");
         }),
         _ => None,
     }

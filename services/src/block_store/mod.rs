@@ -12,7 +12,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-pub use catch_up::{CATCH_UP_TIMEOUT, catch_up};
+pub use catch_up::{CATCH_UP_TIMEOUT, catch_up, catch_up_start, fetch_blocks, target_head};
 pub use service::{BLOCK_ACCEPT, BlockStoreHandler, follow_accepted_blocks, handle_request, run};
 pub use skip_list::{previous_height_index, previous_heights};
 pub use store::{

@@ -87,6 +87,13 @@ pub async fn run(service: Service<StoreArgs>) -> anyhow::Result<()> {
     let store = TransactionStore::open(&service.settings.basedir, service.settings.args.reset())?;
     let subscriber = service.subscribe(&[BLOCK_ACCEPT]);
     let follower = tokio::spawn(follow_accepted_blocks(store.clone(), subscriber));
+    // Not ready, and not consuming the RPC queue, until the missed blocks are recorded.
+    super::catch_up(
+        &store,
+        &service.client(),
+        crate::block_store::CATCH_UP_TIMEOUT,
+    )
+    .await;
     let served = service.serve(TransactionStoreHandler::new(store)).await;
     follower.abort();
     served

@@ -1,7 +1,7 @@
 //! The transaction store's records on disk.
 
-use koinos_protocol::Block;
 use koinos_protocol::pb::koinos::transaction_store::TransactionItem;
+use koinos_protocol::{Block, BlockTopology};
 
 use crate::storage::{StorageError, Store, Table};
 
@@ -11,6 +11,9 @@ pub const SERVICE: &str = "transaction_store";
 
 /// Transaction id -> `transaction_item`.
 const TRANSACTIONS: Table<TransactionItem> = Table::new("transactions");
+/// Key [`HIGHEST_BLOCK_KEY`] -> the highest block recorded (for catch-up).
+const METADATA: Table<BlockTopology> = Table::new("metadata");
+const HIGHEST_BLOCK_KEY: &[u8] = &[0x01];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransactionStoreError {
@@ -43,36 +46,67 @@ impl TransactionStore {
     /// stored with this block as its only container; a known one gains the block id unless it
     /// already lists it. One atomic, durable write per block.
     pub fn add_block(&self, block: &Block) -> Result<()> {
-        if block.id.is_empty() {
+        self.add_blocks(std::slice::from_ref(block))
+    }
+
+    /// [`TransactionStore::add_block`] for several blocks in one atomic, durable write.
+    pub fn add_blocks(&self, blocks: &[Block]) -> Result<()> {
+        if blocks.iter().any(|b| b.id.is_empty()) {
             return Err(TransactionStoreError::MissingBlockId);
-        }
-        if block.transactions.is_empty() {
-            return Ok(());
         }
         let mut txn = self.store.write()?;
         let mut table = txn.table(&TRANSACTIONS)?;
-        for transaction in &block.transactions {
-            if transaction.id.is_empty() {
-                continue;
-            }
-            let item = match table.get(&transaction.id)? {
-                Some(mut item) => {
-                    if item.containing_blocks.contains(&block.id) {
-                        continue;
-                    }
-                    item.containing_blocks.push(block.id.clone());
-                    item
+        for block in blocks {
+            for transaction in &block.transactions {
+                if transaction.id.is_empty() {
+                    continue;
                 }
-                None => TransactionItem {
-                    transaction: Some(transaction.clone()),
-                    containing_blocks: vec![block.id.clone()],
-                },
-            };
-            table.put(&transaction.id, &item)?;
+                let item = match table.get(&transaction.id)? {
+                    Some(mut item) => {
+                        if item.containing_blocks.contains(&block.id) {
+                            continue;
+                        }
+                        item.containing_blocks.push(block.id.clone());
+                        item
+                    }
+                    None => TransactionItem {
+                        transaction: Some(transaction.clone()),
+                        containing_blocks: vec![block.id.clone()],
+                    },
+                };
+                table.put(&transaction.id, &item)?;
+            }
         }
         drop(table);
+        let top = blocks
+            .iter()
+            .filter_map(|b| b.header.as_ref().map(|h| (b, h)))
+            .max_by_key(|(_, h)| h.height);
+        if let Some((block, header)) = top {
+            let mut metadata = txn.table(&METADATA)?;
+            if metadata
+                .get(HIGHEST_BLOCK_KEY)?
+                .is_none_or(|current| current.height < header.height)
+            {
+                let topology = BlockTopology {
+                    id: block.id.clone(),
+                    height: header.height,
+                    previous: header.previous.clone(),
+                };
+                metadata.put(HIGHEST_BLOCK_KEY, &topology)?;
+            }
+        }
         txn.commit()?;
         Ok(())
+    }
+
+    /// The highest block recorded, if any.
+    pub fn highest_block(&self) -> Result<Option<BlockTopology>> {
+        Ok(self
+            .store
+            .read()?
+            .table(&METADATA)?
+            .get(HIGHEST_BLOCK_KEY)?)
     }
 
     /// The items of the known ids, in request order; unknown ids are skipped.
@@ -128,6 +162,7 @@ mod tests {
         store.add_block(&block(1, &[1, 2])).unwrap();
         store.add_block(&block(2, &[2, 3])).unwrap(); // another fork also holds tx 2
         store.add_block(&block(1, &[1, 2])).unwrap(); // the same block again
+        assert_eq!(store.highest_block().unwrap(), None); // test blocks have no header
         let items = store
             .get_transactions_by_id(&[tx(1).id, tx(2).id, tx(3).id])
             .unwrap();
@@ -178,5 +213,35 @@ mod tests {
         let items = store.get_transactions_by_id(&[tx(1).id, tx(4).id]).unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].containing_blocks, vec![block(3, &[]).id]);
+    }
+
+    #[test]
+    fn batches_record_every_block_and_the_highest_one() {
+        let (_dir, store) = open();
+        let with_header = |id: u8, height: u64, txs: &[u8]| {
+            let mut b = block(id, txs);
+            b.header = Some(koinos_protocol::BlockHeader {
+                height,
+                previous: vec![0x12, 0x20, 0xb0, id.wrapping_sub(1)],
+                ..Default::default()
+            });
+            b
+        };
+        store
+            .add_blocks(&[
+                with_header(1, 1, &[1]),
+                with_header(3, 3, &[3]),
+                with_header(2, 2, &[1, 2]),
+            ])
+            .unwrap();
+        let highest = store.highest_block().unwrap().unwrap();
+        assert_eq!((highest.id, highest.height), (block(3, &[]).id, 3));
+        let items = store.get_transactions_by_id(&[tx(1).id]).unwrap();
+        assert_eq!(
+            items[0].containing_blocks,
+            vec![block(1, &[]).id, block(2, &[]).id]
+        );
+        store.add_block(&with_header(9, 2, &[])).unwrap(); // lower: highest unchanged
+        assert_eq!(store.highest_block().unwrap().unwrap().height, 3);
     }
 }

@@ -60,3 +60,83 @@ async fn a_new_replica_copies_missing_blocks_from_its_peers_before_serving() {
     }
     assert_eq!(start, BLOCKS + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_transaction_store_records_missed_blocks_from_block_store_before_serving() {
+    use koinos_protocol::rpc::transaction_store::{
+        GetTransactionsByIdRequest, TransactionStoreRequest, TransactionStoreResponse,
+        transaction_store_request, transaction_store_response,
+    };
+    use koinos_services::mq::typed::TypedClient;
+
+    const HEIGHT: u64 = 1200;
+    let vhost = Vhost::new("transaction_store_catch_up");
+    let (block_store_dir, tx_store_dir) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    {
+        // block_store already holds blocks whose transaction `h` sits in block `h`.
+        let store = BlockStore::open(block_store_dir.path(), false).unwrap();
+        let mut previous = zero_id();
+        let mut page = Vec::new();
+        for h in 1..=HEIGHT {
+            let txs = vec![transaction(h as u32, &[0xa1; 25], h, 10)];
+            page.push((block(1, h, previous, txs), None));
+            previous = block_id(1, h);
+            if page.len() == 500 || h == HEIGHT {
+                store.add_blocks(std::mem::take(&mut page)).unwrap();
+            }
+        }
+    }
+    let block_store = ServiceProcess::spawn(
+        env!("CARGO_BIN_EXE_koinos-block-store"),
+        &vhost,
+        block_store_dir.path(),
+        &[],
+    );
+    let conn = vhost.connect().await;
+    let blocks: BlockStoreClient = client(&conn, "block_store");
+    wait_serving(&blocks, &block_store).await;
+    let tx_store = ServiceProcess::spawn(
+        env!("CARGO_BIN_EXE_koinos-transaction-store"),
+        &vhost,
+        tx_store_dir.path(),
+        &[],
+    );
+    eventually(
+        Duration::from_secs(90),
+        "the transaction store to be ready",
+        || async { tx_store.is_ready() },
+    )
+    .await;
+    let client: TypedClient<TransactionStoreRequest, TransactionStoreResponse> =
+        client(&conn, "transaction_store");
+    let ids = vec![tx_id(1), tx_id(600), tx_id(HEIGHT as u32)];
+    let request =
+        transaction_store_request::Request::GetTransactionsById(GetTransactionsByIdRequest {
+            transaction_ids: ids,
+        });
+    let response = client
+        .call(&TransactionStoreRequest {
+            request: Some(request),
+        })
+        .await
+        .unwrap();
+    let Some(transaction_store_response::Response::GetTransactionsById(r)) = response.response
+    else {
+        panic!("unexpected response");
+    };
+    let containing: Vec<_> = r
+        .transactions
+        .iter()
+        .map(|t| t.containing_blocks.clone())
+        .collect();
+    assert_eq!(
+        containing,
+        vec![
+            vec![block_id(1, 1)],
+            vec![block_id(1, 600)],
+            vec![block_id(1, HEIGHT)]
+        ]
+    );
+    drop(block_store);
+}
