@@ -54,10 +54,10 @@ async fn first_reconcile_applies_every_child_in_order_with_one_field_manager() {
     }
     let order: Vec<String> = patches.iter().map(|w| resource_of(w)).collect();
     let mut expected_order = vec!["configmaps"; 3];
-    expected_order.extend(["secrets"; 3]);
-    expected_order.extend(["services"; 12]);
+    expected_order.extend(["secrets"; 2]);
+    expected_order.extend(["services"; 11]);
     expected_order.push("networkpolicies");
-    expected_order.extend(["statefulsets"; 8]);
+    expected_order.extend(["statefulsets"; 7]);
     expected_order.extend(["deployments"; 3]);
     expected_order.push("koinosclusters");
     assert_eq!(order, expected_order);
@@ -113,7 +113,8 @@ async fn generated_secrets_are_read_back_not_regenerated() {
 
 #[tokio::test]
 async fn disabled_service_children_are_deleted_but_generated_secrets_kept() {
-    let (api, ctx, cluster) = setup(DEVNET).await;
+    let (api, ctx, cluster) =
+        setup(&format!("{DEVNET}  services: {{p2p: {{enabled: true}}}}\n")).await;
     reconcile(Arc::new(cluster), ctx.clone()).await.unwrap();
     let mut changed = (*stored_cluster(&api)).clone();
     changed.spec.services.grpc = Some(crate::crd::service::ServiceSpec {

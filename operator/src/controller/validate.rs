@@ -120,9 +120,12 @@ pub fn validate(
         let default = ServiceSpec::default();
         let svc = given.unwrap_or(&default);
         let devnet = network == Network::Devnet;
-        let enabled = svc.enabled.unwrap_or(
-            profile.enabled_by_default || (kind == ServiceKind::BlockProducer && devnet),
-        );
+        // A devnet produces its own blocks and has no peers: producer on, p2p off.
+        let enabled = svc.enabled.unwrap_or(match kind {
+            ServiceKind::BlockProducer => devnet,
+            ServiceKind::P2p => !devnet,
+            _ => profile.enabled_by_default,
+        });
         let field = format!("spec.services.{}", profile.spec_name);
         check_class_fields(&mut check, &field, profile, svc);
         if !enabled {

@@ -29,8 +29,8 @@ macro_rules! singleton_rules {
     };
 }
 
-/// The ten Koinos services. Omitted services take their defaults: every service is enabled
-/// except the block producer, which is enabled by default only on a devnet.
+/// The ten Koinos services. Omitted services take their defaults: every service is enabled,
+/// except that on a devnet the block producer is on and p2p is off, and elsewhere the reverse.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
@@ -68,7 +68,8 @@ pub struct ServicesSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceSpec {
-    /// Run this service (default: true, except blockProducer outside a devnet).
+    /// Run this service (default: true, except blockProducer outside a devnet and p2p on a
+    /// devnet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// Replicas when autoscaling is off (default 1); the autoscaler's floor when it is on.

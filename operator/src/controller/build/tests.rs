@@ -329,7 +329,6 @@ fn render_without_generated_material_lists_what_is_pending() {
         [
             "ConfigMap/devnet-genesis",
             "Secret/devnet-producer-key",
-            "Secret/devnet-p2p-identity",
             "Secret/devnet-amqp"
         ]
     );

@@ -17,8 +17,9 @@ fn devnet_defaults() {
     let vc = validated(DEVNET);
     assert_eq!(vc.network, Network::Devnet);
     assert!(matches!(&vc.amqp, Amqp::Managed(b) if b.replicas == 1));
-    // All ten services: the producer is on for a devnet, with the generated key.
-    assert_eq!(vc.services.len(), 10);
+    // Nine services: the producer is on for a devnet, with the generated key; p2p is off.
+    assert_eq!(vc.services.len(), 9);
+    assert!(vc.service(ServiceKind::P2p).is_none());
     let producer = vc.service(ServiceKind::BlockProducer).unwrap();
     assert_eq!(
         producer.private_key.as_ref().unwrap().name,
