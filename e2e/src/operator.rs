@@ -23,13 +23,22 @@ impl Operator {
     /// Starts the controller watching `namespace` only (tests run in parallel, one namespace
     /// each). Requires `install_operator` to have created the ServiceAccount and RBAC.
     pub async fn start(cp: &ControlPlane, namespace: &str) -> Result<Self> {
+        Self::start_with_resync(cp, namespace, ControllerOptions::default().resync).await
+    }
+
+    /// Like [`Self::start`], re-reconciling every healthy cluster each `resync` (drift checks).
+    pub async fn start_with_resync(
+        cp: &ControlPlane,
+        namespace: &str,
+        resync: Duration,
+    ) -> Result<Self> {
         let client = service_account_client(cp, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT)
             .await
             .context("a token for the operator's ServiceAccount (is install.yaml applied?)")?;
         let options = ControllerOptions {
             namespace: Some(namespace.to_owned()),
             instance: Some(format!("e2e-{namespace}")),
-            ..ControllerOptions::default()
+            resync,
         };
         let (tx, rx) = oneshot::channel::<()>();
         let shutdown = async move {

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 /// The quiet period over which a converged cluster must see no operator writes.
 const QUIET_PERIOD: Duration = Duration::from_secs(60);
+const RESYNC: Duration = Duration::from_secs(10);
 
 fn api_node() -> Result<(String, Value)> {
     let path = workspace_path("manifests/examples/api-node.yaml");
@@ -91,7 +92,8 @@ async fn a_restarted_operator_makes_no_writes_in_steady_state() -> Result<()> {
 
     operator.kill();
     let position = audit.position()?;
-    let operator = Operator::start(&cp, &ns.name).await?;
+    // Resyncs every 10 s, so the quiet minute also covers periodic reconciles of every cluster.
+    let operator = Operator::start_with_resync(&cp, &ns.name, RESYNC).await?;
     tokio::time::sleep(QUIET_PERIOD).await;
     let writes = operator_writes(&audit, position, &ns.name)?;
     ensure!(
