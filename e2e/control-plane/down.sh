@@ -17,10 +17,22 @@ stop() { # name: TERM, wait up to 10 s, then KILL; only if the PID still runs a 
   fi
   rm -f "$RUN/pids/$name.pid"
 }
+# The hostPath provisioner's volumes live under /tmp/hostpath_pv; note this run's before the API
+# server goes away, remove them once everything is stopped.
+volumes=""
+if [ -f "$RUN/env" ] && [ -f "$RUN/admin.kubeconfig" ]; then
+  # shellcheck disable=SC1091
+  volumes="$(source "$RUN/env" && timeout 10 "$E2E_BIN/kubectl" --kubeconfig "$RUN/admin.kubeconfig" \
+    get pv -o jsonpath='{range .items[*]}{.spec.hostPath.path}{"\n"}{end}' 2>/dev/null)" || volumes=""
+fi
 if [ -f "$RUN/pids/order" ]; then
   for name in $(tac "$RUN/pids/order"); do stop "$name"; done
   rm -f "$RUN/pids/order"
 fi
+
+for v in $volumes; do
+  case "$v" in /tmp/hostpath_pv/*) rm -rf -- "$v" ;; esac
+done
 
 if [ "${E2E_KEEP_LOGS:-0}" = 1 ]; then
   echo "control plane stopped; logs kept in $RUN/logs (audit log $RUN/audit.log)" >&2
