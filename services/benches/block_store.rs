@@ -10,8 +10,10 @@
 //! - `read + decode`: the same, plus decoding each record as a `block_record`;
 //! - `get_blocks_by_height`: the store's query (skip-list descent to the page end, then the
 //!   walk down `previous_block_ids[0]`, records decoded as items);
-//! - `rpc handler`: `handle_request` on an encoded request plus encoding the response, i.e.
-//!   everything the service does per request except the AMQP transfer.
+//! - `rpc, decoded items`: `handle_request` on an encoded request plus encoding the response
+//!   (the generic typed path);
+//! - `rpc, spliced bytes`: what the service runs per request (except the AMQP transfer): the
+//!   response encoded straight from the stored record bytes.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -216,12 +218,35 @@ fn main() {
         (start..=(start + page_size - 1).min(blocks)).count()
     });
 
+    let spliced = rate(blocks, rounds, |start| {
+        let request = GetBlocksByHeightRequest {
+            head_block_id: head.clone(),
+            ancestor_start_height: start,
+            num_blocks: page_size as u32,
+            return_block: true,
+            return_receipt: true,
+        };
+        let request = GetBlocksByHeightRequest::decode(request.encode_to_vec().as_slice()).unwrap();
+        let body = store
+            .get_blocks_by_height_response(
+                &request.head_block_id,
+                request.ancestor_start_height,
+                request.num_blocks,
+                request.return_block,
+                request.return_receipt,
+            )
+            .expect("spliced");
+        black_box(&body);
+        (start..=(start + page_size - 1).min(blocks)).count()
+    });
+
     println!("{:<24} {:>12} {:>10}", "path", "blocks/s", "x raw");
     for (name, value) in [
         ("raw read (baseline)", raw),
         ("read + decode", decoded),
         ("get_blocks_by_height", served),
-        ("rpc handler (no AMQP)", handled),
+        ("rpc, decoded items", handled),
+        ("rpc, spliced bytes", spliced),
     ] {
         println!("{name:<24} {value:>12.0} {:>10.2}", value / raw);
     }

@@ -6,6 +6,7 @@
 //! (`basedir/block_store/db`), each write one durable transaction.
 
 mod catch_up;
+mod raw;
 mod service;
 mod skip_list;
 mod store;
@@ -13,7 +14,9 @@ mod store;
 mod tests;
 
 pub use catch_up::{CATCH_UP_TIMEOUT, catch_up, catch_up_start, fetch_blocks, target_head};
-pub use service::{BLOCK_ACCEPT, BlockStoreHandler, follow_accepted_blocks, handle_request, run};
+pub use service::{
+    BLOCK_ACCEPT, BlockStoreHandler, follow_accepted_blocks, handle_request, run, serve,
+};
 pub use skip_list::{previous_height_index, previous_heights};
 pub use store::{
     BLOCKS, BlockStore, BlockStoreError, MAX_BLOCKS_PER_REQUEST, Result, SERVICE, ZERO_BLOCK_ID,

@@ -9,10 +9,14 @@ use koinos_protocol::rpc::block_store::{
 };
 use prost::Message;
 
-use super::{BlockStore, BlockStoreError};
-use crate::mq::Subscriber;
-use crate::mq::typed::{Handler, RpcError};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{BlockStore, BlockStoreError, SERVICE};
+use crate::mq::typed::{Handler, RpcError, dispatch};
+use crate::mq::{Connection, MqError, RpcServer, Subscriber};
 use crate::runtime::Service;
+use crate::runtime::metrics::RpcMetrics;
 use crate::storage::StoreArgs;
 
 /// The broadcast every replica stores blocks from.
@@ -121,7 +125,62 @@ pub async fn run(service: Service<StoreArgs>) -> anyhow::Result<()> {
     let follower = tokio::spawn(follow_accepted_blocks(store.clone(), subscriber));
     // Not ready, and not consuming the RPC queue, until caught up with the other replicas.
     super::catch_up(&store, &service.client(), super::CATCH_UP_TIMEOUT).await;
-    let served = service.serve(BlockStoreHandler::new(store)).await;
+    service.readiness.set(true);
+    let served = serve(&service.conn, service.settings.jobs, store).await;
     follower.abort();
-    served
+    Ok(served?)
+}
+
+/// Serves `koinos.rpc.block_store` until the connection drains. `get_blocks_by_height`
+/// answers are spliced from the stored bytes (no block or receipt is decoded and re-encoded);
+/// every other request, and any failing one, goes through [`BlockStoreHandler`].
+pub async fn serve(conn: &Connection, jobs: usize, store: BlockStore) -> Result<(), MqError> {
+    let metrics = RpcMetrics::for_service(SERVICE);
+    let handler = Arc::new(BlockStoreHandler::new(store.clone()));
+    RpcServer::serve(conn, SERVICE, jobs, move |body: Vec<u8>| {
+        let (handler, metrics, store) = (handler.clone(), metrics.clone(), store.clone());
+        async move {
+            if let Some(reply) = spliced_blocks_by_height(&store, &metrics, &body).await {
+                return Some(reply);
+            }
+            Some(dispatch(&*handler, &metrics, &body).await)
+        }
+    })
+    .await
+}
+
+/// The encoded answer to a `get_blocks_by_height` request, or `None` for any other request
+/// or a failing one (the typed path then answers with the same error text).
+async fn spliced_blocks_by_height(
+    store: &BlockStore,
+    metrics: &RpcMetrics,
+    body: &[u8],
+) -> Option<Vec<u8>> {
+    let started = Instant::now();
+    let Ok(BlockStoreRequest {
+        request: Some(Request::GetBlocksByHeight(r)),
+    }) = BlockStoreRequest::decode(body)
+    else {
+        return None;
+    };
+    let store = store.clone();
+    let reply = tokio::task::spawn_blocking(move || {
+        store.get_blocks_by_height_response(
+            &r.head_block_id,
+            r.ancestor_start_height,
+            r.num_blocks,
+            r.return_block,
+            r.return_receipt,
+        )
+    })
+    .await
+    .ok()?
+    .ok()?;
+    let method = "get_blocks_by_height";
+    metrics.requests.with_label_values(&[method, "ok"]).inc();
+    metrics
+        .duration
+        .with_label_values(&[method])
+        .observe(started.elapsed().as_secs_f64());
+    Some(reply)
 }

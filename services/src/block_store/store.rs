@@ -49,11 +49,17 @@ pub enum BlockStoreError {
     UnexpectedHeight,
     #[error("Attempt to traverse before genesis")]
     TraverseBeforeGenesis,
+    #[error("corrupt block record: {0}")]
+    CorruptRecord(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
 pub type Result<T, E = BlockStoreError> = std::result::Result<T, E>;
+
+/// What a walk over records makes of one record: its height, its parent id and the item, or
+/// why the record is corrupt.
+pub(super) type WalkStep<T> = std::result::Result<(u64, Option<Vec<u8>>, T), String>;
 
 /// Only the linking fields of a `block_record` (1, 2, 5): decoding skips the block and receipt
 /// bytes, so walking the chain does not pay for blocks it does not return.
@@ -209,6 +215,22 @@ impl BlockStore {
         return_block: bool,
         return_receipt: bool,
     ) -> Result<Vec<BlockItem>> {
+        self.walk_by_height(head_block_id, start_height, num_blocks, |bytes| {
+            let (item, previous) =
+                decode_item(bytes, return_block, return_receipt).map_err(|e| e.to_string())?;
+            Ok((item.block_height, previous, item))
+        })
+    }
+
+    /// The checks and the walk of [`BlockStore::get_blocks_by_height`], with each record's
+    /// bytes turned into a `T` by `read` (which also returns the record's height and parent).
+    pub(super) fn walk_by_height<T>(
+        &self,
+        head_block_id: &[u8],
+        start_height: u64,
+        num_blocks: u32,
+        mut read: impl FnMut(&[u8]) -> WalkStep<T>,
+    ) -> Result<Vec<T>> {
         if num_blocks == 0 {
             return Ok(Vec::new());
         }
@@ -223,8 +245,8 @@ impl BlockStore {
         if head_block_id.is_empty() {
             return Err(BlockStoreError::MissingHeadBlockId);
         }
-        let read = self.store.read()?;
-        let blocks = read.table(&BLOCKS)?;
+        let snapshot = self.store.read()?;
+        let blocks = snapshot.table(&BLOCKS)?;
         let head = blocks
             .links(head_block_id)?
             .ok_or_else(|| BlockStoreError::BlockNotPresent(head_block_id.to_vec()))?;
@@ -239,15 +261,13 @@ impl BlockStore {
         for i in 0..count {
             let expected = end_height - i as u64;
             let found = blocks
-                .with_raw(&id, |bytes| {
-                    decode_item(bytes, return_block, return_receipt)
-                })?
+                .with_raw(&id, &mut read)?
                 .transpose()
-                .map_err(corrupt)?;
-            let Some((item, previous)) = found else {
+                .map_err(BlockStoreError::CorruptRecord)?;
+            let Some((height, previous, item)) = found else {
                 return Err(BlockStoreError::BlockNotPresent(id));
             };
-            if item.block_height != expected {
+            if height != expected {
                 return Err(BlockStoreError::UnexpectedHeight);
             }
             items.push(item);
