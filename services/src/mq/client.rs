@@ -2,18 +2,20 @@
 //!
 //! Each client keeps a private reply queue (server-named, exclusive, auto-delete) bound on
 //! `koinos.rpc` with its own name, and a map of correlation ids (32 random alphanumerics) to
-//! waiting calls. Requests are persistent, carry `expiration` and a timestamp, and are published
-//! with confirms. A call survives a broker restart: when its reply queue is lost it re-sends on
-//! the new one (so every call either gets its answer or times out). Dropping a call future
-//! removes its map entry.
+//! waiting calls. Requests are persistent (a queued request survives a broker restart) and
+//! carry `expiration` and a timestamp. They are published without confirms, like the official
+//! clients: the reply is the acknowledgement, and confirms halved throughput at concurrency 1
+//! (see `benches/rpc.rs`). A call survives a broker restart: when its reply queue is lost it
+//! re-sends on the new one, so every call either gets its answer or times out. Dropping a call
+//! future removes its map entry.
 
 use super::backoff::Backoff;
 use super::connection::Connection;
 use super::{MqError, topology};
 use futures::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::{BasicConsumeOptions, BasicPublishOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Confirmation};
+use lapin::{BasicProperties, Channel};
 use rand::Rng;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -171,7 +173,7 @@ impl RpcClient {
                 correlation_id: correlation_id.clone(),
             };
             let props = request_properties(&correlation_id, &session.reply_queue, expiration);
-            let confirm = session
+            let published = session
                 .channel
                 .basic_publish(
                     topology::RPC_EXCHANGE.into(),
@@ -181,33 +183,24 @@ impl RpcClient {
                     props,
                 )
                 .await;
-            let Ok(confirm) = confirm else {
+            if published.is_err() {
                 failed_session = Some(session.id);
                 continue;
-            };
+            }
             let attempt_deadline = match options.retry {
                 RetryPolicy::None => deadline,
                 RetryPolicy::ExponentialBackoff { .. } => {
                     (Instant::now() + expiration).min(deadline)
                 }
             };
-            // The reply may arrive before the confirm: wait for both at once.
-            let mut confirm = std::pin::pin!(confirm);
-            let mut confirmed = false;
-            let outcome = loop {
-                tokio::select! {
-                    reply = &mut rx => break reply.ok(),
-                    res = &mut confirm, if !confirmed => match res {
-                        Ok(Confirmation::Ack(_)) | Ok(Confirmation::NotRequested) => confirmed = true,
-                        // Refused or lost before the broker took it: send again.
-                        Ok(Confirmation::Nack(_)) | Err(_) => break None,
-                    },
-                    _ = tokio::time::sleep_until(attempt_deadline) => {
-                        if attempt_deadline >= deadline {
-                            return Err(timeout());
-                        }
-                        break None;
+            // An error means the session ended (its waiters were dropped): send again.
+            let outcome = tokio::select! {
+                reply = &mut rx => reply.ok(),
+                _ = tokio::time::sleep_until(attempt_deadline) => {
+                    if attempt_deadline >= deadline {
+                        return Err(timeout());
                     }
+                    None
                 }
             };
             match outcome {
@@ -324,9 +317,6 @@ async fn run_session(
     current: &watch::Sender<Option<Arc<Session>>>,
 ) -> Result<(), MqError> {
     let channel = conn.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
     let reply_queue = topology::declare_private_queue(&channel).await?;
     topology::bind(&channel, &reply_queue, topology::RPC_EXCHANGE, &reply_queue).await?;
     let no_ack = BasicConsumeOptions {
