@@ -75,7 +75,14 @@ async fn calls_and_in_flight_work_survive_a_broker_restart() {
                     // Spread over ~3 s so that calls start before, during and after the outage.
                     tokio::time::sleep(Duration::from_millis(u64::from(i) * 10)).await;
                     let body = format!("call-{i}").into_bytes();
+                    // Persistent requests are kept and redelivered by the broker itself;
+                    // transient ones are re-sent by the client: both must be answered.
                     let options = CallOptions::timeout(Duration::from_secs(90));
+                    let options = if i % 2 == 0 {
+                        options.with_persistent()
+                    } else {
+                        options
+                    };
                     (body.clone(), client.call(&service, &body, options).await)
                 }
             });

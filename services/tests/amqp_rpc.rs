@@ -176,6 +176,7 @@ async fn backoff_retry_resends_after_expiration_with_a_new_correlation_id() {
         retry: RetryPolicy::ExponentialBackoff {
             max_expiration: Duration::from_secs(2),
         },
+        persistent: false,
     };
     // No server yet: the first attempts go unrouted or expire; a later one is answered.
     let call = tokio::spawn({
