@@ -6,25 +6,26 @@
 
 use std::time::{Duration, Instant};
 
+use koinos_protocol::crypto::{PrivateKey, recover_public_key, sha256};
 use koinos_services::chain::builder;
-use koinos_services::chain::crypto::{PrivateKey, recover_address};
 use koinos_services::chain::{Chain, ForkAlgorithm, devnet};
-use sha2::{Digest, Sha256};
 
 const ACCOUNTS: usize = 1000;
 const RC_LIMIT: u64 = 10_000_000;
 
 fn recover_rate(samples: usize) -> f64 {
     let key = PrivateKey::from_seed("recover baseline");
-    let signed: Vec<([u8; 32], Vec<u8>)> = (0..samples)
+    let signed: Vec<([u8; 32], [u8; 65])> = (0..samples)
         .map(|i| {
-            let digest: [u8; 32] = Sha256::digest(i.to_le_bytes()).into();
-            (digest, key.sign(&digest))
+            let digest = sha256(&i.to_le_bytes());
+            (digest, key.sign_digest(&digest))
         })
         .collect();
     let started = Instant::now();
     for (digest, signature) in &signed {
-        let address = recover_address(signature, digest).expect("valid signature");
+        let address = recover_public_key(digest, signature)
+            .expect("valid signature")
+            .address();
         std::hint::black_box(address);
     }
     samples as f64 / started.elapsed().as_secs_f64()
@@ -36,15 +37,15 @@ fn main() {
     let per_block: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(500);
 
     let producer = PrivateKey::from_seed("bench producer");
-    let token = PrivateKey::from_seed("bench token").address();
+    let token = PrivateKey::from_seed("bench token").address().to_vec();
     let accounts: Vec<PrivateKey> = (0..ACCOUNTS)
         .map(|i| PrivateKey::from_seed(&format!("account {i}")))
         .collect();
     let balances: Vec<(Vec<u8>, u64)> = accounts
         .iter()
-        .map(|k| (k.address(), 1_000_000_000))
+        .map(|k| (k.address().to_vec(), 1_000_000_000))
         .collect();
-    let genesis = devnet::genesis(&producer.address(), &token, &balances);
+    let genesis = devnet::genesis(producer.address().as_bytes(), &token, &balances);
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut chain = Chain::open(dir.path(), &genesis, ForkAlgorithm::Fifo).expect("open chain");
     let chain_id = chain.chain_id().to_vec();
@@ -61,8 +62,8 @@ fn main() {
                 nonces[from] += 1;
                 let op = builder::transfer_operation(
                     &token,
-                    &accounts[from].address(),
-                    &accounts[to].address(),
+                    accounts[from].address().as_bytes(),
+                    accounts[to].address().as_bytes(),
                     1,
                 );
                 builder::transaction(&chain_id, &accounts[from], nonces[from], RC_LIMIT, vec![op])

@@ -9,7 +9,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
 use koinos_protocol::pb::koinos::contracts::token::{BalanceOfArguments, BalanceOfResult};
 use koinos_services::block_producer::ProducerKey;
-use koinos_services::block_producer::key::wif_decode;
 use koinos_services::chain::builder::{transaction, transfer_operation};
 use koinos_services::jsonrpc::koinos_json::{KoinosJson, builtin_pool};
 use node_support::TestNet;
@@ -72,8 +71,7 @@ async fn a_transfer_submitted_through_jsonrpc_is_included_and_moves_balances() {
     let mut net = TestNet::start("transfer", 300);
     net.wait_height(2, Duration::from_secs(60)).await;
 
-    let funded =
-        ProducerKey::from_secret(wif_decode(&net.info.funded_account_wif).unwrap()).unwrap();
+    let funded = ProducerKey::from_wif(&net.info.funded_account_wif).unwrap();
     let receiver = ProducerKey::generate();
     let token = bs58::decode(&net.info.token_contract_id)
         .into_vec()

@@ -4,7 +4,7 @@
 use k256::ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey};
 
 use super::{Address, CryptoError, checksum4};
-use crate::crypto::multihash::Multihash;
+use crate::crypto::multihash::{Multihash, sha256};
 
 /// Length of a compact recoverable signature.
 pub const SIGNATURE_LEN: usize = 65;
@@ -48,6 +48,12 @@ impl PrivateKey {
                 return key;
             }
         }
+    }
+
+    /// A deterministic key for tests, benchmarks and devnets: the secret is sha256(`seed`)
+    /// (`"koinos-test-vector"` gives the reference test vector's key).
+    pub fn from_seed(seed: &str) -> Self {
+        Self::from_bytes(&sha256(seed.as_bytes())).expect("a sha256 digest is a valid secret")
     }
 
     /// The 32 secret bytes.
@@ -174,7 +180,7 @@ pub fn recover_address_from_id(id: &[u8], signature: &[u8]) -> Result<Address, C
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::{sha256, sha256_multihash};
+    use crate::crypto::sha256_multihash;
 
     fn key() -> PrivateKey {
         PrivateKey::from_bytes(&sha256(b"signature tests")).unwrap()
@@ -265,6 +271,21 @@ mod tests {
         );
         assert!(PrivateKey::from_wif("not base58 0OIl").is_err());
         assert!(PrivateKey::from_bytes(&[0u8; 32]).is_err());
+    }
+
+    #[test]
+    fn seeded_keys_are_sha256_of_the_seed() {
+        let key = PrivateKey::from_seed("koinos-test-vector");
+        assert_eq!(key.to_bytes(), sha256(b"koinos-test-vector"));
+        assert_eq!(
+            key.to_wif(),
+            "Kzhn4jgyMDrRGAT8PhMvvjH3DhFvskzKCBvc7gfBxH97zu4YVZM9"
+        );
+        assert_eq!(
+            key.address().to_string(),
+            "1D3kb3Hx5jhogUEKsHZy9gnhFogfK9fdRK"
+        );
+        assert_ne!(PrivateKey::from_seed("other").address(), key.address());
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! Block validation and application (§6.2), producing the block's state delta and receipt.
 
+use koinos_protocol::crypto::signature::recover_address_from_id;
 use koinos_protocol::pb::koinos::protocol::{Block, BlockReceipt};
 use prost::Message;
 
 use super::context::{ApplyContext, ChainParams, Mode, Usage};
-use super::crypto::recover_address;
 use super::error::{ChainError, ChainResult, code};
 use super::fork::BlockInfo;
 use super::genesis::metadata_state_key;
@@ -158,8 +158,8 @@ pub fn apply_block(
         network: (block.encoded_len() - tx_bytes) as u64,
         ..Usage::default()
     };
-    if recover_address(&block.signature, &block.id[2..]).as_deref()
-        != Some(params.genesis_key.as_slice())
+    if !recover_address_from_id(&block.id, &block.signature)
+        .is_ok_and(|signer| signer.as_bytes() == params.genesis_key.as_slice())
     {
         return Err(ChainError::new(
             code::INVALID_SIGNATURE,

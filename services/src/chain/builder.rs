@@ -1,28 +1,17 @@
 //! Building and signing transactions and blocks the way this chain validates them, for the
 //! block producer, devnet tooling, tests and benchmarks.
 
-use koinos_protocol::chain::{ValueType, value_type};
+use koinos_protocol::crypto::PrivateKey;
+use koinos_protocol::nonce::encode_nonce;
 use koinos_protocol::pb::koinos::contracts::token::TransferArguments;
 use koinos_protocol::pb::koinos::protocol::{
     Block, BlockHeader, CallContractOperation, Operation, Transaction, TransactionHeader,
     operation::Op,
 };
+use koinos_protocol::seal::{sign_block, sign_transaction};
 use prost::Message;
-use sha2::{Digest, Sha256};
 
-use super::block::transaction_merkle_root;
-use super::crypto::PrivateKey;
-use super::state::sha256_multihash;
 use super::token::entry;
-use super::transaction::operation_merkle_root;
-
-/// A serialized nonce `value_type{uint64_value: n}`.
-pub fn nonce_bytes(n: u64) -> Vec<u8> {
-    ValueType {
-        kind: Some(value_type::Kind::Uint64Value(n)),
-    }
-    .encode_to_vec()
-}
 
 /// A `call_contract` operation.
 pub fn call_operation(contract_id: &[u8], entry_point: u32, args: Vec<u8>) -> Operation {
@@ -48,11 +37,7 @@ pub fn transfer_operation(token: &[u8], from: &[u8], to: &[u8], value: u64) -> O
 
 /// Fills in the operation root and id of `tx` and signs it with `signer` (appended).
 pub fn seal_transaction(mut tx: Transaction, signer: &PrivateKey) -> Transaction {
-    let mut header = tx.header.take().unwrap_or_default();
-    header.operation_merkle_root = operation_merkle_root(&tx.operations);
-    tx.id = sha256_multihash(&Sha256::digest(header.encode_to_vec()));
-    tx.header = Some(header);
-    tx.signatures.push(signer.sign(&tx.id[2..]));
+    sign_transaction(&mut tx, signer).expect("a finalized id is a sha2-256 multihash");
     tx
 }
 
@@ -67,8 +52,8 @@ pub fn transaction(
     let header = TransactionHeader {
         chain_id: chain_id.to_vec(),
         rc_limit,
-        nonce: nonce_bytes(nonce),
-        payer: payer.address(),
+        nonce: encode_nonce(nonce),
+        payer: payer.address().to_vec(),
         ..Default::default()
     };
     seal_transaction(
@@ -83,11 +68,7 @@ pub fn transaction(
 
 /// Fills in the transaction root and id of a block and signs it.
 pub fn seal_block(mut block: Block, signer: &PrivateKey) -> Block {
-    let mut header = block.header.take().unwrap_or_default();
-    header.transaction_merkle_root = transaction_merkle_root(&block.transactions);
-    block.id = sha256_multihash(&Sha256::digest(header.encode_to_vec()));
-    block.header = Some(header);
-    block.signature = signer.sign(&block.id[2..]);
+    sign_block(&mut block, signer).expect("a finalized id is a sha2-256 multihash");
     block
 }
 
@@ -103,7 +84,7 @@ pub fn block(
         height: previous.height + 1,
         timestamp,
         previous_state_merkle_root: previous.state_merkle_root.clone(),
-        signer: signer.address(),
+        signer: signer.address().to_vec(),
         ..Default::default()
     };
     seal_block(

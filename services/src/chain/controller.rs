@@ -11,19 +11,16 @@ use super::block::{AppliedBlock, BlockMode, BlockOutcome, apply_block};
 use super::context::{ApplyContext, ChainParams, Mode, Usage};
 use super::error::{ChainError, ChainResult, code};
 use super::fork::{BlockInfo, ForkAlgorithm};
-use super::genesis::{chain_id, genesis_delta};
+use super::genesis::genesis_delta;
 use super::genesis::{space, system_space};
 use super::state::{Delta, StateDb, state_key, state_merkle_root};
 use super::transaction::{
     AppliedTransaction, account_nonce, apply_transaction, call_contract, nonce_account,
 };
+use koinos_protocol::genesis::chain_id;
 
 /// Id of the genesis root block (0x1220 followed by 32 zero bytes); block 1's `previous`.
-pub fn zero_block_id() -> Vec<u8> {
-    let mut id = vec![0x12, 0x20];
-    id.resize(34, 0);
-    id
-}
+pub use koinos_protocol::ids::zero_block_id;
 
 /// What committing a block changed, for the broadcasts.
 #[derive(Debug, Clone)]

@@ -8,18 +8,20 @@
 //! 5. the native token at `token_contract_id` (bytecode marker, contract metadata, info,
 //!    balances, supply; layout in [`super::token`]).
 //!
-//! Write it with [`super::genesis::genesis_to_json`] to `basedir/chain/genesis_data.json`.
+//! Write it with [`koinos_protocol::genesis::genesis_to_json`] to
+//! `basedir/chain/genesis_data.json`.
 
 use koinos_protocol::chain::{
     ContractMetadataObject, GenesisData, GenesisEntry, MaxAccountResources, ObjectSpace,
 };
+use koinos_protocol::crypto::sha256_multihash;
+use koinos_protocol::genesis::metadata_entry;
 use koinos_protocol::pb::koinos::contracts::token::GetInfoResult;
 use prost::Message;
-use sha2::{Digest, Sha256};
 
 use super::context::{DEFAULT_ACCOUNT_RC, default_resource_limits};
-use super::genesis::{metadata_key, space, system_space};
-use super::state::{sha256_multihash, split_state_key};
+use super::genesis::{space, system_space};
+use super::state::split_state_key;
 use super::token::{self, NATIVE_TOKEN_BYTECODE};
 
 /// The devnet token's name, symbol and decimals.
@@ -46,27 +48,20 @@ pub fn genesis(
     token_contract_id: &[u8],
     initial_balances: &[(Vec<u8>, u64)],
 ) -> GenesisData {
-    let metadata = || system_space(space::METADATA);
     let mut entries = vec![
-        entry(
-            metadata(),
-            metadata_key("genesis_key"),
-            genesis_key.to_vec(),
-        ),
-        entry(
-            metadata(),
-            metadata_key("resource_limit_data"),
+        metadata_entry("genesis_key", genesis_key.to_vec()),
+        metadata_entry(
+            "resource_limit_data",
             default_resource_limits().encode_to_vec(),
         ),
-        entry(
-            metadata(),
-            metadata_key("max_account_resources"),
+        metadata_entry(
+            "max_account_resources",
             MaxAccountResources {
                 value: DEFAULT_ACCOUNT_RC,
             }
             .encode_to_vec(),
         ),
-        entry(metadata(), metadata_key("block_hash_code"), vec![0x12]),
+        metadata_entry("block_hash_code", vec![0x12]),
         entry(
             system_space(space::CONTRACT_BYTECODE),
             token_contract_id.to_vec(),
@@ -76,7 +71,7 @@ pub fn genesis(
             system_space(space::CONTRACT_METADATA),
             token_contract_id.to_vec(),
             ContractMetadataObject {
-                hash: sha256_multihash(&Sha256::digest(NATIVE_TOKEN_BYTECODE)),
+                hash: sha256_multihash(NATIVE_TOKEN_BYTECODE),
                 system: true,
                 ..Default::default()
             }

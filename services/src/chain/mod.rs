@@ -44,7 +44,6 @@ pub mod broadcasts;
 pub mod builder;
 pub mod context;
 pub mod controller;
-pub mod crypto;
 pub mod devnet;
 pub mod error;
 pub mod fork;

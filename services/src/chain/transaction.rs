@@ -1,19 +1,20 @@
 //! Transaction validation and application (§6.4) and the operations it runs.
 
-use koinos_protocol::chain::{ContractMetadataObject, ValueType, value_type};
+use koinos_protocol::chain::ContractMetadataObject;
+use koinos_protocol::crypto::sha256_multihash;
+use koinos_protocol::crypto::signature::recover_address_from_id;
+use koinos_protocol::nonce::{decode_nonce, encode_nonce};
 use koinos_protocol::pb::koinos::protocol::{
     Operation, StateDeltaEntry, Transaction, TransactionHeader, TransactionReceipt, operation::Op,
 };
 use prost::Message;
-use sha2::{Digest, Sha256};
 
 use super::context::{
     ApplyContext, COMPUTE_PER_OPERATION, COMPUTE_PER_SIGNATURE, COMPUTE_PER_TRANSACTION, Usage,
 };
-use super::crypto::recover_address;
 use super::error::{ChainError, ChainResult, code};
 use super::genesis::{space, system_space};
-use super::state::{Delta, sha256_multihash, split_state_key, state_key};
+use super::state::{Delta, split_state_key, state_key};
 use super::token;
 
 /// Non-standard system space where uploaded contracts' ABIs are kept (id 5, zone empty).
@@ -57,7 +58,7 @@ pub fn check_multihash(id: &[u8], bytes: &[u8], mismatch_code: i32, what: &str) 
             format!("unknown hash code in {what}"),
         ));
     }
-    if id != sha256_multihash(&Sha256::digest(bytes)).as_slice() {
+    if id != sha256_multihash(bytes).as_slice() {
         return Err(ChainError::new(mismatch_code, format!("{what} mismatch")));
     }
     Ok(())
@@ -66,26 +67,10 @@ pub fn check_multihash(id: &[u8], bytes: &[u8], mismatch_code: i32, what: &str) 
 /// Operation merkle root: leaves = sha256(serialized operation).
 pub use koinos_protocol::merkle::operation_merkle_root;
 
-/// Decodes a nonce (`value_type{uint64_value}`); absent bytes read as 0.
-pub fn nonce_value(bytes: &[u8]) -> Option<u64> {
-    if bytes.is_empty() {
-        return Some(0);
-    }
-    match ValueType::decode(bytes).ok()?.kind {
-        Some(value_type::Kind::Uint64Value(n)) => Some(n),
-        _ => None,
-    }
-}
-
 /// The stored nonce bytes of `account` (a serialized `value_type`, `{uint64_value: 0}` if none).
 pub fn account_nonce(ctx: &ApplyContext<'_>, account: &[u8]) -> ChainResult<Vec<u8>> {
     let key = state_key(&system_space(space::TRANSACTION_NONCE), account);
-    Ok(ctx.session.get(&key)?.unwrap_or_else(|| {
-        ValueType {
-            kind: Some(value_type::Kind::Uint64Value(0)),
-        }
-        .encode_to_vec()
-    }))
+    Ok(ctx.session.get(&key)?.unwrap_or_else(|| encode_nonce(0)))
 }
 
 /// Delta entries as receipts carry them.
@@ -181,13 +166,12 @@ fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<A
     }
 
     // Authority: every signature must recover; payer and nonce account must be among them.
-    let digest = &tx.id[2..];
     let mut signers = Vec::with_capacity(tx.signatures.len());
     for signature in &tx.signatures {
-        let address = recover_address(signature, digest).ok_or_else(|| {
+        let address = recover_address_from_id(&tx.id, signature).map_err(|_| {
             ChainError::new(code::INVALID_SIGNATURE, "invalid transaction signature")
         })?;
-        signers.push(address);
+        signers.push(address.to_vec());
     }
     ctx.signers = signers;
     let nonce_account = nonce_account(&header);
@@ -195,10 +179,10 @@ fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<A
         authorize_transaction(ctx, account)?;
     }
 
-    let current = nonce_value(&account_nonce(ctx, &nonce_account)?)
-        .ok_or_else(|| ChainError::internal("stored nonce is not a uint64 value"))?;
-    match nonce_value(&header.nonce) {
-        Some(n) if Some(n) == current.checked_add(1) => {}
+    let current = decode_nonce(&account_nonce(ctx, &nonce_account)?)
+        .map_err(|_| ChainError::internal("stored nonce is not a uint64 value"))?;
+    match decode_nonce(&header.nonce) {
+        Ok(n) if Some(n) == current.checked_add(1) => {}
         _ => return Err(ChainError::new(code::INVALID_NONCE, "invalid nonce")),
     }
     ctx.session.put(
@@ -329,7 +313,7 @@ fn apply_operation(ctx: &mut ApplyContext<'_>, op: &Operation) -> ChainResult<()
                 ));
             }
             let metadata = ContractMetadataObject {
-                hash: sha256_multihash(&Sha256::digest(&upload.bytecode)),
+                hash: sha256_multihash(&upload.bytecode),
                 system: existing.is_some_and(|m| m.system),
                 authorizes_call_contract: upload.authorizes_call_contract,
                 authorizes_transaction_application: upload.authorizes_transaction_application,

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::block_producer::ProducerKey;
 use crate::chain::devnet::{genesis, token_info};
-use crate::chain::genesis::{chain_id, genesis_to_json};
+use koinos_protocol::genesis::{chain_id, genesis_to_json};
 
 /// What `koinos-devnet init` is asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -47,6 +47,4 @@ pub enum MempoolError {
 }
 
 /// Serialized `value_type{uint64_value: nonce}` (the `get_pending_nonce` answer).
-pub fn encode_nonce(nonce: u64) -> Vec<u8> {
-    pending::encode_nonce(nonce)
-}
+pub use koinos_protocol::nonce::encode_nonce;

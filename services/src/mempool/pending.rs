@@ -79,14 +79,6 @@ pub(super) fn decode_nonce(bytes: &[u8]) -> Result<u64, MempoolError> {
     })
 }
 
-/// A serialized `value_type{uint64_value: nonce}`.
-pub(super) fn encode_nonce(nonce: u64) -> Vec<u8> {
-    ValueType {
-        kind: Some(Kind::Uint64Value(nonce)),
-    }
-    .encode_to_vec()
-}
-
 /// `current + (max_payer_rc − old_max) − rc_limit`, computed without overflow.
 fn remaining_rc(record: Resources, max_payer_rc: u64, rc_limit: u64) -> i128 {
     i128::from(record.current_rc) + i128::from(max_payer_rc)

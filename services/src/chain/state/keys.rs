@@ -4,12 +4,13 @@
 //! committed table's byte order is the order the state merkle root uses.
 
 use prost::Message;
-use sha2::{Digest, Sha256};
 
 use super::session::Delta;
 
 use koinos_protocol::chain::DatabaseKey;
 pub use koinos_protocol::chain::ObjectSpace;
+use koinos_protocol::crypto::sha256;
+use koinos_protocol::merkle::merkle_root;
 
 /// A contract's own object space `id` (zone = the contract id).
 pub fn contract_space(contract_id: &[u8], id: u32) -> ObjectSpace {
@@ -55,28 +56,15 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0xff; prefix.len() + 1]
 }
 
-/// Wraps a sha2-256 digest as a multihash (`0x12 0x20 ‖ digest`).
-pub fn sha256_multihash(digest: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(34);
-    out.extend_from_slice(&[0x12, 0x20]);
-    out.extend_from_slice(digest);
-    out
-}
-
-/// Merkle root over 32-byte leaves (§3.2: odd last node promoted, empty tree = sha256("")).
-pub fn merkle_root(leaves: Vec<[u8; 32]>) -> [u8; 32] {
-    koinos_protocol::merkle::merkle_root_digest(&leaves)
-}
-
 /// The state merkle root of one block's delta (§3.2): per key in byte order, sha256(key) then
 /// sha256(value, or "" when removed); returned as a sha2-256 multihash.
 pub fn state_merkle_root(delta: &Delta) -> Vec<u8> {
     let mut leaves = Vec::with_capacity(delta.len() * 2);
     for (key, value) in delta {
-        leaves.push(Sha256::digest(key).into());
-        leaves.push(Sha256::digest(value.as_deref().unwrap_or_default()).into());
+        leaves.push(sha256(key));
+        leaves.push(sha256(value.as_deref().unwrap_or_default()));
     }
-    sha256_multihash(&merkle_root(leaves))
+    merkle_root(&leaves)
 }
 
 #[cfg(test)]
@@ -89,24 +77,6 @@ mod tests {
         let root = state_merkle_root(&Delta::new());
         let b64 = base64::engine::general_purpose::STANDARD.encode(&root);
         assert_eq!(b64, "EiDjsMRCmPwcFJr79MiZb7kkJ65B5GSbk0yklZkbeFK4VQ==");
-    }
-
-    #[test]
-    fn odd_leaf_is_promoted() {
-        let a = [1u8; 32];
-        let b = [2u8; 32];
-        let c = [3u8; 32];
-        let ab: [u8; 32] = Sha256::new()
-            .chain_update(a)
-            .chain_update(b)
-            .finalize()
-            .into();
-        let expected: [u8; 32] = Sha256::new()
-            .chain_update(ab)
-            .chain_update(c)
-            .finalize()
-            .into();
-        assert_eq!(merkle_root(vec![a, b, c]), expected);
     }
 
     #[test]

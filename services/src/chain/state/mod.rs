@@ -21,8 +21,8 @@ use prost::Message;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 pub use keys::{
-    ObjectSpace, contract_space, merkle_root, prefix_end, sha256_multihash, space_range,
-    split_state_key, state_key, state_merkle_root,
+    ObjectSpace, contract_space, prefix_end, space_range, split_state_key, state_key,
+    state_merkle_root,
 };
 pub use session::{Delta, StateNode, StateSession};
 

@@ -2,9 +2,10 @@
 
 use super::*;
 use crate::chain::error::code;
+use koinos_protocol::nonce::encode_nonce;
 
 fn resign(mut block: Block, key: &PrivateKey) -> Block {
-    block.signature = key.sign(&block.id[2..]);
+    block.signature = key.sign_id(&block.id).unwrap().to_vec();
     block
 }
 
@@ -24,7 +25,7 @@ fn valid_block_is_applied_and_becomes_head() {
 #[test]
 fn missing_required_fields_fail_with_1002() {
     let f = Fixture::new();
-    let good = f.next_block(vec![f.transfer(&f.alice, &f.bob.address(), 1)]);
+    let good = f.next_block(vec![f.transfer(&f.alice, f.bob.address().as_bytes(), 1)]);
     type Mutation = Box<dyn Fn(&mut Block)>;
     let mutations: Vec<(&str, Mutation)> = vec![
         ("id", Box::new(|b| b.id.clear())),
@@ -181,7 +182,7 @@ fn wrong_block_id_fails_with_203() {
 #[test]
 fn wrong_transaction_root_fails_with_203() {
     let f = Fixture::new();
-    let tx = f.transfer(&f.alice, &f.bob.address(), 1);
+    let tx = f.transfer(&f.alice, f.bob.address().as_bytes(), 1);
     let mut block = f.next_block(vec![tx]);
     // Dropping the transaction after sealing breaks the root but keeps a valid id and signature.
     block.transactions.clear();
@@ -210,8 +211,8 @@ fn block_not_signed_by_the_genesis_key_fails_with_202() {
 #[test]
 fn failing_transaction_fails_submitted_block_with_its_id() {
     let f = Fixture::new();
-    let mut tx = f.transfer(&f.alice, &f.bob.address(), 1);
-    tx.header.as_mut().unwrap().nonce = builder::nonce_bytes(9);
+    let mut tx = f.transfer(&f.alice, f.bob.address().as_bytes(), 1);
+    tx.header.as_mut().unwrap().nonce = encode_nonce(9);
     let tx = builder::seal_transaction(
         Transaction {
             signatures: vec![],
@@ -231,7 +232,7 @@ fn failing_transaction_fails_submitted_block_with_its_id() {
 #[test]
 fn proposal_reports_failing_transaction_indices() {
     let f = Fixture::new();
-    let good = f.transfer(&f.alice, &f.bob.address(), 1);
+    let good = f.transfer(&f.alice, f.bob.address().as_bytes(), 1);
     let mut bad = f.tx(&f.bob, vec![]);
     bad.header.as_mut().unwrap().chain_id = vec![1, 2, 3];
     let bad = builder::seal_transaction(

@@ -10,7 +10,7 @@ use crate::chain::error::{ChainError, code};
 #[test]
 fn block_broadcasts_go_irreversible_accept_forks_then_events() {
     let mut f = Fixture::new();
-    let tx = f.transfer(&f.alice, &f.bob.address(), 5);
+    let tx = f.transfer(&f.alice, f.bob.address().as_bytes(), 5);
     let committed = f.produce(vec![tx.clone()]);
     let timestamp = committed.block.header.as_ref().unwrap().timestamp;
     let out = block_broadcasts(&committed, timestamp + 1000);

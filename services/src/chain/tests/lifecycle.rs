@@ -40,7 +40,7 @@ fn restart_recovers_head_lib_and_balances() {
     let mut f = Fixture::new();
     for i in 0..70 {
         let txs = if i % 10 == 0 {
-            vec![f.transfer(&f.alice, &f.bob.address(), 1)]
+            vec![f.transfer(&f.alice, f.bob.address().as_bytes(), 1)]
         } else {
             vec![]
         };
@@ -50,10 +50,10 @@ fn restart_recovers_head_lib_and_balances() {
     f.reopen(ForkAlgorithm::Fifo);
     assert_eq!(f.chain.head(), &head);
     assert_eq!(f.chain.lib().height, 10);
-    assert_eq!(f.balance(&f.bob.address()), 7);
+    assert_eq!(f.balance(f.bob.address().as_bytes()), 7);
     assert_eq!(f.next_nonce(&f.alice), 8);
-    f.produce(vec![f.transfer(&f.alice, &f.bob.address(), 1)]);
-    assert_eq!(f.balance(&f.bob.address()), 8);
+    f.produce(vec![f.transfer(&f.alice, f.bob.address().as_bytes(), 1)]);
+    assert_eq!(f.balance(f.bob.address().as_bytes()), 8);
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn catch_up_from_receipts_recovers_the_same_head_on_an_empty_volume() {
     let mut stored = Vec::new();
     for i in 0..65 {
         let txs = if i % 5 == 0 {
-            vec![f.transfer(&f.alice, &f.bob.address(), 3)]
+            vec![f.transfer(&f.alice, f.bob.address().as_bytes(), 3)]
         } else {
             vec![]
         };
@@ -79,12 +79,12 @@ fn catch_up_from_receipts_recovers_the_same_head_on_an_empty_volume() {
     assert_eq!(fresh.head(), f.chain.head());
     assert_eq!(fresh.lib(), f.chain.lib());
     assert_eq!(
-        fresh.account_nonce(&f.alice.address()).unwrap(),
-        f.chain.account_nonce(&f.alice.address()).unwrap()
+        fresh.account_nonce(f.alice.address().as_bytes()).unwrap(),
+        f.chain.account_nonce(f.alice.address().as_bytes()).unwrap()
     );
     // Already indexed blocks are skipped; a tampered delta is refused.
     assert!(!fresh.index_block(&stored[64].0, &stored[64].1).unwrap());
-    let next = f.produce(vec![f.transfer(&f.alice, &f.bob.address(), 1)]);
+    let next = f.produce(vec![f.transfer(&f.alice, f.bob.address().as_bytes(), 1)]);
     let mut bad_receipt = next.receipt.clone();
     bad_receipt.state_delta_entries.pop();
     assert_eq!(
@@ -103,20 +103,24 @@ fn block_time_fork_choice_switches_to_the_earlier_block() {
     let early = builder::block(
         &root,
         T0 + 1000,
-        vec![f.transfer(&f.alice, &f.bob.address(), 4)],
+        vec![f.transfer(&f.alice, f.bob.address().as_bytes(), 4)],
         &f.producer,
     );
     assert!(f.submit(&late).unwrap().unwrap().is_head);
     let committed = f.submit(&early).unwrap().unwrap();
     assert!(committed.is_head);
     assert_eq!(f.chain.head().id, early.id);
-    assert_eq!(f.balance(&f.bob.address()), 4, "state follows the new head");
+    assert_eq!(
+        f.balance(f.bob.address().as_bytes()),
+        4,
+        "state follows the new head"
+    );
 }
 
 #[test]
 fn state_from_another_genesis_is_refused() {
     let f = Fixture::new();
-    let other = devnet::genesis(&f.bob.address(), &f.token, &[]);
+    let other = devnet::genesis(f.bob.address().as_bytes(), &f.token, &[]);
     drop(f.chain);
     let error = Chain::open(f.dir.path(), &other, ForkAlgorithm::Fifo)
         .err()
@@ -130,13 +134,13 @@ fn pob_fork_choice_by_signer() {
     f.produce(vec![]);
     let parent = f.chain.head().clone();
     let producer = f.producer.clone();
-    let (alice, bob) = (f.alice.address(), f.bob.address());
+    let (alice, bob) = (f.alice.address().to_vec(), f.bob.address().to_vec());
     let with_signer = |timestamp: u64, signer: &[u8]| {
         let mut block = builder::block(&parent, timestamp, vec![], &producer);
         block.header.as_mut().unwrap().signer = signer.to_vec();
         builder::seal_block(block, &producer)
     };
-    let first = with_signer(T0 + 3000, &producer.address());
+    let first = with_signer(T0 + 3000, producer.address().as_bytes());
     assert!(f.submit(&first).unwrap().unwrap().is_head);
     // A different signer's later block loses; an earlier one wins.
     let later_other = with_signer(T0 + 3500, &bob);

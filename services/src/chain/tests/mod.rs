@@ -14,11 +14,11 @@ use prost::Message;
 
 use super::block::BlockMode;
 use super::builder;
-use super::crypto::PrivateKey;
 use super::devnet;
 use super::error::ChainError;
 use super::token::entry;
 use super::{BlockOutcome, Chain, Committed, ForkAlgorithm};
+use koinos_protocol::crypto::PrivateKey;
 
 pub const T0: u64 = 1_700_000_000_000;
 pub const RC_LIMIT: u64 = 100_000_000;
@@ -42,8 +42,12 @@ impl Fixture {
         let producer = PrivateKey::from_seed("producer");
         let alice = PrivateKey::from_seed("alice");
         let bob = PrivateKey::from_seed("bob");
-        let token = PrivateKey::from_seed("token").address();
-        let genesis = devnet::genesis(&producer.address(), &token, &[(alice.address(), 1_000_000)]);
+        let token = PrivateKey::from_seed("token").address().to_vec();
+        let genesis = devnet::genesis(
+            producer.address().as_bytes(),
+            &token,
+            &[(alice.address().to_vec(), 1_000_000)],
+        );
         let dir = tempfile::tempdir().unwrap();
         let chain = Chain::open(dir.path(), &genesis, algorithm).unwrap();
         Self {
@@ -74,8 +78,8 @@ impl Fixture {
 
     /// The next nonce of `key`'s account at the head.
     pub fn next_nonce(&self, key: &PrivateKey) -> u64 {
-        let bytes = self.chain.account_nonce(&key.address()).unwrap();
-        super::transaction::nonce_value(&bytes).unwrap() + 1
+        let bytes = self.chain.account_nonce(key.address().as_bytes()).unwrap();
+        koinos_protocol::nonce::decode_nonce(&bytes).unwrap() + 1
     }
 
     pub fn tx(&self, payer: &PrivateKey, operations: Vec<Operation>) -> Transaction {
@@ -93,7 +97,7 @@ impl Fixture {
             from,
             vec![builder::transfer_operation(
                 &self.token,
-                &from.address(),
+                from.address().as_bytes(),
                 to,
                 value,
             )],

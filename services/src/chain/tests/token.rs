@@ -35,26 +35,29 @@ fn read_only_methods_report_genesis_values() {
         read::<kcs4::TotalSupplyResult>(&f, entry::TOTAL_SUPPLY, vec![]).value,
         1_000_000
     );
-    assert_eq!(f.balance(&f.alice.address()), 1_000_000);
-    assert_eq!(f.balance(&f.bob.address()), 0);
+    assert_eq!(f.balance(f.alice.address().as_bytes()), 1_000_000);
+    assert_eq!(f.balance(f.bob.address().as_bytes()), 0);
 }
 
 #[test]
 fn transfer_moves_balance_and_emits_event() {
     let mut f = Fixture::new();
-    let committed = f.produce(vec![f.transfer(&f.alice, &f.bob.address(), 250)]);
-    assert_eq!(f.balance(&f.alice.address()), 999_750);
-    assert_eq!(f.balance(&f.bob.address()), 250);
+    let committed = f.produce(vec![f.transfer(&f.alice, f.bob.address().as_bytes(), 250)]);
+    assert_eq!(f.balance(f.alice.address().as_bytes()), 999_750);
+    assert_eq!(f.balance(f.bob.address().as_bytes()), 250);
     let receipt = &committed.receipt.transaction_receipts[0];
     assert!(!receipt.reverted);
     let event = &receipt.events[0];
     assert_eq!(event.name, "token.transfer_event");
     assert_eq!(event.source, f.token);
-    assert_eq!(event.impacted, vec![f.bob.address(), f.alice.address()]);
+    assert_eq!(
+        event.impacted,
+        vec![f.bob.address().to_vec(), f.alice.address().to_vec()]
+    );
     let data = kcs4::TransferEvent::decode(event.data.as_slice()).unwrap();
     assert_eq!(
         (data.from, data.to, data.value),
-        (f.alice.address(), f.bob.address(), 250)
+        (f.alice.address().to_vec(), f.bob.address().to_vec(), 250)
     );
     // Both balances and the nonce are in the transaction's state delta.
     assert_eq!(receipt.state_delta_entries.len(), 3);
@@ -68,15 +71,20 @@ fn transfer_moves_balance_and_emits_event() {
 fn unauthorized_transfer_and_overdraft_revert_but_are_included() {
     let mut f = Fixture::new();
     // Bob signs a transfer from Alice's account.
-    let op = builder::transfer_operation(&f.token, &f.alice.address(), &f.bob.address(), 5);
+    let op = builder::transfer_operation(
+        &f.token,
+        f.alice.address().as_bytes(),
+        f.bob.address().as_bytes(),
+        5,
+    );
     let stolen = f.tx(&f.bob, vec![op]);
     let committed = f.produce(vec![stolen]);
     assert!(committed.receipt.transaction_receipts[0].reverted);
-    let overdraft = f.transfer(&f.alice, &f.bob.address(), 2_000_000);
+    let overdraft = f.transfer(&f.alice, f.bob.address().as_bytes(), 2_000_000);
     let committed = f.produce(vec![overdraft]);
     let receipt = &committed.receipt.transaction_receipts[0];
     assert!(receipt.reverted && receipt.events.is_empty());
-    assert_eq!(f.balance(&f.alice.address()), 1_000_000);
+    assert_eq!(f.balance(f.alice.address().as_bytes()), 1_000_000);
     // The reverted transactions still used their nonces.
     assert_eq!(f.next_nonce(&f.alice), 2);
     assert_eq!(f.next_nonce(&f.bob), 2);
@@ -93,14 +101,14 @@ fn mint_only_by_the_genesis_key() {
         };
         builder::call_operation(&f.token, entry::MINT, args.encode_to_vec())
     };
-    let by_alice = f.tx(&f.alice, vec![mint(&f.alice.address(), 5)]);
-    let by_producer = f.tx(&f.producer, vec![mint(&f.bob.address(), 7)]);
+    let by_alice = f.tx(&f.alice, vec![mint(f.alice.address().as_bytes(), 5)]);
+    let by_producer = f.tx(&f.producer, vec![mint(f.bob.address().as_bytes(), 7)]);
     let committed = f.produce(vec![by_alice, by_producer]);
     assert!(committed.receipt.transaction_receipts[0].reverted);
     let receipt = &committed.receipt.transaction_receipts[1];
     assert!(!receipt.reverted);
     assert_eq!(receipt.events[0].name, "token.mint_event");
-    assert_eq!(f.balance(&f.bob.address()), 7);
+    assert_eq!(f.balance(f.bob.address().as_bytes()), 7);
     assert_eq!(
         read::<kcs4::TotalSupplyResult>(&f, entry::TOTAL_SUPPLY, vec![]).value,
         1_000_007
@@ -111,7 +119,7 @@ fn mint_only_by_the_genesis_key() {
 fn burn_reduces_balance_and_supply() {
     let mut f = Fixture::new();
     let args = kcs4::BurnArguments {
-        from: f.alice.address(),
+        from: f.alice.address().to_vec(),
         value: 100,
         memo: None,
     };
@@ -121,7 +129,7 @@ fn burn_reduces_balance_and_supply() {
         committed.receipt.transaction_receipts[0].events[0].name,
         "token.burn_event"
     );
-    assert_eq!(f.balance(&f.alice.address()), 999_900);
+    assert_eq!(f.balance(f.alice.address().as_bytes()), 999_900);
     assert_eq!(
         read::<kcs4::TotalSupplyResult>(&f, entry::TOTAL_SUPPLY, vec![]).value,
         999_900
@@ -131,10 +139,10 @@ fn burn_reduces_balance_and_supply() {
 #[test]
 fn approve_allowance_and_spending_through_it() {
     let mut f = Fixture::new();
-    let carol = PrivateKey::from_seed("carol").address();
+    let carol = PrivateKey::from_seed("carol").address().to_vec();
     let approve = |spender: &[u8], value| {
         let args = kcs4::ApproveArguments {
-            owner: f.alice.address(),
+            owner: f.alice.address().to_vec(),
             spender: spender.to_vec(),
             value,
             memo: None,
@@ -143,15 +151,18 @@ fn approve_allowance_and_spending_through_it() {
     };
     let committed = f.produce(vec![f.tx(
         &f.alice,
-        vec![approve(&f.bob.address(), 300), approve(&carol, 50)],
+        vec![
+            approve(f.bob.address().as_bytes(), 300),
+            approve(&carol, 50),
+        ],
     )]);
     assert_eq!(
         committed.receipt.transaction_receipts[0].events[0].name,
         "token.approve_event"
     );
     let args = kcs4::AllowanceArguments {
-        owner: f.alice.address(),
-        spender: f.bob.address(),
+        owner: f.alice.address().to_vec(),
+        spender: f.bob.address().to_vec(),
     }
     .encode_to_vec();
     assert_eq!(
@@ -161,7 +172,7 @@ fn approve_allowance_and_spending_through_it() {
 
     let list = |start: Vec<u8>, limit, descending| {
         let args = kcs4::GetAllowancesArguments {
-            owner: f.alice.address(),
+            owner: f.alice.address().to_vec(),
             start,
             limit,
             descending,
@@ -169,7 +180,7 @@ fn approve_allowance_and_spending_through_it() {
         read::<kcs4::GetAllowancesResult>(&f, entry::GET_ALLOWANCES, args.encode_to_vec())
     };
     let all = list(vec![], 10, false);
-    let mut expected = vec![(f.bob.address(), 300), (carol.clone(), 50)];
+    let mut expected = vec![(f.bob.address().to_vec(), 300), (carol.clone(), 50)];
     expected.sort();
     let got: Vec<_> = all
         .allowances
@@ -184,13 +195,13 @@ fn approve_allowance_and_spending_through_it() {
     assert_eq!(after_first.allowances[0].spender, expected[1].0);
 
     // Bob spends 200 of Alice's tokens through the allowance.
-    let op = builder::transfer_operation(&f.token, &f.alice.address(), &carol, 200);
+    let op = builder::transfer_operation(&f.token, f.alice.address().as_bytes(), &carol, 200);
     let committed = f.produce(vec![f.tx(&f.bob, vec![op])]);
     assert!(!committed.receipt.transaction_receipts[0].reverted);
     assert_eq!(f.balance(&carol), 200);
     let args = kcs4::AllowanceArguments {
-        owner: f.alice.address(),
-        spender: f.bob.address(),
+        owner: f.alice.address().to_vec(),
+        spender: f.bob.address().to_vec(),
     }
     .encode_to_vec();
     assert_eq!(
@@ -205,7 +216,7 @@ fn uploaded_contracts_are_stored_and_calling_them_reverts_with_102() {
     let contract = PrivateKey::from_seed("my contract");
     let upload = Operation {
         op: Some(Op::UploadContract(UploadContractOperation {
-            contract_id: contract.address(),
+            contract_id: contract.address().to_vec(),
             bytecode: b"\0asm\x01\0\0\0".to_vec(),
             abi: "{}".into(),
             ..Default::default()
@@ -215,11 +226,11 @@ fn uploaded_contracts_are_stored_and_calling_them_reverts_with_102() {
     assert!(!committed.receipt.transaction_receipts[0].reverted);
     let error = f
         .chain
-        .read_contract(&contract.address(), 1, &[])
+        .read_contract(contract.address().as_bytes(), 1, &[])
         .unwrap_err();
     assert_eq!(error.code, code::INVALID_CONTRACT);
     assert!(error.message.contains("no WASM VM"));
-    let call = builder::call_operation(&contract.address(), 1, vec![]);
+    let call = builder::call_operation(contract.address().as_bytes(), 1, vec![]);
     let committed = f.produce(vec![f.tx(&f.alice, vec![call])]);
     let receipt = &committed.receipt.transaction_receipts[0];
     assert!(receipt.reverted && receipt.logs[0].contains("no WASM VM"));
@@ -233,15 +244,15 @@ fn uploaded_contracts_are_stored_and_calling_them_reverts_with_102() {
     };
     let committed = f.produce(vec![f.tx(&token_key, vec![replace])]);
     assert!(committed.receipt.transaction_receipts[0].reverted);
-    assert_eq!(f.balance(&f.alice.address()), 1_000_000);
+    assert_eq!(f.balance(f.alice.address().as_bytes()), 1_000_000);
 }
 
 #[test]
 fn read_only_calls_cannot_write() {
     let f = Fixture::new();
     let args = kcs4::TransferArguments {
-        from: f.alice.address(),
-        to: f.bob.address(),
+        from: f.alice.address().to_vec(),
+        to: f.bob.address().to_vec(),
         value: 1,
         memo: None,
     };

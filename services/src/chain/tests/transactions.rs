@@ -4,6 +4,7 @@ use koinos_protocol::pb::koinos::protocol::TransactionHeader;
 
 use super::*;
 use crate::chain::error::code;
+use koinos_protocol::nonce::encode_nonce;
 
 /// Re-seals `tx` after editing its header (new id, fresh signature by `signer`).
 fn edit(
@@ -20,7 +21,7 @@ fn edit(
 #[test]
 fn valid_transaction_applies_with_receipt() {
     let f = Fixture::new();
-    let tx = f.transfer(&f.alice, &f.bob.address(), 10);
+    let tx = f.transfer(&f.alice, f.bob.address().as_bytes(), 10);
     let applied = f.chain.apply_pending_transaction(&tx, None).unwrap();
     assert!(!applied.receipt.reverted);
     assert_eq!(applied.receipt.id, tx.id);
@@ -30,15 +31,17 @@ fn valid_transaction_applies_with_receipt() {
         prost::Message::encoded_len(&tx) as u64
     );
     // Pending application keeps nothing.
-    assert_eq!(f.balance(&f.bob.address()), 0);
+    assert_eq!(f.balance(f.bob.address().as_bytes()), 0);
 }
 
 #[test]
 fn rc_limit_above_the_payer_rc_fails_with_104() {
     let f = Fixture::new();
-    let tx = edit(&f.transfer(&f.alice, &f.bob.address(), 1), &f.alice, |h| {
-        h.rc_limit = u64::MAX
-    });
+    let tx = edit(
+        &f.transfer(&f.alice, f.bob.address().as_bytes(), 1),
+        &f.alice,
+        |h| h.rc_limit = u64::MAX,
+    );
     assert_eq!(
         code_of(f.chain.apply_pending_transaction(&tx, None)),
         code::INSUFFICIENT_RC
@@ -48,9 +51,11 @@ fn rc_limit_above_the_payer_rc_fails_with_104() {
 #[test]
 fn wrong_chain_id_fails_with_204() {
     let f = Fixture::new();
-    let tx = edit(&f.transfer(&f.alice, &f.bob.address(), 1), &f.alice, |h| {
-        h.chain_id[3] ^= 1
-    });
+    let tx = edit(
+        &f.transfer(&f.alice, f.bob.address().as_bytes(), 1),
+        &f.alice,
+        |h| h.chain_id[3] ^= 1,
+    );
     assert_eq!(
         code_of(f.chain.apply_pending_transaction(&tx, None)),
         code::MALFORMED_TRANSACTION
@@ -60,9 +65,9 @@ fn wrong_chain_id_fails_with_204() {
 #[test]
 fn wrong_transaction_id_fails_with_204() {
     let f = Fixture::new();
-    let mut tx = f.transfer(&f.alice, &f.bob.address(), 1);
+    let mut tx = f.transfer(&f.alice, f.bob.address().as_bytes(), 1);
     tx.id[4] ^= 1;
-    tx.signatures = vec![f.alice.sign(&tx.id[2..])];
+    tx.signatures = vec![f.alice.sign_id(&tx.id).unwrap().to_vec()];
     assert_eq!(
         code_of(f.chain.apply_pending_transaction(&tx, None)),
         code::MALFORMED_TRANSACTION
@@ -72,12 +77,12 @@ fn wrong_transaction_id_fails_with_204() {
 #[test]
 fn wrong_operation_root_fails_with_204() {
     let f = Fixture::new();
-    let mut tx = f.transfer(&f.alice, &f.bob.address(), 1);
+    let mut tx = f.transfer(&f.alice, f.bob.address().as_bytes(), 1);
     // Changing an operation after sealing leaves the header (and so id and signature) valid.
     tx.operations.push(builder::transfer_operation(
         &f.token,
-        &f.alice.address(),
-        &f.bob.address(),
+        f.alice.address().as_bytes(),
+        f.bob.address().as_bytes(),
         5,
     ));
     assert_eq!(
@@ -89,9 +94,9 @@ fn wrong_operation_root_fails_with_204() {
 #[test]
 fn transaction_not_signed_by_the_payer_fails_with_200() {
     let f = Fixture::new();
-    let tx = f.transfer(&f.alice, &f.bob.address(), 1);
+    let tx = f.transfer(&f.alice, f.bob.address().as_bytes(), 1);
     let mut by_bob = tx.clone();
-    by_bob.signatures = vec![f.bob.sign(&tx.id[2..])];
+    by_bob.signatures = vec![f.bob.sign_id(&tx.id).unwrap().to_vec()];
     assert_eq!(
         code_of(f.chain.apply_pending_transaction(&by_bob, None)),
         code::AUTHORIZATION_FAILURE
@@ -102,28 +107,34 @@ fn transaction_not_signed_by_the_payer_fails_with_200() {
 fn payee_nonce_needs_the_payee_signature() {
     let f = Fixture::new();
     // Bob pays, Alice is the payee whose nonce is used: Alice must sign too.
-    let op = builder::transfer_operation(&f.token, &f.alice.address(), &f.bob.address(), 1);
+    let op = builder::transfer_operation(
+        &f.token,
+        f.alice.address().as_bytes(),
+        f.bob.address().as_bytes(),
+        1,
+    );
     let base = f.tx(&f.bob, vec![op]);
     let tx = edit(&base, &f.bob, |h| {
-        h.payee = f.alice.address();
-        h.nonce = builder::nonce_bytes(1);
+        h.payee = f.alice.address().to_vec();
+        h.nonce = encode_nonce(1);
     });
     assert_eq!(
         code_of(f.chain.apply_pending_transaction(&tx, None)),
         code::AUTHORIZATION_FAILURE
     );
     let mut both = tx.clone();
-    both.signatures.push(f.alice.sign(&tx.id[2..]));
+    both.signatures
+        .push(f.alice.sign_id(&tx.id).unwrap().to_vec());
     let applied = f.chain.apply_pending_transaction(&both, None).unwrap();
     assert!(!applied.receipt.reverted);
-    assert_eq!(applied.receipt.payer, f.bob.address());
+    assert_eq!(applied.receipt.payer, f.bob.address().to_vec());
 }
 
 #[test]
 fn wrong_nonce_fails_with_201() {
     let mut f = Fixture::new();
-    let tx = f.transfer(&f.alice, &f.bob.address(), 1);
-    let skipped = edit(&tx, &f.alice, |h| h.nonce = builder::nonce_bytes(2));
+    let tx = f.transfer(&f.alice, f.bob.address().as_bytes(), 1);
+    let skipped = edit(&tx, &f.alice, |h| h.nonce = encode_nonce(2));
     assert_eq!(
         code_of(f.chain.apply_pending_transaction(&skipped, None)),
         code::INVALID_NONCE
@@ -141,15 +152,15 @@ fn wrong_nonce_fails_with_201() {
         code::INVALID_NONCE
     );
     assert_eq!(
-        f.chain.account_nonce(&f.alice.address()).unwrap(),
-        builder::nonce_bytes(1)
+        f.chain.account_nonce(f.alice.address().as_bytes()).unwrap(),
+        encode_nonce(1)
     );
 }
 
 #[test]
 fn malformed_signature_fails_with_202() {
     let f = Fixture::new();
-    let mut tx = f.transfer(&f.alice, &f.bob.address(), 1);
+    let mut tx = f.transfer(&f.alice, f.bob.address().as_bytes(), 1);
     tx.signatures = vec![vec![0u8; 65]];
     assert_eq!(
         code_of(f.chain.apply_pending_transaction(&tx, None)),
@@ -165,7 +176,7 @@ fn malformed_signature_fails_with_202() {
 #[test]
 fn other_hash_codes_fail_with_101() {
     let f = Fixture::new();
-    let mut tx = f.transfer(&f.alice, &f.bob.address(), 1);
+    let mut tx = f.transfer(&f.alice, f.bob.address().as_bytes(), 1);
     tx.id[0] = 0x13;
     assert_eq!(
         code_of(f.chain.apply_pending_transaction(&tx, None)),
@@ -176,9 +187,11 @@ fn other_hash_codes_fail_with_101() {
 #[test]
 fn insufficient_rc_limit_reverts_and_charges_the_limit() {
     let f = Fixture::new();
-    let tx = edit(&f.transfer(&f.alice, &f.bob.address(), 1), &f.alice, |h| {
-        h.rc_limit = 10
-    });
+    let tx = edit(
+        &f.transfer(&f.alice, f.bob.address().as_bytes(), 1),
+        &f.alice,
+        |h| h.rc_limit = 10,
+    );
     let applied = f.chain.apply_pending_transaction(&tx, None).unwrap();
     assert!(applied.receipt.reverted);
     assert_eq!(applied.receipt.rc_used, 10);
@@ -189,13 +202,13 @@ fn insufficient_rc_limit_reverts_and_charges_the_limit() {
 #[test]
 fn mempool_pending_nonce_stands_in_for_the_chain_nonce() {
     let f = Fixture::new();
-    let first = f.transfer(&f.alice, &f.bob.address(), 1);
-    let second = edit(&first, &f.alice, |h| h.nonce = builder::nonce_bytes(2));
+    let first = f.transfer(&f.alice, f.bob.address().as_bytes(), 1);
+    let second = edit(&first, &f.alice, |h| h.nonce = encode_nonce(2));
     assert_eq!(
         code_of(f.chain.apply_pending_transaction(&second, None)),
         code::INVALID_NONCE
     );
-    let pending = builder::nonce_bytes(1);
+    let pending = encode_nonce(1);
     let applied = f
         .chain
         .apply_pending_transaction(&second, Some(&pending))

@@ -6,15 +6,14 @@ use koinos_protocol::pb::koinos::protocol::{BlockHeader, TransactionHeader};
 
 use super::*;
 use crate::chain::block::transaction_merkle_root;
-use crate::chain::crypto::recover_address;
-use crate::chain::state::sha256_multihash;
 use crate::chain::transaction::operation_merkle_root;
-use sha2::{Digest, Sha256};
+use koinos_protocol::crypto::signature::recover_address_from_id;
+use koinos_protocol::ids::{block_id, transaction_id};
 
 #[test]
 fn koilib_test_vector_matches_our_hashing_and_recovery() {
     let key = PrivateKey::from_seed("koinos-test-vector");
-    let address = key.address();
+    let address = key.address().to_vec();
     let chain_id = URL_SAFE
         .decode("EiBZK_GGVP0H_fXVAM3j6EAuz3-B-l3ejxRSewi7qIBfSA==")
         .unwrap();
@@ -36,7 +35,7 @@ fn koilib_test_vector_matches_our_hashing_and_recovery() {
         payer: address.clone(),
         payee: Vec::new(),
     };
-    let tx_id = sha256_multihash(&Sha256::digest(header.encode_to_vec()));
+    let tx_id = transaction_id(&header);
     assert_eq!(
         hex::encode(&tx_id),
         "12200786a736fd1d90bfcb170cd42dbde89afe73ae01ceaa356759412c80a3559f20"
@@ -45,12 +44,16 @@ fn koilib_test_vector_matches_our_hashing_and_recovery() {
         .decode("IFTduqOf1Kb3McfgQf9rmvVQf2CBVneEOORqFbfxu-oFeXdDazjpKv3RRijwJ226E4278Jl7UsbZ0OyZDVmbtUI=")
         .unwrap();
     assert_eq!(
-        recover_address(&koilib_signature, &tx_id[2..]),
+        recover_address_from_id(&tx_id, &koilib_signature)
+            .map(Vec::from)
+            .ok(),
         Some(address.clone())
     );
     // Our own signature differs (RFC 6979 attempt counter) but also recovers.
     assert_eq!(
-        recover_address(&key.sign(&tx_id[2..]), &tx_id[2..]),
+        recover_address_from_id(&tx_id, &key.sign_id(&tx_id).unwrap())
+            .map(Vec::from)
+            .ok(),
         Some(address.clone())
     );
 
@@ -74,7 +77,7 @@ fn koilib_test_vector_matches_our_hashing_and_recovery() {
         signer: address,
         approved_proposals: Vec::new(),
     };
-    let block_id = sha256_multihash(&Sha256::digest(block_header.encode_to_vec()));
+    let block_id = block_id(&block_header);
     assert_eq!(
         hex::encode(&block_id),
         "1220bb1a3526620b89d0f451f3c144702fab4294b4422930c44e5bc8ef27a07b553f"
@@ -84,7 +87,7 @@ fn koilib_test_vector_matches_our_hashing_and_recovery() {
 #[test]
 fn our_state_root_equals_the_protocol_librarys_delta_root() {
     let mut f = Fixture::new();
-    let committed = f.produce(vec![f.transfer(&f.alice, &f.bob.address(), 5)]);
+    let committed = f.produce(vec![f.transfer(&f.alice, f.bob.address().as_bytes(), 5)]);
     let receipt = &committed.receipt;
     assert_eq!(
         koinos_protocol::merkle::state_delta_merkle_root(&receipt.state_delta_entries),
