@@ -5,9 +5,11 @@
 //! - [`json`]: Koinos JSON, driven by the `koinos.btype` option;
 //! - [`crypto`]: multihash, secp256k1 signatures, addresses, WIF;
 //! - [`ids`], [`merkle`], [`nonce`], [`genesis`]: ids, merkle roots, nonces, chain id;
+//! - [`devnet`]: the devnet genesis (native KCS-4 token, initial balances);
 //! - [`seal`]: fill in and check roots, ids and signatures of transactions and blocks.
 
 pub mod crypto;
+pub mod devnet;
 pub mod genesis;
 pub mod ids;
 pub mod json;

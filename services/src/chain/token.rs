@@ -23,13 +23,10 @@ use super::context::ApplyContext;
 use super::error::{ChainError, ChainResult, code};
 use super::state::{contract_space, state_key};
 
-/// Bytecode marking a contract id as the native KCS-4 token.
-pub const NATIVE_TOKEN_BYTECODE: &[u8] = b"koinos-native:kcs4-token:v1";
-
-pub const SUPPLY_SPACE: u32 = 0;
-pub const BALANCES_SPACE: u32 = 1;
-pub const ALLOWANCES_SPACE: u32 = 2;
-pub const INFO_SPACE: u32 = 3;
+/// The bytecode marker and space ids the devnet genesis writes (one definition for both).
+pub use koinos_protocol::devnet::{
+    ALLOWANCES_SPACE, BALANCES_SPACE, INFO_SPACE, NATIVE_TOKEN_BYTECODE, SUPPLY_SPACE,
+};
 
 /// KCS-4 entry points.
 pub mod entry {
