@@ -75,8 +75,12 @@ pub fn generated() -> crate::controller::build::Generated {
             password: "s3cretPassw0rdForTests".into(),
             erlang_cookie: "COOKIECOOKIECOOKIE".into(),
         }),
-        producer_key: crate::controller::build::devnet::ProducerKey::from_secret(
-            sha2::Sha256::digest("koinos-test-vector").into(),
+        // The protocol test vector key (koinos-protocol.md §3.6).
+        producer_key: Some(
+            koinos_protocol::crypto::PrivateKey::from_bytes(&sha2::Sha256::digest(
+                "koinos-test-vector",
+            ))
+            .unwrap(),
         ),
         p2p_seed: Some("p2p-seed-for-tests".into()),
     }

@@ -12,13 +12,13 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use koinos_protocol::crypto::PrivateKey;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::build::devnet::ProducerKey;
 use super::build::meta::{LABEL_GENERATED, cluster_selector, content_hash};
 use super::build::rabbitmq::{
     AMQP_PASSWORD_KEY, AMQP_USERNAME_KEY, AmqpCredentials, ERLANG_COOKIE_KEY, amqp_secret_name,
@@ -139,14 +139,9 @@ pub async fn ensure_generated(client: &Client, vc: &ValidatedCluster) -> Result<
         let name = producer_key_secret_name(&vc.name);
         generated.producer_key = Some(match read_secret(&secrets, &name).await? {
             Some(secret) => secret_text(&secret, PRODUCER_KEY_SECRET_KEY)
-                .and_then(|wif| ProducerKey::from_wif(&wif))
+                .and_then(|wif| PrivateKey::from_wif(&wif).ok())
                 .ok_or_else(|| corrupt(&name, "private.key is not a WIF private key"))?,
-            None => loop {
-                // A uniformly random 32-byte string is a valid scalar with overwhelming odds.
-                if let Some(key) = ProducerKey::from_secret(rand::random()) {
-                    break key;
-                }
-            },
+            None => PrivateKey::generate(),
         });
     }
     if vc.service(ServiceKind::P2p).is_some() {

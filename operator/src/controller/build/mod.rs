@@ -21,7 +21,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
-use self::devnet::ProducerKey;
+use koinos_protocol::crypto::PrivateKey;
+
 use self::meta::{LABEL_GENERATED, object_meta};
 use self::rabbitmq::AmqpCredentials;
 use self::workload::{P2P_SEED_KEY, Workload, p2p_identity_secret_name};
@@ -30,10 +31,10 @@ use super::validate::{Amqp, Network, ValidatedCluster};
 
 /// Material generated once by the apply step (or read back from its Secret). `None` when
 /// unknown, e.g. `render` without a cluster: the objects derived from it are then left out.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Generated {
     pub amqp: Option<AmqpCredentials>,
-    pub producer_key: Option<ProducerKey>,
+    pub producer_key: Option<PrivateKey>,
     pub p2p_seed: Option<String>,
 }
 

@@ -180,7 +180,7 @@ fn singletons_never_surge() {
 fn secrets_never_in_config_maps() {
     let g = generated();
     let amqp = g.amqp.as_ref().unwrap();
-    let wif = g.producer_key.as_ref().unwrap().wif();
+    let wif = g.producer_key.as_ref().unwrap().to_wif();
     for (_, d) in all_fixtures() {
         for cm in &d.config_maps {
             let text = serde_yaml::to_string(cm).unwrap();
