@@ -46,7 +46,15 @@ async fn main() {
     });
     let client_conn = connect().await;
     let client = RpcClient::new(&client_conn);
-    // Warm up: the queue exists and both sides are consuming.
+    // Warm up: the first call re-sends until the server has declared its queue.
+    client
+        .call(
+            &service,
+            PAYLOAD,
+            CallOptions::koinos_backoff(Duration::from_secs(30)),
+        )
+        .await
+        .expect("server up");
     for _ in 0..200 {
         client
             .call(&service, PAYLOAD, CallOptions::default())
