@@ -2,20 +2,23 @@
 //! broker connection and orderly shutdown. A service binary is a call to [`run`]:
 //!
 //! ```no_run
-//! use koinos_services::runtime::{self, NoArgs, Service};
-//! # use koinos_services::mq::typed::{Handler, RpcError, RequestEnvelope, ResponseEnvelope};
-//! # fn my_handler<A>(_: &Service<A>) -> impl Handler { unimplemented!() as EchoHandler }
-//! # struct EchoHandler;
-//! # impl Handler for EchoHandler { type Request = R; type Response = R;
-//! #   async fn handle(&self, r: R) -> Result<R, RpcError> { Ok(r) } }
-//! # #[derive(Clone, PartialEq, prost::Message)] struct R {}
-//! # impl RequestEnvelope for R { fn method(&self) -> Option<&'static str> { None } fn reserved() -> Self { R {} } }
-//! # impl ResponseEnvelope for R { fn reserved() -> Self { R {} } fn error(_: &RpcError) -> Self { R {} }
-//! #   fn error_message(&self) -> Option<&str> { None } }
+//! use koinos_protocol::pb::koinos::rpc::block_store::{BlockStoreRequest, BlockStoreResponse};
+//! use koinos_services::mq::typed::{Handler, RpcError};
+//! use koinos_services::runtime::{self, NoArgs};
+//!
+//! struct BlockStore;
+//!
+//! impl Handler for BlockStore {
+//!     type Request = BlockStoreRequest;
+//!     type Response = BlockStoreResponse;
+//!     async fn handle(&self, _: BlockStoreRequest) -> Result<BlockStoreResponse, RpcError> {
+//!         Err(RpcError::new("not implemented"))
+//!     }
+//! }
+//!
 //! fn main() -> std::process::ExitCode {
 //!     runtime::run::<NoArgs, _, _>("block_store", |service| async move {
-//!         let handler = my_handler(&service);
-//!         service.serve(handler).await // ready, serving until SIGTERM, then drained
+//!         service.serve(BlockStore).await // ready, serving until SIGTERM, then drained
 //!     })
 //! }
 //! ```
@@ -66,7 +69,7 @@ impl<A> Service<A> {
         Ok(())
     }
 
-    /// An RPC client for calling other services.
+    /// A new RPC client (one reply queue): create it once and clone it.
     pub fn client(&self) -> RpcClient {
         RpcClient::new(&self.conn)
     }
