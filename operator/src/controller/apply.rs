@@ -366,9 +366,6 @@ impl<'a> Applier<'a> {
         vc: &ValidatedCluster,
         desired: &Desired,
     ) -> Result<(), Error> {
-        let names = |metas: Vec<&kube::core::ObjectMeta>| -> BTreeSet<String> {
-            metas.into_iter().filter_map(|m| m.name.clone()).collect()
-        };
         let Desired {
             config_maps,
             secrets,
@@ -380,43 +377,22 @@ impl<'a> Applier<'a> {
             pdbs,
             pending_generated: _,
         } = desired;
-        self.delete_orphans_of::<ConfigMap>(
-            vc,
-            names(config_maps.iter().map(|o| &o.metadata).collect()),
-        )
-        .await?;
-        self.delete_orphans_of::<Secret>(vc, names(secrets.iter().map(|o| &o.metadata).collect()))
+        self.delete_orphans_of::<ConfigMap>(vc, names_of(config_maps))
             .await?;
-        self.delete_orphans_of::<Service>(
-            vc,
-            names(services.iter().map(|o| &o.metadata).collect()),
-        )
-        .await?;
-        self.delete_orphans_of::<NetworkPolicy>(
-            vc,
-            names(network_policies.iter().map(|o| &o.metadata).collect()),
-        )
-        .await?;
-        self.delete_orphans_of::<StatefulSet>(
-            vc,
-            names(stateful_sets.iter().map(|o| &o.metadata).collect()),
-        )
-        .await?;
-        self.delete_orphans_of::<Deployment>(
-            vc,
-            names(deployments.iter().map(|o| &o.metadata).collect()),
-        )
-        .await?;
-        self.delete_orphans_of::<HorizontalPodAutoscaler>(
-            vc,
-            names(hpas.iter().map(|o| &o.metadata).collect()),
-        )
-        .await?;
-        self.delete_orphans_of::<PodDisruptionBudget>(
-            vc,
-            names(pdbs.iter().map(|o| &o.metadata).collect()),
-        )
-        .await?;
+        self.delete_orphans_of::<Secret>(vc, names_of(secrets))
+            .await?;
+        self.delete_orphans_of::<Service>(vc, names_of(services))
+            .await?;
+        self.delete_orphans_of::<NetworkPolicy>(vc, names_of(network_policies))
+            .await?;
+        self.delete_orphans_of::<StatefulSet>(vc, names_of(stateful_sets))
+            .await?;
+        self.delete_orphans_of::<Deployment>(vc, names_of(deployments))
+            .await?;
+        self.delete_orphans_of::<HorizontalPodAutoscaler>(vc, names_of(hpas))
+            .await?;
+        self.delete_orphans_of::<PodDisruptionBudget>(vc, names_of(pdbs))
+            .await?;
         Ok(())
     }
 
@@ -456,4 +432,12 @@ impl<'a> Applier<'a> {
         }
         Ok(())
     }
+}
+
+/// The names of desired objects of one kind, for the orphan set difference.
+fn names_of<K: kube::Resource>(objects: &[K]) -> BTreeSet<String> {
+    objects
+        .iter()
+        .filter_map(|o| o.meta().name.clone())
+        .collect()
 }
