@@ -10,7 +10,6 @@ use base64::engine::general_purpose::URL_SAFE;
 use koinos_protocol::pb::koinos::contracts::token::{BalanceOfArguments, BalanceOfResult};
 use koinos_services::block_producer::ProducerKey;
 use koinos_services::chain::builder::{transaction, transfer_operation};
-use koinos_services::jsonrpc::koinos_json::{KoinosJson, builtin_pool};
 use node_support::TestNet;
 use prost::Message;
 use serde_json::json;
@@ -101,7 +100,7 @@ async fn a_transfer_submitted_through_jsonrpc_is_included_and_moves_balances() {
         100_000_000,
         vec![transfer],
     );
-    let tx_json = KoinosJson::new(builtin_pool()).encode_typed(&tx).unwrap();
+    let tx_json = koinos_protocol::json::to_value(&tx).unwrap();
     let receipt = net
         .call(
             "chain.submit_transaction",

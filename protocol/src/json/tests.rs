@@ -389,3 +389,59 @@ fn btype_table_agrees_with_field_options() {
     }
     assert!(annotated > 40, "only {annotated} annotated bytes fields");
 }
+
+// The cases below pinned the JSON-RPC gateway's former codec; the gateway now uses this module.
+
+#[test]
+fn gateway_bytes_follow_the_btype_and_u64_are_strings() {
+    let info = chain_rpc::GetHeadInfoResponse {
+        head_topology: Some(BlockTopology {
+            id: vec![0x12, 0x20, 0xab],
+            height: 7,
+            previous: vec![],
+        }),
+        last_irreversible_block: 0,
+        head_state_merkle_root: vec![0xfb, 0xff],
+        head_block_time: 1_700_000_000_000,
+    };
+    assert_eq!(
+        to_value(&info).unwrap(),
+        json!({
+            "head_topology": {"id": "0x1220ab", "height": "7"},
+            "head_state_merkle_root": "-_8=",
+            "head_block_time": "1700000000000"
+        })
+    );
+}
+
+#[test]
+fn gateway_params_accept_camel_and_snake_names_numbers_or_strings_and_ignore_unknown_fields() {
+    let address = bs58::encode([0u8; 25]).into_string();
+    let value = json!({"rcLimit": 100, "nonce": "KAE=", "payer": address, "extra": [1, 2]});
+    let header: protocol::TransactionHeader = from_value(&value).unwrap();
+    assert_eq!(header.rc_limit, 100);
+    assert_eq!(header.nonce, vec![0x28, 0x01]);
+    assert_eq!(header.payer, vec![0u8; 25]);
+    let header: protocol::TransactionHeader =
+        from_value(&json!({"rc_limit": "18446744073709551615"})).unwrap();
+    assert_eq!(header.rc_limit, u64::MAX);
+}
+
+#[test]
+fn gateway_params_with_wrong_encodings_are_rejected() {
+    for bad in [
+        json!({"nonce": "KAE"}),
+        json!({"nonce": "+/8="}),
+        json!({"payer": "0OIl"}),
+        json!({"rc_limit": -1}),
+        json!({"rc_limit": 1.5}),
+        json!({"rc_limit": true}),
+    ] {
+        assert!(
+            from_value::<protocol::TransactionHeader>(&bad).is_err(),
+            "{bad}"
+        );
+    }
+    assert!(from_value::<BlockTopology>(&json!({"id": "1220"})).is_err());
+    assert!(from_value::<BlockTopology>(&json!([1])).is_err());
+}

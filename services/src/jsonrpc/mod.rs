@@ -4,7 +4,7 @@
 //! A request `{"jsonrpc":"2.0","id":…,"method":"chain.get_head_info","params":{…}}` is
 //! validated ([`envelope`]), its method name resolved against the descriptors
 //! ([`translate`]) and checked against the whitelist and blacklist ([`method`]), its params
-//! parsed as Koinos JSON ([`koinos_json`]) into the protobuf `<service>_request`, sent to
+//! parsed as Koinos JSON ([`koinos_protocol::json`]) into the protobuf `<service>_request`, sent to
 //! `koinos.rpc.<service>` ([`gateway`], over [`mq`](crate::mq) in production), and the
 //! `<service>_response` written back as Koinos JSON. [`http`] is the axum front.
 
@@ -12,7 +12,6 @@ pub mod config;
 pub mod envelope;
 pub mod gateway;
 pub mod http;
-pub mod koinos_json;
 pub mod method;
 pub mod service;
 pub mod translate;

@@ -103,7 +103,7 @@ impl RpcTransport for MqTransport {
 /// Adds every descriptor file in `dir` (a `FileDescriptorSet` or a `FileDescriptorProto`, as
 /// the official gateway reads `basedir/jsonrpc/descriptors/*`) to the built-in pool.
 pub fn translator_with_descriptors(dir: &Path) -> anyhow::Result<Translator> {
-    let mut pool = super::koinos_json::builtin_pool();
+    let mut pool = koinos_protocol::descriptor_pool().clone();
     if let Ok(entries) = std::fs::read_dir(dir) {
         let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();

@@ -6,7 +6,7 @@
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, FieldDescriptor, MessageDescriptor, Value};
 
-use super::koinos_json::{KoinosJson, builtin_pool};
+use koinos_protocol::json::{message_to_value, value_to_message};
 
 use super::envelope::{INTERNAL_ERROR, MSG_UNEXPECTED_RESPONSE, RpcError};
 use super::method::{MethodName, RPC_PACKAGE_PREFIX, TranslateError};
@@ -25,19 +25,17 @@ pub struct ResolvedMethod {
 /// from `basedir/jsonrpc/descriptors`).
 #[derive(Debug, Clone)]
 pub struct Translator {
-    json: KoinosJson,
+    pool: DescriptorPool,
 }
 
 impl Translator {
     pub fn new(pool: DescriptorPool) -> Self {
-        Self {
-            json: KoinosJson::new(pool),
-        }
+        Self { pool }
     }
 
     /// The built-in Koinos descriptors.
     pub fn builtin() -> Self {
-        Self::new(builtin_pool())
+        Self::new(koinos_protocol::descriptor_pool().clone())
     }
 
     fn envelope(&self, service: &str, suffix: &str) -> Option<MessageDescriptor> {
@@ -46,7 +44,7 @@ impl Translator {
             format!("{RPC_PACKAGE_PREFIX}{service}.{service}_{suffix}"),
         ]
         .iter()
-        .find_map(|name| self.json.message(name))
+        .find_map(|name| self.pool.get_message_by_name(name))
     }
 
     /// Finds `<svc>_request` and its `method` field (of type `<method>_request`), and the
@@ -95,10 +93,8 @@ impl Translator {
         if !value.is_object() {
             return Err(TranslateError::BadParams("params must be an object".into()));
         }
-        let request = self
-            .json
-            .from_json(&inner, &value)
-            .map_err(TranslateError::BadParams)?;
+        let request = value_to_message(&inner, &value)
+            .map_err(|e| TranslateError::BadParams(e.to_string()))?;
         let mut envelope = DynamicMessage::new(method.request_envelope.clone());
         envelope.set_field(&method.request_field, Value::Message(request));
         Ok(envelope.encode_to_vec())
@@ -136,6 +132,8 @@ impl Translator {
         }
         let result = envelope.get_field(&result_field);
         let result = result.as_message().ok_or_else(unexpected)?;
-        Ok(self.json.to_json(result).to_string())
+        let result = message_to_value(result)
+            .map_err(|e| RpcError::new(INTERNAL_ERROR, MSG_UNEXPECTED_RESPONSE, e.to_string()))?;
+        Ok(result.to_string())
     }
 }
