@@ -1,6 +1,7 @@
 //! koinos-operator: reconciles `KoinosCluster` resources into running Koinos node clusters.
 
 pub mod admin;
+pub mod broker;
 pub mod cli;
 pub mod controller;
 pub mod crd;
