@@ -22,6 +22,12 @@ STAMP="$ROOT/.complete-kwok-$KWOK_VERSION"
 
 # Never fetch another Go toolchain; build static binaries like the official release does.
 export GOTOOLCHAIN=local CGO_ENABLED=0
+# On CI the Go build cache (about 4 GB for these binaries) is worth nothing once they are
+# built, and CI machines have little disk: build into a private cache and drop it afterwards.
+if [ "${CI:-}" = "true" ]; then
+  export GOCACHE="${E2E_CACHE:-$HOME/.cache/koinos-e2e}/go-build-tmp"
+  trap 'rm -rf "$GOCACHE"' EXIT
+fi
 
 if [ -f "$STAMP" ]; then
   echo "control plane $K8S_VERSION / kwok $KWOK_VERSION: cached" >&2
