@@ -33,6 +33,8 @@ struct Shared {
     closed: CancellationToken,
     /// Number of servers/subscribers still running; `close` waits for it to reach zero.
     active: watch::Sender<usize>,
+    /// Why the latest connection attempt failed; `None` once connected.
+    last_error: Mutex<Option<String>>,
     supervisor: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -67,6 +69,7 @@ impl Connection {
             draining: CancellationToken::new(),
             closed: CancellationToken::new(),
             active,
+            last_error: Mutex::new(None),
             supervisor: Mutex::new(None),
         });
         let task = tokio::spawn(supervise(uri, shared.clone()));
@@ -91,6 +94,17 @@ impl Connection {
             .flatten()
             .map(|_| ())
             .ok_or(MqError::NotConnected)
+    }
+
+    /// Why the latest connection attempt failed (e.g. connection refused, access refused);
+    /// `None` while connected or before the first attempt has ended. Lets a caller that gave
+    /// up waiting say why.
+    pub fn last_error(&self) -> Option<String> {
+        self.shared
+            .last_error
+            .lock()
+            .expect("last_error lock")
+            .clone()
     }
 
     /// Cancelled once [`Connection::begin_drain`] or [`Connection::close`] is called.
@@ -189,6 +203,7 @@ async fn supervise(uri: AMQPUri, shared: Arc<Shared>) {
             Ok(conn) => Arc::new(conn),
             Err(err) => {
                 failures += 1;
+                *shared.last_error.lock().expect("last_error lock") = Some(err.to_string());
                 // The first failure is worth a warning; repeats while the broker is down are not.
                 if failures == 1 {
                     tracing::warn!(error = %err, host = %uri.authority.host, "broker unreachable, retrying");
@@ -202,6 +217,7 @@ async fn supervise(uri: AMQPUri, shared: Arc<Shared>) {
             }
         };
         failures = 0;
+        *shared.last_error.lock().expect("last_error lock") = None;
         backoff.reset();
         generation += 1;
         let events = conn.events_listener();

@@ -40,6 +40,7 @@ mod broadcast;
 mod client;
 mod connection;
 mod envelopes;
+mod inspect;
 mod server;
 pub mod topology;
 pub mod typed;
@@ -47,6 +48,7 @@ pub mod typed;
 pub use broadcast::{Broadcast, Broadcaster, Subscriber};
 pub use client::{CallOptions, RetryPolicy, RpcClient};
 pub use connection::{Connection, parse_url};
+pub use inspect::QueueStats;
 pub use server::{RawHandler, RpcServer, ServerOptions};
 
 use std::time::Duration;
