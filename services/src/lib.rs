@@ -3,9 +3,11 @@
 //!
 //! Foundation: [`mq`] (the only module that talks AMQP) and [`runtime`] (flags, config,
 //! telemetry, admin endpoint, shutdown). One `pub mod` line per module.
+pub mod account_history;
 pub mod block_producer;
 pub mod block_store;
 pub mod chain;
+pub mod contract_meta_store;
 pub mod devnet;
 pub mod jsonrpc;
 pub mod mempool;

@@ -1,0 +1,105 @@
+//! contract_meta_store over AMQP: the `koinos.rpc.contract_meta_store` handler and the
+//! `koinos.block.accept` follower.
+
+use std::time::Duration;
+
+use koinos_protocol::broadcast::BlockAccepted;
+use koinos_protocol::rpc::contract_meta_store::{
+    ContractMetaStoreRequest, ContractMetaStoreResponse, GetContractMetaResponse,
+    contract_meta_store_request::Request, contract_meta_store_response::Response,
+};
+use prost::Message;
+
+use super::ContractMetaStore;
+use crate::mq::Subscriber;
+use crate::mq::typed::{Handler, RpcError};
+use crate::runtime::Service;
+use crate::storage::{StoreArgs, hex_id};
+
+/// The broadcast every replica records uploads from.
+pub const BLOCK_ACCEPT: &str = "koinos.block.accept";
+
+/// Answers `contract_meta_store_request`s. Disk work runs on the blocking pool.
+#[derive(Clone)]
+pub struct ContractMetaStoreHandler {
+    store: ContractMetaStore,
+}
+
+impl ContractMetaStoreHandler {
+    pub fn new(store: ContractMetaStore) -> Self {
+        Self { store }
+    }
+}
+
+impl Handler for ContractMetaStoreHandler {
+    type Request = ContractMetaStoreRequest;
+    type Response = ContractMetaStoreResponse;
+
+    async fn handle(
+        &self,
+        request: ContractMetaStoreRequest,
+    ) -> Result<ContractMetaStoreResponse, RpcError> {
+        let Some(Request::GetContractMeta(r)) = request.request else {
+            return Err(RpcError::new("unknown request"));
+        };
+        let store = self.store.clone();
+        let meta = tokio::task::spawn_blocking(move || store.get_contract_meta(&r.contract_id))
+            .await
+            .map_err(|e| RpcError::new(format!("contract meta store task failed: {e}")))?
+            .map_err(|e| RpcError::new(e.to_string()))?;
+        Ok(ContractMetaStoreResponse {
+            response: Some(Response::GetContractMeta(GetContractMetaResponse { meta })),
+        })
+    }
+}
+
+/// Records the uploads of every block of `koinos.block.accept`, until the subscription ends.
+pub async fn follow_accepted_blocks(store: ContractMetaStore, mut subscriber: Subscriber) {
+    while let Some(broadcast) = subscriber.recv().await {
+        let block = match BlockAccepted::decode(broadcast.body.as_slice()) {
+            Ok(BlockAccepted {
+                block: Some(block), ..
+            }) => block,
+            Ok(_) => {
+                tracing::warn!("koinos.block.accept broadcast without a block");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot parse koinos.block.accept broadcast");
+                continue;
+            }
+        };
+        let store = store.clone();
+        let id = hex_id(&block.id);
+        match tokio::task::spawn_blocking(move || store.add_block(&block)).await {
+            Ok(Ok(0)) => tracing::debug!(block = %id, "recorded block"),
+            Ok(Ok(uploads)) => tracing::info!(block = %id, uploads, "recorded contract metadata"),
+            Ok(Err(e)) => tracing::warn!(block = %id, error = %e, "cannot record block"),
+            Err(e) => tracing::error!(error = %e, "contract meta store task failed"),
+        }
+    }
+}
+
+/// The service: open `basedir/contract_meta_store/db`, catch up, follow accepted blocks,
+/// serve RPCs.
+pub async fn run(service: Service<StoreArgs>) -> anyhow::Result<()> {
+    let store = ContractMetaStore::open(&service.settings.basedir, service.settings.args.reset())?;
+    // Bound before the catch-up reads its target, so no later block is missed; the blocks
+    // broadcast meanwhile wait in the queue and are applied after the catch-up, in order
+    // (the last upload wins).
+    let subscriber = service.subscribe(&[BLOCK_ACCEPT]);
+    if let Err(e) = subscriber.wait_bound(Duration::from_secs(10)).await {
+        tracing::warn!(error = %e, "koinos.block.accept not bound yet");
+    }
+    // Not ready, and not consuming the RPC queue, until the missed blocks are recorded.
+    super::catch_up(
+        &store,
+        &service.client(),
+        crate::block_store::CATCH_UP_TIMEOUT,
+    )
+    .await;
+    let follower = tokio::spawn(follow_accepted_blocks(store.clone(), subscriber));
+    let served = service.serve(ContractMetaStoreHandler::new(store)).await;
+    follower.abort();
+    served
+}
