@@ -42,6 +42,8 @@ pub fn desired_yaml(desired: &Desired) -> String {
         stateful_sets,
         deployments,
         hpas,
+        trigger_authentications,
+        scaled_objects,
         pdbs,
         pending_generated,
     } = desired;
@@ -58,6 +60,10 @@ pub fn desired_yaml(desired: &Desired) -> String {
     stateful_sets.iter().for_each(|o| push_yaml(&mut out, o));
     deployments.iter().for_each(|o| push_yaml(&mut out, o));
     hpas.iter().for_each(|o| push_yaml(&mut out, o));
+    trigger_authentications
+        .iter()
+        .for_each(|o| push_yaml(&mut out, o));
+    scaled_objects.iter().for_each(|o| push_yaml(&mut out, o));
     pdbs.iter().for_each(|o| push_yaml(&mut out, o));
     out
 }

@@ -6,12 +6,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::sync::Mutex;
 
-use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::{NamespaceResourceScope, Resource as _};
 use koinos_protocol::crypto::PrivateKey;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use super::build::keda::{KEDA_API_VERSION, ScaledObject, TriggerAuthentication};
 use super::build::meta::{LABEL_GENERATED, cluster_selector, content_hash};
 use super::build::rabbitmq::{
     AMQP_PASSWORD_KEY, AMQP_USERNAME_KEY, AmqpCredentials, ERLANG_COOKIE_KEY, amqp_secret_name,
@@ -318,8 +319,25 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
+    /// Fail with a clear message unless the API server serves KEDA's ScaledObject and
+    /// TriggerAuthentication (otherwise the apply would fail with a bare 404).
+    async fn require_keda(&self) -> Result<(), Error> {
+        let resources = match self.client.list_api_group_resources(KEDA_API_VERSION).await {
+            Ok(list) => list.resources,
+            Err(kube::Error::Api(status)) if status.code == 404 => Vec::new(),
+            Err(source) => return Err(Error::DiscoverKeda { source }),
+        };
+        let served = |kind: &str| resources.iter().any(|r| r.kind == kind);
+        if served(ScaledObject::KIND) && served(TriggerAuthentication::KIND) {
+            Ok(())
+        } else {
+            Err(Error::KedaCrdsMissing)
+        }
+    }
+
     /// Everything in the fixed order: config -> Secrets -> Services -> NetworkPolicies ->
-    /// StatefulSets (broker first) -> Deployments -> HPAs -> PDBs.
+    /// StatefulSets (broker first) -> Deployments -> HPAs -> TriggerAuthentications ->
+    /// ScaledObjects -> PDBs.
     pub async fn apply_all(&mut self, desired: &Desired) -> Result<(), Error> {
         let Desired {
             config_maps,
@@ -329,6 +347,8 @@ impl<'a> Applier<'a> {
             stateful_sets,
             deployments,
             hpas,
+            trigger_authentications,
+            scaled_objects,
             pdbs,
             pending_generated: _,
         } = desired;
@@ -353,6 +373,15 @@ impl<'a> Applier<'a> {
         for o in hpas {
             self.apply(o).await?;
         }
+        if !scaled_objects.is_empty() {
+            self.require_keda().await?;
+        }
+        for o in trigger_authentications {
+            self.apply(o).await?;
+        }
+        for o in scaled_objects {
+            self.apply(o).await?;
+        }
         for o in pdbs {
             self.apply(o).await?;
         }
@@ -374,6 +403,8 @@ impl<'a> Applier<'a> {
             stateful_sets,
             deployments,
             hpas,
+            trigger_authentications,
+            scaled_objects,
             pdbs,
             pending_generated: _,
         } = desired;
@@ -393,6 +424,11 @@ impl<'a> Applier<'a> {
             .await?;
         self.delete_orphans_of::<PodDisruptionBudget>(vc, names_of(pdbs))
             .await?;
+        // ScaledObjects first: KEDA then removes the HPA it made for each.
+        self.delete_orphans_of::<ScaledObject>(vc, names_of(scaled_objects))
+            .await?;
+        self.delete_orphans_of::<TriggerAuthentication>(vc, names_of(trigger_authentications))
+            .await?;
         Ok(())
     }
 
@@ -410,10 +446,15 @@ impl<'a> Applier<'a> {
     {
         let kind = <K as k8s_openapi::Resource>::KIND;
         let api: Api<K> = self.api();
-        let list = api
+        let list = match api
             .list_metadata(&ListParams::default().labels(&cluster_selector(&vc.name)))
             .await
-            .map_err(|source| Error::ListChildren { kind, source })?;
+        {
+            Ok(list) => list,
+            // A kind the API server does not serve (KEDA not installed) has no children.
+            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+            Err(source) => return Err(Error::ListChildren { kind, source }),
+        };
         for item in list.items {
             let name = item.name_any();
             let owned = item

@@ -61,6 +61,16 @@ pub enum Error {
     },
     #[error("KoinosCluster has no namespace")]
     MissingNamespace,
+    /// `autoscaling.provider: keda` on a cluster whose API server does not serve KEDA's kinds.
+    #[error(
+        "autoscaling.provider keda needs KEDA's CRDs (keda.sh/v1alpha1 ScaledObject and TriggerAuthentication): install KEDA or use provider hpa"
+    )]
+    KedaCrdsMissing,
+    #[error("discovering KEDA's API (keda.sh/v1alpha1): {source}")]
+    DiscoverKeda {
+        #[source]
+        source: kube::Error,
+    },
 }
 
 impl Error {
@@ -74,13 +84,19 @@ impl Error {
             Self::ListChildren { .. } | Self::DeleteOrphan { .. } => "OrphanCleanup",
             Self::ReadStatus { .. } | Self::PatchStatus { .. } => "Status",
             Self::MissingNamespace => "InvalidObject",
+            Self::KedaCrdsMissing | Self::DiscoverKeda { .. } => "Keda",
         }
     }
 
     /// Errors a retry cannot fix: the user must change something (spec, Secret, object).
     pub fn is_permanent(&self) -> bool {
         match self {
-            Self::InvalidSpec(_) | Self::CorruptGenerated { .. } | Self::MissingNamespace => true,
+            // KEDA missing needs an install or a spec change; error_policy still retries with
+            // backoff, so installing KEDA later is picked up without touching the cluster.
+            Self::InvalidSpec(_)
+            | Self::CorruptGenerated { .. }
+            | Self::MissingNamespace
+            | Self::KedaCrdsMissing => true,
             Self::Apply { source, .. } | Self::GrowVolumes { source, .. } => is_rejected(source),
             _ => false,
         }

@@ -9,9 +9,9 @@ use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, TopologySpreadC
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::ResourceExt;
 
-use super::profile::{ServiceClass, ServiceKind, ServiceProfile};
+use super::profile::{ScaleSignal, ServiceClass, ServiceKind, ServiceProfile};
 use crate::crd::KoinosCluster;
-use crate::crd::autoscaling::AutoscalingSpec;
+use crate::crd::autoscaling::{AutoscalingProvider, AutoscalingSpec};
 use crate::crd::network::SecretKeyRef;
 use crate::crd::pod::PodOverrides;
 use crate::crd::service::{ServiceSpec, ServicesSpec};
@@ -256,6 +256,19 @@ fn check_class_fields(
             );
         }
     }
+    let keda = svc
+        .autoscaling
+        .as_ref()
+        .is_some_and(|a| a.enabled && a.provider == AutoscalingProvider::Keda);
+    if keda && profile.scale_signal == Some(ScaleSignal::Cpu) {
+        check.fail(
+            format!("{field}.autoscaling.provider"),
+            format!(
+                "keda scales on RPC queue depth; {} scales on CPU: use provider hpa",
+                profile.spec_name
+            ),
+        );
+    }
     if profile.default_storage.is_none() && svc.storage.is_some() {
         check.fail(
             format!("{field}.storage"),
@@ -281,6 +294,7 @@ fn check_class_fields(
 
 fn resolve_autoscaling(a: &AutoscalingSpec, replicas: i32) -> Autoscaling {
     Autoscaling {
+        provider: a.provider,
         min_replicas: a.min_replicas.unwrap_or(replicas.max(1)),
         max_replicas: a.max_replicas,
         target_queue_depth: a.target_queue_depth,

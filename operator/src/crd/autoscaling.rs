@@ -1,18 +1,27 @@
 //! `autoscaling` of a scalable service.
 
 use kube::KubeSchema;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Horizontal autoscaling. Stores and mempool scale on the depth of their RPC queue
 /// `koinos.rpc.<service>`; gateways (jsonrpc, grpc) scale on CPU. When enabled the
-/// HorizontalPodAutoscaler owns the workload's replicas.
+/// autoscaler (the operator's HorizontalPodAutoscaler, or KEDA's with `provider: keda`) owns
+/// the workload's replicas.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.minReplicas) || self.minReplicas <= self.maxReplicas").message("autoscaling.minReplicas must not exceed autoscaling.maxReplicas"))]
 pub struct AutoscalingSpec {
-    /// Turn the HorizontalPodAutoscaler on.
+    /// Turn autoscaling on.
     #[serde(default)]
     pub enabled: bool,
+    /// Who scales: `hpa` (default), a HorizontalPodAutoscaler on the operator's own External
+    /// metric `koinos_rpc_queue_depth` (nothing else to install), or `keda`, a KEDA
+    /// ScaledObject with a `rabbitmq` trigger on the RPC queue (KEDA must be installed; it
+    /// counts ready messages only). `keda` is for queue-depth services (stores, mempool);
+    /// gateways scale on CPU with `hpa`.
+    #[serde(default)]
+    pub provider: AutoscalingProvider,
     /// Floor; defaults to the service's `replicas` (or 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
@@ -39,6 +48,7 @@ impl Default for AutoscalingSpec {
     fn default() -> Self {
         Self {
             enabled: false,
+            provider: AutoscalingProvider::default(),
             min_replicas: None,
             max_replicas: default_max_replicas(),
             target_queue_depth: default_target_queue_depth(),
@@ -46,6 +56,17 @@ impl Default for AutoscalingSpec {
             scale_down_stabilization_seconds: default_scale_down_stabilization(),
         }
     }
+}
+
+/// What runs the autoscaler of a service.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoscalingProvider {
+    /// The operator's HorizontalPodAutoscaler and its external metrics API.
+    #[default]
+    Hpa,
+    /// A KEDA ScaledObject (`keda.sh/v1alpha1`); KEDA creates the HPA.
+    Keda,
 }
 
 fn default_max_replicas() -> i32 {

@@ -1,5 +1,6 @@
 //! HorizontalPodAutoscalers (autoscaling/v2): stores and mempool scale on the depth of their
-//! RPC queue (an External metric served by the operator), gateways on CPU.
+//! RPC queue (an External metric served by the operator), gateways on CPU. With
+//! `autoscaling.provider: keda` KEDA makes the HPA instead (see `keda.rs`).
 
 use std::collections::BTreeMap;
 
@@ -12,8 +13,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::meta::{child_name, object_meta};
-use crate::controller::profile::ScaleSignal;
+use crate::controller::profile::{ScaleSignal, ServiceProfile};
 use crate::controller::validate::{ValidatedCluster, ValidatedService};
+use crate::crd::autoscaling::AutoscalingProvider;
 
 /// External metric: ready + unacknowledged messages of a cluster's RPC queue.
 pub const QUEUE_DEPTH_METRIC: &str = "koinos_rpc_queue_depth";
@@ -21,12 +23,24 @@ pub const QUEUE_DEPTH_METRIC: &str = "koinos_rpc_queue_depth";
 pub const METRIC_LABEL_CLUSTER: &str = "cluster";
 pub const METRIC_LABEL_QUEUE: &str = "queue";
 
-/// The service's HPA, when autoscaling is on and the cluster runs.
+/// Kind of the workload an autoscaler targets (`apps/v1`).
+pub fn workload_kind(profile: &ServiceProfile) -> &'static str {
+    if profile.class.is_stateful_set() {
+        "StatefulSet"
+    } else {
+        "Deployment"
+    }
+}
+
+/// The service's HPA, when autoscaling is on with provider `hpa` and the cluster runs.
 pub fn build_service_hpa(
     vc: &ValidatedCluster,
     svc: &ValidatedService,
 ) -> Option<HorizontalPodAutoscaler> {
-    let autoscaling = svc.autoscaling.as_ref()?;
+    let autoscaling = svc
+        .autoscaling
+        .as_ref()
+        .filter(|a| a.provider == AutoscalingProvider::Hpa)?;
     // A stopped cluster is scaled to zero; an HPA would fight that.
     if vc.operation.stopped {
         return None;
@@ -76,12 +90,7 @@ pub fn build_service_hpa(
         spec: HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
                 api_version: Some("apps/v1".into()),
-                kind: if profile.class.is_stateful_set() {
-                    "StatefulSet"
-                } else {
-                    "Deployment"
-                }
-                .into(),
+                kind: workload_kind(profile).into(),
                 name,
             },
             min_replicas: Some(autoscaling.min_replicas),

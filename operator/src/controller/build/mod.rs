@@ -4,6 +4,7 @@
 pub mod config;
 pub mod devnet;
 pub mod hpa;
+pub mod keda;
 pub mod meta;
 pub mod pdb;
 pub mod pvc;
@@ -23,6 +24,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 use koinos_protocol::crypto::PrivateKey;
 
+use self::keda::{ScaledObject, TriggerAuthentication};
 use self::meta::{LABEL_GENERATED, object_meta};
 use self::rabbitmq::AmqpCredentials;
 use self::workload::{P2P_SEED_KEY, Workload, p2p_identity_secret_name};
@@ -48,6 +50,9 @@ pub struct Desired {
     pub stateful_sets: Vec<StatefulSet>,
     pub deployments: Vec<Deployment>,
     pub hpas: Vec<HorizontalPodAutoscaler>,
+    /// KEDA objects (`autoscaling.provider: keda`); KEDA's CRDs must be installed.
+    pub trigger_authentications: Vec<TriggerAuthentication>,
+    pub scaled_objects: Vec<ScaledObject>,
     pub pdbs: Vec<PodDisruptionBudget>,
     /// Generated objects that could not be built for lack of their input (`kind/name`).
     pub pending_generated: Vec<String>,
@@ -148,6 +153,7 @@ pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
             desired.pdbs.push(pdb::build_pdb(vc, svc.profile.component));
         }
     }
+    (desired.scaled_objects, desired.trigger_authentications) = keda::build_keda(vc);
     desired
 }
 

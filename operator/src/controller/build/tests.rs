@@ -10,12 +10,26 @@ use crate::test_support::{API_NODE, DEVNET, EXTERNAL_BROKER, generated, validate
 
 const STOPPED: &str = "  clusterOperation: {stopped: true}\n";
 
+/// The API node with block_store and mempool scaled by KEDA (jsonrpc keeps its CPU HPA).
+fn keda_node() -> String {
+    API_NODE
+        .replace(
+            "targetQueueDepth: 20}",
+            "targetQueueDepth: 20, provider: keda}",
+        )
+        .replace(
+            "mempool: {replicas: 2}",
+            "mempool: {replicas: 2, autoscaling: {enabled: true, provider: keda}}",
+        )
+}
+
 fn all_fixtures() -> Vec<(String, Desired)> {
     [
         DEVNET.to_string(),
         API_NODE.to_string(),
         EXTERNAL_BROKER.to_string(),
         format!("{API_NODE}{STOPPED}"),
+        keda_node(),
     ]
     .into_iter()
     .map(|yaml| (yaml.clone(), build(&validated(&yaml), &generated())))
@@ -31,6 +45,8 @@ fn all_meta(d: &Desired) -> Vec<(&'static str, &ObjectMeta)> {
         stateful_sets,
         deployments,
         hpas,
+        trigger_authentications,
+        scaled_objects,
         pdbs,
         pending_generated: _,
     } = d;
@@ -49,6 +65,12 @@ fn all_meta(d: &Desired) -> Vec<(&'static str, &ObjectMeta)> {
         hpas.iter()
             .map(|o| ("HorizontalPodAutoscaler", &o.metadata)),
     );
+    out.extend(
+        trigger_authentications
+            .iter()
+            .map(|o| ("TriggerAuthentication", &o.metadata)),
+    );
+    out.extend(scaled_objects.iter().map(|o| ("ScaledObject", &o.metadata)));
     out.extend(pdbs.iter().map(|o| ("PodDisruptionBudget", &o.metadata)));
     out
 }
@@ -149,6 +171,59 @@ fn no_replicas_under_an_hpa_and_hpas_target_existing_workloads() {
                 target.name
             );
         }
+    }
+}
+
+#[test]
+fn keda_provider_replaces_the_hpa_with_a_scaled_object() {
+    let d = build(&validated(&keda_node()), &generated());
+    let hpa_names: BTreeSet<_> = d
+        .hpas
+        .iter()
+        .filter_map(|h| h.metadata.name.clone())
+        .collect();
+    assert_eq!(
+        hpa_names,
+        BTreeSet::from(["mainnet-jsonrpc".to_string()]),
+        "no HPA of ours for keda-scaled services (KEDA makes its own)"
+    );
+    let scaled: BTreeSet<_> = d
+        .scaled_objects
+        .iter()
+        .map(|s| s.spec.triggers[0].metadata["queueName"].clone())
+        .collect();
+    assert_eq!(
+        scaled,
+        BTreeSet::from([
+            "koinos.rpc.block_store".to_string(),
+            "koinos.rpc.mempool".to_string()
+        ])
+    );
+    assert_eq!(d.trigger_authentications.len(), 1);
+    let auth = &d.trigger_authentications[0];
+    let amqp_secret = d
+        .secrets
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some("mainnet-amqp"))
+        .expect("managed broker Secret");
+    let target = &auth.spec.secret_target_ref[0];
+    assert_eq!(Some(&target.name), amqp_secret.metadata.name.as_ref());
+    assert!(
+        amqp_secret.data.as_ref().unwrap().contains_key(&target.key),
+        "the TriggerAuthentication reads a key the Secret has"
+    );
+    for so in &d.scaled_objects {
+        let trigger = &so.spec.triggers[0];
+        assert_eq!(
+            trigger.authentication_ref.as_ref().map(|a| &a.name),
+            auth.metadata.name.as_ref()
+        );
+        let target = &so.spec.scale_target_ref;
+        let (_, _, _, replicas) = templates(&d)
+            .into_iter()
+            .find(|(name, ..)| *name == target.name)
+            .unwrap_or_else(|| panic!("ScaledObject target {} missing", target.name));
+        assert_eq!(replicas, None, "{} sets replicas under KEDA", target.name);
     }
 }
 

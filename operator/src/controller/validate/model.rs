@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, TopologySpreadConstraint};
 
 use crate::controller::profile::{ServiceKind, ServiceProfile};
+use crate::crd::autoscaling::AutoscalingProvider;
 use crate::crd::network::SecretKeyRef;
 use crate::crd::service::ServiceExposure;
 use crate::crd::storage::RetentionPolicy;
@@ -57,6 +58,7 @@ pub struct ResolvedPod {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Autoscaling {
+    pub provider: AutoscalingProvider,
     pub min_replicas: i32,
     pub max_replicas: i32,
     pub target_queue_depth: i32,

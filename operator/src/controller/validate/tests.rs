@@ -134,6 +134,16 @@ fn invalid_specs_are_rejected_naming_the_field() {
             "spec.config.block-store",
             "unknown section",
         ),
+        (
+            "  services: {jsonrpc: {autoscaling: {enabled: true, provider: keda}}}\n",
+            "spec.services.jsonrpc.autoscaling.provider",
+            "use provider hpa",
+        ),
+        (
+            "  services: {grpc: {autoscaling: {enabled: true, provider: keda}}}\n",
+            "spec.services.grpc.autoscaling.provider",
+            "scales on CPU",
+        ),
         ("  amqp: {}\n", "spec.amqp", "exactly one"),
         (
             "  amqp: {external: {urlSecretRef: {name: '', key: url}}}\n",
@@ -154,6 +164,32 @@ fn invalid_specs_are_rejected_naming_the_field() {
             "{extra:?}: expected {field} / {message:?}, got {errs:#?}"
         );
     }
+}
+
+#[test]
+fn keda_provider_is_resolved_for_queue_depth_services() {
+    let vc = validated(&devnet_with(
+        "  services:\n    mempool: {autoscaling: {enabled: true, provider: keda}}\n    jsonrpc: {autoscaling: {provider: keda}}\n",
+    ));
+    let mempool = vc.service(ServiceKind::Mempool).unwrap();
+    assert_eq!(
+        mempool.autoscaling.as_ref().unwrap().provider,
+        AutoscalingProvider::Keda
+    );
+    assert!(
+        vc.service(ServiceKind::Jsonrpc)
+            .unwrap()
+            .autoscaling
+            .is_none(),
+        "a provider without enabled: true scales nothing, so it is not an error"
+    );
+    let store = validated(API_NODE);
+    let store = store.service(ServiceKind::BlockStore).unwrap();
+    assert_eq!(
+        store.autoscaling.as_ref().unwrap().provider,
+        AutoscalingProvider::Hpa,
+        "hpa is the default"
+    );
 }
 
 #[test]
