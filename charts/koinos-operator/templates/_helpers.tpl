@@ -88,6 +88,11 @@ update on children, never reads Pods, and needs no cluster-scoped kind.
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# KEDA objects of clusters with autoscaling.provider: keda (KEDA itself is optional; without
+# its CRDs these rules match nothing).
+- apiGroups: ["keda.sh"]
+  resources: ["scaledobjects", "triggerauthentications"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # kube-runtime's event Recorder creates an Event, then patches its series on repeats.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
