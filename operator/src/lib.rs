@@ -7,6 +7,7 @@ pub mod controller;
 pub mod crd;
 pub mod leader;
 pub mod metrics;
+pub mod metrics_api;
 pub mod render;
 pub mod run;
 pub mod telemetry;
