@@ -30,10 +30,14 @@ use tracing::{info, instrument, warn};
 use self::apply::{Applied, AppliedCache, Applier};
 use self::build::meta::{LABEL_MANAGED_BY, MANAGED_BY};
 use self::error::Error;
-use self::status::{Observed, Outcome};
+use self::status::{BrokerObservation, Observed, Outcome};
 use self::validate::ValidatedCluster;
+use crate::broker::{AmqpBrokerReader, ReaderOptions};
 use crate::crd::{FIELD_MANAGER, KoinosCluster, KoinosClusterStatus};
 use crate::metrics::Metrics;
+
+/// Default of `--chain-status-interval`.
+pub const DEFAULT_CHAIN_STATUS_INTERVAL: Duration = Duration::from_secs(30);
 
 /// How the controller runs.
 #[derive(Clone, Debug)]
@@ -56,6 +60,25 @@ impl Default for ControllerOptions {
     }
 }
 
+/// How the controller reads each cluster's own broker (`status.chain`, queue depths).
+#[derive(Clone)]
+pub struct BrokerOptions {
+    /// Shared with the metrics API, so each cluster has one connection.
+    pub reader: AmqpBrokerReader,
+    /// Requeue interval of a running cluster, so that `status.chain` stays fresh.
+    pub chain_status_interval: Duration,
+}
+
+impl BrokerOptions {
+    /// A reader of the clusters in `namespace` (all when `None`), default interval.
+    pub fn new(client: Client, namespace: Option<String>) -> Self {
+        Self {
+            reader: AmqpBrokerReader::with_options(client, namespace, ReaderOptions::default()),
+            chain_status_interval: DEFAULT_CHAIN_STATUS_INTERVAL,
+        }
+    }
+}
+
 /// Shared state of the reconciler.
 pub struct Context {
     pub client: Client,
@@ -63,6 +86,8 @@ pub struct Context {
     pub recorder: Recorder,
     pub cache: AppliedCache,
     pub resync: Duration,
+    /// `None`: brokers are not read (status.chain and queue depths stay as they are).
+    pub broker: Option<BrokerOptions>,
     /// Consecutive failures per cluster (`ns/name`), for backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -84,9 +109,45 @@ impl Context {
             metrics,
             cache: AppliedCache::default(),
             resync,
+            broker: None,
             failures: Mutex::new(HashMap::new()),
         }
     }
+
+    /// Also read each running cluster's broker.
+    pub fn with_broker(mut self, broker: BrokerOptions) -> Self {
+        self.broker = Some(broker);
+        self
+    }
+
+    /// Requeue interval of a cluster that reconciled fine: running clusters come back at the
+    /// chain status interval when brokers are read.
+    fn requeue_after(&self, stopped: bool) -> Duration {
+        match &self.broker {
+            Some(broker) if !stopped => self.resync.min(broker.chain_status_interval),
+            _ => self.resync,
+        }
+    }
+
+    /// This pass's look at the cluster's broker; `None` when brokers are not read.
+    async fn read_broker(&self, vc: &ValidatedCluster) -> Option<BrokerObservation> {
+        let broker = self.broker.as_ref()?;
+        if vc.operation.stopped {
+            return Some(BrokerObservation::Stopped);
+        }
+        Some(BrokerObservation::Read(
+            broker.reader.read_cluster(vc).await,
+        ))
+    }
+}
+
+/// A managed broker with no ready node was not worth reading: say so instead.
+fn merge_broker(mut observed: Observed, broker: Option<BrokerObservation>) -> Observed {
+    observed.broker = match (observed.broker_ready, broker) {
+        (Some(false), Some(BrokerObservation::Read(_))) => Some(BrokerObservation::BrokerNotReady),
+        (_, broker) => broker,
+    };
+    observed
 }
 
 fn api_for<K>(client: &Client, namespace: &Option<String>) -> Api<K>
@@ -100,7 +161,8 @@ where
     }
 }
 
-/// Run the controller until `shutdown` resolves. Usable in-process (e2e tests) and by
+/// Run the controller until `shutdown` resolves, reading clusters' brokers with a reader of
+/// its own every [`DEFAULT_CHAIN_STATUS_INTERVAL`]. Usable in-process (e2e tests) and by
 /// `koinos-operator run` (after leader election).
 pub async fn run(
     client: Client,
@@ -108,15 +170,30 @@ pub async fn run(
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), kube::Error> {
+    let broker = BrokerOptions::new(client.clone(), options.namespace.clone());
+    run_with_broker(client, options, broker, metrics, shutdown).await
+}
+
+/// [`run`] with a given broker reader and chain status interval.
+pub async fn run_with_broker(
+    client: Client,
+    options: ControllerOptions,
+    broker: BrokerOptions,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), kube::Error> {
     let clusters: Api<KoinosCluster> = api_for(&client, &options.namespace);
     // Fail fast with a clear error when the CRD is missing or RBAC forbids listing.
     clusters.list(&ListParams::default().limit(1)).await?;
-    let context = Arc::new(Context::new(
-        client.clone(),
-        metrics,
-        options.resync,
-        options.instance.clone(),
-    ));
+    let context = Arc::new(
+        Context::new(
+            client.clone(),
+            metrics,
+            options.resync,
+            options.instance.clone(),
+        )
+        .with_broker(broker),
+    );
     let children = watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY}"));
     let ns = &options.namespace;
     info!(
@@ -179,12 +256,16 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
     };
     let stopped = vc.operation.stopped;
     if vc.operation.reconciliation_paused {
-        let observed = status::observe(&ctx.client, &vc).await?;
+        // Paused means no child is written; the cluster still runs, so its chain is read.
+        let (observed, broker) =
+            tokio::join!(status::observe(&ctx.client, &vc), ctx.read_broker(&vc));
+        let observed = merge_broker(observed?, broker);
         finish(&cluster, &ctx, Outcome::Paused, Some(&observed), stopped).await?;
         ctx.metrics.reconciles.with_label_values(&["paused"]).inc();
-        return Ok(Action::requeue(ctx.resync));
+        return Ok(Action::requeue(ctx.requeue_after(stopped)));
     }
-    let result = apply_children(&ctx, &vc).await;
+    // The broker read (bounded by its timeout) overlaps the apply.
+    let (result, broker) = tokio::join!(apply_children(&ctx, &vc), ctx.read_broker(&vc));
     let outcome = match &result {
         Ok(_) => Outcome::Applied,
         Err(error) => Outcome::Failed {
@@ -192,7 +273,7 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
             permanent: error.is_permanent(),
         },
     };
-    let observed = status::observe(&ctx.client, &vc).await?;
+    let observed = merge_broker(status::observe(&ctx.client, &vc).await?, broker);
     finish(&cluster, &ctx, outcome, Some(&observed), stopped).await?;
     let applied = result?;
     record_applied(&cluster, &ctx, &applied).await;
@@ -201,7 +282,7 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
         .expect("failures lock")
         .remove(&key(&cluster));
     ctx.metrics.reconciles.with_label_values(&["success"]).inc();
-    Ok(Action::requeue(ctx.resync))
+    Ok(Action::requeue(ctx.requeue_after(stopped)))
 }
 
 async fn apply_children(ctx: &Context, vc: &ValidatedCluster) -> Result<Applied, Error> {
@@ -248,7 +329,56 @@ async fn finish(
         source,
     })?;
     publish_transitions(cluster, ctx, old, &new, &outcome).await;
+    publish_chain_transition(cluster, ctx, old, &new, observed).await;
     Ok(())
+}
+
+/// An Event when `ChainReachable` turns True, or turns False for a new reason (the Event
+/// carries the varying detail the stable condition message leaves out).
+async fn publish_chain_transition(
+    cluster: &KoinosCluster,
+    ctx: &Context,
+    old: Option<&KoinosClusterStatus>,
+    new: &KoinosClusterStatus,
+    observed: Option<&Observed>,
+) {
+    let state = |status: Option<&KoinosClusterStatus>| {
+        status
+            .and_then(|s| status::find(s, status::CHAIN_REACHABLE))
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    };
+    let (before, after) = (state(old), state(Some(new)));
+    let Some((now_status, now_reason)) = after.clone() else {
+        return;
+    };
+    // Stopped, a broker still starting and a disabled chain are by design, not news.
+    let expected = ["Stopped", "BrokerNotReady", "ChainDisabled"];
+    if before == after || expected.contains(&now_reason.as_str()) {
+        return;
+    }
+    let broker = observed.and_then(|o| o.broker.as_ref());
+    if now_status == "True" {
+        let note = match broker.and_then(BrokerObservation::head) {
+            Some(head) => format!("chain head at height {}", head.head_height),
+            None => "the chain service answers".into(),
+        };
+        publish(
+            ctx,
+            cluster,
+            EventType::Normal,
+            status::CHAIN_REACHABLE,
+            note,
+        )
+        .await;
+    } else {
+        let note = match broker.and_then(BrokerObservation::failure) {
+            Some(failure) => failure.detail(),
+            None => status::find(new, status::CHAIN_REACHABLE)
+                .map(|c| c.message.clone())
+                .unwrap_or_default(),
+        };
+        publish(ctx, cluster, EventType::Warning, &now_reason, note).await;
+    }
 }
 
 async fn publish(

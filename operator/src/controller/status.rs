@@ -1,5 +1,8 @@
 //! Status: computed purely from the outcome of this pass and the observed children, then one
 //! patch, skipped when nothing changed. `lastTransitionTime` moves only when a condition flips.
+//! What the cluster's own broker reports (`status.chain`, queue depths) is merged by [`chain`].
+
+pub mod chain;
 
 use std::collections::BTreeMap;
 
@@ -12,6 +15,8 @@ use super::build::rabbitmq;
 use super::error::Error;
 use super::validate::{Amqp, ValidatedCluster};
 use crate::crd::status::{KoinosClusterStatus, ServiceStatus};
+
+pub use self::chain::{BrokerObservation, CHAIN_REACHABLE};
 
 pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
@@ -47,6 +52,9 @@ pub struct Observed {
     /// `None` for an external broker (not probed).
     pub broker_ready: Option<bool>,
     pub services: Vec<ObservedService>,
+    /// What the cluster's broker reported; `None`: not read (the previous chain status,
+    /// queue depths and `ChainReachable` are kept).
+    pub broker: Option<BrokerObservation>,
 }
 
 /// Read the workloads' replica counts.
@@ -131,18 +139,27 @@ pub fn compute_status(
     let mut status = old.cloned().unwrap_or_default();
     status.observed_generation = generation;
     if let Some(observed) = observed {
+        let depths = observed
+            .broker
+            .as_ref()
+            .map(BrokerObservation::queue_depths);
         status.services = observed
             .services
             .iter()
             .map(|s| {
-                let old_depth = old
-                    .and_then(|o| o.services.get(&s.spec_name))
-                    .and_then(|o| o.queue_depth);
+                let queue_depth = match &depths {
+                    Some(depths) => depths
+                        .get(&s.spec_name)
+                        .map(|d| i64::try_from(*d).unwrap_or(i64::MAX)),
+                    None => old
+                        .and_then(|o| o.services.get(&s.spec_name))
+                        .and_then(|o| o.queue_depth),
+                };
                 let entry = ServiceStatus {
                     desired_replicas: s.desired,
                     ready_replicas: s.ready,
                     image: s.image.clone(),
-                    queue_depth: old_depth,
+                    queue_depth,
                 };
                 (s.spec_name.clone(), entry)
             })
@@ -153,6 +170,9 @@ pub fn compute_status(
             .filter(|s| s.desired > 0 && s.ready >= s.desired)
             .count();
         status.services_ready = Some(format!("{ready}/{}", observed.services.len()));
+        if let Some(head) = observed.broker.as_ref().and_then(BrokerObservation::head) {
+            status.chain = Some(head.clone());
+        }
     }
 
     let (stalled, stalled_reason, stalled_message) = match outcome {
@@ -273,6 +293,19 @@ pub fn compute_status(
     });
 
     let old_conditions = old.map(|o| o.conditions.as_slice()).unwrap_or_default();
+    match observed.and_then(|o| o.broker.as_ref()) {
+        Some(broker) => {
+            let (reachable, reason, message) = broker.condition();
+            conditions.push(condition(CHAIN_REACHABLE, reachable, reason, message));
+        }
+        // Not read this pass: the last known reachability stands.
+        None => conditions.extend(
+            old_conditions
+                .iter()
+                .find(|c| c.type_ == CHAIN_REACHABLE)
+                .cloned(),
+        ),
+    }
     for c in &mut conditions {
         c.observed_generation = generation;
         c.last_transition_time = match old_conditions.iter().find(|o| o.type_ == c.type_) {

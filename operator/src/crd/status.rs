@@ -38,7 +38,9 @@ pub struct ServiceStatus {
     pub queue_depth: Option<i64>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+// Field docs here are CRD schema descriptions (crds/koinoscluster.yaml); semantics of
+// `chain` (last successful read kept) are documented in controller::status::chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainStatus {
     pub head_height: u64,

@@ -16,6 +16,7 @@ fn observed(ready: &[(&str, i32, i32)], broker: Option<bool>) -> Observed {
                 image: "img:v1".into(),
             })
             .collect(),
+        broker: None,
     }
 }
 

@@ -1,0 +1,159 @@
+//! One cluster's broker connection: queue depths and the chain's head, each bounded by a
+//! timeout so that a dead broker never stalls the caller.
+
+use std::time::Duration;
+
+use koinos_protocol::rpc::chain::{
+    ChainRequest, ChainResponse, GetHeadInfoRequest, chain_request, chain_response,
+};
+use koinos_services::mq::typed::{CallError, TypedClient};
+use koinos_services::mq::{CallOptions, Connection, MqError, RpcClient};
+
+use super::ReadFailure;
+use crate::crd::status::ChainStatus;
+
+/// How often [`ClusterBroker`] looks at a connection that is still being established.
+const CONNECT_POLL: Duration = Duration::from_millis(20);
+
+/// A supervised connection to one cluster's broker (it reconnects by itself after a loss)
+/// plus an RPC client of its chain service.
+pub struct ClusterBroker {
+    conn: Connection,
+    chain: TypedClient<ChainRequest, ChainResponse>,
+    endpoint: String,
+    timeout: Duration,
+}
+
+impl ClusterBroker {
+    /// Starts connecting to `url` in the background; returns at once. `endpoint` is the URL
+    /// without credentials (for messages); `timeout` bounds every read, connecting included.
+    /// Must be called inside a Tokio runtime.
+    pub fn connect(url: &str, endpoint: &str, timeout: Duration) -> Result<Self, ReadFailure> {
+        let conn = Connection::connect_supervised(url).map_err(|_| ReadFailure::Credentials {
+            message: format!("the broker URL for {endpoint} is not an AMQP URL"),
+        })?;
+        let chain = TypedClient::new(
+            &RpcClient::new(&conn),
+            "chain",
+            CallOptions::timeout(timeout),
+        );
+        Ok(Self {
+            conn,
+            chain,
+            endpoint: endpoint.to_string(),
+            timeout,
+        })
+    }
+
+    /// `amqp://host:port/vhost` of this broker.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// True while the connection is up.
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_connected()
+    }
+
+    fn unreachable(&self, detail: String) -> ReadFailure {
+        ReadFailure::Broker {
+            endpoint: self.endpoint.clone(),
+            detail,
+        }
+    }
+
+    /// Waits for the link at most the timeout, but fails as soon as an attempt has failed
+    /// (the supervisor keeps retrying in the background and says why it could not connect).
+    async fn connected(&self) -> Result<(), ReadFailure> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            if self.conn.is_connected() {
+                return Ok(());
+            }
+            if let Some(error) = self.conn.last_error() {
+                return Err(self.unreachable(error));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(self.unreachable(format!("no connection within {:?}", self.timeout)));
+            }
+            // The connection offers no failure notification; a short poll is cheap enough.
+            tokio::time::sleep(CONNECT_POLL).await;
+        }
+    }
+
+    /// Ready messages in `queue`; a queue that does not exist holds none (its service has not
+    /// declared it yet, and requests routed to it are dropped, so there is no backlog).
+    pub async fn queue_depth(&self, queue: &str) -> Result<u64, ReadFailure> {
+        let read = async {
+            self.connected().await?;
+            match self.conn.queue_stats(queue).await {
+                Ok(stats) => Ok(stats.map_or(0, |s| u64::from(s.ready))),
+                Err(error) => Err(self.unreachable(error.to_string())),
+            }
+        };
+        tokio::time::timeout(self.timeout, read)
+            .await
+            .unwrap_or_else(|_| {
+                Err(self.unreachable(format!(
+                    "reading {queue} took longer than {:?}",
+                    self.timeout
+                )))
+            })
+    }
+
+    /// `chain.get_head_info`: head height and id, last irreversible block.
+    pub async fn head_info(&self) -> Result<ChainStatus, ReadFailure> {
+        let read = async {
+            self.connected().await?;
+            let request = ChainRequest {
+                request: Some(chain_request::Request::GetHeadInfo(GetHeadInfoRequest {})),
+            };
+            let response = self
+                .chain
+                .call(&request)
+                .await
+                .map_err(|error| match error {
+                    CallError::Mq(MqError::Timeout { .. }) => ReadFailure::ChainTimeout {
+                        after: self.timeout,
+                    },
+                    CallError::Mq(other) => self.unreachable(other.to_string()),
+                    CallError::Decode(error) => ReadFailure::ChainError {
+                        detail: format!("malformed get_head_info response: {error}"),
+                    },
+                    CallError::Remote { message, .. } => {
+                        ReadFailure::ChainError { detail: message }
+                    }
+                })?;
+            match response.response {
+                Some(chain_response::Response::GetHeadInfo(info)) => {
+                    let head = info.head_topology.unwrap_or_default();
+                    Ok(ChainStatus {
+                        head_height: head.height,
+                        head_id: format!("0x{}", hex::encode(&head.id)),
+                        last_irreversible_block: info.last_irreversible_block,
+                    })
+                }
+                other => Err(ReadFailure::ChainError {
+                    detail: format!("unexpected get_head_info response: {other:?}"),
+                }),
+            }
+        };
+        // The call has its own timeout; this one also covers waiting for the connection.
+        tokio::time::timeout(self.timeout, read)
+            .await
+            .unwrap_or_else(|_| {
+                if self.conn.is_connected() {
+                    Err(ReadFailure::ChainTimeout {
+                        after: self.timeout,
+                    })
+                } else {
+                    Err(self.unreachable(format!("no connection within {:?}", self.timeout)))
+                }
+            })
+    }
+
+    /// Closes the connection (no servers run on it: returns promptly).
+    pub async fn close(&self) {
+        self.conn.close().await;
+    }
+}
