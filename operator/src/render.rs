@@ -139,6 +139,20 @@ mod tests {
     }
 
     #[test]
+    fn keda_provider_renders_scaled_object_and_trigger_authentication() {
+        let manifest = DEVNET.replace(
+            "network: {devnet: {}}",
+            "network: {devnet: {}}\n  services: {mempool: {autoscaling: {enabled: true, provider: keda}}}",
+        );
+        let out = render(&manifest, "dev").unwrap();
+        assert!(out.contains("kind: ScaledObject") && out.contains("name: devnet-mempool"));
+        assert!(
+            out.contains("kind: TriggerAuthentication") && out.contains("name: devnet-keda-amqp")
+        );
+        assert!(!out.contains("kind: HorizontalPodAutoscaler"));
+    }
+
+    #[test]
     fn invalid_and_empty_inputs_fail_clearly() {
         let bad = DEVNET.replace(
             "network: {devnet: {}}",

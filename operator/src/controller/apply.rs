@@ -335,6 +335,39 @@ impl<'a> Applier<'a> {
         }
     }
 
+    /// KEDA's admission webhook refuses a ScaledObject whose workload another HPA scales, so
+    /// when a service moves from provider hpa to keda our HPA (same name, same owner) goes
+    /// first, not in the orphan cleanup after the apply.
+    async fn retire_hpa_for(&mut self, scaled_object: &ScaledObject) -> Result<(), Error> {
+        let name = scaled_object.name_any();
+        let kind = HorizontalPodAutoscaler::KIND;
+        let failed = |source| Error::DeleteOrphan {
+            kind,
+            name: name.clone(),
+            source,
+        };
+        let api: Api<HorizontalPodAutoscaler> = self.api();
+        let Some(hpa) = api.get_opt(&name).await.map_err(failed)? else {
+            return Ok(());
+        };
+        let owner = |refs: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference]| {
+            refs.iter()
+                .find(|o| o.controller == Some(true))
+                .map(|o| o.uid.clone())
+        };
+        if owner(hpa.owner_references()).is_none()
+            || owner(hpa.owner_references()) != owner(scaled_object.owner_references())
+        {
+            return Ok(());
+        }
+        match api.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => self.applied.deleted.push(format!("{kind}/{name}")),
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(source) => return Err(failed(source)),
+        }
+        Ok(())
+    }
+
     /// Everything in the fixed order: config -> Secrets -> Services -> NetworkPolicies ->
     /// StatefulSets (broker first) -> Deployments -> HPAs -> TriggerAuthentications ->
     /// ScaledObjects -> PDBs.
@@ -380,6 +413,7 @@ impl<'a> Applier<'a> {
             self.apply(o).await?;
         }
         for o in scaled_objects {
+            self.retire_hpa_for(o).await?;
             self.apply(o).await?;
         }
         for o in pdbs {
@@ -482,3 +516,6 @@ fn names_of<K: kube::Resource>(objects: &[K]) -> BTreeSet<String> {
         .filter_map(|o| o.meta().name.clone())
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
