@@ -8,13 +8,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The services of a producing node, in start order: the stores and mempool first (chain
-/// pings block_store and mempool), then chain, then its clients.
-pub const SERVICES: [&str; 6] = [
+/// The services of a complete producing node, in start order: the stores and mempool first
+/// (chain pings block_store and mempool), then chain, then its clients (account_history
+/// catches up from chain's head before it serves).
+pub const SERVICES: [&str; 8] = [
     "block_store",
     "mempool",
     "transaction_store",
+    "contract_meta_store",
     "chain",
+    "account_history",
     "block_producer",
     "jsonrpc",
 ];

@@ -1,6 +1,6 @@
 //! Devnet tooling (`koinos-devnet`): write a private network (genesis with a new genesis key
-//! and the native token, keys, `config.yml`) with [`init`], then run the six services of a
-//! producing node as processes with [`launcher::Node`].
+//! and the native token, keys, `config.yml`) with [`init`], then run the eight services of a
+//! complete producing node as processes with [`launcher::Node`].
 //!
 //! Layout written under the base directory:
 //! - `config.yml`: `global` (AMQP URL, metrics on an ephemeral port so several processes fit
@@ -219,6 +219,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(jsonrpc.args.listen.as_deref(), Some("127.0.0.1:18080"));
+        // The stores added to the node find the broker in `global`.
+        let history = config::load::<crate::account_history::AccountHistoryArgs>(
+            "account_history",
+            ["koinos-account-history", "--basedir", basedir],
+        )
+        .unwrap();
+        assert_eq!(history.amqp, spec.amqp);
+        assert_eq!(history.args.fork_algorithm().unwrap(), Default::default());
 
         assert!(
             init(dir.path(), &spec).is_err(),
