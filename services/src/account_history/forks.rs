@@ -262,6 +262,24 @@ mod tests {
     }
 
     #[test]
+    fn pob_double_production_hands_the_head_to_another_fork() {
+        let mut t = tree(ForkAlgorithm::Pob);
+        t.insert(block(1, 0, 1, 10));
+        t.insert(block(2, 1, 2, 20));
+        // The same signer produces a second block at height 2: the head loses its place to
+        // the other fork head, which outranks the head's parent.
+        assert_eq!(
+            t.insert(block(3, 1, 2, 30)),
+            Link::Added {
+                head_changed: true,
+                extends: false
+            }
+        );
+        let ids: Vec<_> = t.head_branch().iter().map(|b| b.id[0]).collect();
+        assert_eq!(ids, vec![1, 3]);
+    }
+
+    #[test]
     fn commit_moves_the_lib_and_prunes_the_losing_forks() {
         let mut t = tree(ForkAlgorithm::Fifo);
         t.insert(block(1, 0, 1, 10));
