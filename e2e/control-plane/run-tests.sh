@@ -9,5 +9,8 @@ cd "$HERE/../.."
 t0=$(date +%s)
 bash "$HERE/build.sh" > /dev/null
 cargo test -p koinos-e2e --no-run --quiet
+# Our service binaries: chain_status runs a producing devnet of them (it builds them too, but
+# building here keeps the control plane from idling through the build).
+cargo build -p koinos-services --bins --quiet
 echo "[run-tests] build and compile: $(( $(date +%s) - t0 )) s" >&2
 exec bash "$HERE/with-control-plane.sh" cargo test -p koinos-e2e "$@"

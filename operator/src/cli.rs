@@ -80,6 +80,10 @@ pub struct RunArgs {
     /// Requeue interval of a healthy cluster (drift detection).
     #[arg(long, env = "KOINOS_OPERATOR_RESYNC", default_value = "300s", value_parser = parse_duration)]
     pub resync: Duration,
+    /// How often a running cluster's chain head (`status.chain`) and queue depths are read
+    /// from its broker.
+    #[arg(long, env = "KOINOS_OPERATOR_CHAIN_STATUS_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub chain_status_interval: Duration,
     /// Log format.
     #[arg(long, env = "KOINOS_OPERATOR_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -127,6 +131,19 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn chain_status_interval_defaults_to_30_seconds_and_reads_the_environment() {
+        let parse = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::Run(run) => run.chain_status_interval,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(parse(&["koinos-operator", "run"]), Duration::from_secs(30));
+        assert_eq!(
+            parse(&["koinos-operator", "run", "--chain-status-interval", "5s"]),
+            Duration::from_secs(5)
+        );
     }
 
     #[test]

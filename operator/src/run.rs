@@ -72,6 +72,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         resync: args.resync,
         instance: Some(identity.clone()),
     };
+    // One reader of the clusters' brokers (status.chain, queue depths): one connection per
+    // cluster, also for the metrics API.
+    let broker = controller::BrokerOptions {
+        chain_status_interval: args.chain_status_interval,
+        ..controller::BrokerOptions::new(client.clone(), args.watch_namespace())
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_on = move |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -87,7 +93,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     if !args.leader_election {
         ready.store(true, Ordering::Relaxed);
-        controller::run(client, options, metrics, stop_on(stop_rx)).await?;
+        controller::run_with_broker(client, options, broker, metrics, stop_on(stop_rx)).await?;
         admin.abort();
         return Ok(());
     }
@@ -118,9 +124,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     metrics.leader.set(1);
     info!(identity = lock.identity(), "acquired leadership");
 
-    let controller = tokio::spawn(controller::run(
+    let controller = tokio::spawn(controller::run_with_broker(
         client,
         options,
+        broker,
         metrics.clone(),
         stop_on(stop_rx.clone()),
     ));
