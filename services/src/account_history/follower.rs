@@ -14,6 +14,7 @@ use prost::Message;
 use super::AccountHistory;
 use super::forks::Link;
 use crate::block_store::{fetch_blocks, target_head};
+use crate::chain::fork::irreversible_height;
 use crate::mq::typed::TypedClient;
 use crate::mq::{CallOptions, RpcClient, Subscriber};
 use crate::storage::hex_id;
@@ -51,7 +52,14 @@ impl Follower {
                 head
             }
             None => match target_head(&self.client, self.timeout).await {
-                Some(head) => head,
+                Some(head) => {
+                    // No LIB from chain: its rule (head − 60) bounds what we keep reversible.
+                    // Chain's head is at least as high as any stored block, and two forks at
+                    // the top share every block one below that LIB, so those are final.
+                    let lib = irreversible_height(head.height).saturating_sub(1);
+                    self.chain_lib = self.chain_lib.max(lib);
+                    head
+                }
                 None => {
                     tracing::info!("no chain head or block_store to catch up from");
                     return 0;
