@@ -66,7 +66,9 @@ async fn a_transfer_appears_in_the_account_history_of_payer_recipient_and_token(
     );
 
     let deadline = Instant::now() + Duration::from_secs(30);
-    while transaction_ids(&history(&net, &recipient, true, false).await) != [tx_id.clone()] {
+    while transaction_ids(&history(&net, &recipient, true, false).await)
+        != std::slice::from_ref(&tx_id)
+    {
         if Instant::now() > deadline {
             net.fail("the transfer did not reach the recipient's history within 30 s");
         }
@@ -85,7 +87,10 @@ async fn a_transfer_appears_in_the_account_history_of_payer_recipient_and_token(
         "{recipient_history:?}"
     );
     let newest_of_payer = history(&net, &payer, false, false).await;
-    assert_eq!(transaction_ids(&newest_of_payer[..1]), [tx_id.clone()]);
+    assert_eq!(
+        transaction_ids(&newest_of_payer[..1]),
+        std::slice::from_ref(&tx_id)
+    );
     let token_history = history(&net, &net.info.token_contract_id, false, false).await;
     assert!(transaction_ids(&token_history).contains(&tx_id));
     // The producer's history holds the blocks it signed.
@@ -95,7 +100,9 @@ async fn a_transfer_appears_in_the_account_history_of_payer_recipient_and_token(
 
     // 60 blocks later (LIB = head - 60) the transfer is irreversible.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while transaction_ids(&history(&net, &recipient, true, true).await) != [tx_id.clone()] {
+    while transaction_ids(&history(&net, &recipient, true, true).await)
+        != std::slice::from_ref(&tx_id)
+    {
         if Instant::now() > deadline {
             net.fail("the transfer did not become irreversible within 60 s");
         }
