@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts a real Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver (with an audit log of
 # every write), kube-controller-manager (all controllers, HPA sync 5 s, hostPath provisioner),
-# kube-scheduler and kwok (fake nodes and pods). Each process is started in the background and its
+# kube-scheduler and kwok (fake nodes and pods). Aggregated APIs are reached at their Services'
+# endpoints (no kube-proxy routes ClusterIPs here), so a test can serve one from this machine.
+# Each process is started in the background and its
 # PID saved in $RUN/pids/<name>.pid; `down.sh` stops them by those PIDs.
 #
 #   E2E_RUN_DIR   run directory (default: a new /tmp/koinos-e2e.XXXXXX); holds pki/, logs/, pids/
@@ -142,6 +144,7 @@ start_proc kube-apiserver "$BIN/kube-apiserver" \
   --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
   --requestheader-extra-headers-prefix=X-Remote-Extra- \
   --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
+  --enable-aggregator-routing=true \
   --audit-policy-file="$RUN/audit-policy.yaml" --audit-log-path="$RUN/audit.log" \
   --audit-log-mode=blocking --audit-log-maxsize=0
 wait_for "kube-apiserver /readyz" 90 curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::metrics_api::ServingCert;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "koinos-operator",
@@ -17,6 +19,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the `run` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the KoinosCluster CustomResourceDefinition as YAML.
@@ -87,12 +91,49 @@ pub struct RunArgs {
     /// Log format.
     #[arg(long, env = "KOINOS_OPERATOR_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+    /// Serve `external.metrics.k8s.io/v1beta1` (RPC queue depths for the HPAs) over HTTPS on
+    /// this address, on every replica (unset: off).
+    #[arg(long, env = "KOINOS_OPERATOR_METRICS_API_ADDR")]
+    pub metrics_api_addr: Option<SocketAddr>,
+    /// PEM serving certificate (chain) of the metrics API (default: self-signed at start).
+    #[arg(
+        long,
+        env = "KOINOS_OPERATOR_METRICS_API_TLS_CERT_FILE",
+        requires = "metrics_api_tls_key_file"
+    )]
+    pub metrics_api_tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `--metrics-api-tls-cert-file`.
+    #[arg(
+        long,
+        env = "KOINOS_OPERATOR_METRICS_API_TLS_KEY_FILE",
+        requires = "metrics_api_tls_cert_file"
+    )]
+    pub metrics_api_tls_key_file: Option<PathBuf>,
 }
 
 impl RunArgs {
     /// The watched namespace; an empty value (as a Helm value may render) means all.
     pub fn watch_namespace(&self) -> Option<String> {
         self.namespace.clone().filter(|ns| !ns.trim().is_empty())
+    }
+
+    /// The metrics API's serving certificate: the given files, else a self-signed one (the
+    /// chart's APIService then skips verification, as with metrics-server).
+    pub fn metrics_api_cert(&self) -> ServingCert {
+        match (
+            &self.metrics_api_tls_cert_file,
+            &self.metrics_api_tls_key_file,
+        ) {
+            (Some(cert), Some(key)) => ServingCert::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ => ServingCert::SelfSigned {
+                names: std::iter::once("localhost".to_string())
+                    .chain(std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+                    .collect(),
+            },
+        }
     }
 }
 
@@ -161,6 +202,57 @@ mod tests {
             Some("koinos".to_string())
         );
         assert!(!parse(&["koinos-operator", "run", "--leader-election", "false"]).leader_election);
+    }
+
+    #[test]
+    fn the_metrics_api_is_off_unless_an_address_is_given() {
+        let parse = |args: &[&str]| match Cli::try_parse_from(args) {
+            Ok(Cli {
+                command: Command::Run(run),
+            }) => Ok(run),
+            Ok(other) => panic!("{other:?}"),
+            Err(error) => Err(error.kind()),
+        };
+        let run = parse(&["koinos-operator", "run"]).unwrap();
+        assert_eq!(run.metrics_api_addr, None);
+        let run = parse(&[
+            "koinos-operator",
+            "run",
+            "--metrics-api-addr",
+            "0.0.0.0:6443",
+        ])
+        .unwrap();
+        assert_eq!(run.metrics_api_addr, Some("0.0.0.0:6443".parse().unwrap()));
+        assert!(matches!(
+            run.metrics_api_cert(),
+            ServingCert::SelfSigned { names } if names[0] == "localhost"
+        ));
+        let run = parse(&[
+            "koinos-operator",
+            "run",
+            "--metrics-api-tls-cert-file",
+            "/tls/tls.crt",
+            "--metrics-api-tls-key-file",
+            "/tls/tls.key",
+        ])
+        .unwrap();
+        assert_eq!(
+            run.metrics_api_cert(),
+            ServingCert::Files {
+                cert: "/tls/tls.crt".into(),
+                key: "/tls/tls.key".into()
+            }
+        );
+        assert_eq!(
+            parse(&[
+                "koinos-operator",
+                "run",
+                "--metrics-api-tls-cert-file",
+                "/c"
+            ])
+            .err(),
+            Some(clap::error::ErrorKind::MissingRequiredArgument)
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::cli::RunArgs;
 use crate::controller::{self, ControllerOptions};
 use crate::leader::LeaseLock;
 use crate::metrics::Metrics;
+use crate::metrics_api::MetricsApiServer;
 
 const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
@@ -36,6 +37,17 @@ fn lease_namespace(args: &RunArgs) -> String {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "default".into())
+}
+
+/// Ends a background server when `run` returns, whichever way.
+struct AbortOnDrop(Option<tokio::task::JoinHandle<std::io::Result<()>>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -90,6 +102,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             let _ = stop_tx.send(true);
         });
     }
+
+    // Every replica serves the metrics API (the aggregator may pick any), standbys included.
+    let metrics_api = match args.metrics_api_addr {
+        Some(addr) => {
+            let server = MetricsApiServer::bind(
+                addr,
+                &args.metrics_api_cert(),
+                client.clone(),
+                Arc::new(broker.reader.clone()),
+            )
+            .await?;
+            Some(tokio::spawn(server.serve(stop_on(stop_rx.clone()))))
+        }
+        None => None,
+    };
+    let _stop_metrics_api = AbortOnDrop(metrics_api);
 
     if !args.leader_election {
         ready.store(true, Ordering::Relaxed);
