@@ -18,6 +18,8 @@
 pub mod reader;
 pub mod session;
 pub mod target;
+#[cfg(test)]
+pub(crate) mod test_vhost;
 
 use std::future::Future;
 use std::pin::Pin;

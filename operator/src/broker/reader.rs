@@ -340,6 +340,22 @@ impl BrokerReader for AmqpBrokerReader {
     }
 }
 
+impl Drop for Inner {
+    /// The last clone is gone: close its connections (their supervisors would otherwise keep
+    /// reconnecting to brokers nobody reads any more).
+    fn drop(&mut self) {
+        let brokers: Vec<_> = match self.brokers.get_mut() {
+            Ok(brokers) => brokers.drain().map(|(_, p)| p.broker).collect(),
+            Err(_) => return,
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            for broker in brokers {
+                runtime.spawn(async move { broker.close().await });
+            }
+        }
+    }
+}
+
 /// Closes connections idle for longer than `options.idle`, until the reader is dropped.
 async fn sweep(inner: Weak<Inner>) {
     let period = match inner.upgrade() {

@@ -2,118 +2,19 @@
 //! real RabbitMQ on 127.0.0.1:5672 (a vhost per test, through `rabbitmqctl`; these tests fail
 //! loudly without them: run scripts/ensure-rabbitmq.sh).
 
-use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use lapin::BasicProperties;
-use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
 use tokio::time::Instant;
 
 use super::*;
+use crate::broker::test_vhost::{Vhost, broker_connections};
 use crate::test_support::fake_api::FakeApi;
 use crate::test_support::{EXTERNAL_BROKER, fixture};
 
 const CLUSTER_PATH: &str = "/apis/koinos.io/v1alpha1/namespaces/prod/koinosclusters/ext";
 const SECRET_PATH: &str = "/api/v1/namespaces/prod/secrets/broker";
-
-fn rabbitmqctl(args: &[&str]) {
-    let output = Command::new("rabbitmqctl")
-        .args(args)
-        .output()
-        .expect("rabbitmqctl must be installed: run scripts/ensure-rabbitmq.sh");
-    assert!(
-        output.status.success(),
-        "rabbitmqctl {args:?} failed (is RabbitMQ running? run scripts/ensure-rabbitmq.sh): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// A RabbitMQ vhost of one test, deleted on drop.
-struct Vhost(String);
-
-impl Vhost {
-    fn create(test: &str) -> Self {
-        let name = format!("koinos-operator-test-{test}-{}", std::process::id());
-        rabbitmqctl(&["-q", "add_vhost", &name]);
-        rabbitmqctl(&[
-            "-q",
-            "set_permissions",
-            "-p",
-            &name,
-            "guest",
-            ".*",
-            ".*",
-            ".*",
-        ]);
-        Self(name)
-    }
-
-    fn url(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.0)
-    }
-
-    /// Declares `queue` (durable, like a service's) and leaves `count` messages in it.
-    async fn fill(&self, queue: &str, count: usize) {
-        let uri = koinos_services::mq::parse_url(&self.url()).unwrap();
-        let conn = lapin::Connection::connect_uri(uri, Default::default())
-            .await
-            .expect("RabbitMQ on 127.0.0.1:5672 (run scripts/ensure-rabbitmq.sh)");
-        let channel = conn.create_channel().await.unwrap();
-        let durable = QueueDeclareOptions {
-            durable: true,
-            ..Default::default()
-        };
-        channel
-            .queue_declare(queue.into(), durable, FieldTable::default())
-            .await
-            .unwrap();
-        for _ in 0..count {
-            channel
-                .basic_publish(
-                    "".into(),
-                    queue.into(),
-                    BasicPublishOptions::default(),
-                    b"request",
-                    BasicProperties::default(),
-                )
-                .await
-                .unwrap();
-        }
-        // Publishes are asynchronous: wait until the broker has queued them all.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let passive = QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            };
-            let declared = channel
-                .queue_declare(queue.into(), passive, FieldTable::default())
-                .await
-                .unwrap();
-            if declared.message_count() as usize == count {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{queue}: {} of {count} queued",
-                declared.message_count()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        conn.close(200, "filled".into()).await.unwrap();
-    }
-}
-
-impl Drop for Vhost {
-    fn drop(&mut self) {
-        let _ = Command::new("rabbitmqctl")
-            .args(["-q", "delete_vhost", &self.0])
-            .output();
-    }
-}
 
 fn url_secret(url: &str) -> serde_json::Value {
     let secret = Secret {
@@ -313,4 +214,25 @@ async fn idle_connections_are_closed() {
     assert_eq!(reader.open_connections(), 1);
     tokio::time::sleep(Duration::from_millis(2600)).await;
     assert_eq!(reader.open_connections(), 0);
+}
+
+#[tokio::test]
+async fn dropping_the_reader_closes_its_connections() {
+    let vhost = Vhost::create("dropped");
+    let (_api, client) = api_with_cluster(&vhost.url()).await;
+    let reader = AmqpBrokerReader::with_options(client, None, fast());
+    reader
+        .queue_depth("prod", "ext", "koinos.rpc.chain")
+        .await
+        .unwrap();
+    assert_eq!(broker_connections(&vhost), 1);
+    drop(reader);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while broker_connections(&vhost) != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the connection outlived the reader"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

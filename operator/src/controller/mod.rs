@@ -141,7 +141,8 @@ impl Context {
     }
 }
 
-/// A managed broker with no ready node was not worth reading: say so instead.
+/// With no ready node in the managed broker a failed read says nothing new: report
+/// `BrokerNotReady` instead (the read ran concurrently with the apply, at no extra latency).
 fn merge_broker(mut observed: Observed, broker: Option<BrokerObservation>) -> Observed {
     observed.broker = match (observed.broker_ready, broker) {
         (Some(false), Some(BrokerObservation::Read(_))) => Some(BrokerObservation::BrokerNotReady),

@@ -341,3 +341,7 @@ pub fn is_true(status: Option<&KoinosClusterStatus>, type_: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "status/reconcile_tests.rs"]
+mod reconcile_tests;
