@@ -24,6 +24,8 @@ use crate::broker::BoxFuture;
 /// How long a review's answer is reused (the generic API server's default).
 const REVIEW_TTL: Duration = Duration::from_secs(10);
 const REVIEW_CACHE_ENTRIES: usize = 4096;
+/// The group of every authenticated user.
+const AUTHENTICATED_GROUP: &str = "system:authenticated";
 
 /// The API server's TokenReview and SubjectAccessReview.
 pub trait Reviews: Send + Sync + 'static {
@@ -211,7 +213,22 @@ impl Access {
         }
     }
 
+    /// The user, with `system:authenticated` added as a generic API server does (RBAC's
+    /// discovery roles are bound to it: the aggregator fetches `/openapi/v2` as a bare
+    /// `system:aggregator`).
     async fn authenticate(
+        &self,
+        client_chain: &[CertificateDer<'static>],
+        headers: &HeaderMap,
+    ) -> Result<UserInfo, Denial> {
+        let mut user = self.identify(client_chain, headers).await?;
+        if !user.groups.iter().any(|g| g == AUTHENTICATED_GROUP) {
+            user.groups.push(AUTHENTICATED_GROUP.to_string());
+        }
+        Ok(user)
+    }
+
+    async fn identify(
         &self,
         client_chain: &[CertificateDer<'static>],
         headers: &HeaderMap,

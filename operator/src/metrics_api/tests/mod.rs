@@ -82,7 +82,8 @@ async fn the_front_proxy_user_is_authorized_and_reads_the_queue_depth() {
     );
     assert_eq!(
         user.groups,
-        ["system:serviceaccounts", "system:authenticated"]
+        ["system:serviceaccounts", "system:authenticated"],
+        "system:authenticated is not added twice"
     );
     assert_eq!(
         user.extra,
@@ -326,4 +327,19 @@ async fn discovery_and_openapi_describe_the_group() {
     assert_eq!((code, &v2["swagger"]), (200, &Value::from("2.0")));
     let (code, v3) = h.get("/openapi/v3", h.front_proxy(), &masters).await;
     assert_eq!((code, &v3["paths"]), (200, &serde_json::json!({})));
+}
+
+#[tokio::test]
+async fn the_aggregator_reads_openapi_as_an_authenticated_user() {
+    // The aggregator's OpenAPI downloader names a bare `system:aggregator`, no groups: like a
+    // generic API server, the user is given `system:authenticated`, which RBAC's discovery
+    // role is bound to.
+    let h = Harness::start().await;
+    let headers = [("X-Remote-User", "system:aggregator")];
+    let (code, body) = h.get("/openapi/v2", h.front_proxy(), &headers).await;
+    assert_eq!(code, 200, "{body}");
+    let accesses = h.reviews.accesses.lock().unwrap().clone();
+    assert_eq!(accesses.len(), 1);
+    assert_eq!(accesses[0].0.username, "system:aggregator");
+    assert_eq!(accesses[0].0.groups, ["system:authenticated"]);
 }

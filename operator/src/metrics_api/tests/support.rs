@@ -55,8 +55,8 @@ impl BrokerReader for FakeBroker {
     }
 }
 
-/// Token `good` is user `alice`; alice may list the metric in `koinos` only. Every review is
-/// recorded.
+/// Token `good` is user `alice`; alice may list the metric in `koinos` only; authenticated
+/// users may read discovery and OpenAPI. Every review is recorded.
 #[derive(Default)]
 pub struct FakeReviews {
     pub tokens: Mutex<Vec<String>>,
@@ -91,7 +91,10 @@ impl Reviews for FakeReviews {
             Attributes::Resource {
                 namespace, verb, ..
             } => namespace == "koinos" && verb == "list",
-            Attributes::NonResource { .. } => true,
+            // RBAC's system:discovery role, bound to all authenticated users.
+            Attributes::NonResource { .. } => {
+                user.groups.iter().any(|g| g == "system:authenticated")
+            }
         };
         Box::pin(async move {
             Ok(Decision {
