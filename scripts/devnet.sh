@@ -2,8 +2,9 @@
 # Starts a private, producing single-node Koinos network in one step: ensures the local
 # RabbitMQ, builds the services, writes a devnet (genesis with a new genesis key and the token
 # contract, keys, config.yml) under $KOINOS_DEVNET_DIR (default target/devnet) unless one is
-# already there, then runs chain, block_store, mempool, transaction_store, block_producer and
-# jsonrpc as processes, prints the JSON-RPC URL and follows the blocks being produced.
+# already there, then runs chain, block_store, mempool, transaction_store, contract_meta_store,
+# account_history, block_producer and jsonrpc as processes, prints the JSON-RPC URL and follows
+# the blocks being produced.
 #
 #   scripts/devnet.sh            # release build, keeps an existing devnet
 #   scripts/devnet.sh --reset    # write a fresh devnet (new keys, empty chain)

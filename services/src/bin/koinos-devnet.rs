@@ -1,5 +1,5 @@
 //! `koinos-devnet`: write a private Koinos network (`init`) and run a producing node of our
-//! six services on the local RabbitMQ (`run`). See `scripts/devnet.sh` for the one-step form.
+//! eight services on the local RabbitMQ (`run`). See `scripts/devnet.sh` for the one-step form.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -41,7 +41,7 @@ enum Command {
         #[arg(long, default_value_t = DevnetSpec::default().initial_balance)]
         initial_balance: u64,
     },
-    /// Run chain, block_store, mempool, transaction_store, block_producer and jsonrpc
+    /// Run chain, block_store, mempool, transaction_store, contract_meta_store, account_history, block_producer and jsonrpc
     Run {
         /// Base directory written by `init`
         #[arg(short = 'd', long)]
