@@ -72,8 +72,9 @@ async fn calls_and_in_flight_work_survive_a_broker_restart() {
             let calls = (0..CALLS).map(|i| {
                 let (client, service) = (client.clone(), service.clone());
                 async move {
-                    // Spread over ~3 s so that calls start before, during and after the outage.
-                    tokio::time::sleep(Duration::from_millis(u64::from(i) * 10)).await;
+                    // Spread over ~9 s so that calls start before, during and after the outage,
+                    // even when `rabbitmqctl stop_app` takes seconds on a busy machine.
+                    tokio::time::sleep(Duration::from_millis(u64::from(i) * 30)).await;
                     let body = format!("call-{i}").into_bytes();
                     // Persistent requests are kept and redelivered by the broker itself;
                     // transient ones are re-sent by the client: both must be answered.
