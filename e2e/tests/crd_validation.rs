@@ -83,6 +83,13 @@ fn invalid_specs() -> Vec<(&'static str, Value, &'static str)> {
             "spec.services.mempool.storage",
         ),
         (
+            "keda on a CPU-scaled gateway",
+            devnet(
+                json!({"services": {"grpc": {"autoscaling": {"enabled": true, "provider": "keda"}}}}),
+            ),
+            "spec.services.grpc.autoscaling.provider",
+        ),
+        (
             "negative replicas",
             devnet(json!({"services": {"blockStore": {"replicas": -1}}})),
             "spec.services.blockStore.replicas",

@@ -29,6 +29,27 @@ macro_rules! singleton_rules {
     };
 }
 
+/// CEL for a gateway (scaled on CPU): autoscaling through KEDA's queue trigger makes no sense.
+macro_rules! cpu_scaled_rules {
+    ($field:literal) => {
+        concat!(
+            "!has(self.",
+            $field,
+            ") || !has(self.",
+            $field,
+            ".autoscaling) || !has(self.",
+            $field,
+            ".autoscaling.provider) || self.",
+            $field,
+            ".autoscaling.provider != 'keda' || (has(self.",
+            $field,
+            ".autoscaling.enabled) && !self.",
+            $field,
+            ".autoscaling.enabled)"
+        )
+    };
+}
+
 /// The ten Koinos services. Omitted services take their defaults: every service is enabled,
 /// except that on a devnet the block producer is on and p2p is off, and elsewhere the reverse.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
@@ -39,7 +60,9 @@ macro_rules! singleton_rules {
     validation = Rule::new(singleton_rules!("p2p")).message("spec.services.p2p: p2p is a singleton: replicas must be 0 or 1 and autoscaling cannot be enabled"),
     validation = Rule::new("!has(self.mempool) || !has(self.mempool.storage)").message("spec.services.mempool.storage: mempool keeps no data on disk"),
     validation = Rule::new("!has(self.jsonrpc) || !has(self.jsonrpc.storage)").message("spec.services.jsonrpc.storage: jsonrpc keeps no data on disk"),
-    validation = Rule::new("!has(self.grpc) || !has(self.grpc.storage)").message("spec.services.grpc.storage: grpc keeps no data on disk")
+    validation = Rule::new("!has(self.grpc) || !has(self.grpc.storage)").message("spec.services.grpc.storage: grpc keeps no data on disk"),
+    validation = Rule::new(cpu_scaled_rules!("jsonrpc")).message("spec.services.jsonrpc.autoscaling.provider: keda scales on RPC queue depth; jsonrpc scales on CPU: use provider hpa"),
+    validation = Rule::new(cpu_scaled_rules!("grpc")).message("spec.services.grpc.autoscaling.provider: keda scales on RPC queue depth; grpc scales on CPU: use provider hpa")
 )]
 pub struct ServicesSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]

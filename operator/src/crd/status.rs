@@ -43,7 +43,11 @@ pub struct ServiceStatus {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainStatus {
+    // Schema as int64: the API server knows no `uint64` format and warns on every CRD apply;
+    // heights stay far below 2^63.
+    #[schemars(with = "i64")]
     pub head_height: u64,
     pub head_id: String,
+    #[schemars(with = "i64")]
     pub last_irreversible_block: u64,
 }

@@ -127,6 +127,10 @@ fn cel_rejects_invalid_specs_naming_the_field() {
             json!({"network": {"devnet": {}}, "services": {"mempool": {"storage": {"size": "1Gi"}}}}),
             "spec.services.mempool.storage",
         ),
+        (
+            json!({"network": {"devnet": {}}, "services": {"jsonrpc": {"autoscaling": {"enabled": true, "provider": "keda"}}}}),
+            "spec.services.jsonrpc.autoscaling.provider: keda scales on RPC queue depth",
+        ),
     ];
     for (spec, expected) in cases {
         let violations = cel_violations(spec.clone(), None);
@@ -135,6 +139,15 @@ fn cel_rejects_invalid_specs_naming_the_field() {
             "{spec} should fail with {expected:?}, got {violations:#?}"
         );
     }
+}
+
+#[test]
+fn keda_is_accepted_where_queue_depth_is_the_signal() {
+    let store = json!({"network": {"devnet": {}}, "services": {
+        "blockStore": {"autoscaling": {"enabled": true, "provider": "keda"}},
+        "grpc": {"autoscaling": {"enabled": false, "provider": "keda"}},
+    }});
+    assert_eq!(cel_violations(store, None), Vec::<String>::new());
 }
 
 #[test]
