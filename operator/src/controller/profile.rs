@@ -108,7 +108,15 @@ pub struct ServiceProfile {
     pub enabled_by_default: bool,
     /// Container requests (cpu, memory) when the spec gives no resources.
     pub default_requests: (&'static str, &'static str),
+    /// The official image this service runs when `spec.services.<svc>.image` is unset, for
+    /// services the koinos-services image does not ship yet (None: ours ships it).
+    pub official_image: Option<&'static str>,
 }
+
+/// Official images (the versions the protocol reference was checked against) for the services
+/// our image does not ship yet. They serve no `/readyz`, so their pods get no HTTP probes.
+pub const OFFICIAL_GRPC_IMAGE: &str = "docker.io/koinos/koinos-grpc:v1.1.1";
+pub const OFFICIAL_P2P_IMAGE: &str = "docker.io/koinos/koinos-p2p:v1.3.0";
 
 pub const METRICS_PORT: PortSpec = PortSpec {
     name: "metrics",
@@ -153,6 +161,7 @@ const fn store(
         scale_signal: Some(ScaleSignal::QueueDepth),
         enabled_by_default: true,
         default_requests: ("100m", "256Mi"),
+        official_image: None,
     }
 }
 
@@ -170,6 +179,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         scale_signal: None,
         enabled_by_default: true,
         default_requests: ("250m", "512Mi"),
+        official_image: None,
     },
     store(
         ServiceKind::BlockStore,
@@ -193,6 +203,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         scale_signal: Some(ScaleSignal::QueueDepth),
         enabled_by_default: true,
         default_requests: ("100m", "256Mi"),
+        official_image: None,
     },
     store(
         ServiceKind::TransactionStore,
@@ -234,6 +245,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         scale_signal: None,
         enabled_by_default: false,
         default_requests: ("100m", "128Mi"),
+        official_image: None,
     },
     ServiceProfile {
         kind: ServiceKind::Jsonrpc,
@@ -248,6 +260,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         scale_signal: Some(ScaleSignal::Cpu),
         enabled_by_default: true,
         default_requests: ("100m", "128Mi"),
+        official_image: None,
     },
     ServiceProfile {
         kind: ServiceKind::Grpc,
@@ -262,6 +275,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         scale_signal: Some(ScaleSignal::Cpu),
         enabled_by_default: true,
         default_requests: ("100m", "128Mi"),
+        official_image: Some(OFFICIAL_GRPC_IMAGE),
     },
     ServiceProfile {
         kind: ServiceKind::P2p,
@@ -276,6 +290,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         scale_signal: None,
         enabled_by_default: true,
         default_requests: ("100m", "128Mi"),
+        official_image: Some(OFFICIAL_P2P_IMAGE),
     },
 ];
 

@@ -113,6 +113,7 @@ pub fn validate(
     let amqp = validate_amqp(&mut check, cluster, &cluster_pod);
     validate_config(&mut check, &spec.config);
 
+    let services_image = format!("{}:{}", spec.image.repository, spec.image.tag);
     let mut services = Vec::new();
     for kind in ServiceKind::ALL {
         let profile = kind.profile();
@@ -162,8 +163,11 @@ pub fn validate(
                 String::new()
             }
             Some(image) => image.clone(),
-            None => format!("{}:{}", spec.image.repository, spec.image.tag),
+            None => profile
+                .official_image
+                .map_or_else(|| services_image.clone(), str::to_string),
         };
+        let ours = image == services_image;
         let private_key = if kind == ServiceKind::BlockProducer {
             match (&svc.private_key_secret_ref, devnet) {
                 (Some(key), _) => Some(key.clone()),
@@ -195,7 +199,8 @@ pub fn validate(
                 .clone()
                 .unwrap_or_else(|| default_resources(profile.default_requests)),
             pod,
-            health_probes: svc.health_probes.unwrap_or(true),
+            // Only our binaries serve /healthz and /readyz on the metrics port.
+            health_probes: svc.health_probes.unwrap_or(ours),
             private_key,
             seeds: svc.seeds.clone(),
         });

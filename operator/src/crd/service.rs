@@ -100,7 +100,9 @@ pub struct ServiceSpec {
     #[schemars(range(min = 0))]
     pub replicas: Option<i32>,
     /// Full image reference overriding `spec.image` for this service (e.g. an official Koinos
-    /// image: it gets the same flags and config).
+    /// image: it gets the same flags and config). Unset: `spec.image`, except grpc and p2p, which
+    /// that image does not ship yet: they run the official `koinos/koinos-grpc:v1.1.1` and
+    /// `koinos/koinos-p2p:v1.3.0`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// Volumes (stores and chain only).
@@ -116,8 +118,8 @@ pub struct ServiceSpec {
     pub resources: Option<ResourceRequirements>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_overrides: Option<PodOverrides>,
-    /// HTTP health probes on the metrics port (`/healthz`, `/readyz`). Turn off for images
-    /// that do not serve them (the official Koinos images).
+    /// HTTP health probes on the metrics port (`/healthz`, `/readyz`). Default: on for the
+    /// koinos-services image, off for any other (the official images do not serve them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_probes: Option<bool>,
     /// blockProducer only: the producer's private key (WIF). Default on a devnet: the
