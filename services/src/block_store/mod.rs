@@ -6,6 +6,7 @@
 //! (`basedir/block_store/db`), each write one durable transaction.
 
 mod catch_up;
+mod index_catch_up;
 mod raw;
 mod service;
 mod skip_list;
@@ -14,6 +15,7 @@ mod store;
 mod tests;
 
 pub use catch_up::{CATCH_UP_TIMEOUT, catch_up, catch_up_start, fetch_blocks, target_head};
+pub use index_catch_up::{BlockIndex, catch_up_index};
 pub use service::{
     BLOCK_ACCEPT, BlockStoreHandler, follow_accepted_blocks, handle_request, run, serve,
 };

@@ -6,10 +6,17 @@
 //! Like transaction_store, a replica records the blocks it missed from block_store before it
 //! consumes `koinos.rpc.contract_meta_store` and reports ready (design §2).
 
-mod catch_up;
 mod service;
 mod store;
 
-pub use catch_up::catch_up;
 pub use service::{BLOCK_ACCEPT, ContractMetaStoreHandler, follow_accepted_blocks, run};
 pub use store::{ContractMetaStore, ContractMetaStoreError, Result, SERVICE};
+
+use std::time::Duration;
+
+use crate::mq::RpcClient;
+
+/// Start-up catch-up from block_store (design §2); see [`crate::block_store::catch_up_index`].
+pub async fn catch_up(store: &ContractMetaStore, client: &RpcClient, timeout: Duration) -> u64 {
+    crate::block_store::catch_up_index(store, client, timeout).await
+}

@@ -2,10 +2,17 @@
 //! contains it, filled from `koinos.block.accept` (protocol §7). koilib's `wait()` polls
 //! `get_transactions_by_id`, then looks the containing blocks up in block_store.
 
-mod catch_up;
 mod service;
 mod store;
 
-pub use catch_up::catch_up;
 pub use service::{BLOCK_ACCEPT, TransactionStoreHandler, follow_accepted_blocks, run};
 pub use store::{Result, SERVICE, TransactionStore, TransactionStoreError};
+
+use std::time::Duration;
+
+use crate::mq::RpcClient;
+
+/// Start-up catch-up from block_store (design §2); see [`crate::block_store::catch_up_index`].
+pub async fn catch_up(store: &TransactionStore, client: &RpcClient, timeout: Duration) -> u64 {
+    crate::block_store::catch_up_index(store, client, timeout).await
+}

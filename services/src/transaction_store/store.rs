@@ -124,6 +124,16 @@ impl TransactionStore {
     }
 }
 
+impl crate::block_store::BlockIndex for TransactionStore {
+    type Error = TransactionStoreError;
+    fn highest_height(&self) -> Result<u64> {
+        Ok(self.highest_block()?.map_or(0, |h| h.height))
+    }
+    fn record_blocks(&self, blocks: &[Block]) -> Result<()> {
+        self.add_blocks(blocks)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use koinos_protocol::{Transaction, TransactionHeader};
