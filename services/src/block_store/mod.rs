@@ -6,7 +6,7 @@
 //! (`basedir/block_store/db`), each write one durable transaction.
 
 mod catch_up;
-mod index_catch_up;
+mod index;
 mod raw;
 mod service;
 mod skip_list;
@@ -15,7 +15,7 @@ mod store;
 mod tests;
 
 pub use catch_up::{CATCH_UP_TIMEOUT, catch_up, catch_up_start, fetch_blocks, target_head};
-pub use index_catch_up::{BlockIndex, catch_up_index};
+pub use index::{BlockIndex, catch_up_index, follow_accepted_blocks_into};
 pub use service::{
     BLOCK_ACCEPT, BlockStoreHandler, follow_accepted_blocks, handle_request, run, serve,
 };

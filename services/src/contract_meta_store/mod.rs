@@ -9,7 +9,7 @@
 mod service;
 mod store;
 
-pub use service::{BLOCK_ACCEPT, ContractMetaStoreHandler, follow_accepted_blocks, run};
+pub use service::{BLOCK_ACCEPT, ContractMetaStoreHandler, run};
 pub use store::{ContractMetaStore, ContractMetaStoreError, Result, SERVICE};
 
 use std::time::Duration;

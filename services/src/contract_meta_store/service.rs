@@ -1,20 +1,17 @@
-//! contract_meta_store over AMQP: the `koinos.rpc.contract_meta_store` handler and the
-//! `koinos.block.accept` follower.
+//! contract_meta_store over AMQP: the `koinos.rpc.contract_meta_store` handler and the service
+//! (it follows `koinos.block.accept` with [`crate::block_store::follow_accepted_blocks_into`]).
 
 use std::time::Duration;
 
-use koinos_protocol::broadcast::BlockAccepted;
 use koinos_protocol::rpc::contract_meta_store::{
     ContractMetaStoreRequest, ContractMetaStoreResponse, GetContractMetaResponse,
     contract_meta_store_request::Request, contract_meta_store_response::Response,
 };
-use prost::Message;
 
 use super::ContractMetaStore;
-use crate::mq::Subscriber;
 use crate::mq::typed::{Handler, RpcError};
 use crate::runtime::Service;
-use crate::storage::{StoreArgs, hex_id};
+use crate::storage::StoreArgs;
 
 /// The broadcast every replica records uploads from.
 pub const BLOCK_ACCEPT: &str = "koinos.block.accept";
@@ -53,33 +50,6 @@ impl Handler for ContractMetaStoreHandler {
     }
 }
 
-/// Records the uploads of every block of `koinos.block.accept`, until the subscription ends.
-pub async fn follow_accepted_blocks(store: ContractMetaStore, mut subscriber: Subscriber) {
-    while let Some(broadcast) = subscriber.recv().await {
-        let block = match BlockAccepted::decode(broadcast.body.as_slice()) {
-            Ok(BlockAccepted {
-                block: Some(block), ..
-            }) => block,
-            Ok(_) => {
-                tracing::warn!("koinos.block.accept broadcast without a block");
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot parse koinos.block.accept broadcast");
-                continue;
-            }
-        };
-        let store = store.clone();
-        let id = hex_id(&block.id);
-        match tokio::task::spawn_blocking(move || store.add_block(&block)).await {
-            Ok(Ok(0)) => tracing::debug!(block = %id, "recorded block"),
-            Ok(Ok(uploads)) => tracing::info!(block = %id, uploads, "recorded contract metadata"),
-            Ok(Err(e)) => tracing::warn!(block = %id, error = %e, "cannot record block"),
-            Err(e) => tracing::error!(error = %e, "contract meta store task failed"),
-        }
-    }
-}
-
 /// The service: open `basedir/contract_meta_store/db`, catch up, follow accepted blocks,
 /// serve RPCs.
 pub async fn run(service: Service<StoreArgs>) -> anyhow::Result<()> {
@@ -98,7 +68,10 @@ pub async fn run(service: Service<StoreArgs>) -> anyhow::Result<()> {
         crate::block_store::CATCH_UP_TIMEOUT,
     )
     .await;
-    let follower = tokio::spawn(follow_accepted_blocks(store.clone(), subscriber));
+    let follower = tokio::spawn(crate::block_store::follow_accepted_blocks_into(
+        store.clone(),
+        subscriber,
+    ));
     let served = service.serve(ContractMetaStoreHandler::new(store)).await;
     follower.abort();
     served

@@ -119,11 +119,12 @@ fn uploads_of(block: &Block) -> impl Iterator<Item = (&[u8], &str)> {
 
 impl crate::block_store::BlockIndex for ContractMetaStore {
     type Error = ContractMetaStoreError;
+    const RECORDS: &'static str = "uploads";
     fn highest_height(&self) -> Result<u64> {
         Ok(self.highest_block()?.map_or(0, |h| h.height))
     }
-    fn record_blocks(&self, blocks: &[Block]) -> Result<()> {
-        self.add_blocks(blocks).map(drop)
+    fn record_blocks(&self, blocks: &[Block]) -> Result<usize> {
+        self.add_blocks(blocks)
     }
 }
 

@@ -1,18 +1,15 @@
-//! transaction_store over AMQP: the `koinos.rpc.transaction_store` handler and the
-//! `koinos.block.accept` follower.
+//! transaction_store over AMQP: the `koinos.rpc.transaction_store` handler and the service
+//! (it follows `koinos.block.accept` with [`crate::block_store::follow_accepted_blocks_into`]).
 
-use koinos_protocol::broadcast::BlockAccepted;
 use koinos_protocol::rpc::transaction_store::{
     GetTransactionsByIdResponse, TransactionStoreRequest, TransactionStoreResponse,
     transaction_store_request::Request, transaction_store_response::Response,
 };
-use prost::Message;
 
 use super::TransactionStore;
-use crate::mq::Subscriber;
 use crate::mq::typed::{Handler, RpcError};
 use crate::runtime::Service;
-use crate::storage::{StoreArgs, hex_id};
+use crate::storage::StoreArgs;
 
 /// The broadcast every replica records transactions from.
 pub const BLOCK_ACCEPT: &str = "koinos.block.accept";
@@ -54,39 +51,14 @@ impl Handler for TransactionStoreHandler {
     }
 }
 
-/// Records the transactions of every block of `koinos.block.accept`, until the subscription
-/// ends.
-pub async fn follow_accepted_blocks(store: TransactionStore, mut subscriber: Subscriber) {
-    while let Some(broadcast) = subscriber.recv().await {
-        let block = match BlockAccepted::decode(broadcast.body.as_slice()) {
-            Ok(BlockAccepted {
-                block: Some(block), ..
-            }) => block,
-            Ok(_) => {
-                tracing::warn!("koinos.block.accept broadcast without a block");
-                continue;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot parse koinos.block.accept broadcast");
-                continue;
-            }
-        };
-        let store = store.clone();
-        let id = hex_id(&block.id);
-        let count = block.transactions.len();
-        match tokio::task::spawn_blocking(move || store.add_block(&block)).await {
-            Ok(Ok(())) => tracing::debug!(block = %id, transactions = count, "recorded block"),
-            Ok(Err(e)) => tracing::warn!(block = %id, error = %e, "cannot record block"),
-            Err(e) => tracing::error!(error = %e, "transaction store task failed"),
-        }
-    }
-}
-
 /// The service: open `basedir/transaction_store/db`, follow accepted blocks, serve RPCs.
 pub async fn run(service: Service<StoreArgs>) -> anyhow::Result<()> {
     let store = TransactionStore::open(&service.settings.basedir, service.settings.args.reset())?;
     let subscriber = service.subscribe(&[BLOCK_ACCEPT]);
-    let follower = tokio::spawn(follow_accepted_blocks(store.clone(), subscriber));
+    let follower = tokio::spawn(crate::block_store::follow_accepted_blocks_into(
+        store.clone(),
+        subscriber,
+    ));
     // Not ready, and not consuming the RPC queue, until the missed blocks are recorded.
     super::catch_up(
         &store,

@@ -126,11 +126,13 @@ impl TransactionStore {
 
 impl crate::block_store::BlockIndex for TransactionStore {
     type Error = TransactionStoreError;
+    const RECORDS: &'static str = "transactions";
     fn highest_height(&self) -> Result<u64> {
         Ok(self.highest_block()?.map_or(0, |h| h.height))
     }
-    fn record_blocks(&self, blocks: &[Block]) -> Result<()> {
-        self.add_blocks(blocks)
+    fn record_blocks(&self, blocks: &[Block]) -> Result<usize> {
+        self.add_blocks(blocks)?;
+        Ok(blocks.iter().map(|b| b.transactions.len()).sum())
     }
 }
 

@@ -1,22 +1,58 @@
-//! Start-up catch-up of a store that indexes accepted blocks (transaction_store,
-//! contract_meta_store; design §2): before it consumes its RPC queue (and reports ready), it
-//! records the blocks it missed, read from block_store up to chain's head (or block_store's
-//! highest block when chain does not answer). Without a source it serves what it has.
+//! Stores that index accepted blocks (transaction_store, contract_meta_store): how they follow
+//! `koinos.block.accept`, and their start-up catch-up (design §2): before a replica consumes
+//! its RPC queue (and reports ready), it records the blocks it missed, read from block_store up
+//! to chain's head (or block_store's highest block when chain does not answer). Without a
+//! source it serves what it has.
 
 use std::time::Duration;
 
 use koinos_protocol::Block;
+use koinos_protocol::broadcast::BlockAccepted;
+use prost::Message;
 
 use super::{catch_up_start, fetch_blocks, target_head};
-use crate::mq::RpcClient;
+use crate::mq::{RpcClient, Subscriber};
+use crate::storage::hex_id;
 
-/// What the catch-up needs of an indexing store. Calls run on the blocking pool.
+/// What following and catching up need of an indexing store. Calls run on the blocking pool.
 pub trait BlockIndex: Clone + Send + 'static {
     type Error: std::fmt::Display + Send + 'static;
+    /// What one record is, for logs (`transactions`, `uploads`).
+    const RECORDS: &'static str;
     /// Height of the highest block recorded (0 when empty).
     fn highest_height(&self) -> Result<u64, Self::Error>;
-    /// Records `blocks`, in order, in one durable write.
-    fn record_blocks(&self, blocks: &[Block]) -> Result<(), Self::Error>;
+    /// Records `blocks`, in order, in one durable write; returns the number of records.
+    fn record_blocks(&self, blocks: &[Block]) -> Result<usize, Self::Error>;
+}
+
+/// Records every block of `koinos.block.accept`, until the subscription ends.
+pub async fn follow_accepted_blocks_into<S: BlockIndex>(store: S, mut subscriber: Subscriber) {
+    while let Some(broadcast) = subscriber.recv().await {
+        let block = match BlockAccepted::decode(broadcast.body.as_slice()) {
+            Ok(BlockAccepted {
+                block: Some(block), ..
+            }) => block,
+            Ok(_) => {
+                tracing::warn!("koinos.block.accept broadcast without a block");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot parse koinos.block.accept broadcast");
+                continue;
+            }
+        };
+        let store = store.clone();
+        let id = hex_id(&block.id);
+        match tokio::task::spawn_blocking(move || store.record_blocks(std::slice::from_ref(&block)))
+            .await
+        {
+            Ok(Ok(records)) => {
+                tracing::debug!(block = %id, records, of = S::RECORDS, "recorded block")
+            }
+            Ok(Err(e)) => tracing::warn!(block = %id, error = %e, "cannot record block"),
+            Err(e) => tracing::error!(error = %e, "store task failed"),
+        }
+    }
 }
 
 /// Records missed blocks; returns how many blocks were read. Never fails.
@@ -63,7 +99,7 @@ pub async fn catch_up_index<S: BlockIndex>(
         let blocks: Vec<_> = items.into_iter().filter_map(|i| i.block).collect();
         let store = store.clone();
         match tokio::task::spawn_blocking(move || store.record_blocks(&blocks)).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "catch-up stopped: cannot record blocks");
                 return read;
