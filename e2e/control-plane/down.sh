@@ -30,6 +30,8 @@ if [ -f "$RUN/pids/order" ]; then
   rm -f "$RUN/pids/order"
 fi
 
+# Real-node mode: the dummy interface that carried the node IP (see up.sh E2E_REAL_NODE).
+if [ -f "$RUN/real-node" ]; then ip link del koinos-node0 2>/dev/null; fi
 for v in $volumes; do
   case "$v" in /tmp/hostpath_pv/*) rm -rf -- "$v" ;; esac
 done

@@ -10,6 +10,11 @@
 #   E2E_BIN       binaries (default: what build.sh prints; builds if missing)
 #   E2E_NODES     number of fake nodes (default 3)
 #   E2E_APISERVER_PORT / E2E_ETCD_PORT  ports (defaults 6443 / 2379; etcd peer = etcd port + 1)
+#   E2E_REAL_NODE=1  prepare for a real node (e2e/node/up.sh): the node's address E2E_NODE_IP
+#                 (default 10.250.0.1) goes on an interface koinos-node0 that we create; the
+#                 API server listens on all addresses, advertises the node IP (so pods reach
+#                 kubernetes.default through kube-proxy), uses Node+RBAC authorization and a kubelet
+#                 client cert; no hostPath StorageClass (the node brings local-path as the default).
 #
 # On success the last line of stdout is the KUBECONFIG path; $RUN/env can be sourced.
 set -Eeuo pipefail
@@ -36,6 +41,9 @@ KCM_PORT="${E2E_KCM_PORT:-10257}"
 SCHED_PORT="${E2E_SCHEDULER_PORT:-10259}"
 KWOK_PORT="${E2E_KWOK_PORT:-10247}"
 PKI="$RUN/pki"
+REAL_NODE="${E2E_REAL_NODE:-0}"
+NODE_IP="${E2E_NODE_IP:-10.250.0.1}"
+NODE_IF=koinos-node0
 KUBECONFIG_FILE="$RUN/admin.kubeconfig"
 
 # If anything below fails, stop what was already started and keep the logs for inspection.
@@ -53,6 +61,20 @@ for port in "$API_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "$KCM_PORT" "$SCHED_PORT"
   fi
 done
 
+if [ "$REAL_NODE" = 1 ]; then
+  # Every address the node uses is ours: a /32 on an interface of ours that routes nowhere else.
+  # (A bridge without ports stands in for a dummy interface: this kernel has no dummy driver.)
+  if ! ip -br addr show dev "$NODE_IF" 2>/dev/null | grep -qw "$NODE_IP/32"; then
+    ip link add "$NODE_IF" type dummy 2>/dev/null || ip link add "$NODE_IF" type bridge
+    ip addr add "$NODE_IP/32" dev "$NODE_IF"
+    sysctl -qw "net.ipv6.conf.$NODE_IF.disable_ipv6=1" 2>/dev/null || true
+    ip link set "$NODE_IF" up
+  fi
+  echo "$NODE_IP" > "$RUN/real-node"
+fi
+
+NODE_SAN=""
+[ "$REAL_NODE" != 1 ] || NODE_SAN=",IP:$NODE_IP"
 # --- PKI: one CA; serving cert for the apiserver; client certs; service-account key pair.
 log "PKI in $PKI"
 ossl() { openssl "$@" 2>/dev/null; }
@@ -67,12 +89,22 @@ issue() { # name subject extensions
 issue apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
 keyUsage=digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1"
+subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.96.0.1$NODE_SAN"
 client_ext="basicConstraints=CA:FALSE
 keyUsage=digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
 issue admin "/O=system:masters/CN=koinos-e2e-admin" "$client_ext"
 issue front-proxy-client "/CN=front-proxy-client" "$client_ext"
+APISERVER_MODE=(--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --endpoint-reconciler-type=none
+  --authorization-mode=RBAC)
+if [ "$REAL_NODE" = 1 ]; then
+  # For `kubectl logs/exec/port-forward`: the API server calls the kubelet with this identity.
+  issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$client_ext"
+  APISERVER_MODE=(--bind-address=0.0.0.0 --advertise-address="$NODE_IP" --endpoint-reconciler-type=lease
+    --authorization-mode=Node,RBAC
+    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key"
+    --kubelet-certificate-authority="$PKI/ca.crt" --kubelet-preferred-address-types=InternalIP,Hostname)
+fi
 ossl genrsa -out "$PKI/sa.key" 2048
 ossl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub"
 
@@ -133,13 +165,12 @@ wait_for "etcd health" 30 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
 log "kube-apiserver"
 start_proc kube-apiserver "$BIN/kube-apiserver" \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-  --bind-address=127.0.0.1 --secure-port="$API_PORT" --advertise-address=127.0.0.1 \
-  --endpoint-reconciler-type=none \
+  --secure-port="$API_PORT" "${APISERVER_MODE[@]}" \
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" --client-ca-file="$PKI/ca.crt" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
   --service-cluster-ip-range=10.96.0.0/12 \
-  --authorization-mode=RBAC --allow-privileged=true \
+  --allow-privileged=true \
   --requestheader-client-ca-file="$PKI/ca.crt" --requestheader-allowed-names=front-proxy-client \
   --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
   --requestheader-extra-headers-prefix=X-Remote-Extra- \
@@ -163,7 +194,8 @@ start_proc kube-controller-manager "$BIN/kube-controller-manager" "$KC" \
 start_proc kube-scheduler "$BIN/kube-scheduler" "$KC" \
   --authentication-kubeconfig="$KUBECONFIG_FILE" --authorization-kubeconfig="$KUBECONFIG_FILE" \
   --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" --leader-elect=false
-start_proc kwok "$BIN/kwok" "$KC" --manage-all-nodes=true --config="$STAGES" \
+start_proc kwok "$BIN/kwok" "$KC" --manage-all-nodes=false \
+  --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake --config="$STAGES" \
   --cidr=10.244.0.0/16 --node-ip=10.1.0.1 --node-lease-duration-seconds=40 \
   --server-address="127.0.0.1:$KWOK_PORT"
 
@@ -181,7 +213,7 @@ metadata:
 ---
 EOF
   done
-  cat <<'EOF'
+  [ "$REAL_NODE" = 1 ] || cat <<'EOF'
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
@@ -193,12 +225,14 @@ reclaimPolicy: Delete
 allowVolumeExpansion: true
 EOF
 } > "$RUN/cluster-objects.yaml"
-wait_for "kubectl apply of nodes and StorageClass" 30 "${KUBECTL[@]}" apply -f "$RUN/cluster-objects.yaml"
+if [ -s "$RUN/cluster-objects.yaml" ]; then
+  wait_for "kubectl apply of nodes and StorageClass" 30 "${KUBECTL[@]}" apply -f "$RUN/cluster-objects.yaml"
+fi
 
 for p in kube-controller-manager kube-scheduler kwok; do alive "$p" || { echo "$p exited" >&2; false; }; done
 wait_for "kube-controller-manager /healthz" 60 curl -skf "https://127.0.0.1:$KCM_PORT/healthz"
 wait_for "kube-scheduler /healthz" 60 curl -skf "https://127.0.0.1:$SCHED_PORT/healthz"
-wait_for "fake nodes Ready" 60 "${KUBECTL[@]}" wait --for=condition=Ready node --all --timeout=1s
+[ "$NODES" = 0 ] || wait_for "fake nodes Ready" 60 "${KUBECTL[@]}" wait --for=condition=Ready node --all --timeout=1s
 wait_for "default ServiceAccount" 60 "${KUBECTL[@]}" get serviceaccount default -n default
 
 cat > "$RUN/env" <<EOF
@@ -207,6 +241,9 @@ export E2E_RUN_DIR="$RUN"
 export E2E_AUDIT_LOG="$RUN/audit.log"
 export E2E_BIN="$BIN"
 EOF
+if [ "$REAL_NODE" = 1 ]; then
+  printf 'export E2E_REAL_NODE=1\nexport E2E_NODE_IP="%s"\n' "$NODE_IP" >> "$RUN/env"
+fi
 ln -sfn "$RUN" "${TMPDIR:-/tmp}/koinos-e2e-current"
 trap - ERR
 log "control plane up in $(( $(date +%s) - START )) s; run dir $RUN (source $RUN/env)"
