@@ -7,13 +7,15 @@ RUN="${1:-${E2E_RUN_DIR:-${TMPDIR:-/tmp}/koinos-e2e-current}}"
 RUN="$(readlink -f "$RUN")"
 [ -d "$RUN/pids" ] || { echo "no control plane run directory at $RUN" >&2; exit 1; }
 
+# Running and not a zombie: where PID 1 reaps orphans late, a stopped process lingers as one.
+running() { local st; st="$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" && [ "$st" != Z ]; }
 stop() { # name: TERM, wait up to 10 s, then KILL; only if the PID still runs a binary of ours
   local name="$1" pid i
   pid="$(cat "$RUN/pids/$name.pid" 2>/dev/null)" || return 0
-  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "$name"; then
+  if running "$pid" && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "$name"; then
     kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do running "$pid" || break; sleep 0.1; done
+    running "$pid" && kill -KILL "$pid" 2>/dev/null
   fi
   rm -f "$RUN/pids/$name.pid"
 }
