@@ -40,6 +40,16 @@ else
   fail "operator Deployment not available"
   k -n koinos-system get events --field-selector type=Warning >&2 || true
 fi
+# install.yaml registers the operator as the external metrics provider by default.
+if k get apiservice v1beta1.external.metrics.k8s.io -o jsonpath='{.spec.service.namespace}/{.spec.service.name}' \
+  | grep -qx koinos-system/koinos-operator-external-metrics; then
+  pass "install.yaml registers APIService v1beta1.external.metrics.k8s.io at the operator"
+else
+  fail "install.yaml does not register the operator's external metrics APIService"
+fi
+# No operator process serves it here (kwok fakes the pod): an unavailable aggregated API breaks
+# discovery, so unregister it at once.
+k delete apiservice v1beta1.external.metrics.k8s.io >/dev/null
 
 # Every example, strictly validated by the API server.
 k create namespace koinos >/dev/null
@@ -93,7 +103,7 @@ expect_can "$scoped" yes list koinosclusters.koinos.io -n team-a
 expect_can "$scoped" no patch statefulsets.apps -n koinos
 expect_can "$scoped" no list koinosclusters.koinos.io --all-namespaces
 
-# The external metrics API registration (opt-in): the APIService is accepted and the operator
+# The external metrics API registration in a scoped release: the APIService is accepted and the operator
 # may delegate authentication (TokenReview) and read the aggregator's client CA.
 "$helm" template scoped charts/koinos-operator -n ops --kube-version 1.36.0 \
   --set watchNamespace=team-a --set rbac.aggregateToDefaultRoles=false \

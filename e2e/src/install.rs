@@ -34,9 +34,45 @@ pub fn kubectl_apply(cp: &ControlPlane, relative_path: &str) -> Result<String> {
     ])
 }
 
-/// Applies `manifests/install.yaml` (CRD, namespace, RBAC, operator Deployment) with kubectl.
+/// Applies `manifests/install.yaml` (CRD, namespace, RBAC, operator Deployment) with kubectl,
+/// without its APIService: on kwok nodes no operator process serves the external metrics API,
+/// an unavailable aggregated API breaks discovery, and `queue_depth_autoscaling` registers the
+/// API itself. The real-pods tier applies the whole file ([`install_operator_as_is`]).
 pub fn install_operator(cp: &ControlPlane) -> Result<String> {
-    kubectl_apply(cp, "manifests/install.yaml")
+    let text = std::fs::read_to_string(workspace_path(INSTALL_YAML))?;
+    let kept = without_kind(&text, "APIService")?;
+    let path = std::env::temp_dir().join(format!("koinos-e2e-install-{}.yaml", std::process::id()));
+    std::fs::write(&path, kept)?;
+    let manager = format!("--field-manager={TEST_FIELD_MANAGER}");
+    let path = path.to_str().context("non-UTF-8 temp path")?;
+    cp.kubectl_ok(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        &manager,
+        "-f",
+        path,
+    ])
+}
+
+/// Applies `manifests/install.yaml` exactly as a user does.
+pub fn install_operator_as_is(cp: &ControlPlane) -> Result<String> {
+    kubectl_apply(cp, INSTALL_YAML)
+}
+
+const INSTALL_YAML: &str = "manifests/install.yaml";
+
+/// The YAML documents of `text` except those of `kind`, joined again.
+fn without_kind(text: &str, kind: &str) -> Result<String> {
+    let mut kept = Vec::new();
+    for document in text.split("\n---") {
+        let value: serde_yaml::Value = serde_yaml::from_str(document)
+            .with_context(|| format!("parsing a document of {INSTALL_YAML}"))?;
+        if value.get("kind").and_then(|k| k.as_str()) != Some(kind) {
+            kept.push(document);
+        }
+    }
+    Ok(kept.join("\n---"))
 }
 
 /// A client authenticated with a fresh token of ServiceAccount `namespace/name` (TokenRequest
