@@ -13,6 +13,7 @@ pub mod install;
 pub mod koinos;
 pub mod namespace;
 pub mod operator;
+pub mod real_pods;
 pub mod wait;
 
 pub use audit::{AuditEvent, AuditLog};
