@@ -44,6 +44,9 @@ PKI="$RUN/pki"
 REAL_NODE="${E2E_REAL_NODE:-0}"
 NODE_IP="${E2E_NODE_IP:-10.250.0.1}"
 NODE_IF=koinos-node0
+# kwok's fake pods get IPs from this range; beside a real node it must not overlap the real pods'.
+KWOK_CIDR=10.244.0.0/16
+[ "$REAL_NODE" != 1 ] || KWOK_CIDR=10.245.0.0/16
 KUBECONFIG_FILE="$RUN/admin.kubeconfig"
 
 # If anything below fails, stop what was already started and keep the logs for inspection.
@@ -196,7 +199,7 @@ start_proc kube-scheduler "$BIN/kube-scheduler" "$KC" \
   --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" --leader-elect=false
 start_proc kwok "$BIN/kwok" "$KC" --manage-all-nodes=false \
   --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake --config="$STAGES" \
-  --cidr=10.244.0.0/16 --node-ip=10.1.0.1 --node-lease-duration-seconds=40 \
+  --cidr="$KWOK_CIDR" --node-ip=10.1.0.1 --node-lease-duration-seconds=40 \
   --server-address="127.0.0.1:$KWOK_PORT"
 
 # --- cluster contents: fake nodes (kwok fills their status) and a default StorageClass whose

@@ -347,6 +347,7 @@ done
 cat >> "$RUN/env" <<EOF
 export E2E_NODE_NAME="$NODE_NAME"
 export E2E_CONTAINERD_SOCK="$SOCK"
+export E2E_NODE_BIN="$NBIN"
 EOF
 trap - ERR
 log "node $NODE_NAME up in $(( $(date +%s) - START )) s (containerd $SOCK, logs $RUN/logs)"
