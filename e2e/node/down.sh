@@ -36,7 +36,7 @@ for name in local-path-provisioner coredns kube-proxy kubelet; do stop "$name" 2
 
 # 2. Every pod process lives in a cgroup under $CGROUP_ROOT: kill them all.
 for ((round = 0; round < 50; round++)); do
-  pids="$(find /sys/fs/cgroup/*/"$CGROUP_ROOT" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)"
+  pids="$(find /sys/fs/cgroup/"$CGROUP_ROOT" /sys/fs/cgroup/*/"$CGROUP_ROOT" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)"
   [ -n "$pids" ] || break
   # shellcheck disable=SC2086
   kill -KILL $pids 2>/dev/null
@@ -88,7 +88,7 @@ for ipt in iptables ip6tables; do
 done
 
 # 7. cgroups (deepest first), CNI result cache, kubelet's /var/log/containers links.
-for c in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
+for c in /sys/fs/cgroup/"$CGROUP_ROOT" /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
   [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
 done
 rm -f /var/lib/cni/results/koinos-e2e-* 2>/dev/null

@@ -53,7 +53,7 @@ if [ -d "$N/pids" ] && ls "$N"/pids/*.pid >/dev/null 2>&1; then
   echo "a node is already running in $RUN (run down.sh first)" >&2
   exit 1
 fi
-if ip link show "$BRIDGE" >/dev/null 2>&1 || [ -d "/sys/fs/cgroup/pids/$CGROUP_ROOT" ]; then
+if ip link show "$BRIDGE" >/dev/null 2>&1 || [ -d "/sys/fs/cgroup/pids/$CGROUP_ROOT" ] || [ -d "/sys/fs/cgroup/$CGROUP_ROOT" ]; then
   echo "$BRIDGE or cgroup $CGROUP_ROOT exists: another real node runs on this machine (or a stale one: down.sh it)" >&2
   exit 1
 fi
@@ -198,16 +198,24 @@ grep -qx "localhost/koinos/pause:$K8S_VERSION" <<< "$("${CTR[@]}" images ls -q)"
 
 # --- kubelet: cgroupfs driver on cgroup v1, everything under our root dir and cgroup.
 # The cgroup root must exist before kubelet starts (cpuset needs its cpus/mems filled in).
-for c in /sys/fs/cgroup/*/; do
-  c="${c%/}"
-  [ -L "$c" ] && continue
-  case "$c" in */unified) continue ;; esac
-  mkdir -p "$c/$CGROUP_ROOT"
-  if [ -f "$c/cpuset.cpus" ]; then
-    cat "$c/cpuset.cpus" > "$c/$CGROUP_ROOT/cpuset.cpus"
-    cat "$c/cpuset.mems" > "$c/$CGROUP_ROOT/cpuset.mems"
-  fi
-done
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  # cgroup v2 (one hierarchy): our root with the controllers the kubelet needs delegated to it.
+  mkdir -p "/sys/fs/cgroup/$CGROUP_ROOT"
+  for ctl in cpuset cpu io memory pids hugetlb; do
+    echo "+$ctl" > "/sys/fs/cgroup/$CGROUP_ROOT/cgroup.subtree_control" 2>/dev/null || true
+  done
+else
+  for c in /sys/fs/cgroup/*/; do # cgroup v1: one hierarchy per controller (symlinks are aliases)
+    c="${c%/}"
+    [ -L "$c" ] && continue
+    case "$c" in */unified) continue ;; esac
+    mkdir -p "$c/$CGROUP_ROOT"
+    if [ -f "$c/cpuset.cpus" ]; then
+      cat "$c/cpuset.cpus" > "$c/$CGROUP_ROOT/cpuset.cpus"
+      cat "$c/cpuset.mems" > "$c/$CGROUP_ROOT/cpuset.mems"
+    fi
+  done
+fi
 # Pods get our DNS only (also dnsPolicy: Default pods), never the host's upstream resolver.
 echo "nameserver $NODE_IP" > "$N/resolv.conf"
 cat > "$N/kubelet/config.yaml" <<EOF
