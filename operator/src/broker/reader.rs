@@ -387,4 +387,4 @@ async fn sweep(inner: Weak<Inner>) {
 
 #[cfg(test)]
 #[path = "reader_tests.rs"]
-mod tests;
+mod with_rabbitmq;

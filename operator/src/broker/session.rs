@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use koinos_mq::topology::service;
+use koinos_mq::typed::{CallError, TypedClient};
+use koinos_mq::{CallOptions, Connection, MqError, RpcClient};
 use koinos_protocol::rpc::chain::{
     ChainRequest, ChainResponse, GetHeadInfoRequest, chain_request, chain_response,
 };
-use koinos_services::mq::typed::{CallError, TypedClient};
-use koinos_services::mq::{CallOptions, Connection, MqError, RpcClient};
 
 use super::ReadFailure;
 use crate::crd::status::ChainStatus;
@@ -34,7 +35,7 @@ impl ClusterBroker {
         })?;
         let chain = TypedClient::new(
             &RpcClient::new(&conn),
-            "chain",
+            service::CHAIN,
             CallOptions::timeout(timeout),
         );
         Ok(Self {
@@ -157,3 +158,7 @@ impl ClusterBroker {
         self.conn.close().await;
     }
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod with_rabbitmq;

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
-use koinos_services::mq::parse_url;
+use koinos_mq::parse_url;
 
 use super::ReadFailure;
 use crate::controller::build::rabbitmq::{AMQP_URL_KEY, amqp_secret_name};

@@ -46,6 +46,11 @@ impl Vhost {
         format!("amqp://guest:guest@127.0.0.1:5672/{}", self.0)
     }
 
+    /// [`Vhost::url`] without the credentials.
+    pub fn endpoint(&self) -> String {
+        format!("amqp://127.0.0.1:5672/{}", self.0)
+    }
+
     /// Declares `queue` (durable, like a service's) and leaves `count` messages in it.
     pub async fn fill(&self, queue: &str, count: usize) {
         self.fill_more(queue, count, count).await;
@@ -53,7 +58,7 @@ impl Vhost {
 
     /// Publishes `count` more messages into `queue` and waits until it holds `total`.
     pub async fn fill_more(&self, queue: &str, count: usize, total: usize) {
-        let uri = koinos_services::mq::parse_url(&self.url()).unwrap();
+        let uri = koinos_mq::parse_url(&self.url()).unwrap();
         let conn = lapin::Connection::connect_uri(uri, Default::default())
             .await
             .expect("RabbitMQ on 127.0.0.1:5672 (run scripts/ensure-rabbitmq.sh)");

@@ -344,4 +344,4 @@ mod tests;
 
 #[cfg(test)]
 #[path = "status/reconcile_tests.rs"]
-mod reconcile_tests;
+mod reconcile_with_rabbitmq;

@@ -30,11 +30,12 @@
 
 mod admin;
 pub mod config;
-pub mod metrics;
 mod telemetry;
 
 pub use admin::{Readiness, spawn as spawn_admin};
 pub use config::{CommonArgs, ConfigError, NoArgs, ServiceArgs, Settings};
+/// The process's Prometheus registry, served on `/metrics`: kept by the messaging layer.
+pub use koinos_mq::metrics;
 
 use crate::mq::{self, Broadcaster, Connection, RpcClient, Subscriber};
 use std::future::Future;

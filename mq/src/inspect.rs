@@ -3,7 +3,7 @@
 //! channel with 404 when the queue does not exist). Used by the operator to read a cluster's
 //! RPC backlog (the autoscaling signal).
 
-use super::{Connection, MqError};
+use crate::{Connection, MqError};
 use lapin::ErrorKind;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;

@@ -7,10 +7,10 @@
 //!   per binding. Messages with another content type than `application/octet-stream` are
 //!   dropped and counted in `koinos_mq_broadcasts_dropped_total`.
 
-use super::backoff::Backoff;
-use super::connection::{Connection, Link};
-use super::{MqError, topology};
-use crate::runtime::metrics;
+use crate::backoff::Backoff;
+use crate::connection::{Connection, Link};
+use crate::metrics;
+use crate::{MqError, topology};
 use futures::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,

@@ -2,9 +2,9 @@
 //! reconnects with backoff after a failure, and hands every component the current live link so
 //! each can re-declare its own topology, consumers and reply queues.
 
-use super::MqError;
-use super::backoff::Backoff;
-use super::topology;
+use crate::MqError;
+use crate::backoff::Backoff;
+use crate::topology;
 use futures::StreamExt;
 use lapin::uri::AMQPUri;
 use lapin::{ConnectionProperties, Event};

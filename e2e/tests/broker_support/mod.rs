@@ -1,6 +1,6 @@
-//! What the operator's broker tests need: a RabbitMQ vhost of their own (127.0.0.1:5672 via
-//! `rabbitmqctl`) and our service binaries (built here with cargo, so they are never stale).
-//! They fail loudly without RabbitMQ: run scripts/ensure-rabbitmq.sh.
+//! What the tests that run our services on the local RabbitMQ need: a vhost of their own
+//! (127.0.0.1:5672 via `rabbitmqctl`) and the service binaries (built here with cargo, so they
+//! are never stale). They fail loudly without RabbitMQ: run scripts/ensure-rabbitmq.sh.
 
 #![allow(dead_code)] // each test file uses a different part
 
@@ -28,7 +28,7 @@ pub struct Vhost(pub String);
 
 impl Vhost {
     pub fn create(test: &str) -> Self {
-        let name = format!("koinos-operator-it-{test}-{}", std::process::id());
+        let name = format!("koinos-e2e-{test}-{}", std::process::id());
         rabbitmqctl(&["-q", "add_vhost", &name]);
         rabbitmqctl(&[
             "-q",

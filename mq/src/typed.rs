@@ -12,8 +12,8 @@
 //! The envelope shape is described by [`RequestEnvelope`] / [`ResponseEnvelope`], implemented
 //! for the Koinos service envelopes (`koinos_protocol::pb::koinos::rpc::<svc>`).
 
-use super::{CallOptions, MqError, RpcClient, RpcServer, envelopes};
-use crate::runtime::metrics::RpcMetrics;
+use crate::metrics::RpcMetrics;
+use crate::{CallOptions, MqError, RpcClient, RpcServer, envelopes};
 use futures::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -82,7 +82,7 @@ pub trait Handler: Send + Sync + 'static {
 /// Serves `handler` on `koinos.rpc.<service>` with `jobs` concurrent handlers until the
 /// connection drains (see [`RpcServer::serve`]).
 pub async fn serve<H: Handler>(
-    conn: &super::Connection,
+    conn: &crate::Connection,
     service: &str,
     jobs: usize,
     handler: H,

@@ -1,4 +1,6 @@
-//! The process's one Prometheus registry and the metric families the runtime itself keeps.
+//! The process's one Prometheus registry and the metric families the messaging layer keeps
+//! (RPC servers, the typed layer, broadcasts). The services' runtime serves this registry on
+//! `/metrics` and re-exports this module as `koinos_services::runtime::metrics`.
 //!
 //! Every metric is named `koinos_<service>_<subsystem>_<name>`; families are created once per
 //! service name and shared (several servers of one service in a process count together).

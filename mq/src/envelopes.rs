@@ -1,7 +1,7 @@
 //! [`RequestEnvelope`] / [`ResponseEnvelope`] for the Koinos service envelopes, and method names
 //! (the oneof field names, e.g. `get_head_info`) for metrics.
 
-use super::typed::{RequestEnvelope, ResponseEnvelope, RpcError};
+use crate::typed::{RequestEnvelope, ResponseEnvelope, RpcError};
 use koinos_protocol::pb::koinos::rpc::{self, ErrorStatus, ReservedRpc};
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};

@@ -1,4 +1,5 @@
-//! Koinos messaging over RabbitMQ (AMQP 0.9.1): the only module that talks to the broker.
+//! Koinos messaging over RabbitMQ (AMQP 0.9.1): the only crate of the workspace that talks to
+//! the broker (the services and the operator both go through it).
 //!
 //! The topology is the official one (`koinos.rpc` direct, `koinos.event` topic, one durable
 //! `koinos.rpc.<service>` queue per service), so our services interoperate with the official
@@ -9,8 +10,8 @@
 //! # Using it
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), koinos_services::mq::MqError> {
-//! use koinos_services::mq::{Broadcaster, CallOptions, Connection, RpcClient, RpcServer, Subscriber};
+//! # async fn demo() -> Result<(), koinos_mq::MqError> {
+//! use koinos_mq::{Broadcaster, CallOptions, Connection, RpcClient, RpcServer, Subscriber};
 //! // Returns at once; connects (and reconnects) in the background.
 //! let conn = Connection::connect_supervised("amqp://guest:guest@localhost:5672/")?;
 //!
@@ -33,7 +34,9 @@
 //!
 //! Typed services (`<svc>_request` / `<svc>_response` envelopes) use [`typed`]: implement
 //! [`typed::Handler`] and call [`typed::serve`]; call other services with
-//! [`typed::TypedClient`].
+//! [`typed::TypedClient`]. Every exchange, queue and topic name is in [`topology`]; the RPC
+//! and broadcast metrics this layer keeps are in [`metrics`], the process's one Prometheus
+//! registry.
 
 mod backoff;
 mod broadcast;
@@ -41,6 +44,7 @@ mod client;
 mod connection;
 mod envelopes;
 mod inspect;
+pub mod metrics;
 mod server;
 pub mod topology;
 pub mod typed;

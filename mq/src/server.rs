@@ -8,10 +8,10 @@
 //! - on drain: stop consuming, requeue what was prefetched but not started, finish the running
 //!   handlers, ack, close.
 
-use super::backoff::Backoff;
-use super::connection::{Connection, Link};
-use super::{MqError, topology};
-use crate::runtime::metrics::RpcMetrics;
+use crate::backoff::Backoff;
+use crate::connection::{Connection, Link};
+use crate::metrics::RpcMetrics;
+use crate::{MqError, topology};
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{

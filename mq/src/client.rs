@@ -9,9 +9,9 @@
 //! re-sends on the new one, so every call either gets its answer or times out. Dropping a call
 //! future removes its map entry.
 
-use super::backoff::Backoff;
-use super::connection::Connection;
-use super::{MqError, topology};
+use crate::backoff::Backoff;
+use crate::connection::Connection;
+use crate::{MqError, topology};
 use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions};
 use lapin::types::FieldTable;
