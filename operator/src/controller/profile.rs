@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use koinos_mq::topology::queue;
+
 /// Workload class of a service (design.md §2). The broker is built separately.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ServiceClass {
@@ -174,7 +176,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         component: "chain",
         binary: "koinos-chain",
         ports: &[],
-        rpc_queue: Some("koinos.rpc.chain"),
+        rpc_queue: Some(queue::CHAIN),
         default_storage: Some("50Gi"),
         scale_signal: None,
         enabled_by_default: true,
@@ -187,7 +189,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         "block_store",
         "block-store",
         "koinos-block-store",
-        "koinos.rpc.block_store",
+        queue::BLOCK_STORE,
         "100Gi",
     ),
     ServiceProfile {
@@ -198,7 +200,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         component: "mempool",
         binary: "koinos-mempool",
         ports: &[],
-        rpc_queue: Some("koinos.rpc.mempool"),
+        rpc_queue: Some(queue::MEMPOOL),
         default_storage: None,
         scale_signal: Some(ScaleSignal::QueueDepth),
         enabled_by_default: true,
@@ -211,7 +213,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         "transaction_store",
         "transaction-store",
         "koinos-transaction-store",
-        "koinos.rpc.transaction_store",
+        queue::TRANSACTION_STORE,
         "50Gi",
     ),
     store(
@@ -220,7 +222,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         "contract_meta_store",
         "contract-meta-store",
         "koinos-contract-meta-store",
-        "koinos.rpc.contract_meta_store",
+        queue::CONTRACT_META_STORE,
         "10Gi",
     ),
     store(
@@ -229,7 +231,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         "account_history",
         "account-history",
         "koinos-account-history",
-        "koinos.rpc.account_history",
+        queue::ACCOUNT_HISTORY,
         "50Gi",
     ),
     ServiceProfile {
@@ -285,7 +287,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         component: "p2p",
         binary: "koinos-p2p",
         ports: &[P2P_PORT],
-        rpc_queue: Some("koinos.rpc.p2p"),
+        rpc_queue: Some(queue::P2P),
         default_storage: None,
         scale_signal: None,
         enabled_by_default: true,

@@ -13,16 +13,12 @@ use prost::Message;
 
 use super::AccountHistory;
 use super::forks::Link;
-use crate::block_store::{fetch_blocks, target_head};
+use crate::block_store::{BlockPager, target_head};
 use crate::chain::fork::irreversible_height;
+use crate::mq::topology::{service, topic};
 use crate::mq::typed::TypedClient;
 use crate::mq::{CallOptions, RpcClient, Subscriber};
 use crate::storage::hex_id;
-
-/// New blocks, on any fork.
-pub const BLOCK_ACCEPT: &str = "koinos.block.accept";
-/// chain's LIB, after every block.
-pub const BLOCK_IRREVERSIBLE: &str = "koinos.block.irreversible";
 
 /// The single writer of an [`AccountHistory`] fed by broadcasts and block_store.
 pub struct Follower {
@@ -76,16 +72,18 @@ impl Follower {
     pub async fn run(mut self, mut subscriber: Subscriber) {
         while let Some(broadcast) = subscriber.recv().await {
             match broadcast.topic.as_str() {
-                BLOCK_ACCEPT => match BlockAccepted::decode(broadcast.body.as_slice()) {
+                topic::BLOCK_ACCEPT => match BlockAccepted::decode(broadcast.body.as_slice()) {
                     Ok(accepted) => self.on_accepted(accepted).await,
                     Err(e) => tracing::warn!(error = %e, "cannot parse koinos.block.accept"),
                 },
-                BLOCK_IRREVERSIBLE => match BlockIrreversible::decode(broadcast.body.as_slice()) {
-                    Ok(BlockIrreversible {
-                        topology: Some(lib),
-                    }) => self.on_irreversible(lib).await,
-                    _ => tracing::warn!("cannot parse koinos.block.irreversible"),
-                },
+                topic::BLOCK_IRREVERSIBLE => {
+                    match BlockIrreversible::decode(broadcast.body.as_slice()) {
+                        Ok(BlockIrreversible {
+                            topology: Some(lib),
+                        }) => self.on_irreversible(lib).await,
+                        _ => tracing::warn!("cannot parse koinos.block.irreversible"),
+                    }
+                }
                 other => tracing::debug!(topic = other, "ignored broadcast"),
             }
         }
@@ -143,13 +141,16 @@ impl Follower {
     /// Adds the ancestors of `target` above our LIB (and `target`) from block_store,
     /// committing those at or below chain's LIB; returns the number of blocks read.
     async fn back_fill(&mut self, target: &BlockTopology) -> u64 {
-        let mut start = self.history.lib_and_head().0.height + 1;
+        let start = self.history.lib_and_head().0.height + 1;
+        let options = CallOptions::timeout(self.timeout);
+        let mut pages = BlockPager::new(&self.client, options, target, start).with_receipts();
         let mut read = 0;
-        while start <= target.height {
-            let items = match fetch_blocks(&self.client, self.timeout, target, start, true).await {
-                Ok(items) => items,
+        loop {
+            let items = match pages.next_page().await {
+                Ok(Some(items)) => items,
+                Ok(None) => break,
                 Err(e) => {
-                    tracing::warn!(error = %e, start, target = target.height, "back-fill stopped");
+                    tracing::warn!(error = %e, start = pages.next_height(), target = target.height, "back-fill stopped");
                     return read;
                 }
             };
@@ -185,15 +186,17 @@ impl Follower {
                 target = target.height,
                 "back-filled from block_store"
             );
-            start = last + 1;
         }
         read
     }
 
     /// chain's head and LIB height, if chain answers.
     async fn chain_head(&self) -> Option<(BlockTopology, u64)> {
-        let chain: TypedClient<ChainRequest, ChainResponse> =
-            TypedClient::new(&self.client, "chain", CallOptions::timeout(self.timeout));
+        let chain: TypedClient<ChainRequest, ChainResponse> = TypedClient::new(
+            &self.client,
+            service::CHAIN,
+            CallOptions::timeout(self.timeout),
+        );
         let request = ChainRequest {
             request: Some(chain_request::Request::GetHeadInfo(GetHeadInfoRequest {})),
         };

@@ -30,7 +30,7 @@ pub mod records;
 mod service;
 mod store;
 
-pub use follower::{BLOCK_ACCEPT, BLOCK_IRREVERSIBLE, Follower};
+pub use follower::Follower;
 pub use records::{BlockHistory, Whitelist, block_history};
 pub use service::{AccountHistoryArgs, AccountHistoryHandler, SERVICE, run};
 pub use store::{AccountHistory, AccountHistoryError, MAX_REQUEST_LIMIT, Result};

@@ -9,13 +9,15 @@ use koinos_protocol::rpc::account_history::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{AccountHistory, BLOCK_ACCEPT, BLOCK_IRREVERSIBLE, Follower, Whitelist};
+use super::{AccountHistory, Follower, Whitelist};
 use crate::chain::ForkAlgorithm;
+use crate::mq::topology::topic;
 use crate::mq::typed::{Handler, RpcError};
 use crate::runtime::Service;
+use crate::storage::StoreHandler;
 
 /// Service name: RPC queue `koinos.rpc.account_history`, data under `basedir/account_history`.
-pub const SERVICE: &str = "account_history";
+pub const SERVICE: &str = crate::mq::topology::service::ACCOUNT_HISTORY;
 
 /// `account_history` options (official names).
 #[derive(Debug, Clone, Default, clap::Args, Serialize, Deserialize)]
@@ -51,16 +53,7 @@ impl AccountHistoryArgs {
 }
 
 /// Answers `account_history_request`s. Reads run on the blocking pool.
-#[derive(Clone)]
-pub struct AccountHistoryHandler {
-    history: AccountHistory,
-}
-
-impl AccountHistoryHandler {
-    pub fn new(history: AccountHistory) -> Self {
-        Self { history }
-    }
-}
+pub type AccountHistoryHandler = StoreHandler<AccountHistory>;
 
 impl Handler for AccountHistoryHandler {
     type Request = AccountHistoryRequest;
@@ -73,11 +66,11 @@ impl Handler for AccountHistoryHandler {
         let Some(Request::GetAccountHistory(r)) = request.request else {
             return Err(RpcError::new("Error: attempted to call unknown rpc"));
         };
-        let history = self.history.clone();
-        let values = tokio::task::spawn_blocking(move || history.get_account_history(&r))
-            .await
-            .map_err(|e| RpcError::new(format!("account history task failed: {e}")))?
-            .map_err(|e| RpcError::new(e.to_string()))?;
+        let values = self
+            .blocking("account history", move |history| {
+                history.get_account_history(&r)
+            })
+            .await?;
         Ok(AccountHistoryResponse {
             response: Some(Response::GetAccountHistory(GetAccountHistoryResponse {
                 values,
@@ -98,7 +91,7 @@ pub async fn run(service: Service<AccountHistoryArgs>) -> anyhow::Result<()> {
     tracing::info!(dir = %dir.display(), ?algorithm, whitelist = whitelist.len(), "opening the history");
     let history = AccountHistory::open(&dir, args.reset == Some(true), algorithm, whitelist)?;
     // Bound before the catch-up reads its target: later blocks wait in the queues.
-    let subscriber = service.subscribe(&[BLOCK_ACCEPT, BLOCK_IRREVERSIBLE]);
+    let subscriber = service.subscribe(&[topic::BLOCK_ACCEPT, topic::BLOCK_IRREVERSIBLE]);
     if let Err(e) = subscriber.wait_bound(Duration::from_secs(10)).await {
         tracing::warn!(error = %e, "broadcasts not bound yet");
     }

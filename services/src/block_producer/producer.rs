@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::fill::{ResourceBounds, select_transactions};
 use super::key::ProducerKey;
 use crate::chain::builder::seal_block;
+use crate::mq::topology::service;
 use crate::mq::typed::TypedClient;
 use crate::mq::{CallOptions, RpcClient};
 
@@ -132,10 +133,14 @@ impl Producer {
             gossip_enabled: AtomicBool::new(!options.gossip_production),
             key,
             options,
-            chain: TypedClient::new(client, "chain", query),
-            propose: TypedClient::new(client, "chain", CallOptions::timeout(PROPOSE_TIMEOUT)),
-            mempool: TypedClient::new(client, "mempool", query),
-            p2p: TypedClient::new(client, "p2p", query),
+            chain: TypedClient::new(client, service::CHAIN, query),
+            propose: TypedClient::new(
+                client,
+                service::CHAIN,
+                CallOptions::timeout(PROPOSE_TIMEOUT),
+            ),
+            mempool: TypedClient::new(client, service::MEMPOOL, query),
+            p2p: TypedClient::new(client, service::P2P, query),
             last_head_time: AtomicU64::new(0),
         })
     }

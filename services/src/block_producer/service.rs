@@ -16,13 +16,10 @@ use super::fill::ResourceBounds;
 use super::key::ProducerKey;
 use super::producer::{Producer, ProducerOptions};
 use crate::mq::CallOptions;
+use crate::mq::topology::service;
+use crate::mq::topology::topic::{GOSSIP_STATUS, MEMPOOL_BLOCK_ACCEPTED};
 use crate::mq::typed::TypedClient;
 use crate::runtime::Service;
-
-/// Topic on which the mempool re-publishes each accepted block.
-pub const MEMPOOL_BLOCK_ACCEPTED: &str = "koinos.mempool.block_accepted";
-/// Topic on which p2p publishes gossip on/off.
-pub const GOSSIP_STATUS: &str = "koinos.gossip.status";
 
 /// `block_producer` options; unset ones fall back to `global`, then the defaults.
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
@@ -131,13 +128,13 @@ pub async fn run(service: Service<ProducerArgs>) -> anyhow::Result<()> {
     let client = service.client();
     let ping = CallOptions::timeout(Duration::from_secs(1));
     wait_for(
-        &TypedClient::<ChainRequest, ChainResponse>::new(&client, "chain", ping),
-        "chain",
+        &TypedClient::<ChainRequest, ChainResponse>::new(&client, service::CHAIN, ping),
+        service::CHAIN,
     )
     .await;
     wait_for(
-        &TypedClient::<MempoolRequest, MempoolResponse>::new(&client, "mempool", ping),
-        "mempool",
+        &TypedClient::<MempoolRequest, MempoolResponse>::new(&client, service::MEMPOOL, ping),
+        service::MEMPOOL,
     )
     .await;
 

@@ -9,16 +9,16 @@
 use std::time::Duration;
 
 use koinos_protocol::BlockTopology;
-use koinos_protocol::pb::koinos::block_store::BlockItem;
 use koinos_protocol::rpc::block_store::{
-    BlockStoreRequest, BlockStoreResponse, GetBlocksByHeightRequest, GetHighestBlockRequest,
-    block_store_request, block_store_response,
+    BlockStoreRequest, BlockStoreResponse, GetHighestBlockRequest, block_store_request,
+    block_store_response,
 };
 use koinos_protocol::rpc::chain::{
     ChainRequest, ChainResponse, GetHeadInfoRequest, chain_request, chain_response,
 };
 
-use super::{BlockStore, MAX_BLOCKS_PER_REQUEST, SERVICE};
+use super::{BlockPager, BlockStore, SERVICE};
+use crate::mq::topology::service;
 use crate::mq::typed::TypedClient;
 use crate::mq::{CallOptions, RpcClient};
 use crate::storage::hex_id;
@@ -42,15 +42,18 @@ pub async fn catch_up(store: &BlockStore, client: &RpcClient, timeout: Duration)
         tracing::info!(height = ours.height, "up to date");
         return 0;
     }
-    // Progress is tracked here, not by our highest block: blocks broadcast meanwhile may raise
-    // it above a gap the catch-up still has to fill.
-    let mut start = catch_up_start(ours.height);
+    // Progress is tracked by the pager, not by our highest block: blocks broadcast meanwhile
+    // may raise it above a gap the catch-up still has to fill.
+    let options = CallOptions::timeout(timeout);
+    let mut pages =
+        BlockPager::new(client, options, &target, catch_up_start(ours.height)).with_receipts();
     let mut copied = 0;
-    while start <= target.height {
-        let items = match fetch_blocks(client, timeout, &target, start, true).await {
-            Ok(items) => items,
+    loop {
+        let items = match pages.next_page().await {
+            Ok(Some(items)) => items,
+            Ok(None) => break,
             Err(e) => {
-                tracing::warn!(error = %e, start, target = target.height, "catch-up stopped: serving what is stored");
+                tracing::warn!(error = %e, start = pages.next_height(), target = target.height, "catch-up stopped: serving what is stored");
                 return copied;
             }
         };
@@ -69,7 +72,6 @@ pub async fn catch_up(store: &BlockStore, client: &RpcClient, timeout: Duration)
             return copied;
         }
         copied += count;
-        start = last + 1;
         tracing::info!(
             up_to = last,
             target = target.height,
@@ -86,41 +88,11 @@ pub fn catch_up_start(ours: u64) -> u64 {
     ours.saturating_sub(REORG_WINDOW).max(1)
 }
 
-/// Up to 1000 ancestors of `head` from height `start`, from block_store (the other replicas,
-/// while a block_store replica catches up).
-pub async fn fetch_blocks(
-    client: &RpcClient,
-    timeout: Duration,
-    head: &BlockTopology,
-    start: u64,
-    return_receipt: bool,
-) -> Result<Vec<BlockItem>, String> {
-    let peers: TypedClient<BlockStoreRequest, BlockStoreResponse> =
-        TypedClient::new(client, SERVICE, CallOptions::timeout(timeout));
-    let request = block_store_request::Request::GetBlocksByHeight(GetBlocksByHeightRequest {
-        head_block_id: head.id.clone(),
-        ancestor_start_height: start,
-        num_blocks: MAX_BLOCKS_PER_REQUEST as u32,
-        return_block: true,
-        return_receipt,
-    });
-    let response = peers
-        .call(&BlockStoreRequest {
-            request: Some(request),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    match response.response {
-        Some(block_store_response::Response::GetBlocksByHeight(r)) => Ok(r.block_items),
-        _ => Err("unexpected block_store answer".to_owned()),
-    }
-}
-
 /// Chain's head if chain answers, otherwise block_store's highest block (if above zero).
 pub async fn target_head(client: &RpcClient, timeout: Duration) -> Option<BlockTopology> {
     let options = CallOptions::timeout(timeout);
     let chain: TypedClient<ChainRequest, ChainResponse> =
-        TypedClient::new(client, "chain", options);
+        TypedClient::new(client, service::CHAIN, options);
     let peers: TypedClient<BlockStoreRequest, BlockStoreResponse> =
         TypedClient::new(client, SERVICE, options);
     let head_info = chain

@@ -10,8 +10,8 @@ use koinos_protocol::Block;
 use koinos_protocol::broadcast::BlockAccepted;
 use prost::Message;
 
-use super::{catch_up_start, fetch_blocks, target_head};
-use crate::mq::{RpcClient, Subscriber};
+use super::{BlockPager, catch_up_start, target_head};
+use crate::mq::{CallOptions, RpcClient, Subscriber};
 use crate::storage::hex_id;
 
 /// What following and catching up need of an indexing store. Calls run on the blocking pool.
@@ -83,12 +83,15 @@ pub async fn catch_up_index<S: BlockIndex>(
         tracing::info!(height = ours, "up to date");
         return 0;
     }
-    let (mut start, mut read) = (catch_up_start(ours), 0);
-    while start <= target.height {
-        let items = match fetch_blocks(client, timeout, &target, start, false).await {
-            Ok(items) => items,
+    let options = CallOptions::timeout(timeout);
+    let mut pages = BlockPager::new(client, options, &target, catch_up_start(ours));
+    let mut read = 0;
+    loop {
+        let items = match pages.next_page().await {
+            Ok(Some(items)) => items,
+            Ok(None) => break,
             Err(e) => {
-                tracing::warn!(error = %e, start, "catch-up stopped: serving what is stored");
+                tracing::warn!(error = %e, start = pages.next_height(), "catch-up stopped: serving what is stored");
                 return read;
             }
         };
@@ -109,7 +112,6 @@ pub async fn catch_up_index<S: BlockIndex>(
                 return read;
             }
         }
-        start = last + 1;
         tracing::info!(
             up_to = last,
             target = target.height,

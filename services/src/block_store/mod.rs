@@ -7,6 +7,7 @@
 
 mod catch_up;
 mod index;
+mod pager;
 mod raw;
 mod service;
 mod skip_list;
@@ -14,11 +15,10 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-pub use catch_up::{CATCH_UP_TIMEOUT, catch_up, catch_up_start, fetch_blocks, target_head};
+pub use catch_up::{CATCH_UP_TIMEOUT, catch_up, catch_up_start, target_head};
 pub use index::{BlockIndex, catch_up_index, follow_accepted_blocks_into};
-pub use service::{
-    BLOCK_ACCEPT, BlockStoreHandler, follow_accepted_blocks, handle_request, run, serve,
-};
+pub use pager::{BlockPager, PageError};
+pub use service::{BlockStoreHandler, follow_accepted_blocks, handle_request, run, serve};
 pub use skip_list::{previous_height_index, previous_heights};
 pub use store::{
     BLOCKS, BlockStore, BlockStoreError, MAX_BLOCKS_PER_REQUEST, Result, SERVICE, ZERO_BLOCK_ID,

@@ -13,37 +13,24 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{BlockStore, BlockStoreError, SERVICE};
+use crate::mq::topology::topic;
 use crate::mq::typed::{Handler, RpcError, dispatch};
 use crate::mq::{Connection, MqError, RpcServer, Subscriber};
 use crate::runtime::Service;
 use crate::runtime::metrics::RpcMetrics;
-use crate::storage::StoreArgs;
-
-/// The broadcast every replica stores blocks from.
-pub const BLOCK_ACCEPT: &str = "koinos.block.accept";
+use crate::storage::{StoreArgs, StoreHandler};
 
 /// Answers `block_store_request`s from the store. Disk work runs on the blocking pool.
-#[derive(Clone)]
-pub struct BlockStoreHandler {
-    store: BlockStore,
-}
-
-impl BlockStoreHandler {
-    pub fn new(store: BlockStore) -> Self {
-        Self { store }
-    }
-}
+pub type BlockStoreHandler = StoreHandler<BlockStore>;
 
 impl Handler for BlockStoreHandler {
     type Request = BlockStoreRequest;
     type Response = BlockStoreResponse;
 
     async fn handle(&self, request: BlockStoreRequest) -> Result<BlockStoreResponse, RpcError> {
-        let store = self.store.clone();
-        let response = tokio::task::spawn_blocking(move || handle_request(&store, request))
-            .await
-            .map_err(|e| RpcError::new(format!("block store task failed: {e}")))?
-            .map_err(|e| RpcError::new(e.to_string()))?;
+        let response = self
+            .blocking("block store", move |store| handle_request(store, request))
+            .await?;
         Ok(BlockStoreResponse {
             response: Some(response),
         })
@@ -121,7 +108,7 @@ pub async fn follow_accepted_blocks(store: BlockStore, mut subscriber: Subscribe
 pub async fn run(service: Service<StoreArgs>) -> anyhow::Result<()> {
     let store = BlockStore::open(&service.settings.basedir, service.settings.args.reset())?;
     tracing::info!(path = %store.storage().path().display(), highest = store.highest_block()?.height, "block store opened");
-    let subscriber = service.subscribe(&[BLOCK_ACCEPT]);
+    let subscriber = service.subscribe(&[topic::BLOCK_ACCEPT]);
     let follower = tokio::spawn(follow_accepted_blocks(store.clone(), subscriber));
     // Not ready, and not consuming the RPC queue, until caught up with the other replicas.
     super::catch_up(&store, &service.client(), super::CATCH_UP_TIMEOUT).await;

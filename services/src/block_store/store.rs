@@ -9,7 +9,7 @@ use super::skip_list::{previous_height_index, previous_heights};
 use crate::storage::{self, StorageError, Store, Table, TableReader, TableWriter};
 
 /// Service name: RPC queue `koinos.rpc.block_store`, data under `basedir/block_store/db`.
-pub const SERVICE: &str = "block_store";
+pub const SERVICE: &str = crate::mq::topology::service::BLOCK_STORE;
 /// Most ids `get_blocks_by_id` accepts, and most blocks `get_blocks_by_height` returns.
 pub const MAX_BLOCKS_PER_REQUEST: usize = 1000;
 /// The id of "no block": the parent of block 1 and the highest block of an empty store.

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::Args;
 use koinos_protocol::rpc::block_store::{
-    BlockStoreRequest, BlockStoreResponse, GetBlocksByHeightRequest, GetHighestBlockRequest,
-    block_store_request, block_store_response,
+    BlockStoreRequest, BlockStoreResponse, GetHighestBlockRequest, block_store_request,
+    block_store_response,
 };
 use prost::Message;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,9 @@ use super::error::{ChainError, ChainResult, code};
 use super::fork::ForkAlgorithm;
 use super::genesis::load_genesis;
 use super::service::{ChainService, ServiceOptions};
-use crate::mq::typed::RequestEnvelope;
+use crate::block_store::{BlockPager, PageError};
+use crate::mq::topology::service;
+use crate::mq::typed::{CallError, RequestEnvelope};
 use crate::mq::{CallOptions, RpcClient};
 use crate::runtime::Service;
 
@@ -101,6 +103,33 @@ async fn wait_for(
     }
 }
 
+/// How chain calls block_store at start-up: retried with the Koinos backoff for up to 30 s.
+fn block_store_options() -> CallOptions {
+    CallOptions::koinos_backoff(Duration::from_secs(30))
+}
+
+/// A failed block_store call, as chain reports it.
+fn indexer_failure(detail: impl std::fmt::Display) -> ChainError {
+    ChainError::new(
+        code::INDEXER_FAILURE,
+        format!("block_store call failed: {detail}"),
+    )
+}
+
+/// A failed catch-up page, as chain reports it.
+fn page_failure(error: PageError) -> ChainError {
+    match error {
+        PageError::Call(CallError::Remote { message, .. }) => indexer_failure(message),
+        PageError::Call(CallError::Mq(e)) => indexer_failure(e),
+        PageError::Call(CallError::Decode(e)) => indexer_failure(e),
+        PageError::Unexpected { empty: true } => indexer_failure("empty response"),
+        PageError::Unexpected { empty: false } => ChainError::new(
+            code::INDEXER_FAILURE,
+            "unexpected get_blocks_by_height response",
+        ),
+    }
+}
+
 async fn block_store_call(
     client: &RpcClient,
     request: block_store_request::Request,
@@ -109,27 +138,17 @@ async fn block_store_call(
         request: Some(request),
     }
     .encode_to_vec();
-    let indexer = |e: String| {
-        ChainError::new(
-            code::INDEXER_FAILURE,
-            format!("block_store call failed: {e}"),
-        )
-    };
     let reply = client
-        .call(
-            "block_store",
-            &body,
-            CallOptions::koinos_backoff(Duration::from_secs(30)),
-        )
+        .call(service::BLOCK_STORE, &body, block_store_options())
         .await
-        .map_err(|e| indexer(e.to_string()))?;
+        .map_err(indexer_failure)?;
     match BlockStoreResponse::decode(reply.as_slice())
-        .map_err(|e| indexer(e.to_string()))?
+        .map_err(indexer_failure)?
         .response
     {
-        Some(block_store_response::Response::Error(e)) => Err(indexer(e.message)),
+        Some(block_store_response::Response::Error(e)) => Err(indexer_failure(e.message)),
         Some(response) => Ok(response),
-        None => Err(indexer("empty response".into())),
+        None => Err(indexer_failure("empty response")),
     }
 }
 
@@ -150,32 +169,17 @@ pub async fn catch_up(chain: &mut Chain, client: &RpcClient) -> ChainResult<u64>
             ));
         }
     };
-    let mut next = chain.lib().height + 1;
-    let mut batch = 50u32;
+    let mut pages = BlockPager::new(
+        client,
+        block_store_options(),
+        &highest,
+        chain.lib().height + 1,
+    )
+    .with_receipts()
+    .growing_from(50);
     let mut indexed = 0;
     chain.set_durable(false)?;
-    while next <= highest.height {
-        let request = GetBlocksByHeightRequest {
-            head_block_id: highest.id.clone(),
-            ancestor_start_height: next,
-            num_blocks: batch,
-            return_block: true,
-            return_receipt: true,
-        };
-        let items = match block_store_call(
-            client,
-            block_store_request::Request::GetBlocksByHeight(request),
-        )
-        .await?
-        {
-            block_store_response::Response::GetBlocksByHeight(r) => r.block_items,
-            _ => {
-                return Err(ChainError::new(
-                    code::INDEXER_FAILURE,
-                    "unexpected get_blocks_by_height response",
-                ));
-            }
-        };
+    while let Some(items) = pages.next_page().await.map_err(page_failure)? {
         if items.is_empty() {
             break;
         }
@@ -189,14 +193,12 @@ pub async fn catch_up(chain: &mut Chain, client: &RpcClient) -> ChainResult<u64>
             if chain.index_block(&block, &receipt)? {
                 indexed += 1;
             }
-            next = item.block_height + 1;
         }
         tracing::info!(
-            height = next - 1,
+            height = pages.next_height() - 1,
             target = highest.height,
             "catching up from block_store"
         );
-        batch = (batch * 2).min(1000);
     }
     chain.set_durable(true)?;
     Ok(indexed)
@@ -216,8 +218,8 @@ pub async fn run(service: Service<ChainArgs>) -> anyhow::Result<()> {
     let shutdown = service.shutdown();
     let block_store_ping = BlockStoreRequest::reserved().encode_to_vec();
     let mempool_ping = koinos_protocol::rpc::mempool::MempoolRequest::reserved().encode_to_vec();
-    if !wait_for(&client, "block_store", &block_store_ping, &shutdown).await
-        || !wait_for(&client, "mempool", &mempool_ping, &shutdown).await
+    if !wait_for(&client, service::BLOCK_STORE, &block_store_ping, &shutdown).await
+        || !wait_for(&client, service::MEMPOOL, &mempool_ping, &shutdown).await
     {
         return Ok(());
     }

@@ -11,12 +11,9 @@ use prost::Message;
 
 use super::controller::{Committed, topology};
 use super::error::ChainError;
-
-pub const BLOCK_ACCEPT: &str = "koinos.block.accept";
-pub const BLOCK_IRREVERSIBLE: &str = "koinos.block.irreversible";
-pub const BLOCK_FORKS: &str = "koinos.block.forks";
-pub const TRANSACTION_ACCEPT: &str = "koinos.transaction.accept";
-pub const TRANSACTION_FAIL: &str = "koinos.transaction.fail";
+use crate::mq::topology::topic::{
+    self, BLOCK_ACCEPT, BLOCK_FORKS, BLOCK_IRREVERSIBLE, TRANSACTION_ACCEPT, TRANSACTION_FAIL,
+};
 
 /// A block is `live` when its timestamp is within the last minute.
 pub const LIVE_WINDOW_MS: u64 = 60_000;
@@ -88,7 +85,7 @@ pub fn block_broadcasts(committed: &Committed, now_ms: u64) -> Vec<Outgoing> {
 
 /// `koinos.event.<base58(source)>.<name>`.
 pub fn event_topic(source: &[u8], name: &str) -> String {
-    format!("koinos.event.{}.{name}", bs58::encode(source).into_string())
+    topic::contract_event(&bs58::encode(source).into_string(), name)
 }
 
 /// `koinos.transaction.accept` after a successful `submit_transaction` with broadcast.

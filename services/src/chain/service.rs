@@ -23,6 +23,7 @@ use super::controller::{Chain, topology};
 use super::error::{ChainError, ChainResult, code};
 use super::system_call;
 use super::transaction::{check_required_fields, nonce_account};
+use crate::mq::topology::service;
 use crate::mq::typed::{Handler, RpcError};
 use crate::mq::{Broadcaster, CallOptions, RpcClient};
 
@@ -220,7 +221,7 @@ impl ChainService {
         let reply = self
             .client
             .call(
-                "block_store",
+                service::BLOCK_STORE,
                 &request.encode_to_vec(),
                 CallOptions::timeout(ADD_BLOCK_TIMEOUT),
             )
@@ -248,7 +249,11 @@ impl ChainService {
         .encode_to_vec();
         let reply = self
             .client
-            .call("mempool", &body, CallOptions::timeout(MEMPOOL_TIMEOUT))
+            .call(
+                service::MEMPOOL,
+                &body,
+                CallOptions::timeout(MEMPOOL_TIMEOUT),
+            )
             .await
             .map_err(|e| rpc_failure("mempool call", e))?;
         match MempoolResponse::decode(reply.as_slice())

@@ -9,7 +9,7 @@
 mod service;
 mod store;
 
-pub use service::{BLOCK_ACCEPT, ContractMetaStoreHandler, run};
+pub use service::{ContractMetaStoreHandler, run};
 pub use store::{ContractMetaStore, ContractMetaStoreError, Result, SERVICE};
 
 use std::time::Duration;

@@ -9,24 +9,13 @@ use koinos_protocol::rpc::contract_meta_store::{
 };
 
 use super::ContractMetaStore;
+use crate::mq::topology::topic;
 use crate::mq::typed::{Handler, RpcError};
 use crate::runtime::Service;
-use crate::storage::StoreArgs;
-
-/// The broadcast every replica records uploads from.
-pub const BLOCK_ACCEPT: &str = "koinos.block.accept";
+use crate::storage::{StoreArgs, StoreHandler};
 
 /// Answers `contract_meta_store_request`s. Disk work runs on the blocking pool.
-#[derive(Clone)]
-pub struct ContractMetaStoreHandler {
-    store: ContractMetaStore,
-}
-
-impl ContractMetaStoreHandler {
-    pub fn new(store: ContractMetaStore) -> Self {
-        Self { store }
-    }
-}
+pub type ContractMetaStoreHandler = StoreHandler<ContractMetaStore>;
 
 impl Handler for ContractMetaStoreHandler {
     type Request = ContractMetaStoreRequest;
@@ -39,11 +28,11 @@ impl Handler for ContractMetaStoreHandler {
         let Some(Request::GetContractMeta(r)) = request.request else {
             return Err(RpcError::new("unknown request"));
         };
-        let store = self.store.clone();
-        let meta = tokio::task::spawn_blocking(move || store.get_contract_meta(&r.contract_id))
-            .await
-            .map_err(|e| RpcError::new(format!("contract meta store task failed: {e}")))?
-            .map_err(|e| RpcError::new(e.to_string()))?;
+        let meta = self
+            .blocking("contract meta store", move |store| {
+                store.get_contract_meta(&r.contract_id)
+            })
+            .await?;
         Ok(ContractMetaStoreResponse {
             response: Some(Response::GetContractMeta(GetContractMetaResponse { meta })),
         })
@@ -57,7 +46,7 @@ pub async fn run(service: Service<StoreArgs>) -> anyhow::Result<()> {
     // Bound before the catch-up reads its target, so no later block is missed; the blocks
     // broadcast meanwhile wait in the queue and are applied after the catch-up, in order
     // (the last upload wins).
-    let subscriber = service.subscribe(&[BLOCK_ACCEPT]);
+    let subscriber = service.subscribe(&[topic::BLOCK_ACCEPT]);
     if let Err(e) = subscriber.wait_bound(Duration::from_secs(10)).await {
         tracing::warn!(error = %e, "koinos.block.accept not bound yet");
     }

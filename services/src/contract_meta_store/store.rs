@@ -8,7 +8,7 @@ use crate::storage::{StorageError, Store, Table};
 
 /// Service name: RPC queue `koinos.rpc.contract_meta_store`, data under
 /// `basedir/contract_meta_store/db`.
-pub const SERVICE: &str = "contract_meta_store";
+pub const SERVICE: &str = crate::mq::topology::service::CONTRACT_META_STORE;
 
 /// Contract id -> `contract_meta_item`.
 const METAS: Table<ContractMetaItem> = Table::new("contract_meta");

@@ -8,18 +8,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::mq::topology::service;
+
 /// The services of a complete producing node, in start order: the stores and mempool first
 /// (chain pings block_store and mempool), then chain, then its clients (account_history
 /// catches up from chain's head before it serves).
 pub const SERVICES: [&str; 8] = [
-    "block_store",
-    "mempool",
-    "transaction_store",
-    "contract_meta_store",
-    "chain",
-    "account_history",
-    "block_producer",
-    "jsonrpc",
+    service::BLOCK_STORE,
+    service::MEMPOOL,
+    service::TRANSACTION_STORE,
+    service::CONTRACT_META_STORE,
+    service::CHAIN,
+    service::ACCOUNT_HISTORY,
+    service::BLOCK_PRODUCER,
+    service::JSONRPC,
 ];
 
 /// How long a service gets to drain after SIGTERM before it is killed.

@@ -15,13 +15,12 @@ mod tests;
 
 pub use forks::{BlockOutcome, MAX_REQUEST_LIMIT, Mempool};
 pub use service::{
-    BLOCK_ACCEPT, BLOCK_IRREVERSIBLE, MEMPOOL_ACCEPT, MEMPOOL_BLOCK_ACCEPTED, MempoolArgs,
-    MempoolHandler, PRUNE_INTERVAL, SharedMempool, TRANSACTION_ACCEPT, TRANSACTION_FAIL,
-    follow_broadcasts, handle_request, now_ms, on_broadcast, run,
+    MempoolArgs, MempoolHandler, PRUNE_INTERVAL, SharedMempool, follow_broadcasts, handle_request,
+    now_ms, on_broadcast, run,
 };
 
 /// Service name: RPC queue `koinos.rpc.mempool`.
-pub const SERVICE: &str = "mempool";
+pub const SERVICE: &str = crate::mq::topology::service::MEMPOOL;
 /// Default `transaction-expiration`: seconds a pending transaction lives.
 pub const DEFAULT_TRANSACTION_EXPIRATION_SECS: u64 = 120;
 

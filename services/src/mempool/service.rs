@@ -17,16 +17,14 @@ use koinos_protocol::rpc::mempool::{
 use prost::Message;
 
 use super::{DEFAULT_TRANSACTION_EXPIRATION_SECS, Mempool, MempoolError, SERVICE, encode_nonce};
+use crate::mq::topology::topic::{
+    BLOCK_ACCEPT, BLOCK_IRREVERSIBLE, MEMPOOL_ACCEPT, MEMPOOL_BLOCK_ACCEPTED, TRANSACTION_ACCEPT,
+    TRANSACTION_FAIL,
+};
 use crate::mq::typed::{Handler, RpcError};
 use crate::mq::{Broadcaster, Subscriber};
 use crate::runtime::Service;
 
-pub const TRANSACTION_ACCEPT: &str = "koinos.transaction.accept";
-pub const TRANSACTION_FAIL: &str = "koinos.transaction.fail";
-pub const BLOCK_ACCEPT: &str = "koinos.block.accept";
-pub const BLOCK_IRREVERSIBLE: &str = "koinos.block.irreversible";
-pub const MEMPOOL_ACCEPT: &str = "koinos.mempool.accept";
-pub const MEMPOOL_BLOCK_ACCEPTED: &str = "koinos.mempool.block_accepted";
 /// How often expired transactions are pruned.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(1);
 

@@ -6,6 +6,9 @@ use koinos_protocol::{Block, BlockHeader, Transaction, TransactionHeader, Transa
 use prost::Message;
 
 use super::*;
+use crate::mq::topology::topic::{
+    BLOCK_ACCEPT, MEMPOOL_ACCEPT, MEMPOOL_BLOCK_ACCEPTED, TRANSACTION_ACCEPT,
+};
 
 fn transaction_accepted(nonce: u64) -> TransactionAccepted {
     TransactionAccepted {

@@ -22,6 +22,10 @@
 //! # Ok::<(), koinos_services::storage::StorageError>(())
 //! ```
 
+mod handler;
+
+pub use handler::StoreHandler;
+
 use std::fs;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};

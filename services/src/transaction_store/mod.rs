@@ -5,7 +5,7 @@
 mod service;
 mod store;
 
-pub use service::{BLOCK_ACCEPT, TransactionStoreHandler, run};
+pub use service::{TransactionStoreHandler, run};
 pub use store::{Result, SERVICE, TransactionStore, TransactionStoreError};
 
 use std::time::Duration;

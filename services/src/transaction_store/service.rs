@@ -7,24 +7,13 @@ use koinos_protocol::rpc::transaction_store::{
 };
 
 use super::TransactionStore;
+use crate::mq::topology::topic;
 use crate::mq::typed::{Handler, RpcError};
 use crate::runtime::Service;
-use crate::storage::StoreArgs;
-
-/// The broadcast every replica records transactions from.
-pub const BLOCK_ACCEPT: &str = "koinos.block.accept";
+use crate::storage::{StoreArgs, StoreHandler};
 
 /// Answers `transaction_store_request`s. Disk work runs on the blocking pool.
-#[derive(Clone)]
-pub struct TransactionStoreHandler {
-    store: TransactionStore,
-}
-
-impl TransactionStoreHandler {
-    pub fn new(store: TransactionStore) -> Self {
-        Self { store }
-    }
-}
+pub type TransactionStoreHandler = StoreHandler<TransactionStore>;
 
 impl Handler for TransactionStoreHandler {
     type Request = TransactionStoreRequest;
@@ -37,12 +26,11 @@ impl Handler for TransactionStoreHandler {
         let Some(Request::GetTransactionsById(r)) = request.request else {
             return Err(RpcError::new("unknown request"));
         };
-        let store = self.store.clone();
-        let transactions =
-            tokio::task::spawn_blocking(move || store.get_transactions_by_id(&r.transaction_ids))
-                .await
-                .map_err(|e| RpcError::new(format!("transaction store task failed: {e}")))?
-                .map_err(|e| RpcError::new(e.to_string()))?;
+        let transactions = self
+            .blocking("transaction store", move |store| {
+                store.get_transactions_by_id(&r.transaction_ids)
+            })
+            .await?;
         Ok(TransactionStoreResponse {
             response: Some(Response::GetTransactionsById(GetTransactionsByIdResponse {
                 transactions,
@@ -54,7 +42,8 @@ impl Handler for TransactionStoreHandler {
 /// The service: open `basedir/transaction_store/db`, follow accepted blocks, serve RPCs.
 pub async fn run(service: Service<StoreArgs>) -> anyhow::Result<()> {
     let store = TransactionStore::open(&service.settings.basedir, service.settings.args.reset())?;
-    let subscriber = service.subscribe(&[BLOCK_ACCEPT]);
+    // Every replica records transactions from every accepted block.
+    let subscriber = service.subscribe(&[topic::BLOCK_ACCEPT]);
     let follower = tokio::spawn(crate::block_store::follow_accepted_blocks_into(
         store.clone(),
         subscriber,

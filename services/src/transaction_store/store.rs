@@ -7,7 +7,7 @@ use crate::storage::{StorageError, Store, Table};
 
 /// Service name: RPC queue `koinos.rpc.transaction_store`, data under
 /// `basedir/transaction_store/db`.
-pub const SERVICE: &str = "transaction_store";
+pub const SERVICE: &str = crate::mq::topology::service::TRANSACTION_STORE;
 
 /// Transaction id -> `transaction_item`.
 const TRANSACTIONS: Table<TransactionItem> = Table::new("transactions");
