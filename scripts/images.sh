@@ -328,19 +328,25 @@ cmd_test() {
     "$DOCKER" run --rm --read-only --user 65532:65532 --cap-drop ALL "$SERVICES_IMAGE" koinos-chain --help | head -n 5
 
     log "rabbitmq: the operator's init container, then the server (read-only root, uid 999)"
-    mkdir -p "$t/conf.d" "$t/cookie"
-    cat >"$t/conf.d/10-koinos.conf" <<EOF
+    # conf.d laid out as the operator's projected volume: the ConfigMap's 10-koinos.conf (as
+    # render_rabbitmq_conf writes it for one replica) and the Secret's 20-credentials.conf, as
+    # symlinks into ..data, mode 0440, group 999 (the pod's fsGroup)
+    local data=$t/conf.d/..2026_01_01_00_00_00.000000000
+    rm -rf "$t" && mkdir -p "$data" "$t/cookie"
+    cat >"$data/10-koinos.conf" <<EOF
 listeners.tcp.default = 5672
 max_message_size = 536870912
 prometheus.tcp.port = 15692
 cluster_formation.peer_discovery_backend = classic_config
 cluster_formation.classic_config.nodes.1 = rabbit@$host
-default_user = koinos
-default_pass = koinos-images-test
-loopback_users = none
 EOF
+    printf 'default_user = koinos\ndefault_pass = koinos-images-test\n' >"$data/20-credentials.conf"
+    ln -s "$(basename "$data")" "$t/conf.d/..data"
+    ln -s ..data/10-koinos.conf "$t/conf.d/10-koinos.conf"
+    ln -s ..data/20-credentials.conf "$t/conf.d/20-credentials.conf"
     head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$t/cookie/.erlang.cookie"
-    chmod 0644 "$t/cookie/.erlang.cookie" "$t/conf.d/10-koinos.conf"
+    chgrp 999 "$data"/*.conf "$t/cookie/.erlang.cookie"
+    chmod 0440 "$data"/*.conf "$t/cookie/.erlang.cookie"
     "$DOCKER" rm -f "$name" >/dev/null 2>&1 || true
     "$DOCKER" volume rm -f "$volume" >/dev/null 2>&1 || true
     local common=(--read-only --user 999:999 --cap-drop ALL --security-opt no-new-privileges
@@ -366,8 +372,12 @@ EOF
     "$DOCKER" exec "$name" rabbitmq-diagnostics -q ping
     "$DOCKER" exec "$name" rabbitmqctl -q version | sed 's/^/  rabbitmq /'
     amqp_check 127.0.0.1 "$amqp_port" koinos koinos-images-test
+    if amqp_check 127.0.0.1 "$amqp_port" koinos wrong-password 2>/dev/null; then
+        die "rabbitmq accepted a wrong password"
+    fi
+    echo "AMQP: a wrong password is refused"
     curl -fsS "http://127.0.0.1:$metrics_port/metrics" | grep -m 1 '^rabbitmq_' | sed 's/^/  metrics: /'
-    "$DOCKER" logs "$name" 2>&1 | grep -E '\[(error|warning)\]' | sed 's/^/  log: /' || true
+    "$DOCKER" logs "$name" 2>&1 | grep -E '\[(error|warning)\]|config file\(s\)' | sed 's/^/  log: /' || true
     "$DOCKER" rm -f "$name" >/dev/null
     "$DOCKER" volume rm -f "$volume" >/dev/null
     log "all images run"
