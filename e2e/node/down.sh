@@ -36,7 +36,11 @@ for name in local-path-provisioner coredns kube-proxy kubelet; do stop "$name" 2
 
 # 2. Every pod process lives in a cgroup under $CGROUP_ROOT: kill them all.
 for ((round = 0; round < 50; round++)); do
-  pids="$(find /sys/fs/cgroup/"$CGROUP_ROOT" /sys/fs/cgroup/*/"$CGROUP_ROOT" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)"
+  pids=""
+  for p in $(find /sys/fs/cgroup/"$CGROUP_ROOT" /sys/fs/cgroup/*/"$CGROUP_ROOT" -name cgroup.procs \
+    -exec cat {} + 2>/dev/null | sort -u); do
+    running "$p" && pids="$pids $p" # zombies stay listed until reaped; they need no signal
+  done
   [ -n "$pids" ] || break
   # shellcheck disable=SC2086
   kill -KILL $pids 2>/dev/null
@@ -88,9 +92,16 @@ for ipt in iptables ip6tables; do
 done
 
 # 7. cgroups (deepest first), CNI result cache, kubelet's /var/log/containers links.
-for c in /sys/fs/cgroup/"$CGROUP_ROOT" /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
-  [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
+# (A cgroup holding a zombie cannot go until PID 1 reaps it: retry for a few seconds.)
+for ((round = 0; round < 50; round++)); do
+  left=""
+  for c in /sys/fs/cgroup/"$CGROUP_ROOT" /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
+    [ -d "$c" ] && { find "$c" -depth -type d -exec rmdir {} + 2>/dev/null; [ -d "$c" ] && left=1; }
+  done
+  [ -n "$left" ] || break
+  sleep 0.1
 done
+[ -z "$left" ] || log "cgroups left under /sys/fs/cgroup/*/$CGROUP_ROOT"
 rm -f /var/lib/cni/results/koinos-e2e-* 2>/dev/null
 for id in $sandboxes; do rm -f /var/lib/cni/results/*-"$id"-* 2>/dev/null; done
 find /var/log/containers -maxdepth 1 -lname "$N/*" -delete 2>/dev/null
