@@ -107,7 +107,11 @@ for id in $sandboxes; do rm -f /var/lib/cni/results/*-"$id"-* 2>/dev/null; done
 find /var/log/containers -maxdepth 1 -lname "$N/*" -delete 2>/dev/null
 if [ -f "$RUN/node-created-host-dirs" ]; then
   for d in $(cat "$RUN/node-created-host-dirs"); do
-    [ -d "$d/results" ] && rmdir "$d/results" 2>/dev/null
+    case "$d" in
+      /var/lib/kubelet) rm -f "$d/device-plugins/kubelet.sock"; rmdir "$d/device-plugins" 2>/dev/null ;;
+      /var/lib/cni) rmdir "$d/results" 2>/dev/null ;;
+      /run/containerd) rmdir "$d/s" 2>/dev/null ;; # shared with any other containerd's shims
+    esac
     rmdir "$d" 2>/dev/null
   done
   rm -f "$RUN/node-created-host-dirs"

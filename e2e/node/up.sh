@@ -57,10 +57,14 @@ if ip link show "$BRIDGE" >/dev/null 2>&1 || [ -d "/sys/fs/cgroup/pids/$CGROUP_R
   echo "$BRIDGE or cgroup $CGROUP_ROOT exists: another real node runs on this machine (or a stale one: down.sh it)" >&2
   exit 1
 fi
-# kubelet links container logs into /var/log/containers whatever podLogsDir says, and containerd
-# caches CNI results in /var/lib/cni; down.sh removes these dirs again if they are ours.
+# Paths outside our dir that cannot be moved: kubelet links container logs into
+# /var/log/containers and serves device plugins from /var/lib/kubelet/device-plugins whatever its
+# flags say; containerd caches CNI results in /var/lib/cni and puts shim sockets in
+# /run/containerd/s. down.sh removes those dirs again if they were not there before (and are empty).
 : > "$RUN/node-created-host-dirs"
-for d in /var/log/containers /var/lib/cni; do [ -d "$d" ] || echo "$d" >> "$RUN/node-created-host-dirs"; done
+for d in /var/log/containers /var/lib/kubelet /var/lib/cni /run/containerd; do
+  [ -d "$d" ] || echo "$d" >> "$RUN/node-created-host-dirs"
+done
 mkdir -p "$N"/{pids,pki,containerd,runc,cni/net.d,cni/ipam,kubelet/root,pod-logs,volumes,coredns,local-path} "$RUN/logs"
 
 start_proc() { # name command...
