@@ -8,6 +8,7 @@ pub mod crd;
 pub mod leader;
 pub mod metrics;
 pub mod metrics_api;
+pub mod model;
 pub mod render;
 pub mod run;
 pub mod telemetry;

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use crate::controller::build::{Desired, Generated, build};
-use crate::controller::validate::{InvalidSpec, validate};
 use crate::crd::KoinosCluster;
+use crate::model::{InvalidSpec, validate};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {

@@ -2,8 +2,8 @@
 
 pub mod fake_api;
 
-use crate::controller::validate::{ValidatedCluster, validate};
 use crate::crd::KoinosCluster;
+use crate::model::{ValidatedCluster, validate};
 
 /// Parse a KoinosCluster; fills namespace, uid and generation like the API server would.
 pub fn fixture(yaml: &str) -> KoinosCluster {

@@ -14,10 +14,10 @@ use tracing::debug;
 use super::session::ClusterBroker;
 use super::target::{BrokerTarget, target, url_secret};
 use super::{BoxFuture, BrokerReadError, BrokerReader, ReadFailure};
-use crate::controller::profile::ServiceKind;
-use crate::controller::validate::{ValidatedCluster, validate};
 use crate::crd::KoinosCluster;
 use crate::crd::status::ChainStatus;
+use crate::model::profile::ServiceKind;
+use crate::model::{ValidatedCluster, validate};
 
 /// Timeouts and cache lifetimes of the reader.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -146,7 +146,7 @@ async fn a_dead_broker_fails_fast() {
         .port();
     let (_api, client) = api_with_cluster(&format!("amqp://u:p@127.0.0.1:{port}/")).await;
     let reader = AmqpBrokerReader::with_options(client, None, fast());
-    let vc = crate::controller::validate::validate(&fixture(EXTERNAL_BROKER), "prod").unwrap();
+    let vc = crate::model::validate(&fixture(EXTERNAL_BROKER), "prod").unwrap();
     // Connection refused is known at once: no need to wait for the timeout.
     let started = Instant::now();
     let reading = reader.read_cluster(&vc).await;
@@ -184,7 +184,7 @@ async fn a_missing_secret_is_a_stable_credentials_failure() {
     let reader = AmqpBrokerReader::with_options(client, None, fast());
     let mut kc = fixture(EXTERNAL_BROKER);
     kc.spec.amqp.external.as_mut().unwrap().url_secret_ref.name = "absent".into();
-    let vc = crate::controller::validate::validate(&kc, "prod").unwrap();
+    let vc = crate::model::validate(&kc, "prod").unwrap();
     let reading = reader.read_cluster(&vc).await;
     assert_eq!(
         reading.head,

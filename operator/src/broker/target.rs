@@ -10,10 +10,10 @@ use k8s_openapi::api::core::v1::Secret;
 use koinos_mq::parse_url;
 
 use super::ReadFailure;
-use crate::controller::build::rabbitmq::{AMQP_URL_KEY, amqp_secret_name};
-use crate::controller::profile::ServiceKind;
-use crate::controller::validate::{Amqp, ValidatedCluster};
 use crate::crd::network::SecretKeyRef;
+use crate::model::naming::{AMQP_URL_KEY, amqp_secret_name};
+use crate::model::profile::ServiceKind;
+use crate::model::{Amqp, ValidatedCluster};
 
 /// A cluster's broker and what the operator may read there.
 #[derive(Clone, PartialEq, Eq)]
@@ -116,8 +116,8 @@ pub fn endpoint(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::validate::validate;
     use crate::crd::KoinosCluster;
+    use crate::model::validate;
     use k8s_openapi::ByteString;
 
     fn cluster(amqp: serde_json::Value, services: serde_json::Value) -> ValidatedCluster {

@@ -21,17 +21,16 @@ use serde_json::json;
 
 use super::build::keda::{KEDA_API_VERSION, ScaledObject, TriggerAuthentication};
 use super::build::meta::{LABEL_GENERATED, cluster_selector, content_hash};
-use super::build::rabbitmq::{
-    AMQP_PASSWORD_KEY, AMQP_USERNAME_KEY, AmqpCredentials, ERLANG_COOKIE_KEY, amqp_secret_name,
-};
-use super::build::workload::{P2P_SEED_KEY, p2p_identity_secret_name};
+use super::build::rabbitmq::AmqpCredentials;
 use super::build::{Desired, Generated};
 use super::error::{Error, is_rejected};
-use super::profile::ServiceKind;
-use super::validate::{
-    Amqp, Network, PRODUCER_KEY_SECRET_KEY, ValidatedCluster, producer_key_secret_name,
-};
 use crate::crd::FIELD_MANAGER;
+use crate::model::naming::{
+    AMQP_PASSWORD_KEY, AMQP_USERNAME_KEY, ERLANG_COOKIE_KEY, P2P_SEED_KEY, PRODUCER_KEY_SECRET_KEY,
+    amqp_secret_name, p2p_identity_secret_name, producer_key_secret_name,
+};
+use crate::model::profile::ServiceKind;
+use crate::model::{Amqp, Network, ValidatedCluster};
 
 /// Annotation on every applied child: hash of the object as last applied.
 pub const ANNOTATION_APPLIED_HASH: &str = "koinos.io/applied-hash";

@@ -1,7 +1,7 @@
 //! Reconcile errors: context (the object and step) plus a bounded category for metrics and
 //! Events.
 
-use super::validate::InvalidSpec;
+use crate::model::InvalidSpec;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

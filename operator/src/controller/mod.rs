@@ -3,9 +3,7 @@
 pub mod apply;
 pub mod build;
 pub mod error;
-pub mod profile;
 pub mod status;
-pub mod validate;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,10 +29,10 @@ use self::apply::{Applied, AppliedCache, Applier};
 use self::build::meta::{LABEL_MANAGED_BY, MANAGED_BY};
 use self::error::Error;
 use self::status::{BrokerObservation, Observed, Outcome};
-use self::validate::ValidatedCluster;
 use crate::broker::{AmqpBrokerReader, ReaderOptions};
 use crate::crd::{FIELD_MANAGER, KoinosCluster, KoinosClusterStatus};
 use crate::metrics::Metrics;
+use crate::model::ValidatedCluster;
 
 /// Default of `--chain-status-interval`.
 pub const DEFAULT_CHAIN_STATUS_INTERVAL: Duration = Duration::from_secs(30);
@@ -240,7 +238,7 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
         return Ok(Action::await_change()); // children go with it through owner references
     }
     let namespace = cluster.namespace().ok_or(Error::MissingNamespace)?;
-    let vc = match validate::validate(&cluster, &namespace) {
+    let vc = match crate::model::validate(&cluster, &namespace) {
         Ok(vc) => vc,
         Err(invalid) => {
             ctx.metrics.reconciles.with_label_values(&["invalid"]).inc();

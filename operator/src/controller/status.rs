@@ -10,11 +10,11 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{Api, Client};
 
-use super::build::meta::child_name;
 use super::build::rabbitmq;
 use super::error::Error;
-use super::validate::{Amqp, ValidatedCluster};
 use crate::crd::status::{KoinosClusterStatus, ServiceStatus};
+use crate::model::naming::child_name;
+use crate::model::{Amqp, ValidatedCluster};
 
 pub use self::chain::{BrokerObservation, CHAIN_REACHABLE};
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{GROUP, GROUP_VERSION, VERSION};
-use crate::controller::build::hpa::QUEUE_DEPTH_METRIC;
+use crate::model::metric::QUEUE_DEPTH_METRIC;
 
 /// `GET /apis`: the one group served here.
 pub fn api_group_list() -> Value {

@@ -21,7 +21,7 @@ use super::responses::{self, ExternalMetricValue, bad_request, not_found, status
 use super::selector;
 use super::tls::PeerInfo;
 use crate::broker::{BrokerReadError, BrokerReader};
-use crate::controller::build::hpa::QUEUE_DEPTH_METRIC;
+use crate::model::metric::QUEUE_DEPTH_METRIC;
 
 /// Paths answered without authentication (probes).
 const HEALTH_PATHS: [&str; 3] = ["/healthz", "/readyz", "/livez"];

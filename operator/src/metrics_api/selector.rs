@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::controller::build::hpa::{METRIC_LABEL_CLUSTER, METRIC_LABEL_QUEUE};
+use crate::model::metric::{METRIC_LABEL_CLUSTER, METRIC_LABEL_QUEUE};
 
 /// The one series a selector names.
 #[derive(Clone, Debug, PartialEq, Eq)]

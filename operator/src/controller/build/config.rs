@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::{Value, json};
 
-use super::meta::{child_name, content_hash, object_meta};
-use crate::controller::profile::{BASEDIR, GRPC_PORT, JSONRPC_PORT, P2P_PORT, ServiceKind};
-use crate::controller::validate::{ValidatedCluster, ValidatedService};
+use super::meta::{content_hash, object_meta};
+use crate::model::naming::config_map_name;
+use crate::model::profile::{BASEDIR, GRPC_PORT, JSONRPC_PORT, P2P_PORT, ServiceKind};
+use crate::model::{ValidatedCluster, ValidatedService};
 
 /// Where the chain finds its genesis (a ConfigMap mounted read-only).
 pub const GENESIS_DIR: &str = "/koinos/genesis";
@@ -18,10 +19,6 @@ pub const SECRETS_DIR: &str = "/koinos/secrets";
 pub const PRIVATE_KEY_FILE: &str = "private.key";
 /// JSON-RPC methods refused unless the user configures a blacklist (design.md §5).
 pub const DEFAULT_JSONRPC_BLACKLIST: [&str; 2] = ["block_store.add_block", "chain.propose_block"];
-
-pub fn config_map_name(vc: &ValidatedCluster) -> String {
-    child_name(vc, "config")
-}
 
 /// ConfigMap key holding a service's `config.yml`.
 pub fn config_key(svc: &ValidatedService) -> String {

@@ -17,9 +17,10 @@ use koinos_protocol::devnet::{DEFAULT_INITIAL_BALANCE, genesis, token_contract_i
 use koinos_protocol::genesis::genesis_to_json;
 
 use super::config::GENESIS_FILE;
-use super::meta::{LABEL_GENERATED, child_name, object_meta};
-use crate::controller::validate::{
-    PRODUCER_KEY_SECRET_KEY, ValidatedCluster, producer_key_secret_name,
+use super::meta::{LABEL_GENERATED, object_meta};
+use crate::model::ValidatedCluster;
+use crate::model::naming::{
+    PRODUCER_KEY_SECRET_KEY, genesis_config_map_name, producer_key_secret_name,
 };
 
 /// Genesis ConfigMap key holding the token contract id (base58), for clients.
@@ -35,10 +36,6 @@ pub fn devnet_genesis(key: &PrivateKey) -> GenesisData {
         token_contract_id(producer.as_bytes()).as_bytes(),
         &[(producer.to_vec(), DEFAULT_INITIAL_BALANCE)],
     )
-}
-
-pub fn genesis_config_map_name(vc: &ValidatedCluster) -> String {
-    child_name(vc, "genesis")
 }
 
 /// The devnet genesis ConfigMap (immutable: the chain id must never change): the chain's

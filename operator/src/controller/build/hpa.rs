@@ -12,16 +12,12 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use super::meta::{child_name, object_meta};
-use crate::controller::profile::{ScaleSignal, ServiceProfile};
-use crate::controller::validate::{ValidatedCluster, ValidatedService};
+use super::meta::object_meta;
 use crate::crd::autoscaling::AutoscalingProvider;
-
-/// External metric: ready + unacknowledged messages of a cluster's RPC queue.
-pub const QUEUE_DEPTH_METRIC: &str = "koinos_rpc_queue_depth";
-/// Metric selector labels.
-pub const METRIC_LABEL_CLUSTER: &str = "cluster";
-pub const METRIC_LABEL_QUEUE: &str = "queue";
+use crate::model::metric::{METRIC_LABEL_CLUSTER, METRIC_LABEL_QUEUE, QUEUE_DEPTH_METRIC};
+use crate::model::naming::child_name;
+use crate::model::profile::{ScaleSignal, ServiceProfile};
+use crate::model::{ValidatedCluster, ValidatedService};
 
 /// Kind of the workload an autoscaler targets (`apps/v1`).
 pub fn workload_kind(profile: &ServiceProfile) -> &'static str {
@@ -113,7 +109,7 @@ pub fn build_service_hpa(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::profile::ServiceKind;
+    use crate::model::profile::ServiceKind;
     use crate::test_support::{API_NODE, validated};
 
     #[test]

@@ -14,11 +14,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
 use super::hpa::workload_kind;
-use super::meta::{child_name, object_meta};
-use super::rabbitmq::{AMQP_URL_KEY, amqp_secret_name};
-use crate::controller::profile::ScaleSignal;
-use crate::controller::validate::{Amqp, ValidatedCluster, ValidatedService};
+use super::meta::object_meta;
 use crate::crd::autoscaling::AutoscalingProvider;
+use crate::model::naming::{AMQP_URL_KEY, amqp_secret_name, child_name};
+use crate::model::profile::ScaleSignal;
+use crate::model::{Amqp, ValidatedCluster, ValidatedService};
 
 pub const KEDA_GROUP: &str = "keda.sh";
 pub const KEDA_VERSION: &str = "v1alpha1";
@@ -267,7 +267,7 @@ pub fn build_keda(vc: &ValidatedCluster) -> (Vec<ScaledObject>, Vec<TriggerAuthe
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::profile::ServiceKind;
+    use crate::model::profile::ServiceKind;
     use crate::test_support::{API_NODE, validated};
 
     /// The API node with block_store and mempool scaled by KEDA.

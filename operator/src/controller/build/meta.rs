@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use sha2::{Digest, Sha256};
 
-use crate::controller::validate::ValidatedCluster;
+use crate::model::ValidatedCluster;
 
 pub const LABEL_NAME: &str = "app.kubernetes.io/name";
 pub const LABEL_INSTANCE: &str = "app.kubernetes.io/instance";
@@ -20,11 +20,6 @@ pub const ANNOTATION_CONFIG_HASH: &str = "koinos.io/config-hash";
 
 pub const APP_NAME: &str = "koinos";
 pub const MANAGED_BY: &str = "koinos-operator";
-
-/// `<cluster>-<component>`.
-pub fn child_name(vc: &ValidatedCluster, component: &str) -> String {
-    format!("{}-{component}", vc.name)
-}
 
 /// Labels that select a component's pods (stable: never change them on a live object).
 pub fn selector_labels(vc: &ValidatedCluster, component: &str) -> BTreeMap<String, String> {

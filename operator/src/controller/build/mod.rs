@@ -27,9 +27,13 @@ use koinos_protocol::crypto::PrivateKey;
 use self::keda::{ScaledObject, TriggerAuthentication};
 use self::meta::{LABEL_GENERATED, object_meta};
 use self::rabbitmq::AmqpCredentials;
-use self::workload::{P2P_SEED_KEY, Workload, p2p_identity_secret_name};
-use super::profile::ServiceKind;
-use super::validate::{Amqp, Network, ValidatedCluster};
+use self::workload::Workload;
+use crate::model::naming::{
+    P2P_SEED_KEY, amqp_secret_name, genesis_config_map_name, p2p_identity_secret_name,
+    producer_key_secret_name,
+};
+use crate::model::profile::ServiceKind;
+use crate::model::{Amqp, Network, ValidatedCluster};
 
 /// Material generated once by the apply step (or read back from its Secret). `None` when
 /// unknown, e.g. `render` without a cluster: the objects derived from it are then left out.
@@ -94,11 +98,10 @@ pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
             None => {
                 desired
                     .pending_generated
-                    .push(format!("ConfigMap/{}", devnet::genesis_config_map_name(vc)));
-                desired.pending_generated.push(format!(
-                    "Secret/{}",
-                    super::validate::producer_key_secret_name(&vc.name)
-                ));
+                    .push(format!("ConfigMap/{}", genesis_config_map_name(vc)));
+                desired
+                    .pending_generated
+                    .push(format!("Secret/{}", producer_key_secret_name(&vc.name)));
             }
         }
     }
@@ -121,7 +124,7 @@ pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
                 .push(rabbitmq::build_amqp_secret(vc, credentials)),
             None => desired
                 .pending_generated
-                .push(format!("Secret/{}", rabbitmq::amqp_secret_name(vc))),
+                .push(format!("Secret/{}", amqp_secret_name(vc))),
         }
         desired
             .services

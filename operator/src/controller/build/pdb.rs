@@ -4,8 +4,9 @@
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta::{child_name, object_meta, selector};
-use crate::controller::validate::ValidatedCluster;
+use super::meta::{object_meta, selector};
+use crate::model::ValidatedCluster;
+use crate::model::naming::child_name;
 
 pub fn build_pdb(vc: &ValidatedCluster, component: &str) -> PodDisruptionBudget {
     PodDisruptionBudget {

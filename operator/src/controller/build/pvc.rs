@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::meta::labels;
-use crate::controller::validate::{Storage, ValidatedCluster};
+use crate::model::{Storage, ValidatedCluster};
 
 /// Name of the data volume (PVCs are `data-<statefulset>-<ordinal>`).
 pub const DATA_VOLUME: &str = "data";

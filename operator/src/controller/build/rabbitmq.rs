@@ -18,23 +18,22 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{
-    ANNOTATION_CONFIG_HASH, APP_NAME, LABEL_GENERATED, LABEL_INSTANCE, LABEL_NAME, child_name,
-    content_hash, object_meta, selector, selector_labels,
+    ANNOTATION_CONFIG_HASH, APP_NAME, LABEL_GENERATED, LABEL_INSTANCE, LABEL_NAME, content_hash,
+    object_meta, selector, selector_labels,
 };
 use super::pvc::{DATA_VOLUME, build_volume_claim_template, retention_policy};
 use super::security::{RABBITMQ_UID, container_security_context, pod_security_context};
 use super::workload::apply_pod_overrides;
-use crate::controller::profile::AMQP_PORT;
-use crate::controller::validate::{ManagedBroker, ValidatedCluster};
+use crate::model::naming::{
+    AMQP_PASSWORD_KEY, AMQP_URL_KEY, AMQP_USERNAME_KEY, ERLANG_COOKIE_KEY, amqp_secret_name,
+    child_name,
+};
+use crate::model::profile::AMQP_PORT;
+use crate::model::{ManagedBroker, ValidatedCluster};
 
 pub const COMPONENT: &str = "rabbitmq";
 /// Largest message the broker accepts (koinos-protocol.md §1).
 pub const MAX_MESSAGE_SIZE: u64 = 536_870_912;
-/// Keys of the `<cluster>-amqp` Secret.
-pub const AMQP_URL_KEY: &str = "url";
-pub const AMQP_USERNAME_KEY: &str = "username";
-pub const AMQP_PASSWORD_KEY: &str = "password";
-pub const ERLANG_COOKIE_KEY: &str = "erlang-cookie";
 const CREDENTIALS_CONF_KEY: &str = "20-credentials.conf";
 const RABBITMQ_CONF_KEY: &str = "10-koinos.conf";
 const PROMETHEUS_PORT: i32 = 15692;
@@ -61,9 +60,6 @@ impl std::fmt::Debug for AmqpCredentials {
     }
 }
 
-pub fn amqp_secret_name(vc: &ValidatedCluster) -> String {
-    child_name(vc, "amqp")
-}
 pub fn client_service_name(vc: &ValidatedCluster) -> String {
     child_name(vc, COMPONENT)
 }

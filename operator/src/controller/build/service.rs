@@ -5,9 +5,10 @@
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::meta::{child_name, object_meta, selector_labels};
-use crate::controller::profile::METRICS_PORT;
-use crate::controller::validate::{ValidatedCluster, ValidatedService};
+use super::meta::{object_meta, selector_labels};
+use crate::model::naming::child_name;
+use crate::model::profile::METRICS_PORT;
+use crate::model::{ValidatedCluster, ValidatedService};
 
 pub fn build_service_service(vc: &ValidatedCluster, svc: &ValidatedService) -> Service {
     let profile = svc.profile;
@@ -52,7 +53,7 @@ pub fn build_service_service(vc: &ValidatedCluster, svc: &ValidatedService) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::profile::ServiceKind;
+    use crate::model::profile::ServiceKind;
     use crate::test_support::{API_NODE, validated};
 
     #[test]

@@ -18,15 +18,16 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::config::{
     GENESIS_DIR, GENESIS_FILE, PRIVATE_KEY_FILE, SECRETS_DIR, config_hash, config_key,
-    config_map_name,
 };
-use super::devnet::genesis_config_map_name;
-use super::meta::{ANNOTATION_CONFIG_HASH, child_name, object_meta, selector, selector_labels};
+use super::meta::{ANNOTATION_CONFIG_HASH, object_meta, selector, selector_labels};
 use super::pvc::{DATA_VOLUME, build_volume_claim_template, retention_policy};
-use super::rabbitmq::{AMQP_URL_KEY, amqp_secret_name};
 use super::security::{SERVICES_UID, container_security_context, pod_security_context};
-use crate::controller::profile::{BASEDIR, METRICS_PORT, ServiceClass, ServiceKind};
-use crate::controller::validate::{Amqp, Network, ResolvedPod, ValidatedCluster, ValidatedService};
+use crate::model::naming::{
+    AMQP_URL_KEY, P2P_SEED_KEY, amqp_secret_name, child_name, config_map_name,
+    genesis_config_map_name, p2p_identity_secret_name,
+};
+use crate::model::profile::{BASEDIR, METRICS_PORT, ServiceClass, ServiceKind};
+use crate::model::{Amqp, Network, ResolvedPod, ValidatedCluster, ValidatedService};
 
 /// Env var the `--amqp` flag expands.
 pub const AMQP_URL_ENV: &str = "KOINOS_AMQP_URL";
@@ -85,11 +86,6 @@ fn secret_env(var: &str, name: String, key: String) -> EnvVar {
         ..Default::default()
     }
 }
-
-pub fn p2p_identity_secret_name(vc: &ValidatedCluster) -> String {
-    child_name(vc, "p2p-identity")
-}
-pub const P2P_SEED_KEY: &str = "seed";
 
 fn pod_name_env() -> EnvVar {
     EnvVar {

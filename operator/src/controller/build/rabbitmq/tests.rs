@@ -1,5 +1,5 @@
 use super::*;
-use crate::controller::validate::Amqp;
+use crate::model::Amqp;
 use crate::test_support::{API_NODE, DEVNET, generated, validated};
 
 fn broker(vc: &ValidatedCluster) -> &ManagedBroker {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, TopologySpreadConstraint};
 
-use crate::controller::profile::{ServiceKind, ServiceProfile};
+use super::profile::{ServiceKind, ServiceProfile};
 use crate::crd::autoscaling::AutoscalingProvider;
 use crate::crd::network::SecretKeyRef;
 use crate::crd::service::ServiceExposure;
@@ -119,10 +119,3 @@ impl ValidatedCluster {
         self.services.iter().find(|s| s.kind() == kind)
     }
 }
-
-/// Name of the generated devnet producer key Secret.
-pub fn producer_key_secret_name(cluster: &str) -> String {
-    format!("{cluster}-producer-key")
-}
-/// Key of the WIF in the generated producer key Secret.
-pub const PRODUCER_KEY_SECRET_KEY: &str = "private.key";

@@ -9,6 +9,8 @@ use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, TopologySpreadC
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::ResourceExt;
 
+use super::cluster::*;
+use super::naming::{PRODUCER_KEY_SECRET_KEY, producer_key_secret_name};
 use super::profile::{ScaleSignal, ServiceClass, ServiceKind, ServiceProfile};
 use crate::crd::KoinosCluster;
 use crate::crd::autoscaling::{AutoscalingProvider, AutoscalingSpec};
@@ -504,9 +506,6 @@ fn resolve_pod(
             .unwrap_or_default(),
     }
 }
-
-mod model;
-pub use model::*;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,43 @@
+//! Names of the children and of the generated Secrets and ConfigMaps, and the keys inside
+//! them: shared by the builders, the apply step (generated material) and the broker reader.
+
+use super::cluster::ValidatedCluster;
+
+/// `<cluster>-<component>`.
+pub fn child_name(vc: &ValidatedCluster, component: &str) -> String {
+    format!("{}-{component}", vc.name)
+}
+
+/// The services' `config.yml` ConfigMap.
+pub fn config_map_name(vc: &ValidatedCluster) -> String {
+    child_name(vc, "config")
+}
+
+/// The generated AMQP credentials Secret of a managed broker.
+pub fn amqp_secret_name(vc: &ValidatedCluster) -> String {
+    child_name(vc, "amqp")
+}
+/// Keys of the `<cluster>-amqp` Secret.
+pub const AMQP_URL_KEY: &str = "url";
+pub const AMQP_USERNAME_KEY: &str = "username";
+pub const AMQP_PASSWORD_KEY: &str = "password";
+pub const ERLANG_COOKIE_KEY: &str = "erlang-cookie";
+
+/// Name of the generated devnet producer key Secret.
+pub fn producer_key_secret_name(cluster: &str) -> String {
+    format!("{cluster}-producer-key")
+}
+/// Key of the WIF in the generated producer key Secret.
+pub const PRODUCER_KEY_SECRET_KEY: &str = "private.key";
+
+/// The generated devnet genesis ConfigMap.
+pub fn genesis_config_map_name(vc: &ValidatedCluster) -> String {
+    child_name(vc, "genesis")
+}
+
+/// The generated p2p identity Secret.
+pub fn p2p_identity_secret_name(vc: &ValidatedCluster) -> String {
+    child_name(vc, "p2p-identity")
+}
+/// Key of the seed in the p2p identity Secret.
+pub const P2P_SEED_KEY: &str = "seed";
