@@ -62,7 +62,9 @@ impl ProducerKey {
     }
 
     /// Reads the WIF in `path`, or generates a key and writes it there (mode 0600); then
-    /// writes `public.key` (base64url of the compressed public key) in the same directory.
+    /// writes `public.key` (base64url of the compressed public key) in the same directory when
+    /// it can: a key mounted from a Kubernetes Secret sits in a read-only directory, and the
+    /// public key is only a convenience for people, so that is not an error.
     pub fn load_or_generate(path: &Path) -> anyhow::Result<Self> {
         let key = if path.exists() {
             let text = std::fs::read_to_string(path)?;
@@ -77,7 +79,9 @@ impl ProducerKey {
             key
         };
         let public = path.with_file_name("public.key");
-        std::fs::write(&public, URL_SAFE.encode(key.public_key()))?;
+        if let Err(error) = std::fs::write(&public, URL_SAFE.encode(key.public_key())) {
+            tracing::info!(path = %public.display(), %error, "public.key not written (read-only key directory?)");
+        }
         Ok(key)
     }
 }
@@ -96,6 +100,19 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_whose_public_key_cannot_be_written_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("private.key");
+        let key = ProducerKey::generate();
+        std::fs::write(&path, key.wif()).unwrap();
+        // As on a read-only Secret mount, writing public.key fails (a directory in its place
+        // makes it fail for root too).
+        std::fs::create_dir(dir.path().join("public.key")).unwrap();
+        let loaded = ProducerKey::load_or_generate(&path).unwrap();
+        assert_eq!(loaded.wif(), key.wif());
+    }
 
     #[test]
     fn wif_matches_the_protocol_test_vector() {
