@@ -1,146 +1,118 @@
 #!/usr/bin/env bash
-# The main job, on an embedded default: a producing Koinos devnet of our binaries on the local
-# RabbitMQ, a local Kubernetes control plane (kube-apiserver, etcd, controller-manager,
-# scheduler built from Go modules; kwok for fake nodes), the operator running against it, and a
-# demo KoinosCluster whose broker is that RabbitMQ. `kubectl get kc` then shows the chain's
-# HEIGHT and LIB read by the operator over AMQP, and the block_store HPA reads its queue depth
-# from the operator's external metrics API.
+# The main job: a local Kubernetes cluster on real pods, the operator installed the way a user
+# installs it, and a demo KoinosCluster producing blocks.
+#   1. builds (cached) the control plane and the node from Go modules (e2e/control-plane,
+#      e2e/node) and the images from docker/ (scripts/images.sh: operator, services, RabbitMQ);
+#   2. starts the control plane and a real node (containerd + runc, CNI bridge, kubelet,
+#      kube-proxy, CoreDNS, local-path PVs) and loads the images into the node's runtime;
+#   3. `kubectl apply --server-side -f manifests/install.yaml` (the operator as a pod, with its
+#      external metrics API registered);
+#   4. applies KoinosCluster `demo` (a devnet: generated genesis and producer key, a managed
+#      RabbitMQ, every service a container; block_store autoscaled on its queue depth);
+#   5. forwards the cluster's JSON-RPC Service to 127.0.0.1 (the URL to give koilib) and shows
+#      the cluster, its pods and the HPA every 10 s.
+# Ctrl-C stops everything (pods, node, control plane) in seconds and leaves nothing running.
 #
-#   scripts/demo.sh            # keeps an existing devnet under target/demo
-#   scripts/demo.sh --reset    # a fresh devnet (new keys, empty chain)
+#   DEMO_JSONRPC_PORT   local port of the JSON-RPC forward (default 8080)
 #
-# The first run builds the control plane (about 20 minutes on 2 cores, cached afterwards in
-# ~/.cache/koinos-e2e) beside the Cargo build. The kwok pods are fake: the Koinos services that
-# answer are the devnet's processes. Ctrl-C stops everything; logs stay in target/demo.
+# The first run builds everything (about 30-40 minutes on 2 cores; cached afterwards in
+# ~/.cache/koinos-e2e and ~/.cache/koinos-images). Logs stay in target/demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 DEMO="$ROOT/target/demo"
 NS=koinos-demo
-VHOST=koinos-demo
-AMQP_URL="amqp://guest:guest@127.0.0.1:5672/$VHOST"
-METRICS_API_PORT="${DEMO_METRICS_API_PORT:-6444}"
-reset=false
-for arg in "$@"; do
-  case "$arg" in
-    --reset) reset=true ;;
-    *) echo "usage: $0 [--reset]" >&2; exit 2 ;;
-  esac
-done
+PORT="${DEMO_JSONRPC_PORT:-8080}"
 log() { echo "[demo $(date -u +%H:%M:%S)] $*" >&2; }
 mkdir -p "$DEMO"
+RUN="$DEMO/cluster"
 
-pids=()
+forward_pid=""
+started=false
 cleanup() {
+  local rc=$?
   trap - EXIT INT TERM
   log "stopping"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -f "$DEMO/control-plane/env" ]; then bash e2e/control-plane/down.sh "$DEMO/control-plane" || true; fi
-  log "logs: $DEMO/*.log"
+  [ -n "$forward_pid" ] && kill "$forward_pid" 2>/dev/null
+  if $started; then
+    bash e2e/node/down.sh "$RUN" >> "$DEMO/down.log" 2>&1 || true
+    E2E_KEEP_LOGS=1 bash e2e/control-plane/down.sh "$RUN" >> "$DEMO/down.log" 2>&1 || true
+  fi
+  log "stopped; logs in $DEMO"
+  exit "$rc"
 }
 trap cleanup EXIT INT TERM
 
-bash scripts/ensure-rabbitmq.sh
-log "control plane: build (cached) in the background; log $DEMO/control-plane-build.log"
-bash e2e/control-plane/build.sh > "$DEMO/control-plane-build.log" 2>&1 &
+bash scripts/ensure-node-packages.sh > /dev/null
+log "building (cached): control plane and node from Go modules in the background; log $DEMO/build.log"
+(bash e2e/control-plane/build.sh && bash e2e/node/build.sh) > "$DEMO/build.log" 2>&1 &
 build_pid=$!
-
-log "cargo build (services and operator)"
-cargo build -p koinos-services --bins -p koinos-operator
-BIN="$ROOT/target/debug"
-
-log "devnet on RabbitMQ vhost $VHOST"
-rabbitmqctl -q add_vhost "$VHOST" 2>/dev/null || true
-rabbitmqctl -q set_permissions -p "$VHOST" guest '.*' '.*' '.*' >/dev/null
-if $reset || [ ! -f "$DEMO/devnet/devnet.json" ]; then
-  rm -rf "$DEMO/devnet"
-  "$BIN/koinos-devnet" init --basedir "$DEMO/devnet" --amqp "$AMQP_URL" > "$DEMO/devnet-init.log"
-fi
-"$BIN/koinos-devnet" run --basedir "$DEMO/devnet" --bin-dir "$BIN" --quiet > "$DEMO/devnet.log" 2>&1 &
-pids+=($!)
-
-if ! wait "$build_pid"; then
-  tail -30 "$DEMO/control-plane-build.log" >&2
+log "building (cached): images (log $DEMO/images.log)"
+if ! bash scripts/images.sh build > "$DEMO/images.log" 2>&1; then
+  tail -30 "$DEMO/images.log" >&2
   exit 1
 fi
-log "control plane: starting"
-rm -rf "$DEMO/control-plane"
-E2E_RUN_DIR="$DEMO/control-plane" bash e2e/control-plane/up.sh > /dev/null
+if ! wait "$build_pid"; then
+  tail -30 "$DEMO/build.log" >&2
+  exit 1
+fi
+
+log "starting the control plane and the node"
+if [ -d "$RUN/pids" ]; then # a previous demo that did not stop cleanly
+  bash e2e/node/down.sh "$RUN" > /dev/null 2>&1 || true
+  bash e2e/control-plane/down.sh "$RUN" > /dev/null 2>&1 || true
+fi
+rm -rf "$RUN"
+started=true
+E2E_REAL_NODE=1 E2E_NODES=0 E2E_RUN_DIR="$RUN" bash e2e/control-plane/up.sh > "$DEMO/up.log" 2>&1
+bash e2e/node/up.sh "$RUN" >> "$DEMO/up.log" 2>&1
 # shellcheck disable=SC1091
-source "$DEMO/control-plane/env"
-k() { kubectl "$@"; }
+source "$RUN/env"
+k() { "$E2E_BIN/kubectl" "$@"; }
 
-log "installing the CRD and the demo cluster's prerequisites"
-k apply --server-side -f crds/ > /dev/null
+log "kubectl apply --server-side -f manifests/install.yaml"
+k apply --server-side -f manifests/install.yaml > /dev/null
+k -n koinos-system rollout status deployment/koinos-operator --timeout=300s > /dev/null
+
+log "applying KoinosCluster $NS/demo"
 k create namespace "$NS" --dry-run=client -o yaml | k apply -f - > /dev/null
-k -n "$NS" create secret generic demo-amqp --from-literal=url="$AMQP_URL" \
-  --dry-run=client -o yaml | k apply -f - > /dev/null
-k -n "$NS" create configmap demo-genesis --from-file=genesis_data.json="$DEMO/devnet/chain/genesis_data.json" \
-  --dry-run=client -o yaml | k apply -f - > /dev/null
-
-# The aggregated external metrics API: on a real cluster the chart registers it with a Service
-# in front of the operator's pods; here the operator is a local process, so the Service has no
-# selector and its endpoint is this machine's address.
-host_ip=$(ip -4 route get 1.1.1.1 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($i == "src") print $(i + 1)}')
-host_ip="${host_ip:-$(hostname -I | awk '{print $1}')}"
-k apply -f - > /dev/null <<EOF
-apiVersion: v1
-kind: Service
-metadata: {name: koinos-operator-external-metrics, namespace: default}
-spec:
-  ports: [{name: https, port: 443, targetPort: $METRICS_API_PORT}]
----
-apiVersion: v1
-kind: Endpoints
-metadata: {name: koinos-operator-external-metrics, namespace: default}
-subsets:
-  - addresses: [{ip: "$host_ip"}]
-    ports: [{name: https, port: $METRICS_API_PORT}]
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: {name: v1beta1.external.metrics.k8s.io}
-spec:
-  group: external.metrics.k8s.io
-  version: v1beta1
-  groupPriorityMinimum: 100
-  versionPriority: 100
-  insecureSkipTLSVerify: true
-  service: {name: koinos-operator-external-metrics, namespace: default, port: 443}
-EOF
-
-log "operator: running (log $DEMO/operator.log)"
-"$BIN/koinos-operator" run --admin-addr 127.0.0.1:18080 \
-  --metrics-api-addr "0.0.0.0:$METRICS_API_PORT" > "$DEMO/operator.log" 2>&1 &
-pids+=($!)
-
-k apply -f - > /dev/null <<EOF
+k apply --server-side -f - > /dev/null <<EOF
 apiVersion: koinos.io/v1alpha1
 kind: KoinosCluster
 metadata: {name: demo, namespace: $NS}
 spec:
   network:
-    genesis:
-      configMapRef: {name: demo-genesis}
+    devnet: {}
   amqp:
-    external:
-      urlSecretRef: {name: demo-amqp, key: url}
+    managed:
+      # Debian's rabbitmq-server, built by scripts/images.sh (no registry is reachable here).
+      image: localhost/koinos/rabbitmq:local
   services:
-    p2p: {enabled: false}
     blockStore:
       autoscaling: {enabled: true, minReplicas: 1, maxReplicas: 3, targetQueueDepth: 10}
+    # Our services image does not ship grpc yet and its official image cannot be pulled here.
+    grpc: {enabled: false}
 EOF
 
-jsonrpc=$(jq -r .rpc_url "$DEMO/devnet/devnet.json")
-log "ready. JSON-RPC of the devnet: ${jsonrpc:-see $DEMO/devnet/devnet.json}; KUBECONFIG=$KUBECONFIG"
-log "Ctrl-C stops the operator, the devnet and the control plane"
+log "waiting for the JSON-RPC gateway"
+for _ in $(seq 1 150); do
+  k -n "$NS" get endpointslices -l kubernetes.io/service-name=demo-jsonrpc \
+    -o jsonpath='{.items[*].endpoints[?(@.conditions.ready==true)].addresses[0]}' 2>/dev/null | grep -q . && break
+  sleep 2
+done
+k -n "$NS" port-forward --address 127.0.0.1 svc/demo-jsonrpc "$PORT:8080" > "$DEMO/port-forward.log" 2>&1 &
+forward_pid=$!
+
+log "ready: JSON-RPC at http://127.0.0.1:$PORT/ (koilib: new Provider([\"http://127.0.0.1:$PORT/\"]))"
+log "the funded producer key: kubectl -n $NS get secret demo-producer-key -o jsonpath='{.data.private\\.key}' | base64 -d"
+log "KUBECONFIG=$KUBECONFIG; Ctrl-C stops everything"
 while true; do
-  for pid in "${pids[@]}"; do
-    kill -0 "$pid" 2>/dev/null || { log "a process exited; see $DEMO/*.log"; exit 1; }
-  done
+  kill -0 "$forward_pid" 2>/dev/null || {
+    k -n "$NS" port-forward --address 127.0.0.1 svc/demo-jsonrpc "$PORT:8080" >> "$DEMO/port-forward.log" 2>&1 &
+    forward_pid=$!
+  }
   echo
   date -u +%H:%M:%S
-  k -n "$NS" get koinosclusters,statefulsets,deployments,hpa 2>&1 || true
+  k -n "$NS" get koinosclusters,pods,hpa 2>&1 || true
   sleep 10
 done

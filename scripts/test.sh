@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of the project, as CI does: lint, unit and broker tests, the data-plane tests of
-# our binaries (including the koilib compatibility script), packaging checks, and the operator's
-# end-to-end suite on a real control plane built from Go modules.
-# It installs what it needs (RabbitMQ, jq, lua, npm packages, the control-plane binaries), so it
-# works on a fresh machine; a tier whose prerequisites are missing fails, it never skips.
+# our binaries (including the koilib compatibility script), packaging checks, the operator's
+# end-to-end suite on a real control plane built from Go modules (kwok nodes), and the real-pods
+# tier (the images built here, running on a real node: kubelet, containerd, CNI, kube-proxy,
+# CoreDNS, local-path PVs).
+# It installs what it needs (RabbitMQ, jq, lua, npm packages, Docker, containerd, the control-plane
+# and node binaries), so it works on a fresh machine; a tier whose prerequisites are missing
+# fails, it never skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -12,10 +15,12 @@ if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
 
 step() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 
-# The control-plane build is long and mostly Go: start it first, beside the Rust build.
-step "control plane: build (cached) in the background"
+# The control-plane and node builds are long and mostly Go: start them first, beside the Rust
+# build.
+step "control plane and node: build (cached) in the background"
 mkdir -p target
-bash e2e/control-plane/build.sh > target/e2e-build.log 2>&1 &
+bash scripts/ensure-node-packages.sh
+(bash e2e/control-plane/build.sh && bash e2e/node/build.sh) > target/e2e-build.log 2>&1 &
 cp_build_pid=$!
 
 step "RabbitMQ"
@@ -25,7 +30,7 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "cargo test (unit, protocol vectors, broker integration, node data plane)"
 cargo test --workspace --exclude koinos-e2e --locked
@@ -37,17 +42,23 @@ step "packaging: Argo CD health check, chart and install manifest"
 bash manifests/argocd/test.sh
 bash scripts/render-manifests.sh --check
 
-step "control plane: waiting for the build"
+step "images: operator, services, RabbitMQ (scripts/images.sh; release build, cached)"
+bash scripts/images.sh build
+
+step "control plane and node: waiting for the build"
 if ! wait "$cp_build_pid"; then
   tail -100 target/e2e-build.log >&2
-  echo "control-plane build failed" >&2
+  echo "control-plane or node build failed" >&2
   exit 1
 fi
 
 step "packaging on a real kube-apiserver (install.yaml under Pod Security, examples, RBAC)"
 bash manifests/test-on-apiserver.sh
 
-step "operator end-to-end suite"
+step "operator end-to-end suite (kwok nodes)"
 bash e2e/control-plane/run-tests.sh
+
+step "real-pods tier (a real node running the images)"
+KOINOS_SKIP_IMAGES=1 bash e2e/node/run-tests.sh
 
 step "all tests passed"

@@ -20,27 +20,34 @@ use crate::children::INSTANCE_LABEL;
 use crate::cluster::ControlPlane;
 use crate::wait::wait_until;
 
-/// The broker image `scripts/images.sh` builds (Debian's rabbitmq-server): the one field of an
-/// example a real-pods test changes, since the default image cannot be pulled here.
+/// The broker image `scripts/images.sh` builds (Debian's rabbitmq-server): the default image
+/// cannot be pulled here.
 pub const LOCAL_RABBITMQ_IMAGE: &str = "localhost/koinos/rabbitmq:local";
+
+/// Services whose default image is an official one (our services image does not ship them yet)
+/// and so cannot be pulled on this machine.
+pub const OFFICIAL_IMAGE_SERVICES: [&str; 2] = ["grpc", "p2p"];
 
 /// How long a cluster of real pods may take to start on the 2-core machine.
 pub const START_TIMEOUT: Duration = Duration::from_secs(420);
 
-/// `manifest` with its managed broker pointed at [`LOCAL_RABBITMQ_IMAGE`] (nothing else changed).
-pub fn with_local_broker_image(mut manifest: Value) -> Value {
-    let managed = manifest
-        .pointer("/spec/amqp/external")
-        .is_none()
-        .then(|| {
-            let spec = manifest["spec"].as_object_mut()?;
-            let amqp = spec.entry("amqp").or_insert_with(|| json!({}));
-            let managed = amqp.as_object_mut()?.entry("managed").or_insert(json!({}));
-            managed.as_object_mut()
-        })
-        .flatten();
-    if let Some(managed) = managed {
-        managed.insert("image".into(), LOCAL_RABBITMQ_IMAGE.into());
+/// `manifest` made runnable on this machine, where no registry is reachable, and otherwise
+/// unchanged: its managed broker runs [`LOCAL_RABBITMQ_IMAGE`], and the services that would run
+/// an official image ([`OFFICIAL_IMAGE_SERVICES`], unless the manifest names an image) are
+/// disabled.
+pub fn for_this_machine(mut manifest: Value) -> Value {
+    let spec = manifest["spec"]
+        .as_object_mut()
+        .expect("a KoinosCluster manifest has a spec");
+    if spec.get("amqp").is_none_or(|a| a.get("external").is_none()) {
+        let amqp = spec.entry("amqp").or_insert_with(|| json!({}));
+        amqp["managed"]["image"] = LOCAL_RABBITMQ_IMAGE.into();
+    }
+    let services = spec.entry("services").or_insert_with(|| json!({}));
+    for name in OFFICIAL_IMAGE_SERVICES {
+        if services.get(name).and_then(|s| s.get("image")).is_none() {
+            services[name]["enabled"] = false.into();
+        }
     }
     manifest
 }

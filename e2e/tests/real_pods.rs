@@ -14,8 +14,8 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use koinos_e2e::install::{OPERATOR_NAMESPACE, install_operator_as_is};
 use koinos_e2e::koinos::condition;
 use koinos_e2e::real_pods::{
-    PortForward, START_TIMEOUT, cluster_pods, head_height, json_rpc, operator_devnet_info,
-    pod_ready, wait_pods_ready, with_local_broker_image,
+    PortForward, START_TIMEOUT, cluster_pods, for_this_machine, head_height, json_rpc,
+    operator_devnet_info, pod_ready, wait_pods_ready,
 };
 use koinos_e2e::{
     ControlPlane, KoinosClusters, TestNamespace, install_crd, wait_until, workspace_path,
@@ -70,7 +70,7 @@ async fn operator_installed(cp: &ControlPlane) -> Result<()> {
 fn devnet_example() -> Result<Value> {
     let path = workspace_path("manifests/examples/devnet.yaml");
     let text = std::fs::read_to_string(&path)?;
-    Ok(with_local_broker_image(serde_yaml::from_str(&text)?))
+    Ok(for_this_machine(serde_yaml::from_str(&text)?))
 }
 
 /// Cluster `name`'s status.chain.headHeight, as the operator (a pod) reads it over AMQP.
@@ -140,7 +140,7 @@ async fn replace_pod(pods: &Api<Pod>, name: &str) -> Result<()> {
 }
 
 /// One devnet through its whole life on real pods: it converges from the example as is (bar the
-/// broker image), produces, serves koilib from outside the cluster, survives the deletion of its
+/// broker image and the official-image services), produces, serves koilib from outside the cluster, survives the deletion of its
 /// chain and broker pods, scales a store, rolls on a config change, stops and resumes, and is
 /// deleted with its PVCs kept (the default retention).
 #[tokio::test]
