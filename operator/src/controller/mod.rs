@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod build;
 pub mod error;
+pub mod events;
 pub mod status;
 
 use std::collections::HashMap;
@@ -19,7 +20,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
@@ -30,7 +31,7 @@ use self::build::meta::{LABEL_MANAGED_BY, MANAGED_BY};
 use self::error::Error;
 use self::status::{BrokerObservation, Observed, Outcome};
 use crate::broker::{AmqpBrokerReader, ReaderOptions};
-use crate::crd::{FIELD_MANAGER, KoinosCluster, KoinosClusterStatus};
+use crate::crd::{FIELD_MANAGER, KoinosCluster};
 use crate::metrics::Metrics;
 use crate::model::ValidatedCluster;
 
@@ -230,7 +231,8 @@ fn key(cluster: &KoinosCluster) -> String {
     )
 }
 
-/// validate -> (paused?) -> generate/build/apply/cleanup -> observe -> status.
+/// validate -> generated material -> build -> apply -> orphan cleanup (not when paused; the
+/// broker read overlaps them) -> observe -> status -> Events.
 #[instrument(skip(cluster, ctx), fields(cluster = %cluster.name_any(), ns = cluster.namespace().unwrap_or_default()))]
 pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.time_reconcile();
@@ -242,48 +244,40 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
         Ok(vc) => vc,
         Err(invalid) => {
             ctx.metrics.reconciles.with_label_values(&["invalid"]).inc();
-            finish(
-                &cluster,
-                &ctx,
-                Outcome::Invalid(invalid.to_string()),
-                None,
-                false,
-            )
-            .await?;
+            let outcome = Outcome::Invalid(invalid.to_string());
+            update_status(&cluster, &ctx, outcome, None, false).await?;
             return Ok(Action::await_change());
         }
     };
-    let stopped = vc.operation.stopped;
-    if vc.operation.reconciliation_paused {
+    let (applied, observed) = if vc.operation.reconciliation_paused {
         // Paused means no child is written; the cluster still runs, so its chain is read.
         let (observed, broker) =
             tokio::join!(status::observe(&ctx.client, &vc), ctx.read_broker(&vc));
-        let observed = merge_broker(observed?, broker);
-        finish(&cluster, &ctx, Outcome::Paused, Some(&observed), stopped).await?;
-        ctx.metrics.reconciles.with_label_values(&["paused"]).inc();
-        return Ok(Action::requeue(ctx.requeue_after(stopped)));
-    }
-    // The broker read (bounded by its timeout) overlaps the apply.
-    let (result, broker) = tokio::join!(apply_children(&ctx, &vc), ctx.read_broker(&vc));
-    let outcome = match &result {
-        Ok(_) => Outcome::Applied,
-        Err(error) => Outcome::Failed {
-            message: error.to_string(),
-            permanent: error.is_permanent(),
-        },
+        (None, merge_broker(observed?, broker))
+    } else {
+        // The broker read (bounded by its timeout) overlaps the apply.
+        let (applied, broker) = tokio::join!(apply_children(&ctx, &vc), ctx.read_broker(&vc));
+        let observed = status::observe(&ctx.client, &vc).await?;
+        (Some(applied), merge_broker(observed, broker))
     };
-    let observed = merge_broker(status::observe(&ctx.client, &vc).await?, broker);
-    finish(&cluster, &ctx, outcome, Some(&observed), stopped).await?;
-    let applied = result?;
-    record_applied(&cluster, &ctx, &applied).await;
-    ctx.failures
-        .lock()
-        .expect("failures lock")
-        .remove(&key(&cluster));
-    ctx.metrics.reconciles.with_label_values(&["success"]).inc();
+    let outcome = Outcome::of(applied.as_ref());
+    let stopped = vc.operation.stopped;
+    update_status(&cluster, &ctx, outcome, Some(&observed), stopped).await?;
+    match applied {
+        None => ctx.metrics.reconciles.with_label_values(&["paused"]).inc(),
+        Some(applied) => {
+            record_applied(&cluster, &ctx, &applied?).await;
+            ctx.failures
+                .lock()
+                .expect("failures lock")
+                .remove(&key(&cluster));
+            ctx.metrics.reconciles.with_label_values(&["success"]).inc();
+        }
+    }
     Ok(Action::requeue(ctx.requeue_after(stopped)))
 }
 
+/// Generated material (read back, or made once) -> build (pure) -> apply -> orphan cleanup.
 async fn apply_children(ctx: &Context, vc: &ValidatedCluster) -> Result<Applied, Error> {
     let generated = apply::ensure_generated(&ctx.client, vc).await?;
     let desired = build::build(vc, &generated);
@@ -293,8 +287,8 @@ async fn apply_children(ctx: &Context, vc: &ValidatedCluster) -> Result<Applied,
     Ok(applier.applied)
 }
 
-/// Compute the status, patch it when it changed, and publish Events for transitions.
-async fn finish(
+/// Compute the status (pure), patch it when it changed, and publish the Events of the change.
+async fn update_status(
     cluster: &KoinosCluster,
     ctx: &Context,
     outcome: Outcome,
@@ -327,139 +321,9 @@ async fn finish(
         name: cluster.name_any(),
         source,
     })?;
-    publish_transitions(cluster, ctx, old, &new, &outcome).await;
-    publish_chain_transition(cluster, ctx, old, &new, observed).await;
+    let notices = events::on_status_change(old, &new, &outcome, observed);
+    events::publish(&ctx.recorder, cluster, notices).await;
     Ok(())
-}
-
-/// An Event when `ChainReachable` turns True, or turns False for a new reason (the Event
-/// carries the varying detail the stable condition message leaves out).
-async fn publish_chain_transition(
-    cluster: &KoinosCluster,
-    ctx: &Context,
-    old: Option<&KoinosClusterStatus>,
-    new: &KoinosClusterStatus,
-    observed: Option<&Observed>,
-) {
-    let state = |status: Option<&KoinosClusterStatus>| {
-        status
-            .and_then(|s| status::find(s, status::CHAIN_REACHABLE))
-            .map(|c| (c.status.clone(), c.reason.clone()))
-    };
-    let (before, after) = (state(old), state(Some(new)));
-    let Some((now_status, now_reason)) = after.clone() else {
-        return;
-    };
-    // Stopped, a broker still starting and a disabled chain are by design, not news.
-    let expected = ["Stopped", "BrokerNotReady", "ChainDisabled"];
-    if before == after || expected.contains(&now_reason.as_str()) {
-        return;
-    }
-    let broker = observed.and_then(|o| o.broker.as_ref());
-    if now_status == "True" {
-        let note = match broker.and_then(BrokerObservation::head) {
-            Some(head) => format!("chain head at height {}", head.head_height),
-            None => "the chain service answers".into(),
-        };
-        publish(
-            ctx,
-            cluster,
-            EventType::Normal,
-            status::CHAIN_REACHABLE,
-            note,
-        )
-        .await;
-    } else {
-        let note = match broker.and_then(BrokerObservation::failure) {
-            Some(failure) => failure.detail(),
-            None => status::find(new, status::CHAIN_REACHABLE)
-                .map(|c| c.message.clone())
-                .unwrap_or_default(),
-        };
-        publish(ctx, cluster, EventType::Warning, &now_reason, note).await;
-    }
-}
-
-async fn publish(
-    ctx: &Context,
-    cluster: &KoinosCluster,
-    type_: EventType,
-    reason: &str,
-    note: String,
-) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &cluster.object_ref(&())).await {
-        warn!(%error, reason, "publishing an Event");
-    }
-}
-
-async fn publish_transitions(
-    cluster: &KoinosCluster,
-    ctx: &Context,
-    old: Option<&KoinosClusterStatus>,
-    new: &KoinosClusterStatus,
-    outcome: &Outcome,
-) {
-    let flipped_on = |type_| status::is_true(Some(new), type_) && !status::is_true(old, type_);
-    let flipped_off = |type_| !status::is_true(Some(new), type_) && status::is_true(old, type_);
-    if flipped_on(status::STALLED) {
-        let message = status::find(new, status::STALLED)
-            .map(|c| c.message.clone())
-            .unwrap_or_default();
-        let reason = if matches!(outcome, Outcome::Invalid(_)) {
-            "InvalidSpec"
-        } else {
-            "ApplyRejected"
-        };
-        publish(ctx, cluster, EventType::Warning, reason, message).await;
-    }
-    if flipped_on(status::READY) {
-        publish(
-            ctx,
-            cluster,
-            EventType::Normal,
-            "Ready",
-            "every service is ready".into(),
-        )
-        .await;
-    }
-    if flipped_off(status::READY) && !flipped_on(status::STALLED) {
-        let counts = new.services_ready.clone().unwrap_or_default();
-        publish(
-            ctx,
-            cluster,
-            EventType::Warning,
-            "NotReady",
-            format!("{counts} services ready"),
-        )
-        .await;
-    }
-    if flipped_on(status::RECONCILIATION_PAUSED) {
-        publish(
-            ctx,
-            cluster,
-            EventType::Normal,
-            "ReconciliationPaused",
-            "no child will be written".into(),
-        )
-        .await;
-    }
-    if flipped_off(status::RECONCILIATION_PAUSED) {
-        publish(
-            ctx,
-            cluster,
-            EventType::Normal,
-            "ReconciliationResumed",
-            "reconciling children again".into(),
-        )
-        .await;
-    }
 }
 
 async fn record_applied(cluster: &KoinosCluster, ctx: &Context, applied: &Applied) {
@@ -474,14 +338,7 @@ async fn record_applied(cluster: &KoinosCluster, ctx: &Context, applied: &Applie
     if !applied.written.is_empty() {
         info!(written = ?applied.written, unchanged = applied.unchanged, "applied children");
     }
-    if !applied.grown.is_empty() {
-        let note = format!("grew volumes of {}", applied.grown.join(", "));
-        publish(ctx, cluster, EventType::Normal, "VolumesGrown", note).await;
-    }
-    if !applied.deleted.is_empty() {
-        let note = format!("deleted {}", applied.deleted.join(", "));
-        publish(ctx, cluster, EventType::Normal, "DeletedOrphans", note).await;
-    }
+    events::publish(&ctx.recorder, cluster, events::on_applied(applied)).await;
 }
 
 /// Invalid specs wait for a change; other errors back off exponentially (5 s .. 5 min).

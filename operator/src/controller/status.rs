@@ -38,6 +38,20 @@ pub enum Outcome {
     Failed { message: String, permanent: bool },
 }
 
+impl Outcome {
+    /// The outcome of a pass that applied (`Some`) or, paused, did not (`None`).
+    pub fn of<T>(applied: Option<&Result<T, Error>>) -> Self {
+        match applied {
+            None => Self::Paused,
+            Some(Ok(_)) => Self::Applied,
+            Some(Err(error)) => Self::Failed {
+                message: error.to_string(),
+                permanent: error.is_permanent(),
+            },
+        }
+    }
+}
+
 /// Replicas of one service as seen on its workload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObservedService {

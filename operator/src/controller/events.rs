@@ -1,0 +1,235 @@
+//! Event policy: which Kubernetes Events a reconcile pass publishes. Deciding is pure
+//! ([`on_status_change`], [`on_applied`]); [`publish`] writes them, in order, never failing the
+//! pass.
+
+use kube::Resource;
+use kube::runtime::events::{Event, EventType, Recorder};
+use tracing::warn;
+
+use super::apply::Applied;
+use super::status::{self, BrokerObservation, Observed, Outcome};
+use crate::crd::{KoinosCluster, KoinosClusterStatus};
+
+/// One Event to publish (action `Reconcile`, regarding the cluster).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub type_: EventType,
+    pub reason: String,
+    pub note: String,
+}
+
+impl Notice {
+    fn normal(reason: &str, note: impl Into<String>) -> Self {
+        Self {
+            type_: EventType::Normal,
+            reason: reason.into(),
+            note: note.into(),
+        }
+    }
+    fn warning(reason: &str, note: impl Into<String>) -> Self {
+        Self {
+            type_: EventType::Warning,
+            reason: reason.into(),
+            note: note.into(),
+        }
+    }
+}
+
+/// The Events of a status that changed from `old` to `new`: condition transitions, then the
+/// chain's reachability.
+pub fn on_status_change(
+    old: Option<&KoinosClusterStatus>,
+    new: &KoinosClusterStatus,
+    outcome: &Outcome,
+    observed: Option<&Observed>,
+) -> Vec<Notice> {
+    let mut notices = transitions(old, new, outcome);
+    notices.extend(chain_transition(old, new, observed));
+    notices
+}
+
+/// Stalled, Ready/NotReady, paused and resumed.
+fn transitions(
+    old: Option<&KoinosClusterStatus>,
+    new: &KoinosClusterStatus,
+    outcome: &Outcome,
+) -> Vec<Notice> {
+    let flipped_on = |type_| status::is_true(Some(new), type_) && !status::is_true(old, type_);
+    let flipped_off = |type_| !status::is_true(Some(new), type_) && status::is_true(old, type_);
+    let mut notices = Vec::new();
+    if flipped_on(status::STALLED) {
+        let message = status::find(new, status::STALLED)
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        let reason = if matches!(outcome, Outcome::Invalid(_)) {
+            "InvalidSpec"
+        } else {
+            "ApplyRejected"
+        };
+        notices.push(Notice::warning(reason, message));
+    }
+    if flipped_on(status::READY) {
+        notices.push(Notice::normal("Ready", "every service is ready"));
+    }
+    if flipped_off(status::READY) && !flipped_on(status::STALLED) {
+        let counts = new.services_ready.clone().unwrap_or_default();
+        notices.push(Notice::warning(
+            "NotReady",
+            format!("{counts} services ready"),
+        ));
+    }
+    if flipped_on(status::RECONCILIATION_PAUSED) {
+        notices.push(Notice::normal(
+            "ReconciliationPaused",
+            "no child will be written",
+        ));
+    }
+    if flipped_off(status::RECONCILIATION_PAUSED) {
+        notices.push(Notice::normal(
+            "ReconciliationResumed",
+            "reconciling children again",
+        ));
+    }
+    notices
+}
+
+/// An Event when `ChainReachable` turns True, or turns False for a new reason (the Event
+/// carries the varying detail the stable condition message leaves out).
+fn chain_transition(
+    old: Option<&KoinosClusterStatus>,
+    new: &KoinosClusterStatus,
+    observed: Option<&Observed>,
+) -> Option<Notice> {
+    let state = |status: Option<&KoinosClusterStatus>| {
+        status
+            .and_then(|s| status::find(s, status::CHAIN_REACHABLE))
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    };
+    let (before, after) = (state(old), state(Some(new)));
+    let (now_status, now_reason) = after.clone()?;
+    // Stopped, a broker still starting and a disabled chain are by design, not news.
+    let expected = ["Stopped", "BrokerNotReady", "ChainDisabled"];
+    if before == after || expected.contains(&now_reason.as_str()) {
+        return None;
+    }
+    let broker = observed.and_then(|o| o.broker.as_ref());
+    if now_status == "True" {
+        let note = match broker.and_then(BrokerObservation::head) {
+            Some(head) => format!("chain head at height {}", head.head_height),
+            None => "the chain service answers".into(),
+        };
+        Some(Notice::normal(status::CHAIN_REACHABLE, note))
+    } else {
+        let note = match broker.and_then(BrokerObservation::failure) {
+            Some(failure) => failure.detail(),
+            None => status::find(new, status::CHAIN_REACHABLE)
+                .map(|c| c.message.clone())
+                .unwrap_or_default(),
+        };
+        Some(Notice::warning(&now_reason, note))
+    }
+}
+
+/// The Events of an apply: volumes grown, orphans deleted.
+pub fn on_applied(applied: &Applied) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    if !applied.grown.is_empty() {
+        let note = format!("grew volumes of {}", applied.grown.join(", "));
+        notices.push(Notice::normal("VolumesGrown", note));
+    }
+    if !applied.deleted.is_empty() {
+        let note = format!("deleted {}", applied.deleted.join(", "));
+        notices.push(Notice::normal("DeletedOrphans", note));
+    }
+    notices
+}
+
+/// Publish `notices` in order; a failed publish is logged, not returned.
+pub async fn publish(recorder: &Recorder, cluster: &KoinosCluster, notices: Vec<Notice>) {
+    for Notice {
+        type_,
+        reason,
+        note,
+    } in notices
+    {
+        let event = Event {
+            type_,
+            reason: reason.clone(),
+            note: Some(note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(error) = recorder.publish(&event, &cluster.object_ref(&())).await {
+            warn!(%error, reason, "publishing an Event");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::status::{READY, STALLED};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+    fn with(conditions: &[(&str, &str, &str)]) -> KoinosClusterStatus {
+        KoinosClusterStatus {
+            services_ready: Some("3/4".into()),
+            conditions: conditions
+                .iter()
+                .map(|(type_, status, reason)| Condition {
+                    type_: (*type_).into(),
+                    status: (*status).into(),
+                    reason: (*reason).into(),
+                    message: "m".into(),
+                    observed_generation: None,
+                    last_transition_time: Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn reasons(notices: &[Notice]) -> Vec<&str> {
+        notices.iter().map(|n| n.reason.as_str()).collect()
+    }
+
+    #[test]
+    fn stalling_names_its_cause_and_is_not_also_not_ready() {
+        let old = with(&[(READY, "True", "ClusterReady")]);
+        let new = with(&[
+            (READY, "False", "InvalidSpec"),
+            (STALLED, "True", "InvalidSpec"),
+        ]);
+        let invalid = Outcome::Invalid("x".into());
+        assert_eq!(
+            reasons(&on_status_change(Some(&old), &new, &invalid, None)),
+            ["InvalidSpec"]
+        );
+        let rejected = Outcome::Failed {
+            message: "x".into(),
+            permanent: true,
+        };
+        assert_eq!(
+            reasons(&on_status_change(Some(&old), &new, &rejected, None)),
+            ["ApplyRejected"]
+        );
+    }
+
+    #[test]
+    fn ready_flips_both_ways_and_expected_chain_reasons_are_quiet() {
+        let not_ready = with(&[
+            (READY, "False", "ServicesNotReady"),
+            (status::CHAIN_REACHABLE, "False", "Stopped"),
+        ]);
+        let ready = with(&[(READY, "True", "ClusterReady")]);
+        let notices = on_status_change(Some(&not_ready), &ready, &Outcome::Applied, None);
+        assert_eq!(notices, [Notice::normal("Ready", "every service is ready")]);
+        let notices = on_status_change(Some(&ready), &not_ready, &Outcome::Applied, None);
+        assert_eq!(notices, [Notice::warning("NotReady", "3/4 services ready")]);
+    }
+
+    #[test]
+    fn an_apply_without_growth_or_deletion_is_silent() {
+        assert!(on_applied(&Applied::default()).is_empty());
+    }
+}
