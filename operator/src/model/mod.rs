@@ -12,3 +12,6 @@ pub mod validate;
 pub use self::cluster::*;
 pub use self::profile::{ServiceClass, ServiceKind, ServiceProfile};
 pub use self::validate::{FieldError, InvalidSpec, validate};
+
+#[cfg(test)]
+mod tests;
