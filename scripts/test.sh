@@ -32,8 +32,13 @@ cargo fmt --all --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "cargo test (unit, protocol vectors, broker integration, node data plane)"
-cargo test --workspace --exclude koinos-e2e --locked
+step "unit tests: no broker, no API server (builders, protocol vectors, service logic)"
+cargo test --workspace --exclude koinos-e2e --locked --lib --bins -- --skip with_rabbitmq
+cargo test --workspace --exclude koinos-e2e --locked --doc
+
+step "broker integration: RabbitMQ on 127.0.0.1:5672 (every tests/ target, the operator's with_rabbitmq tests)"
+cargo test --workspace --exclude koinos-e2e --locked --test '*'
+cargo test -p koinos-operator --locked --lib with_rabbitmq
 
 step "koilib compatibility"
 bash compat/koilib/run.sh
