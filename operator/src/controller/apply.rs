@@ -29,7 +29,7 @@ use crate::model::naming::{
     AMQP_PASSWORD_KEY, AMQP_USERNAME_KEY, ERLANG_COOKIE_KEY, P2P_SEED_KEY, PRODUCER_KEY_SECRET_KEY,
     amqp_secret_name, p2p_identity_secret_name, producer_key_secret_name,
 };
-use crate::model::profile::ServiceKind;
+use crate::model::profile::ServiceInput;
 use crate::model::{Amqp, Network, ValidatedCluster};
 
 /// Annotation on every applied child: hash of the object as last applied.
@@ -144,7 +144,7 @@ pub async fn ensure_generated(client: &Client, vc: &ValidatedCluster) -> Result<
             None => PrivateKey::generate(),
         });
     }
-    if vc.service(ServiceKind::P2p).is_some() {
+    if vc.takes(ServiceInput::NodeSeed) {
         let name = p2p_identity_secret_name(vc);
         generated.p2p_seed = Some(match read_secret(&secrets, &name).await? {
             Some(secret) => {

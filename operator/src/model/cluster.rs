@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, TopologySpreadConstraint};
 
-use super::profile::{ServiceKind, ServiceProfile};
+use super::profile::{ServiceClass, ServiceInput, ServiceKind, ServiceProfile};
 use crate::crd::autoscaling::AutoscalingProvider;
 use crate::crd::network::SecretKeyRef;
 use crate::crd::service::ServiceExposure;
@@ -73,6 +73,9 @@ pub struct ValidatedService {
     /// Replicas when autoscaling is off.
     pub replicas: i32,
     pub image: String,
+    /// `image` is the koinos-services image (`spec.image`), which holds every binary; any
+    /// other image (e.g. an official one) runs its own entrypoint.
+    pub services_image: bool,
     pub storage: Option<Storage>,
     pub autoscaling: Option<Autoscaling>,
     pub exposure: ServiceExposure,
@@ -87,6 +90,10 @@ pub struct ValidatedService {
 impl ValidatedService {
     pub fn kind(&self) -> ServiceKind {
         self.profile.kind
+    }
+    /// One replica, never two at once.
+    pub fn is_singleton(&self) -> bool {
+        self.profile.class == ServiceClass::Singleton
     }
     /// More than one pod may run (PodDisruptionBudget worth having).
     pub fn is_multi_replica(&self) -> bool {
@@ -117,5 +124,9 @@ pub struct ValidatedCluster {
 impl ValidatedCluster {
     pub fn service(&self, kind: ServiceKind) -> Option<&ValidatedService> {
         self.services.iter().find(|s| s.kind() == kind)
+    }
+    /// Some enabled service takes `input` (so its generated material is needed).
+    pub fn takes(&self, input: ServiceInput) -> bool {
+        self.services.iter().any(|s| s.profile.input == Some(input))
     }
 }

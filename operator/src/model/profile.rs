@@ -86,6 +86,18 @@ pub enum ScaleSignal {
     Cpu,
 }
 
+/// What a service takes besides its config, the broker URL and its data volume: the one
+/// per-service input the pod template adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceInput {
+    /// The genesis data (the devnet's generated ConfigMap or the user's), mounted read-only.
+    Genesis,
+    /// The block producer's private key Secret, mounted read-only.
+    ProducerKey,
+    /// The node identity seed from the generated p2p identity Secret, passed as `--seed`.
+    NodeSeed,
+}
+
 /// Data-only description of one service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServiceProfile {
@@ -113,6 +125,7 @@ pub struct ServiceProfile {
     /// The official image this service runs when `spec.services.<svc>.image` is unset, for
     /// services the koinos-services image does not ship yet (None: ours ships it).
     pub official_image: Option<&'static str>,
+    pub input: Option<ServiceInput>,
 }
 
 /// Official images (the versions the protocol reference was checked against) for the services
@@ -164,6 +177,7 @@ const fn store(
         enabled_by_default: true,
         default_requests: ("100m", "256Mi"),
         official_image: None,
+        input: None,
     }
 }
 
@@ -182,6 +196,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         enabled_by_default: true,
         default_requests: ("250m", "512Mi"),
         official_image: None,
+        input: Some(ServiceInput::Genesis),
     },
     store(
         ServiceKind::BlockStore,
@@ -206,6 +221,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         enabled_by_default: true,
         default_requests: ("100m", "256Mi"),
         official_image: None,
+        input: None,
     },
     store(
         ServiceKind::TransactionStore,
@@ -248,6 +264,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         enabled_by_default: false,
         default_requests: ("100m", "128Mi"),
         official_image: None,
+        input: Some(ServiceInput::ProducerKey),
     },
     ServiceProfile {
         kind: ServiceKind::Jsonrpc,
@@ -263,6 +280,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         enabled_by_default: true,
         default_requests: ("100m", "128Mi"),
         official_image: None,
+        input: None,
     },
     ServiceProfile {
         kind: ServiceKind::Grpc,
@@ -278,6 +296,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         enabled_by_default: true,
         default_requests: ("100m", "128Mi"),
         official_image: Some(OFFICIAL_GRPC_IMAGE),
+        input: None,
     },
     ServiceProfile {
         kind: ServiceKind::P2p,
@@ -293,6 +312,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         enabled_by_default: true,
         default_requests: ("100m", "128Mi"),
         official_image: Some(OFFICIAL_P2P_IMAGE),
+        input: Some(ServiceInput::NodeSeed),
     },
 ];
 
@@ -381,6 +401,20 @@ mod tests {
             .filter(|p| p.class == ServiceClass::ReplicatedStore)
         {
             assert!(p.default_storage.is_some(), "{:?} needs a volume", p.kind);
+        }
+    }
+
+    #[test]
+    fn inputs_match_design() {
+        use ServiceInput::*;
+        for p in &PROFILES {
+            let expected = match p.kind {
+                ServiceKind::Chain => Some(Genesis),
+                ServiceKind::BlockProducer => Some(ProducerKey),
+                ServiceKind::P2p => Some(NodeSeed),
+                _ => None,
+            };
+            assert_eq!(p.input, expected, "{:?}", p.kind);
         }
     }
 

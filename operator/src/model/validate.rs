@@ -11,7 +11,7 @@ use kube::ResourceExt;
 
 use super::cluster::*;
 use super::naming::{PRODUCER_KEY_SECRET_KEY, producer_key_secret_name};
-use super::profile::{ScaleSignal, ServiceClass, ServiceKind, ServiceProfile};
+use super::profile::{ScaleSignal, ServiceClass, ServiceInput, ServiceKind, ServiceProfile};
 use crate::crd::KoinosCluster;
 use crate::crd::autoscaling::{AutoscalingProvider, AutoscalingSpec};
 use crate::crd::network::SecretKeyRef;
@@ -170,7 +170,7 @@ pub fn validate(
                 .map_or_else(|| services_image.clone(), str::to_string),
         };
         let ours = image == services_image;
-        let private_key = if kind == ServiceKind::BlockProducer {
+        let private_key = if profile.input == Some(ServiceInput::ProducerKey) {
             match (&svc.private_key_secret_ref, devnet) {
                 (Some(key), _) => Some(key.clone()),
                 (None, true) => Some(SecretKeyRef {
@@ -193,6 +193,7 @@ pub fn validate(
             profile,
             replicas,
             image,
+            services_image: ours,
             storage,
             autoscaling,
             exposure: svc.service.clone().unwrap_or_default(),

@@ -32,7 +32,7 @@ use crate::model::naming::{
     P2P_SEED_KEY, amqp_secret_name, genesis_config_map_name, p2p_identity_secret_name,
     producer_key_secret_name,
 };
-use crate::model::profile::ServiceKind;
+use crate::model::profile::ServiceInput;
 use crate::model::{Amqp, Network, ValidatedCluster};
 
 /// Material generated once by the apply step (or read back from its Secret). `None` when
@@ -105,7 +105,7 @@ pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
             }
         }
     }
-    if vc.service(ServiceKind::P2p).is_some() {
+    if vc.takes(ServiceInput::NodeSeed) {
         match &generated.p2p_seed {
             Some(seed) => desired.secrets.push(build_p2p_identity_secret(vc, seed)),
             None => desired

@@ -26,7 +26,7 @@ use crate::model::naming::{
     AMQP_URL_KEY, P2P_SEED_KEY, amqp_secret_name, child_name, config_map_name,
     genesis_config_map_name, p2p_identity_secret_name,
 };
-use crate::model::profile::{BASEDIR, METRICS_PORT, ServiceClass, ServiceKind};
+use crate::model::profile::{BASEDIR, METRICS_PORT, ServiceClass, ServiceInput};
 use crate::model::{Amqp, Network, ResolvedPod, ValidatedCluster, ValidatedService};
 
 /// Env var the `--amqp` flag expands.
@@ -56,7 +56,7 @@ pub fn workload_replicas(vc: &ValidatedCluster, svc: &ValidatedService) -> Optio
         Some(0)
     } else if svc.autoscaling.is_some() {
         None
-    } else if svc.profile.class == ServiceClass::Singleton {
+    } else if svc.is_singleton() {
         Some(svc.replicas.min(1))
     } else {
         Some(svc.replicas)
@@ -195,8 +195,8 @@ pub fn build_service_pod_template(
     if let Some(dir) = profile.data_dir() {
         mounts.push(mount(DATA_VOLUME, &dir, false));
     }
-    match svc.kind() {
-        ServiceKind::Chain => {
+    match profile.input {
+        Some(ServiceInput::Genesis) => {
             let (config_map, key) = match &vc.network {
                 Network::Genesis { config_map, key } => (config_map.clone(), key.clone()),
                 Network::Devnet => (genesis_config_map_name(vc), GENESIS_FILE.to_string()),
@@ -216,7 +216,7 @@ pub fn build_service_pod_template(
             });
             mounts.push(mount("genesis", GENESIS_DIR, true));
         }
-        ServiceKind::BlockProducer => {
+        Some(ServiceInput::ProducerKey) => {
             let key = svc
                 .private_key
                 .clone()
@@ -237,7 +237,7 @@ pub fn build_service_pod_template(
             });
             mounts.push(mount("producer-key", SECRETS_DIR, true));
         }
-        ServiceKind::P2p => {
+        Some(ServiceInput::NodeSeed) => {
             env.push(secret_env(
                 P2P_SEED_ENV,
                 p2p_identity_secret_name(vc),
@@ -245,7 +245,7 @@ pub fn build_service_pod_template(
             ));
             args.push(format!("--seed=$({P2P_SEED_ENV})"));
         }
-        _ => {}
+        None => {}
     }
     env.extend(svc.pod.env.iter().cloned());
     let ports = profile
@@ -261,8 +261,7 @@ pub fn build_service_pod_template(
         .collect();
     // The services image holds every binary; another image (e.g. an official one) runs its own
     // entrypoint with the same flags.
-    let command = (svc.image == format!("{}:{}", vc.image.repository, vc.image.tag))
-        .then(|| vec![profile.binary.to_string()]);
+    let command = svc.services_image.then(|| vec![profile.binary.to_string()]);
     let container = Container {
         name: profile.component.into(),
         image: Some(svc.image.clone()),
@@ -292,11 +291,7 @@ pub fn build_service_pod_template(
         security_context: Some(pod_security_context(SERVICES_UID)),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
-        termination_grace_period_seconds: Some(if profile.class == ServiceClass::Singleton {
-            60
-        } else {
-            30
-        }),
+        termination_grace_period_seconds: Some(if svc.is_singleton() { 60 } else { 30 }),
         image_pull_secrets: (!vc.image.pull_secrets.is_empty()).then(|| {
             vc.image
                 .pull_secrets
@@ -327,7 +322,7 @@ pub fn build_service_workload(vc: &ValidatedCluster, svc: &ValidatedService) -> 
 
 pub fn build_service_statefulset(vc: &ValidatedCluster, svc: &ValidatedService) -> StatefulSet {
     let component = svc.profile.component;
-    let singleton = svc.profile.class == ServiceClass::Singleton;
+    let singleton = svc.is_singleton();
     StatefulSet {
         metadata: object_meta(vc, child_name(vc, component), component),
         spec: Some(StatefulSetSpec {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::ServiceKind;
 use crate::test_support::{API_NODE, DEVNET, validated};
 
 fn service(vc: &ValidatedCluster, kind: ServiceKind) -> &ValidatedService {
