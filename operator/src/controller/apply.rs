@@ -6,23 +6,19 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::sync::Mutex;
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use k8s_openapi::{NamespaceResourceScope, Resource as _};
 use koinos_protocol::crypto::PrivateKey;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
 use kube::{Api, Client, Resource, ResourceExt};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::build::keda::{KEDA_API_VERSION, ScaledObject, TriggerAuthentication};
 use super::build::meta::{LABEL_GENERATED, cluster_selector, content_hash};
 use super::build::rabbitmq::AmqpCredentials;
-use super::build::{Desired, Generated};
+use super::build::{Child, Desired, Generated, Order, Visitor};
 use super::error::{Error, is_rejected};
 use crate::crd::FIELD_MANAGER;
 use crate::model::naming::{
@@ -183,15 +179,7 @@ impl<'a> Applier<'a> {
 
     /// Apply one object unless its live copy carries the same applied-hash and nobody
     /// changed it since.
-    pub async fn apply<K>(&mut self, object: &K) -> Result<(), Error>
-    where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + k8s_openapi::Resource
-            + Clone
-            + Debug
-            + Serialize
-            + DeserializeOwned,
-    {
+    pub async fn apply<K: Child>(&mut self, object: &K) -> Result<(), Error> {
         let kind = <K as k8s_openapi::Resource>::KIND;
         let name = object.name_any();
         let mut object = object.clone();
@@ -367,116 +355,27 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
-    /// Everything in the fixed order: config -> Secrets -> Services -> NetworkPolicies ->
-    /// StatefulSets (broker first) -> Deployments -> HPAs -> TriggerAuthentications ->
-    /// ScaledObjects -> PDBs.
+    /// Everything in the fixed order ([`Order::Apply`]).
     pub async fn apply_all(&mut self, desired: &Desired) -> Result<(), Error> {
-        let Desired {
-            config_maps,
-            secrets,
-            services,
-            network_policies,
-            stateful_sets,
-            deployments,
-            hpas,
-            trigger_authentications,
-            scaled_objects,
-            pdbs,
-            pending_generated: _,
-        } = desired;
-        for o in config_maps {
-            self.apply(o).await?;
-        }
-        for o in secrets {
-            self.apply(o).await?;
-        }
-        for o in services {
-            self.apply(o).await?;
-        }
-        for o in network_policies {
-            self.apply(o).await?;
-        }
-        for o in stateful_sets {
-            self.apply_stateful_set(o).await?;
-        }
-        for o in deployments {
-            self.apply(o).await?;
-        }
-        for o in hpas {
-            self.apply(o).await?;
-        }
-        if !scaled_objects.is_empty() {
-            self.require_keda().await?;
-        }
-        for o in trigger_authentications {
-            self.apply(o).await?;
-        }
-        for o in scaled_objects {
-            self.retire_hpa_for(o).await?;
-            self.apply(o).await?;
-        }
-        for o in pdbs {
-            self.apply(o).await?;
-        }
-        Ok(())
+        desired.visit(Order::Apply, self).await
     }
 
-    /// Delete this cluster's children (by label and owner) that are no longer desired.
-    /// Generated Secrets are kept: they go with the cluster.
+    /// Delete this cluster's children (by label and owner) that are no longer desired, in
+    /// [`Order::Cleanup`]. Generated Secrets are kept: they go with the cluster.
     pub async fn delete_orphans(
         &mut self,
         vc: &ValidatedCluster,
         desired: &Desired,
     ) -> Result<(), Error> {
-        let Desired {
-            config_maps,
-            secrets,
-            services,
-            network_policies,
-            stateful_sets,
-            deployments,
-            hpas,
-            trigger_authentications,
-            scaled_objects,
-            pdbs,
-            pending_generated: _,
-        } = desired;
-        self.delete_orphans_of::<ConfigMap>(vc, names_of(config_maps))
-            .await?;
-        self.delete_orphans_of::<Secret>(vc, names_of(secrets))
-            .await?;
-        self.delete_orphans_of::<Service>(vc, names_of(services))
-            .await?;
-        self.delete_orphans_of::<NetworkPolicy>(vc, names_of(network_policies))
-            .await?;
-        self.delete_orphans_of::<StatefulSet>(vc, names_of(stateful_sets))
-            .await?;
-        self.delete_orphans_of::<Deployment>(vc, names_of(deployments))
-            .await?;
-        self.delete_orphans_of::<HorizontalPodAutoscaler>(vc, names_of(hpas))
-            .await?;
-        self.delete_orphans_of::<PodDisruptionBudget>(vc, names_of(pdbs))
-            .await?;
-        // ScaledObjects first: KEDA then removes the HPA it made for each.
-        self.delete_orphans_of::<ScaledObject>(vc, names_of(scaled_objects))
-            .await?;
-        self.delete_orphans_of::<TriggerAuthentication>(vc, names_of(trigger_authentications))
-            .await?;
-        Ok(())
+        let mut cleanup = OrphanCleanup { applier: self, vc };
+        desired.visit(Order::Cleanup, &mut cleanup).await
     }
 
-    async fn delete_orphans_of<K>(
+    async fn delete_orphans_of<K: Child>(
         &mut self,
         vc: &ValidatedCluster,
         keep: BTreeSet<String>,
-    ) -> Result<(), Error>
-    where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-            + k8s_openapi::Resource
-            + Clone
-            + Debug
-            + DeserializeOwned,
-    {
+    ) -> Result<(), Error> {
         let kind = <K as k8s_openapi::Resource>::KIND;
         let api: Api<K> = self.api();
         let list = match api
@@ -505,6 +404,60 @@ impl<'a> Applier<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// Applies each desired object.
+impl Visitor for Applier<'_> {
+    type Error = Error;
+
+    async fn visit<K: Child>(&mut self, objects: &[K]) -> Result<(), Error> {
+        for o in objects {
+            self.apply(o).await?;
+        }
+        Ok(())
+    }
+
+    async fn visit_stateful_sets(&mut self, objects: &[StatefulSet]) -> Result<(), Error> {
+        for o in objects {
+            self.apply_stateful_set(o).await?;
+        }
+        Ok(())
+    }
+
+    /// KEDA's CRDs are checked first; each ScaledObject replaces our HPA of its workload.
+    async fn visit_keda(
+        &mut self,
+        order: Order,
+        trigger_authentications: &[TriggerAuthentication],
+        scaled_objects: &[ScaledObject],
+    ) -> Result<(), Error> {
+        debug_assert_eq!(order, Order::Apply, "the applier applies");
+        if !scaled_objects.is_empty() {
+            self.require_keda().await?;
+        }
+        self.visit(trigger_authentications).await?;
+        for o in scaled_objects {
+            self.retire_hpa_for(o).await?;
+            self.apply(o).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Deletes the children of each kind that are not desired.
+struct OrphanCleanup<'a, 'b> {
+    applier: &'b mut Applier<'a>,
+    vc: &'b ValidatedCluster,
+}
+
+impl Visitor for OrphanCleanup<'_, '_> {
+    type Error = Error;
+
+    async fn visit<K: Child>(&mut self, objects: &[K]) -> Result<(), Error> {
+        self.applier
+            .delete_orphans_of::<K>(self.vc, names_of(objects))
+            .await
     }
 }
 

@@ -14,15 +14,18 @@ pub mod service;
 pub mod workload;
 
 use std::collections::BTreeMap;
+use std::fmt::Debug;
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::{ByteString, NamespaceResourceScope};
 
 use koinos_protocol::crypto::PrivateKey;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use self::keda::{ScaledObject, TriggerAuthentication};
 use self::meta::{LABEL_GENERATED, object_meta};
@@ -60,6 +63,124 @@ pub struct Desired {
     pub pdbs: Vec<PodDisruptionBudget>,
     /// Generated objects that could not be built for lack of their input (`kind/name`).
     pub pending_generated: Vec<String>,
+}
+
+/// A kind of child the operator owns: what every walk over [`Desired`] needs of its objects.
+pub trait Child:
+    kube::Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+    + k8s_openapi::Resource
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+{
+}
+
+impl<K> Child for K where
+    K: kube::Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + k8s_openapi::Resource
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+{
+}
+
+/// The order of a walk over [`Desired`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// config -> Secrets -> Services -> NetworkPolicies -> StatefulSets (broker first) ->
+    /// Deployments -> HPAs -> TriggerAuthentications -> ScaledObjects -> PDBs.
+    Apply,
+    /// The same, except that KEDA's objects go last and ScaledObjects before
+    /// TriggerAuthentications: KEDA then removes the HPA it made for each.
+    Cleanup,
+}
+
+/// Something done to each kind of desired child in turn (see [`Desired::visit`]). The kinds
+/// that need more than [`Visitor::visit`] have a method of their own, which defaults to it.
+pub trait Visitor: Send {
+    type Error;
+
+    fn visit<K: Child>(
+        &mut self,
+        objects: &[K],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    fn visit_stateful_sets(
+        &mut self,
+        objects: &[StatefulSet],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.visit(objects)
+    }
+
+    /// KEDA's objects: TriggerAuthentications then ScaledObjects, the reverse in
+    /// [`Order::Cleanup`].
+    fn visit_keda(
+        &mut self,
+        order: Order,
+        trigger_authentications: &[TriggerAuthentication],
+        scaled_objects: &[ScaledObject],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async move {
+            match order {
+                Order::Apply => {
+                    self.visit(trigger_authentications).await?;
+                    self.visit(scaled_objects).await
+                }
+                Order::Cleanup => {
+                    self.visit(scaled_objects).await?;
+                    self.visit(trigger_authentications).await
+                }
+            }
+        }
+    }
+}
+
+impl Desired {
+    /// Visit every kind of child, in `order`. The one walk over the kinds: a new kind that is
+    /// not visited here fails to compile.
+    pub async fn visit<V: Visitor>(&self, order: Order, visitor: &mut V) -> Result<(), V::Error> {
+        let Desired {
+            config_maps,
+            secrets,
+            services,
+            network_policies,
+            stateful_sets,
+            deployments,
+            hpas,
+            trigger_authentications,
+            scaled_objects,
+            pdbs,
+            pending_generated: _,
+        } = self;
+        visitor.visit(config_maps).await?;
+        visitor.visit(secrets).await?;
+        visitor.visit(services).await?;
+        visitor.visit(network_policies).await?;
+        visitor.visit_stateful_sets(stateful_sets).await?;
+        visitor.visit(deployments).await?;
+        visitor.visit(hpas).await?;
+        match order {
+            Order::Apply => {
+                visitor
+                    .visit_keda(order, trigger_authentications, scaled_objects)
+                    .await?;
+                visitor.visit(pdbs).await?;
+            }
+            Order::Cleanup => {
+                visitor.visit(pdbs).await?;
+                visitor
+                    .visit_keda(order, trigger_authentications, scaled_objects)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The p2p identity Secret (the node key seed).
