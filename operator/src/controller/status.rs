@@ -3,6 +3,7 @@
 //! What the cluster's own broker reports (`status.chain`, queue depths) is merged by [`chain`].
 
 pub mod chain;
+pub mod conditions;
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ use crate::model::naming::child_name;
 use crate::model::{Amqp, ValidatedCluster};
 
 pub use self::chain::{BrokerObservation, CHAIN_REACHABLE};
+use self::conditions::Facts;
 
 pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
@@ -129,17 +131,6 @@ pub async fn observe(client: &Client, vc: &ValidatedCluster) -> Result<Observed,
     Ok(observed)
 }
 
-fn condition(type_: &str, status: bool, reason: &str, message: String) -> Condition {
-    Condition {
-        type_: type_.into(),
-        status: if status { "True" } else { "False" }.into(),
-        reason: reason.into(),
-        message,
-        observed_generation: None,
-        last_transition_time: Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
-    }
-}
-
 /// The new status. `observed` is `None` when the spec is invalid (the old per-service status
 /// is kept). `now` stamps only conditions whose status flipped.
 pub fn compute_status(
@@ -153,193 +144,71 @@ pub fn compute_status(
     let mut status = old.cloned().unwrap_or_default();
     status.observed_generation = generation;
     if let Some(observed) = observed {
-        let depths = observed
-            .broker
-            .as_ref()
-            .map(BrokerObservation::queue_depths);
-        status.services = observed
-            .services
-            .iter()
-            .map(|s| {
-                let queue_depth = match &depths {
-                    Some(depths) => depths
-                        .get(&s.spec_name)
-                        .map(|d| i64::try_from(*d).unwrap_or(i64::MAX)),
-                    None => old
-                        .and_then(|o| o.services.get(&s.spec_name))
-                        .and_then(|o| o.queue_depth),
-                };
-                let entry = ServiceStatus {
-                    desired_replicas: s.desired,
-                    ready_replicas: s.ready,
-                    image: s.image.clone(),
-                    queue_depth,
-                };
-                (s.spec_name.clone(), entry)
-            })
-            .collect::<BTreeMap<_, _>>();
-        let ready = observed
-            .services
-            .iter()
-            .filter(|s| s.desired > 0 && s.ready >= s.desired)
-            .count();
-        status.services_ready = Some(format!("{ready}/{}", observed.services.len()));
-        if let Some(head) = observed.broker.as_ref().and_then(BrokerObservation::head) {
-            status.chain = Some(head.clone());
-        }
+        merge_observed(&mut status, old, observed);
     }
-
-    let (stalled, stalled_reason, stalled_message) = match outcome {
-        Outcome::Invalid(message) => (true, "InvalidSpec", message.clone()),
-        Outcome::Failed {
-            message,
-            permanent: true,
-        } => (true, "ApplyRejected", message.clone()),
-        _ => (false, "Progressing", String::new()),
-    };
-    let paused = *outcome == Outcome::Paused;
-    let services = status.services.values().collect::<Vec<_>>();
-    let all_ready = services
-        .iter()
-        .all(|s| s.ready_replicas >= s.desired_replicas);
-    let all_up = !services.is_empty() && services.iter().all(|s| s.ready_replicas > 0);
-    let broker_ready = observed.and_then(|o| o.broker_ready);
-    let transient = matches!(
-        outcome,
-        Outcome::Failed {
-            permanent: false,
-            ..
-        }
-    );
-
-    let available = !stopped && all_up && broker_ready != Some(false) && observed.is_some();
-    let reconciling = !stalled && !paused && (transient || !all_ready);
-    let ready = available && all_ready && !stalled && !transient;
-
+    let facts = Facts::new(&status, outcome, observed, stopped);
     let mut conditions = vec![
-        condition(
-            READY,
-            ready,
-            if ready {
-                "ClusterReady"
-            } else if stalled {
-                stalled_reason
-            } else if stopped {
-                "Stopped"
-            } else {
-                "ServicesNotReady"
-            },
-            match (ready, &status.services_ready) {
-                (true, _) => "every service is ready".into(),
-                (false, Some(counts)) => format!("{counts} services ready"),
-                (false, None) => "not reconciled yet".into(),
-            },
-        ),
-        condition(
-            RECONCILING,
-            reconciling,
-            if transient {
-                "RetryingAfterError"
-            } else if reconciling {
-                "ScalingOrRolling"
-            } else {
-                "Idle"
-            },
-            match outcome {
-                Outcome::Failed {
-                    message,
-                    permanent: false,
-                } => message.clone(),
-                _ if reconciling => "waiting for workloads to become ready".into(),
-                _ => String::new(),
-            },
-        ),
-        condition(STALLED, stalled, stalled_reason, stalled_message),
-        condition(
-            AVAILABLE,
-            available,
-            if available {
-                "ServicesAvailable"
-            } else if stopped {
-                "Stopped"
-            } else {
-                "ServicesUnavailable"
-            },
-            if available {
-                "every service has a ready replica".into()
-            } else {
-                String::new()
-            },
-        ),
-        condition(
-            RECONCILIATION_PAUSED,
-            paused,
-            if paused { "PausedBySpec" } else { "Active" },
-            if paused {
-                "spec.clusterOperation.reconciliationPaused is true: no child is written".into()
-            } else {
-                String::new()
-            },
-        ),
+        conditions::ready(&facts),
+        conditions::reconciling(&facts),
+        conditions::stalled(&facts),
+        conditions::available(&facts),
+        conditions::reconciliation_paused(&facts),
+        conditions::broker_ready(&facts),
     ];
-    conditions.push(match broker_ready {
-        Some(true) => condition(
-            BROKER_READY,
-            true,
-            "BrokerReady",
-            "RabbitMQ has a ready node".into(),
-        ),
-        Some(false) => condition(
-            BROKER_READY,
-            false,
-            "BrokerNotReady",
-            "no RabbitMQ node is ready".into(),
-        ),
-        None => Condition {
-            status: "Unknown".into(),
-            ..condition(
-                BROKER_READY,
-                false,
-                "ExternalBroker",
-                "external broker: not probed by the operator".into(),
-            )
-        },
-    });
-
     let old_conditions = old.map(|o| o.conditions.as_slice()).unwrap_or_default();
-    match observed.and_then(|o| o.broker.as_ref()) {
-        Some(broker) => {
-            let (reachable, reason, message) = broker.condition();
-            conditions.push(condition(CHAIN_REACHABLE, reachable, reason, message));
-        }
-        // Not read this pass: the last known reachability stands.
-        None => conditions.extend(
-            old_conditions
-                .iter()
-                .find(|c| c.type_ == CHAIN_REACHABLE)
-                .cloned(),
-        ),
-    }
-    for c in &mut conditions {
-        c.observed_generation = generation;
-        c.last_transition_time = match old_conditions.iter().find(|o| o.type_ == c.type_) {
-            Some(previous) if previous.status == c.status => previous.last_transition_time.clone(),
-            _ => now.clone(),
-        };
-        // With an invalid spec nothing was observed: the children still run as before, so
-        // BrokerReady and Available keep their last known value.
-        if observed.is_none()
-            && (c.type_ == BROKER_READY || c.type_ == AVAILABLE)
-            && let Some(previous) = old_conditions.iter().find(|o| o.type_ == c.type_)
-        {
-            *c = Condition {
-                observed_generation: generation,
-                ..previous.clone()
-            };
-        }
-    }
+    let broker = observed.and_then(|o| o.broker.as_ref());
+    conditions.extend(conditions::chain_reachable(broker, old_conditions));
+    conditions::stamp(
+        &mut conditions,
+        old_conditions,
+        generation,
+        &now,
+        observed.is_some(),
+    );
     status.conditions = conditions;
     status
+}
+
+/// `status.services`, `servicesReady` and `chain` from what this pass observed.
+fn merge_observed(
+    status: &mut KoinosClusterStatus,
+    old: Option<&KoinosClusterStatus>,
+    observed: &Observed,
+) {
+    let depths = observed
+        .broker
+        .as_ref()
+        .map(BrokerObservation::queue_depths);
+    status.services = observed
+        .services
+        .iter()
+        .map(|s| {
+            let queue_depth = match &depths {
+                Some(depths) => depths
+                    .get(&s.spec_name)
+                    .map(|d| i64::try_from(*d).unwrap_or(i64::MAX)),
+                None => old
+                    .and_then(|o| o.services.get(&s.spec_name))
+                    .and_then(|o| o.queue_depth),
+            };
+            let entry = ServiceStatus {
+                desired_replicas: s.desired,
+                ready_replicas: s.ready,
+                image: s.image.clone(),
+                queue_depth,
+            };
+            (s.spec_name.clone(), entry)
+        })
+        .collect::<BTreeMap<_, _>>();
+    let ready = observed
+        .services
+        .iter()
+        .filter(|s| s.desired > 0 && s.ready >= s.desired)
+        .count();
+    status.services_ready = Some(format!("{ready}/{}", observed.services.len()));
+    if let Some(head) = observed.broker.as_ref().and_then(BrokerObservation::head) {
+        status.chain = Some(head.clone());
+    }
 }
 
 /// The condition of `type_`, if present.

@@ -1,0 +1,235 @@
+//! One function per condition, each from the [`Facts`] of this pass (pure).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use super::{
+    AVAILABLE, BROKER_READY, BrokerObservation, CHAIN_REACHABLE, Observed, Outcome, READY,
+    RECONCILIATION_PAUSED, RECONCILING, STALLED,
+};
+use crate::crd::status::KoinosClusterStatus;
+
+/// What the conditions are computed from: the outcome of the pass and the status with this
+/// pass's observations merged in.
+pub struct Facts<'a> {
+    pub outcome: &'a Outcome,
+    pub stopped: bool,
+    /// Children were observed (not with an invalid spec).
+    pub observed: bool,
+    /// `status.servicesReady` (`n/m`).
+    pub services_ready: Option<&'a str>,
+    /// Every service has its desired replicas ready.
+    pub all_ready: bool,
+    /// There are services and each has a ready replica.
+    pub all_up: bool,
+    /// `None` for an external broker (not probed).
+    pub broker_ready: Option<bool>,
+}
+
+impl<'a> Facts<'a> {
+    pub fn new(
+        status: &'a KoinosClusterStatus,
+        outcome: &'a Outcome,
+        observed: Option<&Observed>,
+        stopped: bool,
+    ) -> Self {
+        let services = status.services.values().collect::<Vec<_>>();
+        Self {
+            outcome,
+            stopped,
+            observed: observed.is_some(),
+            services_ready: status.services_ready.as_deref(),
+            all_ready: services
+                .iter()
+                .all(|s| s.ready_replicas >= s.desired_replicas),
+            all_up: !services.is_empty() && services.iter().all(|s| s.ready_replicas > 0),
+            broker_ready: observed.and_then(|o| o.broker_ready),
+        }
+    }
+
+    /// Stalled: the reason and message, when the spec or the API server refused the pass.
+    fn stalled(&self) -> Option<(&'static str, &'a str)> {
+        match self.outcome {
+            Outcome::Invalid(message) => Some(("InvalidSpec", message)),
+            Outcome::Failed {
+                message,
+                permanent: true,
+            } => Some(("ApplyRejected", message)),
+            _ => None,
+        }
+    }
+    fn paused(&self) -> bool {
+        *self.outcome == Outcome::Paused
+    }
+    /// A failure that is retried.
+    fn transient(&self) -> bool {
+        matches!(
+            self.outcome,
+            Outcome::Failed {
+                permanent: false,
+                ..
+            }
+        )
+    }
+    fn available(&self) -> bool {
+        !self.stopped && self.all_up && self.broker_ready != Some(false) && self.observed
+    }
+    fn reconciling(&self) -> bool {
+        self.stalled().is_none() && !self.paused() && (self.transient() || !self.all_ready)
+    }
+    fn ready(&self) -> bool {
+        self.available() && self.all_ready && self.stalled().is_none() && !self.transient()
+    }
+}
+
+pub fn condition(type_: &str, status: bool, reason: &str, message: String) -> Condition {
+    Condition {
+        type_: type_.into(),
+        status: if status { "True" } else { "False" }.into(),
+        reason: reason.into(),
+        message,
+        observed_generation: None,
+        last_transition_time: Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+    }
+}
+
+pub fn ready(f: &Facts) -> Condition {
+    let ready = f.ready();
+    let reason = match f.stalled() {
+        _ if ready => "ClusterReady",
+        Some((reason, _)) => reason,
+        None if f.stopped => "Stopped",
+        None => "ServicesNotReady",
+    };
+    let message = match (ready, f.services_ready) {
+        (true, _) => "every service is ready".into(),
+        (false, Some(counts)) => format!("{counts} services ready"),
+        (false, None) => "not reconciled yet".into(),
+    };
+    condition(READY, ready, reason, message)
+}
+
+pub fn reconciling(f: &Facts) -> Condition {
+    let reconciling = f.reconciling();
+    let reason = if f.transient() {
+        "RetryingAfterError"
+    } else if reconciling {
+        "ScalingOrRolling"
+    } else {
+        "Idle"
+    };
+    let message = match f.outcome {
+        Outcome::Failed {
+            message,
+            permanent: false,
+        } => message.clone(),
+        _ if reconciling => "waiting for workloads to become ready".into(),
+        _ => String::new(),
+    };
+    condition(RECONCILING, reconciling, reason, message)
+}
+
+pub fn stalled(f: &Facts) -> Condition {
+    match f.stalled() {
+        Some((reason, message)) => condition(STALLED, true, reason, message.to_string()),
+        None => condition(STALLED, false, "Progressing", String::new()),
+    }
+}
+
+pub fn available(f: &Facts) -> Condition {
+    let available = f.available();
+    let (reason, message) = if available {
+        (
+            "ServicesAvailable",
+            "every service has a ready replica".into(),
+        )
+    } else if f.stopped {
+        ("Stopped", String::new())
+    } else {
+        ("ServicesUnavailable", String::new())
+    };
+    condition(AVAILABLE, available, reason, message)
+}
+
+pub fn reconciliation_paused(f: &Facts) -> Condition {
+    if f.paused() {
+        condition(
+            RECONCILIATION_PAUSED,
+            true,
+            "PausedBySpec",
+            "spec.clusterOperation.reconciliationPaused is true: no child is written".into(),
+        )
+    } else {
+        condition(RECONCILIATION_PAUSED, false, "Active", String::new())
+    }
+}
+
+pub fn broker_ready(f: &Facts) -> Condition {
+    match f.broker_ready {
+        Some(true) => condition(
+            BROKER_READY,
+            true,
+            "BrokerReady",
+            "RabbitMQ has a ready node".into(),
+        ),
+        Some(false) => condition(
+            BROKER_READY,
+            false,
+            "BrokerNotReady",
+            "no RabbitMQ node is ready".into(),
+        ),
+        None => Condition {
+            status: "Unknown".into(),
+            ..condition(
+                BROKER_READY,
+                false,
+                "ExternalBroker",
+                "external broker: not probed by the operator".into(),
+            )
+        },
+    }
+}
+
+/// From this pass's broker read; not read, the last known reachability stands.
+pub fn chain_reachable(
+    broker: Option<&BrokerObservation>,
+    old_conditions: &[Condition],
+) -> Option<Condition> {
+    match broker {
+        Some(broker) => {
+            let (reachable, reason, message) = broker.condition();
+            Some(condition(CHAIN_REACHABLE, reachable, reason, message))
+        }
+        None => old_conditions
+            .iter()
+            .find(|c| c.type_ == CHAIN_REACHABLE)
+            .cloned(),
+    }
+}
+
+/// `observedGeneration` on every condition; `lastTransitionTime` kept unless the status
+/// flipped. With an invalid spec (`observed` false) nothing was observed: the children still
+/// run as before, so BrokerReady and Available keep their last known value.
+pub fn stamp(
+    conditions: &mut [Condition],
+    old_conditions: &[Condition],
+    generation: Option<i64>,
+    now: &Time,
+    observed: bool,
+) {
+    for c in conditions {
+        c.observed_generation = generation;
+        c.last_transition_time = match old_conditions.iter().find(|o| o.type_ == c.type_) {
+            Some(previous) if previous.status == c.status => previous.last_transition_time.clone(),
+            _ => now.clone(),
+        };
+        if !observed
+            && (c.type_ == BROKER_READY || c.type_ == AVAILABLE)
+            && let Some(previous) = old_conditions.iter().find(|o| o.type_ == c.type_)
+        {
+            *c = Condition {
+                observed_generation: generation,
+                ..previous.clone()
+            };
+        }
+    }
+}
