@@ -2,6 +2,7 @@
 //! manager and order, zero writes in steady state, orphan deletion, skipped status patches.
 
 use super::*;
+use crate::metrics::Metrics;
 use crate::test_support::fake_api::{FakeApi, Write};
 use crate::test_support::{DEVNET, fixture};
 

@@ -1,0 +1,207 @@
+//! Wiring: the controller's options, its shared [`Context`], and [`run`]: the watches on
+//! KoinosClusters and every child kind, driving [`reconcile`](super::reconcile).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::ListParams;
+use kube::runtime::controller::Controller;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource};
+use tracing::{info, warn};
+
+use super::apply::AppliedCache;
+use super::build::meta::{LABEL_MANAGED_BY, MANAGED_BY};
+use super::status::BrokerObservation;
+use super::{error_policy, reconcile};
+use crate::broker::{AmqpBrokerReader, ReaderOptions};
+use crate::crd::{FIELD_MANAGER, KoinosCluster};
+use crate::metrics::Metrics;
+use crate::model::ValidatedCluster;
+
+/// Default of `--chain-status-interval`.
+pub const DEFAULT_CHAIN_STATUS_INTERVAL: Duration = Duration::from_secs(30);
+
+/// How the controller runs.
+#[derive(Clone, Debug)]
+pub struct ControllerOptions {
+    /// Watch one namespace, or all when `None`.
+    pub namespace: Option<String>,
+    /// Requeue interval of a healthy cluster (drift detection).
+    pub resync: Duration,
+    /// Identity in Events (e.g. the pod name).
+    pub instance: Option<String>,
+}
+
+impl Default for ControllerOptions {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            resync: Duration::from_secs(300),
+            instance: None,
+        }
+    }
+}
+
+/// How the controller reads each cluster's own broker (`status.chain`, queue depths).
+#[derive(Clone)]
+pub struct BrokerOptions {
+    /// Shared with the metrics API, so each cluster has one connection.
+    pub reader: AmqpBrokerReader,
+    /// Requeue interval of a running cluster, so that `status.chain` stays fresh.
+    pub chain_status_interval: Duration,
+}
+
+impl BrokerOptions {
+    /// A reader of the clusters in `namespace` (all when `None`), default interval.
+    pub fn new(client: Client, namespace: Option<String>) -> Self {
+        Self {
+            reader: AmqpBrokerReader::with_options(client, namespace, ReaderOptions::default()),
+            chain_status_interval: DEFAULT_CHAIN_STATUS_INTERVAL,
+        }
+    }
+}
+
+/// Shared state of the reconciler.
+pub struct Context {
+    pub client: Client,
+    pub metrics: Metrics,
+    pub recorder: Recorder,
+    pub cache: AppliedCache,
+    pub resync: Duration,
+    /// `None`: brokers are not read (status.chain and queue depths stay as they are).
+    pub broker: Option<BrokerOptions>,
+    /// Consecutive failures per cluster (`ns/name`), for backoff.
+    pub(super) failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        metrics: Metrics,
+        resync: Duration,
+        instance: Option<String>,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance,
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            metrics,
+            cache: AppliedCache::default(),
+            resync,
+            broker: None,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Also read each running cluster's broker.
+    pub fn with_broker(mut self, broker: BrokerOptions) -> Self {
+        self.broker = Some(broker);
+        self
+    }
+
+    /// Requeue interval of a cluster that reconciled fine: running clusters come back at the
+    /// chain status interval when brokers are read.
+    pub(super) fn requeue_after(&self, stopped: bool) -> Duration {
+        match &self.broker {
+            Some(broker) if !stopped => self.resync.min(broker.chain_status_interval),
+            _ => self.resync,
+        }
+    }
+
+    /// This pass's look at the cluster's broker; `None` when brokers are not read.
+    pub(super) async fn read_broker(&self, vc: &ValidatedCluster) -> Option<BrokerObservation> {
+        let broker = self.broker.as_ref()?;
+        if vc.operation.stopped {
+            return Some(BrokerObservation::Stopped);
+        }
+        Some(BrokerObservation::Read(
+            broker.reader.read_cluster(vc).await,
+        ))
+    }
+}
+
+fn api_for<K>(client: &Client, namespace: &Option<String>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Run the controller until `shutdown` resolves, reading clusters' brokers with a reader of
+/// its own every [`DEFAULT_CHAIN_STATUS_INTERVAL`]. Usable in-process (e2e tests) and by
+/// `koinos-operator run` (after leader election).
+pub async fn run(
+    client: Client,
+    options: ControllerOptions,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), kube::Error> {
+    let broker = BrokerOptions::new(client.clone(), options.namespace.clone());
+    run_with_broker(client, options, broker, metrics, shutdown).await
+}
+
+/// [`run`] with a given broker reader and chain status interval.
+pub async fn run_with_broker(
+    client: Client,
+    options: ControllerOptions,
+    broker: BrokerOptions,
+    metrics: Metrics,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), kube::Error> {
+    let clusters: Api<KoinosCluster> = api_for(&client, &options.namespace);
+    // Fail fast with a clear error when the CRD is missing or RBAC forbids listing.
+    clusters.list(&ListParams::default().limit(1)).await?;
+    let context = Arc::new(
+        Context::new(
+            client.clone(),
+            metrics,
+            options.resync,
+            options.instance.clone(),
+        )
+        .with_broker(broker),
+    );
+    let children = watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY}"));
+    let ns = &options.namespace;
+    info!(
+        namespace = ns.as_deref().unwrap_or("<all>"),
+        "starting the KoinosCluster controller"
+    );
+    Controller::new(clusters, watcher::Config::default())
+        .owns(api_for::<ConfigMap>(&client, ns), children.clone())
+        .owns(api_for::<Secret>(&client, ns), children.clone())
+        .owns(api_for::<Service>(&client, ns), children.clone())
+        .owns(api_for::<NetworkPolicy>(&client, ns), children.clone())
+        .owns(api_for::<StatefulSet>(&client, ns), children.clone())
+        .owns(api_for::<Deployment>(&client, ns), children.clone())
+        .owns(
+            api_for::<HorizontalPodAutoscaler>(&client, ns),
+            children.clone(),
+        )
+        .owns(api_for::<PodDisruptionBudget>(&client, ns), children)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, context)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                warn!(%error, "reconcile loop");
+            }
+        })
+        .await;
+    Ok(())
+}
