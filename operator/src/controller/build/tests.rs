@@ -36,43 +36,25 @@ fn all_fixtures() -> Vec<(String, Desired)> {
     .collect()
 }
 
-fn all_meta(d: &Desired) -> Vec<(&'static str, &ObjectMeta)> {
-    let Desired {
-        config_maps,
-        secrets,
-        services,
-        network_policies,
-        stateful_sets,
-        deployments,
-        hpas,
-        trigger_authentications,
-        scaled_objects,
-        pdbs,
-        pending_generated: _,
-    } = d;
-    let mut out: Vec<(&'static str, &ObjectMeta)> = Vec::new();
-    out.extend(config_maps.iter().map(|o| ("ConfigMap", &o.metadata)));
-    out.extend(secrets.iter().map(|o| ("Secret", &o.metadata)));
-    out.extend(services.iter().map(|o| ("Service", &o.metadata)));
-    out.extend(
-        network_policies
-            .iter()
-            .map(|o| ("NetworkPolicy", &o.metadata)),
-    );
-    out.extend(stateful_sets.iter().map(|o| ("StatefulSet", &o.metadata)));
-    out.extend(deployments.iter().map(|o| ("Deployment", &o.metadata)));
-    out.extend(
-        hpas.iter()
-            .map(|o| ("HorizontalPodAutoscaler", &o.metadata)),
-    );
-    out.extend(
-        trigger_authentications
-            .iter()
-            .map(|o| ("TriggerAuthentication", &o.metadata)),
-    );
-    out.extend(scaled_objects.iter().map(|o| ("ScaledObject", &o.metadata)));
-    out.extend(pdbs.iter().map(|o| ("PodDisruptionBudget", &o.metadata)));
-    out
+/// Collects every child's kind and metadata.
+struct Metas(Vec<(&'static str, ObjectMeta)>);
+
+impl Visitor for Metas {
+    type Error = std::convert::Infallible;
+
+    async fn visit<K: Child>(&mut self, objects: &[K]) -> Result<(), Self::Error> {
+        self.0
+            .extend(objects.iter().map(|o| (K::KIND, o.meta().clone())));
+        Ok(())
+    }
+}
+
+fn all_meta(d: &Desired) -> Vec<(&'static str, ObjectMeta)> {
+    use futures::FutureExt;
+    let mut metas = Metas(Vec::new());
+    let done = d.visit(Order::Apply, &mut metas).now_or_never();
+    assert!(matches!(done, Some(Ok(()))), "collecting never waits");
+    metas.0
 }
 
 fn templates(d: &Desired) -> Vec<(String, &LabelSelector, &PodTemplateSpec, Option<i32>)> {
