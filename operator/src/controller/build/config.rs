@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 
 use super::meta::{content_hash, object_meta};
 use crate::model::naming::config_map_name;
-use crate::model::profile::{BASEDIR, GRPC_PORT, JSONRPC_PORT, P2P_PORT, ServiceKind};
+use crate::model::profile::{
+    BASEDIR, GRPC_PORT, JSONRPC_PORT, P2P_PORT, ServiceInput, ServiceKind,
+};
 use crate::model::{ValidatedCluster, ValidatedService};
 
 /// Where the chain finds its genesis (a ConfigMap mounted read-only).
@@ -29,19 +31,23 @@ pub fn config_key(svc: &ValidatedService) -> String {
 /// list options, which merge (the official precedence for lists).
 fn operator_section(vc: &ValidatedCluster, svc: &ValidatedService) -> BTreeMap<String, Value> {
     let mut section = BTreeMap::new();
-    match svc.kind() {
-        ServiceKind::Chain => {
+    // Where the pod template mounts the service's input (the seed comes as a flag).
+    match svc.profile.input {
+        Some(ServiceInput::Genesis) => {
             section.insert(
                 "genesis-data".into(),
                 json!(format!("{GENESIS_DIR}/{GENESIS_FILE}")),
             );
         }
-        ServiceKind::BlockProducer => {
+        Some(ServiceInput::ProducerKey) => {
             section.insert(
                 "private-key-file".into(),
                 json!(format!("{SECRETS_DIR}/{PRIVATE_KEY_FILE}")),
             );
         }
+        Some(ServiceInput::NodeSeed) | None => {}
+    }
+    match svc.kind() {
         ServiceKind::Jsonrpc => {
             section.insert(
                 "listen".into(),

@@ -396,3 +396,47 @@ fn builders_are_deterministic() {
     let vc = validated(API_NODE);
     assert_eq!(build(&vc, &generated()), build(&vc, &generated()));
 }
+
+/// Records the kinds visited, in order.
+struct Kinds(Vec<&'static str>);
+
+impl Visitor for Kinds {
+    type Error = std::convert::Infallible;
+
+    async fn visit<K: Child>(&mut self, _: &[K]) -> Result<(), Self::Error> {
+        self.0.push(K::KIND);
+        Ok(())
+    }
+}
+
+#[test]
+fn visit_walks_every_kind_in_apply_or_cleanup_order() {
+    use futures::FutureExt;
+    let walk = |order| {
+        let mut kinds = Kinds(Vec::new());
+        let done = Desired::default().visit(order, &mut kinds).now_or_never();
+        assert!(matches!(done, Some(Ok(()))));
+        kinds.0
+    };
+    let head = [
+        "ConfigMap",
+        "Secret",
+        "Service",
+        "NetworkPolicy",
+        "StatefulSet",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+    ];
+    let apply = [
+        "TriggerAuthentication",
+        "ScaledObject",
+        "PodDisruptionBudget",
+    ];
+    let cleanup = [
+        "PodDisruptionBudget",
+        "ScaledObject",
+        "TriggerAuthentication",
+    ];
+    assert_eq!(walk(Order::Apply), [&head[..], &apply[..]].concat());
+    assert_eq!(walk(Order::Cleanup), [&head[..], &cleanup[..]].concat());
+}
