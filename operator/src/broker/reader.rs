@@ -12,10 +12,11 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use super::session::ClusterBroker;
-use super::target::{BrokerTarget, target, url_secret};
+use super::target::{BrokerTarget, target};
 use super::{BoxFuture, BrokerReadError, BrokerReader, ReadFailure};
 use crate::crd::KoinosCluster;
 use crate::crd::status::ChainStatus;
+use crate::model::naming::amqp_url_secret;
 use crate::model::profile::ServiceKind;
 use crate::model::{ValidatedCluster, validate};
 
@@ -193,7 +194,7 @@ impl AmqpBrokerReader {
 
     /// The target of a validated cluster, from its URL Secret read now; refreshes the cache.
     async fn target_of(&self, vc: &ValidatedCluster) -> Result<Arc<BrokerTarget>, ReadFailure> {
-        let reference = url_secret(vc);
+        let reference = amqp_url_secret(vc);
         let secrets: Api<Secret> = Api::namespaced(self.inner.client.clone(), &vc.namespace);
         let secret = secrets.get_opt(&reference.name).await.map_err(|error| {
             api_failure(

@@ -10,10 +10,9 @@ use k8s_openapi::api::core::v1::Secret;
 use koinos_mq::parse_url;
 
 use super::ReadFailure;
-use crate::crd::network::SecretKeyRef;
-use crate::model::naming::{AMQP_URL_KEY, amqp_secret_name};
+use crate::model::ValidatedCluster;
+use crate::model::naming::amqp_url_secret;
 use crate::model::profile::ServiceKind;
-use crate::model::{Amqp, ValidatedCluster};
 
 /// A cluster's broker and what the operator may read there.
 #[derive(Clone, PartialEq, Eq)]
@@ -38,17 +37,6 @@ impl std::fmt::Debug for BrokerTarget {
     }
 }
 
-/// The Secret and key holding the cluster's AMQP URL.
-pub fn url_secret(vc: &ValidatedCluster) -> SecretKeyRef {
-    match &vc.amqp {
-        Amqp::Managed(_) => SecretKeyRef {
-            name: amqp_secret_name(vc),
-            key: AMQP_URL_KEY.into(),
-        },
-        Amqp::External { url_secret } => url_secret.clone(),
-    }
-}
-
 /// The RPC queues of the enabled services: queue name -> spec name.
 pub fn rpc_queues(vc: &ValidatedCluster) -> BTreeMap<String, String> {
     vc.services
@@ -63,7 +51,7 @@ pub fn rpc_queues(vc: &ValidatedCluster) -> BTreeMap<String, String> {
 /// The target from the cluster and its URL Secret (`None`: the Secret does not exist).
 /// Failures carry stable messages: they become a status condition.
 pub fn target(vc: &ValidatedCluster, secret: Option<&Secret>) -> Result<BrokerTarget, ReadFailure> {
-    let reference = url_secret(vc);
+    let reference = amqp_url_secret(vc);
     let credentials = |message: String| ReadFailure::Credentials { message };
     let secret = secret.ok_or_else(|| {
         credentials(format!(
@@ -141,7 +129,7 @@ mod tests {
     #[test]
     fn managed_broker_url_comes_from_the_generated_secret() {
         let vc = cluster(serde_json::json!({"managed": {}}), serde_json::json!({}));
-        let reference = url_secret(&vc);
+        let reference = amqp_url_secret(&vc);
         assert_eq!(
             (reference.name.as_str(), reference.key.as_str()),
             ("demo-amqp", "url")

@@ -1,7 +1,8 @@
 //! Names of the children and of the generated Secrets and ConfigMaps, and the keys inside
 //! them: shared by the builders, the apply step (generated material) and the broker reader.
 
-use super::cluster::ValidatedCluster;
+use super::cluster::{Amqp, ValidatedCluster};
+use crate::crd::network::SecretKeyRef;
 
 /// `<cluster>-<component>`.
 pub fn child_name(vc: &ValidatedCluster, component: &str) -> String {
@@ -22,6 +23,19 @@ pub const AMQP_URL_KEY: &str = "url";
 pub const AMQP_USERNAME_KEY: &str = "username";
 pub const AMQP_PASSWORD_KEY: &str = "password";
 pub const ERLANG_COOKIE_KEY: &str = "erlang-cookie";
+
+/// The Secret and key holding the cluster's AMQP URL: the generated `<cluster>-amqp` of a
+/// managed broker or the user's of an external one (the workloads, KEDA and the broker reader
+/// all read this one).
+pub fn amqp_url_secret(vc: &ValidatedCluster) -> SecretKeyRef {
+    match &vc.amqp {
+        Amqp::Managed(_) => SecretKeyRef {
+            name: amqp_secret_name(vc),
+            key: AMQP_URL_KEY.into(),
+        },
+        Amqp::External { url_secret } => url_secret.clone(),
+    }
+}
 
 /// Name of the generated devnet producer key Secret.
 pub fn producer_key_secret_name(cluster: &str) -> String {

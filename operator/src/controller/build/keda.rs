@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use super::hpa::workload_kind;
 use super::meta::object_meta;
 use crate::crd::autoscaling::AutoscalingProvider;
-use crate::model::naming::{AMQP_URL_KEY, amqp_secret_name, child_name};
+use crate::crd::network::SecretKeyRef;
+use crate::model::naming::{amqp_url_secret, child_name};
 use crate::model::profile::ScaleSignal;
-use crate::model::{Amqp, ValidatedCluster, ValidatedService};
+use crate::model::{ValidatedCluster, ValidatedService};
 
 pub const KEDA_GROUP: &str = "keda.sh";
 pub const KEDA_VERSION: &str = "v1alpha1";
@@ -151,15 +152,6 @@ pub fn trigger_authentication_name(vc: &ValidatedCluster) -> String {
     child_name(vc, "keda-amqp")
 }
 
-/// The Secret and key holding the cluster's broker URL: the managed `<cluster>-amqp` or the
-/// user's external one (the same the workloads mount).
-pub fn amqp_url_secret(vc: &ValidatedCluster) -> (String, String) {
-    match &vc.amqp {
-        Amqp::Managed(_) => (amqp_secret_name(vc), AMQP_URL_KEY.to_string()),
-        Amqp::External { url_secret } => (url_secret.name.clone(), url_secret.key.clone()),
-    }
-}
-
 /// Services that KEDA scales: autoscaling on with provider `keda`, on their queue depth. None
 /// when the cluster is stopped (it is scaled to zero; KEDA would fight that).
 fn keda_scaled(vc: &ValidatedCluster) -> impl Iterator<Item = &ValidatedService> {
@@ -235,7 +227,7 @@ pub fn build_service_scaled_object(
 /// The cluster's TriggerAuthentication: KEDA reads the broker URL (`host`) from the AMQP
 /// Secret, so credentials never appear in a ScaledObject.
 pub fn build_trigger_authentication(vc: &ValidatedCluster) -> TriggerAuthentication {
-    let (secret, key) = amqp_url_secret(vc);
+    let SecretKeyRef { name: secret, key } = amqp_url_secret(vc);
     TriggerAuthentication {
         api_version: KEDA_API_VERSION.into(),
         kind: "TriggerAuthentication".into(),

@@ -22,12 +22,13 @@ use super::config::{
 use super::meta::{ANNOTATION_CONFIG_HASH, object_meta, selector, selector_labels};
 use super::pvc::{DATA_VOLUME, build_volume_claim_template, retention_policy};
 use super::security::{SERVICES_UID, container_security_context, pod_security_context};
+use crate::crd::network::SecretKeyRef;
 use crate::model::naming::{
-    AMQP_URL_KEY, P2P_SEED_KEY, amqp_secret_name, child_name, config_map_name,
-    genesis_config_map_name, p2p_identity_secret_name,
+    P2P_SEED_KEY, amqp_url_secret, child_name, config_map_name, genesis_config_map_name,
+    p2p_identity_secret_name,
 };
 use crate::model::profile::{BASEDIR, METRICS_PORT, ServiceClass, ServiceInput};
-use crate::model::{Amqp, Network, ResolvedPod, ValidatedCluster, ValidatedService};
+use crate::model::{Network, ResolvedPod, ValidatedCluster, ValidatedService};
 
 /// Env var the `--amqp` flag expands.
 pub const AMQP_URL_ENV: &str = "KOINOS_AMQP_URL";
@@ -65,10 +66,7 @@ pub fn workload_replicas(vc: &ValidatedCluster, svc: &ValidatedService) -> Optio
 
 /// The env var carrying the broker URL, from the generated or the user's Secret.
 pub fn amqp_url_env(vc: &ValidatedCluster) -> EnvVar {
-    let (name, key) = match &vc.amqp {
-        Amqp::Managed(_) => (amqp_secret_name(vc), AMQP_URL_KEY.to_string()),
-        Amqp::External { url_secret } => (url_secret.name.clone(), url_secret.key.clone()),
-    };
+    let SecretKeyRef { name, key } = amqp_url_secret(vc);
     secret_env(AMQP_URL_ENV, name, key)
 }
 
