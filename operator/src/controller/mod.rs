@@ -75,7 +75,7 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
         (Some(applied), merge_broker(observed, broker))
     };
     let outcome = Outcome::of(applied.as_ref());
-    let stopped = vc.operation.stopped;
+    let stopped = vc.is_stopped();
     update_status(&cluster, &ctx, outcome, Some(&observed), stopped).await?;
     match applied {
         None => ctx.metrics.reconciles.with_label_values(&["paused"]).inc(),

@@ -124,7 +124,7 @@ impl Context {
     /// This pass's look at the cluster's broker; `None` when brokers are not read.
     pub(super) async fn read_broker(&self, vc: &ValidatedCluster) -> Option<BrokerObservation> {
         let broker = self.broker.as_ref()?;
-        if vc.operation.stopped {
+        if vc.is_stopped() {
             return Some(BrokerObservation::Stopped);
         }
         Some(BrokerObservation::Read(

@@ -125,6 +125,15 @@ impl ValidatedCluster {
     pub fn service(&self, kind: ServiceKind) -> Option<&ValidatedService> {
         self.services.iter().find(|s| s.kind() == kind)
     }
+    /// `clusterOperation.stopped`: every workload, the broker's included, at zero replicas
+    /// and no autoscaler (it would fight that); the broker is not read.
+    pub fn is_stopped(&self) -> bool {
+        self.operation.stopped
+    }
+    /// The autoscaling that runs for `svc`: none while the cluster is stopped.
+    pub fn running_autoscaling<'a>(&self, svc: &'a ValidatedService) -> Option<&'a Autoscaling> {
+        svc.autoscaling.as_ref().filter(|_| !self.is_stopped())
+    }
     /// Some enabled service takes `input` (so its generated material is needed).
     pub fn takes(&self, input: ServiceInput) -> bool {
         self.services.iter().any(|s| s.profile.input == Some(input))

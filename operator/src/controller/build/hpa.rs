@@ -33,14 +33,9 @@ pub fn build_service_hpa(
     vc: &ValidatedCluster,
     svc: &ValidatedService,
 ) -> Option<HorizontalPodAutoscaler> {
-    let autoscaling = svc
-        .autoscaling
-        .as_ref()
+    let autoscaling = vc
+        .running_autoscaling(svc)
         .filter(|a| a.provider == AutoscalingProvider::Hpa)?;
-    // A stopped cluster is scaled to zero; an HPA would fight that.
-    if vc.operation.stopped {
-        return None;
-    }
     let profile = svc.profile;
     let metric = match profile.scale_signal? {
         ScaleSignal::QueueDepth => MetricSpec {

@@ -156,11 +156,8 @@ pub fn trigger_authentication_name(vc: &ValidatedCluster) -> String {
 /// when the cluster is stopped (it is scaled to zero; KEDA would fight that).
 fn keda_scaled(vc: &ValidatedCluster) -> impl Iterator<Item = &ValidatedService> {
     vc.services.iter().filter(|svc| {
-        !vc.operation.stopped
-            && svc
-                .autoscaling
-                .as_ref()
-                .is_some_and(|a| a.provider == AutoscalingProvider::Keda)
+        vc.running_autoscaling(svc)
+            .is_some_and(|a| a.provider == AutoscalingProvider::Keda)
             && svc.profile.scale_signal == Some(ScaleSignal::QueueDepth)
             && svc.profile.rpc_queue.is_some()
     })

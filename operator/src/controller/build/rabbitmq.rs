@@ -372,11 +372,7 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
     StatefulSet {
         metadata: object_meta(vc, name, COMPONENT),
         spec: Some(StatefulSetSpec {
-            replicas: Some(if vc.operation.stopped {
-                0
-            } else {
-                broker.replicas
-            }),
+            replicas: Some(if vc.is_stopped() { 0 } else { broker.replicas }),
             selector: selector(vc, COMPONENT),
             service_name: Some(headless_service_name(vc)),
             // Nodes must start together to form a cluster.

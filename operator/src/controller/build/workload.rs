@@ -53,7 +53,7 @@ impl Workload {
 
 /// Replicas the workload asks for; `None` leaves them to the HorizontalPodAutoscaler.
 pub fn workload_replicas(vc: &ValidatedCluster, svc: &ValidatedService) -> Option<i32> {
-    if vc.operation.stopped {
+    if vc.is_stopped() {
         Some(0)
     } else if svc.autoscaling.is_some() {
         None
