@@ -44,6 +44,11 @@ fn operator_section(vc: &ValidatedCluster, svc: &ValidatedService) -> BTreeMap<S
                 "private-key-file".into(),
                 json!(format!("{SECRETS_DIR}/{PRIVATE_KEY_FILE}")),
             );
+            // The producer waits for p2p to report gossip before producing; without p2p in the
+            // cluster nothing ever would (a single-node devnet), so it produces at once.
+            if vc.service(ServiceKind::P2p).is_none() {
+                section.insert("gossip-production".into(), json!(false));
+            }
         }
         Some(ServiceInput::NodeSeed) | None => {}
     }
@@ -143,6 +148,21 @@ pub fn build_config_map(vc: &ValidatedCluster) -> ConfigMap {
 mod tests {
     use super::*;
     use crate::test_support::{API_NODE, DEVNET, validated};
+
+    #[test]
+    fn the_producer_waits_for_gossip_only_when_the_cluster_runs_p2p() {
+        let gossip_production = |manifest: &str| {
+            let vc = validated(manifest);
+            let producer = vc.service(ServiceKind::BlockProducer).unwrap();
+            let doc: BTreeMap<String, BTreeMap<String, Value>> =
+                serde_yaml::from_str(&render_service_config(&vc, producer)).unwrap();
+            doc["block_producer"].get("gossip-production").cloned()
+        };
+        let without_p2p = DEVNET.to_string() + "  services:\n    p2p: {enabled: false}\n";
+        assert_eq!(gossip_production(&without_p2p), Some(json!(false)));
+        let with_p2p = DEVNET.to_string() + "  services:\n    p2p: {enabled: true}\n";
+        assert_eq!(gossip_production(&with_p2p), None);
+    }
 
     #[test]
     fn config_map_snapshot() {
