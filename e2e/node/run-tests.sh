@@ -13,6 +13,8 @@ t0=$(date +%s)
 bash "$HERE/../control-plane/build.sh" > /dev/null
 bash "$HERE/build.sh" > /dev/null
 [ "${KOINOS_SKIP_IMAGES:-0}" = 1 ] || bash scripts/images.sh build
+# The devnet test drives the cluster's JSON-RPC with koilib (compat/koilib, pinned).
+[ -d compat/koilib/node_modules ] || (cd compat/koilib && npm ci --no-audit --no-fund --loglevel=error)
 cargo test -p koinos-e2e --features real-pods --test real_pods --no-run --quiet
 echo "[run-tests] build and compile: $(( $(date +%s) - t0 )) s" >&2
 export RUST_TEST_THREADS=1

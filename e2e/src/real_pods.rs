@@ -293,3 +293,26 @@ pub async fn broker_credentials(
     };
     Ok((field("username")?, field("password")?))
 }
+
+/// Resident memory of every process in a pod on this machine's node (the kubelet puts them in
+/// `kubepods` cgroups), in bytes: what the node's pods cost.
+pub fn pods_rss_bytes() -> Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc")? {
+        let path = entry?.path();
+        let in_pod = std::fs::read_to_string(path.join("cgroup"))
+            .is_ok_and(|cgroups| cgroups.contains("kubepods"));
+        if !in_pod {
+            continue;
+        }
+        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+        let kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        total += kib * 1024;
+    }
+    Ok(total)
+}

@@ -177,6 +177,13 @@ async fn devnet_example_runs_on_real_pods() -> Result<()> {
     })
     .await?;
 
+    let rss = koinos_e2e::real_pods::pods_rss_bytes()?;
+    eprintln!(
+        "[real-pods] memory of the node's pods (sum of RSS, operator included): {:.0} MiB",
+        rss as f64 / 1048576.0
+    );
+    ensure!(rss > 0, "no pod process found in a kubepods cgroup");
+
     // --- the operator (a pod) reads the head over AMQP: status.chain.headHeight rises.
     let seen = wait_until("status.chain.headHeight", Duration::from_secs(120), || {
         status_height(&kcs, &name)
@@ -319,7 +326,7 @@ async fn devnet_example_runs_on_real_pods() -> Result<()> {
 /// window), waits for the HPA to bring the 3 replicas down to 1, then publishes real
 /// `get_blocks_by_height` requests into `koinos.rpc.block_store` through a port-forward to the
 /// cluster's broker until the HPA (fed by the operator pod's external metrics API) adds a
-/// replica that becomes Ready; then stops and waits for the scale-down.
+/// replica that becomes Ready; then stops, purges what is left and waits for the scale-down.
 async fn autoscale_block_store_on_queue_depth(
     cp: &ControlPlane,
     kcs: &KoinosClusters,
@@ -395,7 +402,9 @@ async fn autoscale_block_store_on_queue_depth(
     let connection = lapin::Connection::connect(&amqp, ConnectionProperties::default()).await?;
     let channel = connection.create_channel().await?;
     let backlog_started = Instant::now();
+    let publishing = channel.clone();
     let publisher = tokio::spawn(async move {
+        let channel = publishing;
         let properties = BasicProperties::default()
             .with_content_type("application/octet-stream".into())
             .with_reply_to("koinos-e2e-unrouted-replies".into());
@@ -412,7 +421,7 @@ async fn autoscale_block_store_on_queue_depth(
                     )
                     .await?;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         anyhow::Ok(())
     });
@@ -442,6 +451,13 @@ async fn autoscale_block_store_on_queue_depth(
         Err(e) => Err(e),
     };
     publisher.abort();
+    // What is still waiting would take minutes to serve: drop it, the queue is then empty.
+    channel
+        .queue_purge(
+            "koinos.rpc.block_store".into(),
+            lapin::options::QueuePurgeOptions::default(),
+        )
+        .await?;
     ready?;
     eprintln!(
         "[real-pods] backlog -> HPA scale-up decided in {:.1} s, new replica Ready in {:.1} s",
