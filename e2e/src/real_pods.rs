@@ -155,8 +155,11 @@ impl PortForward {
             .context("starting kubectl port-forward")?;
         // "Forwarding from 127.0.0.1:40123 -> 8080"
         let stdout = process.stdout.take().context("port-forward stdout")?;
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
+        reader.read_line(&mut line)?;
+        // kubectl writes a line per connection; with the pipe closed it would die of SIGPIPE.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         let local_port = line
             .split_once("127.0.0.1:")
             .and_then(|(_, rest)| rest.split_whitespace().next())
