@@ -1,6 +1,7 @@
 // Drives our JSON-RPC gateway with the standard Koinos JavaScript client, koilib, unchanged:
 // Provider (head info, chain id, blocks by height, nonce, rc), Signer (signing and sending a
-// transaction) and Contract with utils.tokenAbi (token reads and a transfer awaited with wait()).
+// transaction) and Contract with utils.tokenAbi (token reads and transfers awaited with wait(),
+// three in consecutive blocks with koilib's default rc_limit: the account's whole mana).
 //
 // Inputs (environment):
 //   KOINOS_RPC_URL     JSON-RPC URL, e.g. http://127.0.0.1:8080/
@@ -114,6 +115,28 @@ equal("receiver balance increased by the amount", await balanceOf(to), toBefore 
 equal("sender nonce increased by one", Number(await provider.getNonce(from)), nonceBefore + 1);
 const [txItem] = (await provider.getTransactionsById([transaction.id])).transactions ?? [];
 equal("transaction_store knows the transaction", txItem?.transaction?.id, transaction.id);
+
+// A second and a third transfer from the same account, each sent as soon as the previous one
+// is included, with koilib's defaults: rc_limit is the account's whole mana each time (the
+// mempool must not charge the included transfer again until it becomes irreversible).
+let previousBlock = blockNumber;
+for (const n of [2, 3]) {
+  const rcNow = BigInt(await provider.getAccountRc(from));
+  let sent;
+  try {
+    sent = await token.functions.transfer({ from, to, value: amount.toString() });
+  } catch (error) {
+    check(`transfer ${n} right after the previous one's block is accepted`, false, `: ${error.message ?? error}`);
+    break;
+  }
+  check(`transfer ${n} right after the previous one's block is accepted`, true);
+  equal(`transfer ${n} rc_limit is the whole mana (koilib's default)`, BigInt(sent.transaction.header?.rc_limit ?? 0), rcNow);
+  const { blockNumber: next } = await sent.transaction.wait("byTransactionId", 30000);
+  check(`transfer ${n} is included in a later block`, next > previousBlock, `block ${next} after ${previousBlock}`);
+  previousBlock = next;
+}
+equal("receiver balance after three transfers", await balanceOf(to), toBefore + 3n * amount);
+equal("sender nonce after three transfers", Number(await provider.getNonce(from)), nonceBefore + 3);
 
 // A transfer from someone else's account reverts and is reported as an error.
 let rejected = false;

@@ -111,11 +111,17 @@ impl Mempool {
         let max_payer_rc = receipt.max_payer_rc;
         let entry = Arc::new(Entry::new(pending, now_ms)?);
 
+        // An ancestor of a fork head is stale: its pending set still holds transactions its
+        // descendants included, whose RC `max_payer_rc` (read at chain's head) already paid.
+        // Its RC record would count them twice, so only fork heads may refuse on resources.
+        let fork_heads = self.fork_heads();
         let mut admitted = Vec::new();
         for (id, node) in &self.nodes {
             match node.pending.admit(&entry, max_payer_rc) {
                 Ok(()) => admitted.push(id.clone()),
                 Err(Refusal::NonceConflict) => {}
+                Err(Refusal::Fatal(MempoolError::ExceedsResources(_)))
+                    if !fork_heads.contains(id) => {}
                 Err(Refusal::Fatal(e)) => return Err(e),
             }
         }
@@ -258,8 +264,8 @@ impl Mempool {
         keep
     }
 
-    /// Fork heads: nodes no other node builds on.
-    fn fork_heads(&self) -> Vec<Vec<u8>> {
+    /// Fork heads: nodes no other node builds on. Any other node is an ancestor of one.
+    fn fork_heads(&self) -> HashSet<Vec<u8>> {
         let parents: HashSet<&[u8]> = self
             .nodes
             .values()
@@ -339,7 +345,12 @@ impl Mempool {
             .by_ids(ids))
     }
 
-    /// Whether the payer can pend `rc_limit` more: on the given fork, or on every fork.
+    /// Whether the payer can pend `rc_limit` more: on the given fork, or on every fork head.
+    ///
+    /// Without a block, ancestors of fork heads are not asked: chain reads `max_payer_rc` at
+    /// its head, after the blocks that included their pending transactions consumed the RC,
+    /// so their records would charge those transactions twice (a payer spending its whole RC
+    /// in one block would be refused until that block became irreversible).
     pub fn check_pending_account_resources(
         &self,
         payer: &[u8],
@@ -351,10 +362,11 @@ impl Mempool {
             let set = self.node(block_id, "check pending account resources")?;
             return Ok(set.check_resources(payer, max_payer_rc, rc_limit));
         }
-        Ok(self
-            .nodes
-            .values()
-            .all(|n| n.pending.check_resources(payer, max_payer_rc, rc_limit)))
+        Ok(self.fork_heads().iter().all(|id| {
+            self.nodes[id]
+                .pending
+                .check_resources(payer, max_payer_rc, rc_limit)
+        }))
     }
 
     /// Whether the nonce is free: on the given fork, or on at least one fork.

@@ -414,9 +414,11 @@ fn checks_without_a_block_consider_every_fork() {
     let mut pool = Mempool::new();
     pool.apply_block(&block(1, 1, zero_id(), &[], true))
         .unwrap();
-    // Tx 1 pends on the root and block 1; then block 2 includes it, so only block 2 frees it.
+    // Tx 1 pends on block 1; block 2 includes it, block 2' (another fork) does not.
     add(&mut pool, 1, ALICE, 1, 0).unwrap();
     pool.apply_block(&block(1, 2, block_id(1, 1), &[1], true))
+        .unwrap();
+    pool.apply_block(&block(2, 2, block_id(1, 1), &[], false))
         .unwrap();
     assert!(
         pool.check_account_nonce(ALICE, &encode_nonce(1), None)
@@ -424,10 +426,10 @@ fn checks_without_a_block_consider_every_fork() {
     );
     assert!(
         !pool
-            .check_account_nonce(ALICE, &encode_nonce(1), Some(&block_id(1, 1)))
+            .check_account_nonce(ALICE, &encode_nonce(1), Some(&block_id(2, 2)))
             .unwrap()
     );
-    // Resources must fit on every fork: block 1 still reserves 10 of ALICE's 15.
+    // Resources must fit on every fork: block 2' still reserves 10 of ALICE's 15.
     assert!(
         !pool
             .check_pending_account_resources(ALICE, 15, 10, None)
@@ -438,4 +440,51 @@ fn checks_without_a_block_consider_every_fork() {
             .unwrap()
     );
     assert_eq!(pool.reserved_account_rc(ALICE), 10);
+}
+
+/// koilib's default `rc_limit` is the payer's whole RC. Once a block included the payer's
+/// transaction, chain reads the RC left after it; the blocks before (still pending that
+/// transaction until irreversibility) must not charge it a second time.
+#[test]
+fn a_payer_spends_its_whole_rc_in_consecutive_blocks() {
+    let mut pool = Mempool::new();
+    pool.apply_block(&block(1, 1, zero_id(), &[], true))
+        .unwrap();
+    let mut rc = 1000;
+    for n in 1..=4u8 {
+        let height = u64::from(n);
+        assert!(
+            pool.check_pending_account_resources(ALICE, rc, rc, None)
+                .unwrap(),
+            "transaction {n}: whole RC {rc} refused"
+        );
+        assert!(
+            pool.check_account_nonce(ALICE, &encode_nonce(height), None)
+                .unwrap()
+        );
+        let accepted = pool
+            .add_transaction(&accepted(tx(n, ALICE, &[], height, rc), rc), 0)
+            .unwrap_or_else(|e| panic!("transaction {n}: {e}"));
+        assert_eq!(accepted.pending_rc_used, rc);
+        assert_eq!(pending_ids(&pool, None), vec![tx_id(n)]);
+        // A second transaction on top of a pending whole-RC one still does not fit.
+        assert!(
+            !pool
+                .check_pending_account_resources(ALICE, rc, 1, None)
+                .unwrap()
+        );
+        pool.apply_block(&block(1, height + 1, block_id(1, height), &[n], true))
+            .unwrap();
+        assert!(pending_ids(&pool, None).is_empty());
+        assert_eq!(pool.pending_nonce(ALICE, None).unwrap(), None);
+        // The transaction used 100 of its limit.
+        rc -= 100;
+    }
+    // Irreversibility still drops the stale blocks.
+    pool.apply_irreversible(&BlockTopology {
+        id: block_id(1, 5),
+        height: 5,
+        previous: block_id(1, 4),
+    });
+    assert_eq!(pool.node_count(), 1);
 }
