@@ -351,9 +351,11 @@ EOF
     "$DOCKER" volume rm -f "$volume" >/dev/null 2>&1 || true
     local common=(--read-only --user 999:999 --cap-drop ALL --security-opt no-new-privileges
         --tmpfs /tmp:rw,mode=1777 -v "$volume:/var/lib/rabbitmq")
-    "$DOCKER" run --rm "${common[@]}" -v "$t/cookie:/cookie:ro" "$RABBITMQ_IMAGE" \
-        sh -c "cp /cookie/.erlang.cookie /var/lib/rabbitmq/.erlang.cookie && chmod 0400 /var/lib/rabbitmq/.erlang.cookie"
-    echo "  init container: ok"
+    # The operator's init container script, twice: a restart finds last run's 0400 cookie.
+    local init="rm -f /var/lib/rabbitmq/.erlang.cookie && cp /cookie/.erlang.cookie /var/lib/rabbitmq/.erlang.cookie && chmod 0400 /var/lib/rabbitmq/.erlang.cookie"
+    "$DOCKER" run --rm "${common[@]}" -v "$t/cookie:/cookie:ro" "$RABBITMQ_IMAGE" sh -c "$init"
+    "$DOCKER" run --rm "${common[@]}" -v "$t/cookie:/cookie:ro" "$RABBITMQ_IMAGE" sh -c "$init"
+    echo "  init container (twice, as on a restart): ok"
     "$DOCKER" run -d --name "$name" "${common[@]}" --hostname "$host" \
         -e RABBITMQ_USE_LONGNAME=true -e RABBITMQ_NODENAME="rabbit@$host" \
         -e RABBITMQ_CONFIG_FILES=/etc/rabbitmq/conf.d -e RABBITMQ_LOGS=- \

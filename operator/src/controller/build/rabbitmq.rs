@@ -41,6 +41,8 @@ const EPMD_PORT: i32 = 4369;
 const DIST_PORT: i32 = 25672;
 /// Cluster DNS domain used in RabbitMQ node names.
 const CLUSTER_DOMAIN: &str = "cluster.local";
+/// The init container's script: the cookie from the Secret into $HOME, mode 0400.
+const COOKIE_INIT_SCRIPT: &str = "rm -f /var/lib/rabbitmq/.erlang.cookie && cp /cookie/.erlang.cookie /var/lib/rabbitmq/.erlang.cookie && chmod 0400 /var/lib/rabbitmq/.erlang.cookie";
 /// Label of the operator's own pods (the chart sets it); they read queue depths and the head.
 pub const OPERATOR_POD_LABEL: (&str, &str) = ("app.kubernetes.io/name", "koinos-operator");
 
@@ -276,14 +278,15 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
         read_only: Some(read_only),
         ..Default::default()
     };
-    // Erlang insists on a 0400 cookie owned by the user in $HOME (the data volume).
+    // Erlang insists on a 0400 cookie owned by the user in $HOME (the data volume). A restart
+    // finds last run's read-only copy there, which cp cannot open: remove it first.
     let init = Container {
         name: "erlang-cookie".into(),
         image: Some(broker.image.clone()),
         command: Some(vec![
             "sh".into(),
             "-c".into(),
-            "cp /cookie/.erlang.cookie /var/lib/rabbitmq/.erlang.cookie && chmod 0400 /var/lib/rabbitmq/.erlang.cookie".into(),
+            COOKIE_INIT_SCRIPT.into(),
         ]),
         volume_mounts: Some(vec![mount("erlang-cookie", "/cookie", true), mount(DATA_VOLUME, "/var/lib/rabbitmq", false)]),
         security_context: Some(container_security_context()),
