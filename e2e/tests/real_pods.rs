@@ -277,6 +277,11 @@ async fn devnet_example_runs_on_real_pods() -> Result<()> {
             .map(|_| ()))
     })
     .await?;
+    wait_pods_ready(&cp.client, &ns.name, &name, 8, START_TIMEOUT).await?;
+    // A port-forward is bound to one pod, and the jsonrpc pod rolled too.
+    drop(jsonrpc);
+    let jsonrpc = PortForward::start(&cp, &ns.name, &format!("svc/{name}-jsonrpc"), 8080)?;
+    let url = jsonrpc.url();
 
     // --- stop: every pod goes away; resume: the chain continues where it stopped.
     let before = head_height(&url)?;
