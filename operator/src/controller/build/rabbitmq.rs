@@ -283,12 +283,11 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
     let init = Container {
         name: "erlang-cookie".into(),
         image: Some(broker.image.clone()),
-        command: Some(vec![
-            "sh".into(),
-            "-c".into(),
-            COOKIE_INIT_SCRIPT.into(),
+        command: Some(vec!["sh".into(), "-c".into(), COOKIE_INIT_SCRIPT.into()]),
+        volume_mounts: Some(vec![
+            mount("erlang-cookie", "/cookie", true),
+            mount(DATA_VOLUME, "/var/lib/rabbitmq", false),
         ]),
-        volume_mounts: Some(vec![mount("erlang-cookie", "/cookie", true), mount(DATA_VOLUME, "/var/lib/rabbitmq", false)]),
         security_context: Some(container_security_context()),
         resources: Some(broker.resources.clone()),
         ..Default::default()
