@@ -21,8 +21,11 @@ pub fn operator_username() -> String {
 /// `kubectl apply --server-side` of a file relative to the workspace root (idempotent, so tests
 /// running in parallel may all apply it).
 pub fn kubectl_apply(cp: &ControlPlane, relative_path: &str) -> Result<String> {
-    let path = workspace_path(relative_path);
-    let path = path.to_str().context("non-UTF-8 workspace path")?;
+    kubectl_apply_file(cp, &workspace_path(relative_path))
+}
+
+fn kubectl_apply_file(cp: &ControlPlane, path: &std::path::Path) -> Result<String> {
+    let path = path.to_str().context("non-UTF-8 path")?;
     let manager = format!("--field-manager={TEST_FIELD_MANAGER}");
     cp.kubectl_ok(&[
         "apply",
@@ -43,16 +46,7 @@ pub fn install_operator(cp: &ControlPlane) -> Result<String> {
     let kept = without_kind(&text, "APIService")?;
     let path = std::env::temp_dir().join(format!("koinos-e2e-install-{}.yaml", std::process::id()));
     std::fs::write(&path, kept)?;
-    let manager = format!("--field-manager={TEST_FIELD_MANAGER}");
-    let path = path.to_str().context("non-UTF-8 temp path")?;
-    cp.kubectl_ok(&[
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        &manager,
-        "-f",
-        path,
-    ])
+    kubectl_apply_file(cp, &path)
 }
 
 /// Applies `manifests/install.yaml` exactly as a user does.
