@@ -113,23 +113,7 @@ async fn a_transfer_submitted_through_jsonrpc_is_included_and_moves_balances() {
     assert!(receipt["receipt"].get("reverted").is_none(), "{receipt}");
 
     // Included: transaction_store lists its block, and that block is on the main chain.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let block_id = loop {
-        let found = net
-            .call(
-                "transaction_store.get_transactions_by_id",
-                json!({"transaction_ids": [tx_id]}),
-            )
-            .await
-            .unwrap();
-        if let Some(block) = found["transactions"][0]["containing_blocks"][0].as_str() {
-            break block.to_owned();
-        }
-        if Instant::now() > deadline {
-            net.fail("the transfer was not included within 30 s");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let block_id = wait_included(&net, &tx_id, Duration::from_secs(30)).await;
     let items = net
         .call(
             "block_store.get_blocks_by_id",
