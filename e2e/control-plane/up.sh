@@ -41,6 +41,9 @@ KCM_PORT="${E2E_KCM_PORT:-10257}"
 SCHED_PORT="${E2E_SCHEDULER_PORT:-10259}"
 KWOK_PORT="${E2E_KWOK_PORT:-10247}"
 PKI="$RUN/pki"
+CERTS="$PKI" PIDS="$RUN/pids"
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
 REAL_NODE="${E2E_REAL_NODE:-0}"
 NODE_IP="${E2E_NODE_IP:-10.250.0.1}"
 NODE_IF=koinos-node0
@@ -80,15 +83,8 @@ NODE_SAN=""
 [ "$REAL_NODE" != 1 ] || NODE_SAN=",IP:$NODE_IP"
 # --- PKI: one CA; serving cert for the apiserver; client certs; service-account key pair.
 log "PKI in $PKI"
-ossl() { openssl "$@" 2>/dev/null; }
 ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
   -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -subj "/CN=koinos-e2e-ca"
-issue() { # name subject extensions
-  ossl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-    -keyout "$PKI/$1.key" -out "$PKI/$1.csr" -subj "$2"
-  ossl x509 -req -in "$PKI/$1.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
-    -days 30 -out "$PKI/$1.crt" -extfile <(printf '%s\n' "$3")
-}
 issue apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
 keyUsage=digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
@@ -138,23 +134,6 @@ rules:
 - level: None
 EOF
 
-start_proc() { # name binary args...
-  local name="$1"
-  shift
-  nohup "$@" > "$RUN/logs/$name.log" 2>&1 &
-  echo $! > "$RUN/pids/$name.pid"
-  echo "$name" >> "$RUN/pids/order"
-}
-wait_for() { # description timeout-seconds command...
-  local what="$1" timeout="$2" i
-  shift 2
-  for ((i = 0; i < timeout * 4; i++)); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.25
-  done
-  echo "timed out after ${timeout}s waiting for $what" >&2
-  return 1
-}
 alive() { kill -0 "$(cat "$RUN/pids/$1.pid")"; }
 KUBECTL=("$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE")
 

@@ -67,32 +67,11 @@ for d in /var/log/containers /var/lib/kubelet /var/lib/cni /run/containerd; do
 done
 mkdir -p "$N"/{pids,pki,containerd,runc,cni/net.d,cni/ipam,kubelet/root,pod-logs,volumes,coredns,local-path} "$RUN/logs"
 
-start_proc() { # name command...
-  local name="$1"
-  shift
-  nohup "$@" > "$RUN/logs/$name.log" 2>&1 &
-  echo $! > "$N/pids/$name.pid"
-  echo "$name" >> "$N/pids/order"
-}
-wait_for() { # description timeout-seconds command...
-  local what="$1" timeout="$2" i
-  shift 2
-  for ((i = 0; i < timeout * 4; i++)); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.25
-  done
-  echo "timed out after ${timeout}s waiting for $what" >&2
-  return 1
-}
 
 # --- certificates, signed by the run's CA
-ossl() { openssl "$@" 2>/dev/null; }
-issue() { # name subject extensions
-  ossl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-    -keyout "$N/pki/$1.key" -out "$N/pki/$1.csr" -subj "$2"
-  ossl x509 -req -in "$N/pki/$1.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
-    -days 30 -out "$N/pki/$1.crt" -extfile <(printf '%s\n' "$3")
-}
+CERTS="$N/pki" PIDS="$N/pids"
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
 client="basicConstraints=CA:FALSE
 keyUsage=digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
