@@ -19,7 +19,7 @@ if ! command -v rabbitmq-server >/dev/null 2>&1; then
 fi
 
 # No init system is guaranteed here (containers, CI sandboxes): start the server directly.
-# A large max_message_size matches what the operator configures (design.md §5).
+# A large max_message_size matches what the operator configures (docs/design.md "Security defaults").
 conf=/etc/rabbitmq/rabbitmq.conf
 if ! grep -q '^max_message_size' "$conf" 2>/dev/null; then
   echo 'max_message_size = 536870912' >> "$conf"

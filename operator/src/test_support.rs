@@ -75,7 +75,7 @@ pub fn generated() -> crate::controller::build::Generated {
             password: "s3cretPassw0rdForTests".into(),
             erlang_cookie: "COOKIECOOKIECOOKIE".into(),
         }),
-        // The protocol test vector key (koinos-protocol.md §3.6).
+        // The protocol test vector key (docs/protocol.md "Test vector").
         producer_key: Some(
             koinos_protocol::crypto::PrivateKey::from_bytes(&sha2::Sha256::digest(
                 "koinos-test-vector",

@@ -1,4 +1,4 @@
-//! Genesis data and the chain id (protocol reference §3.5).
+//! Genesis data and the chain id (docs/protocol.md "Chain id and genesis").
 //!
 //! `genesis_data.json` is *standard* protobuf JSON (bytes as standard padded base64), not Koinos
 //! JSON, so it is read and written with prost-reflect's protojson support.

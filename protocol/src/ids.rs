@@ -1,4 +1,4 @@
-//! Transaction and block ids (protocol reference §3.2): the sha2-256 multihash of the
+//! Transaction and block ids (docs/protocol.md "Data formats"): the sha2-256 multihash of the
 //! canonical protobuf encoding of the header.
 
 use prost::Message;

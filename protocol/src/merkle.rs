@@ -1,4 +1,4 @@
-//! Merkle roots (protocol reference §3.2): leaves are 32-byte sha256 digests, a parent is
+//! Merkle roots (docs/protocol.md "Data formats"): leaves are 32-byte sha256 digests, a parent is
 //! sha256(left ‖ right), an odd last node is promoted unchanged, and the root is stored as a
 //! sha2-256 multihash. The empty tree's root is sha256("").
 

@@ -1,4 +1,4 @@
-//! Transaction nonces (protocol reference §3.4): `header.nonce` is a serialized
+//! Transaction nonces (docs/protocol.md "Nonces"): `header.nonce` is a serialized
 //! `koinos.chain.value_type{uint64_value}`, e.g. 1 -> `KAE=` (`0x28 0x01`).
 
 use prost::Message;

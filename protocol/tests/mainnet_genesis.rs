@@ -1,4 +1,4 @@
-//! The mainnet chain id (protocol reference §3.5) recomputed from the official genesis file.
+//! The mainnet chain id (docs/protocol.md "Chain id and genesis") recomputed from the official genesis file.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;

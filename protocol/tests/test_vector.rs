@@ -1,4 +1,4 @@
-//! The protocol reference §3.6 test vector (produced with koilib), byte for byte.
+//! The test vector of docs/protocol.md (produced with koilib), byte for byte.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;

@@ -1,5 +1,5 @@
 //! What the operator reads from a cluster's own broker: the depth of its RPC queues (the
-//! autoscaling signal, design §3) and the chain's head (`status.chain`, design §6).
+//! autoscaling signal, docs/design.md "Replicas and autoscaling") and the chain's head (`status.chain`, docs/design.md "Status").
 //!
 //! The trait is the seam between the reader (AMQP, with the cluster's credentials) and its
 //! users: the status writer and the `external.metrics.k8s.io` API server.

@@ -1,4 +1,4 @@
-//! `external.metrics.k8s.io/v1beta1`, served by the operator (design §3): the aggregated API
+//! `external.metrics.k8s.io/v1beta1`, served by the operator (docs/design.md "Replicas and autoscaling"): the aggregated API
 //! the kube-aggregator proxies the HPA controller's requests to. It serves one metric,
 //! `koinos_rpc_queue_depth`, whose series are the RPC queues of each KoinosCluster, read from
 //! the cluster's broker through a [`BrokerReader`] at request time.

@@ -1,11 +1,11 @@
 //! The service profile table: everything that varies between Koinos services is data here, so
-//! one generic builder serves them all (design.md §2).
+//! one generic builder serves them all (docs/design.md "Service classes").
 
 use std::fmt;
 
 use koinos_mq::topology::queue;
 
-/// Workload class of a service (design.md §2). The broker is built separately.
+/// Workload class of a service (docs/design.md "Service classes"). The broker is built separately.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ServiceClass {
     /// One replica, never two at once: chain, block_producer, p2p.
@@ -128,7 +128,7 @@ pub struct ServiceProfile {
     pub input: Option<ServiceInput>,
 }
 
-/// Official images (the versions the protocol reference was checked against) for the services
+/// Official images (the versions docs/protocol.md was checked against) for the services
 /// our image does not ship yet. They serve no `/readyz`, so their pods get no HTTP probes.
 pub const OFFICIAL_GRPC_IMAGE: &str = "docker.io/koinos/koinos-grpc:v1.1.1";
 pub const OFFICIAL_P2P_IMAGE: &str = "docker.io/koinos/koinos-p2p:v1.3.0";

@@ -1,4 +1,4 @@
-//! Koinos cryptography (protocol reference §3.2-3.3): multihashes, secp256k1 compact
+//! Koinos cryptography (docs/protocol.md "Data formats"): multihashes, secp256k1 compact
 //! recoverable signatures, addresses and WIF keys.
 
 pub mod address;

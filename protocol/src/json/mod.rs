@@ -1,4 +1,4 @@
-//! Koinos JSON (protocol reference §4): protojson as the Koinos protobuf-go fork writes it.
+//! Koinos JSON (docs/protocol.md "Koinos JSON"): protojson as the Koinos protobuf-go fork writes it.
 //!
 //! - field names are the proto (snake_case) names; input also accepts lowerCamel names and
 //!   discards unknown fields;

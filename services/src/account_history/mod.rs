@@ -1,5 +1,5 @@
 //! account_history: every block and transaction that touched an address, numbered from 0 per
-//! address, served by `get_account_history` (protocol §2, §7), as the official service
+//! address, served by `get_account_history` (docs/protocol.md "RPC envelope and errors"; "Configuration and stores"), as the official service
 //! records them ([`records`]): a block touches its signer and the sources and impacted
 //! addresses of its block-level events; a transaction its payer, its payee, the contracts of
 //! its operations and its events' sources and impacted addresses.
@@ -22,7 +22,7 @@
 //! Before serving, the replica reads chain's head and LIB and replays the blocks it lacks from
 //! block_store (committing those at or below chain's LIB); a later block whose parent is
 //! unknown (missed while down or during start-up) triggers the same back-fill of its
-//! ancestors (design §2).
+//! ancestors (docs/design.md "Service classes").
 
 mod follower;
 pub mod forks;

@@ -1,4 +1,4 @@
-//! Which addresses a block touches and the history records it adds (protocol §7), as the
+//! Which addresses a block touches and the history records it adds (docs/protocol.md "Configuration and stores"), as the
 //! official service derives them: pure functions of a `block_accepted`.
 
 use std::collections::{BTreeSet, HashSet};
@@ -70,7 +70,7 @@ pub enum BlockError {
     MissingHeader,
 }
 
-/// The history a `block_accepted` adds (protocol §7): the block touches its signer and the
+/// The history a `block_accepted` adds (docs/protocol.md "Configuration and stores"): the block touches its signer and the
 /// sources and impacted addresses of block-level events; each transaction touches its payer,
 /// its payee (if set), the contract of each operation, and its events' sources and impacted
 /// addresses. Addresses outside `whitelist` are skipped.

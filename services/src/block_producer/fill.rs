@@ -1,5 +1,5 @@
 //! Choosing the pending transactions that go into a block, within the block's resource limits
-//! (protocol reference §6.5, "Building a block", step 4).
+//! docs/protocol.md "Block producer".
 
 use koinos_protocol::Transaction;
 use koinos_protocol::chain::ResourceLimitData;

@@ -1,4 +1,4 @@
-//! The federated block producer (`koinos-block-producer`, protocol reference §6.5).
+//! The federated block producer (`koinos-block-producer`, docs/protocol.md "Block producer").
 //!
 //! Every interval (official: 5 s after the previous round) it asks the chain for the head,
 //! fetches pending transactions from the mempool and the block resource limits, fills the

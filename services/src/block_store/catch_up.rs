@@ -1,4 +1,4 @@
-//! Start-up catch-up of a block_store replica (design §2): before it consumes
+//! Start-up catch-up of a block_store replica (docs/design.md "Service classes"): before it consumes
 //! `koinos.rpc.block_store` (and reports ready), a replica copies the blocks it lacks from the
 //! other replicas over that same queue, which only they consume at that point.
 //!

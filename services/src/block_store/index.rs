@@ -1,5 +1,5 @@
 //! Stores that index accepted blocks (transaction_store, contract_meta_store): how they follow
-//! `koinos.block.accept`, and their start-up catch-up (design §2): before a replica consumes
+//! `koinos.block.accept`, and their start-up catch-up (docs/design.md "Service classes"): before a replica consumes
 //! its RPC queue (and reports ready), it records the blocks it missed, read from block_store up
 //! to chain's head (or block_store's highest block when chain does not answer). Without a
 //! source it serves what it has.

@@ -1,5 +1,5 @@
 //! block_store: every accepted block of every fork, by id, with its full receipt; ancestors by
-//! height through the `previous_block_ids` skip list (protocol §2, §7).
+//! height through the `previous_block_ids` skip list (docs/protocol.md "RPC envelope and errors"; "Configuration and stores").
 //!
 //! Blocks arrive by `add_block` (from chain, before it accepts a block) and by the
 //! `koinos.block.accept` broadcast (every replica sees every block). Records live in redb

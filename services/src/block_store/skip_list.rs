@@ -1,4 +1,4 @@
-//! The ancestor skip list of `block_record.previous_block_ids` (protocol §7).
+//! The ancestor skip list of `block_record.previous_block_ids` (docs/protocol.md "Configuration and stores").
 //!
 //! A block at height `h` links to its ancestors at `h - 2^i` for `i = 0..=trailing_zeros(h)`:
 //! on average two links per block, and any ancestor is reached in `O(log Δh)` hops.

@@ -1,4 +1,4 @@
-//! The block store's records on disk and the queries over them (protocol §2 and §7).
+//! The block store's records on disk and the queries over them (docs/protocol.md "RPC envelope and errors"; "Configuration and stores").
 
 use koinos_protocol::BlockTopology;
 use koinos_protocol::pb::koinos::block_store::{BlockItem, BlockRecord};

@@ -152,7 +152,7 @@ async fn block_store_call(
     }
 }
 
-/// Catch-up (§6.1): applies block_store's blocks above our LIB from their receipts' state
+/// Catch-up (docs/protocol.md "Start-up and catch-up"): applies block_store's blocks above our LIB from their receipts' state
 /// deltas, in batches of 50 doubling to 1000. Returns the number of blocks indexed.
 pub async fn catch_up(chain: &mut Chain, client: &RpcClient) -> ChainResult<u64> {
     let highest = match block_store_call(

@@ -1,4 +1,4 @@
-//! Block validation and application (§6.2), producing the block's state delta and receipt.
+//! Block validation and application (docs/protocol.md "Applying a block"), producing the block's state delta and receipt.
 
 use koinos_protocol::crypto::signature::recover_address_from_id;
 use koinos_protocol::pb::koinos::protocol::{Block, BlockReceipt};

@@ -158,7 +158,7 @@ impl Chain {
 
     /// Applies `tx` on an anonymous node over the head (nothing is kept). `pending_nonce`, the
     /// mempool's pending nonce of the transaction's nonce account when it has one, stands in
-    /// for the chain's nonce (§3.4).
+    /// for the chain's nonce (docs/protocol.md "Nonces").
     pub fn apply_pending_transaction(
         &self,
         tx: &Transaction,
@@ -217,7 +217,7 @@ impl Chain {
         self.state.session(&self.head().id.clone())?.get(state_key)
     }
 
-    /// Catch-up (§6.1): adds a block from block_store using its receipt's state delta instead
+    /// Catch-up (docs/protocol.md "Start-up and catch-up"): adds a block from block_store using its receipt's state delta instead
     /// of re-executing it. The delta must hash to the receipt's state merkle root.
     pub fn index_block(&mut self, block: &Block, receipt: &BlockReceipt) -> ChainResult<bool> {
         if self.state.contains(&block.id)

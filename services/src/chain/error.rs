@@ -1,9 +1,9 @@
 //! Chain errors: a Koinos `error_code` plus a message, logs and the message's format parameters,
-//! rendered into `rpc.error_status` by the RPC handler (koinos-protocol.md §2).
+//! rendered into `rpc.error_status` by the RPC handler (docs/protocol.md "RPC envelope and errors").
 
 use std::collections::BTreeMap;
 
-/// `koinos.chain.error_code` values used by this chain (koinos-schema.md, error.proto).
+/// `koinos.chain.error_code` values used by this chain (koinos-proto's error.proto).
 pub mod code {
     pub const REVERSION: i32 = 1;
     pub const INTERNAL_ERROR: i32 = 100;

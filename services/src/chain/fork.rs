@@ -1,4 +1,4 @@
-//! Fork choice (koinos-protocol.md §6.3): which finalized block is the head after a new block
+//! Fork choice (docs/protocol.md "Fork choice"): which finalized block is the head after a new block
 //! arrives, for the `fifo`, `block-time` and `pob` algorithms, and the LIB rule.
 
 use std::cmp::Ordering;
@@ -16,7 +16,7 @@ pub struct BlockInfo {
     /// Block time in milliseconds.
     pub timestamp: u64,
     pub signer: Vec<u8>,
-    /// State merkle root of this block's delta (§3.2).
+    /// State merkle root of this block's delta (docs/protocol.md "Data formats").
     pub state_merkle_root: Vec<u8>,
 }
 

@@ -6,7 +6,7 @@
 //!   the LIB plus one delta per finalized block above it; adding a block, fork choice, commit
 //!   to the LIB and pruning happen in one redb transaction (crash-safe).
 //! - [`controller::Chain`]: the domain core, no messaging types. `prepare` (validate and apply
-//!   a block, §6.2) then `commit` (finalize, fork choice, LIB = head − 60); `submit_block` does
+//!   a block, docs/protocol.md "Applying a block") then `commit` (finalize, fork choice, LIB = head − 60); `submit_block` does
 //!   both; `apply_pending_transaction`, `read_contract`, `account_nonce`, `account_rc`,
 //!   `resource_limits`, `fork_heads`, `head`, `lib`, `index_block` (catch-up from a receipt's
 //!   state delta).
@@ -16,7 +16,7 @@
 //!   [`builder`] builds and signs transactions and blocks exactly as the chain checks them.
 //!
 //! # Deterministic state merkle root
-//! A block's state merkle root covers only its delta (§3.2): for each written key in bytewise
+//! A block's state merkle root covers only its delta (docs/protocol.md "Data formats"): for each written key in bytewise
 //! order of its serialized `database_key{space, key}`, the leaves sha256(key) and
 //! sha256(value, or "" when removed); pairs hash as sha256(left ‖ right), an odd last node is
 //! promoted; the root is a sha2-256 multihash. The delta includes the block's `head_block`
@@ -35,7 +35,7 @@
 //! - `set_system_call` / `set_system_contract` need the genesis key (else 101) and are stored,
 //!   without effect on dispatch. `invoke_system_call` serves the subset in [`system_call`].
 //! - RC follows the devnet model of [`context`]: a fixed budget per account.
-//! - Fork choice: [`fork`]; with `pob`, the double-production rule follows §6.3 literally
+//! - Fork choice: [`fork`]; with `pob`, the double-production rule follows docs/protocol.md "Fork choice" literally
 //!   (the head is excluded, the other heads, including the new block, compete with its parent).
 
 pub mod app;

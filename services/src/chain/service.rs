@@ -27,7 +27,7 @@ use crate::mq::topology::service;
 use crate::mq::typed::{Handler, RpcError};
 use crate::mq::{Broadcaster, CallOptions, RpcClient};
 
-/// Timeouts of the chain's own calls (§1).
+/// Timeouts of the chain's own calls (docs/protocol.md "AMQP topology").
 pub const MEMPOOL_TIMEOUT: Duration = Duration::from_millis(750);
 pub const ADD_BLOCK_TIMEOUT: Duration = Duration::from_millis(1500);
 
@@ -268,7 +268,7 @@ impl ChainService {
         }
     }
 
-    /// The four mempool checks of §6.4; returns the pending nonce if there is one.
+    /// The four mempool checks of docs/protocol.md "Transaction validation"; returns the pending nonce if there is one.
     async fn mempool_checks(
         &self,
         tx: &Transaction,

@@ -1,4 +1,4 @@
-//! A native Rust implementation of the KCS-4 fungible token (§10), reached through
+//! A native Rust implementation of the KCS-4 fungible token (docs/protocol.md "KCS-4 token"), reached through
 //! `call_contract` operations and `read_contract` exactly as a WASM token would be.
 //!
 //! # Devnet genesis entries and state layout

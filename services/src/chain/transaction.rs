@@ -1,4 +1,4 @@
-//! Transaction validation and application (§6.4) and the operations it runs.
+//! Transaction validation and application (docs/protocol.md "Transaction validation") and the operations it runs.
 
 use koinos_protocol::chain::ContractMetadataObject;
 use koinos_protocol::crypto::sha256_multihash;

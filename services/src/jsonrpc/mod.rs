@@ -1,5 +1,5 @@
 //! The JSON-RPC gateway (`koinos-jsonrpc`): HTTP JSON-RPC 2.0 in front of the microservices'
-//! AMQP RPC, wire-compatible with the official gateway (protocol reference §5.1).
+//! AMQP RPC, wire-compatible with the official gateway (docs/protocol.md "JSON-RPC gateway").
 //!
 //! A request `{"jsonrpc":"2.0","id":…,"method":"chain.get_head_info","params":{…}}` is
 //! validated ([`envelope`]), its method name resolved against the descriptors

@@ -1,5 +1,5 @@
 //! The mempool's fork tree: one pending set per accepted block, mirroring `koinos.block.accept`
-//! (protocol §6.6).
+//! (docs/protocol.md "Mempool").
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -90,7 +90,7 @@ impl Mempool {
         self.parked.values().map(Vec::len).sum()
     }
 
-    /// Adds an accepted transaction to every fork that admits it (protocol §6.6). A payer
+    /// Adds an accepted transaction to every fork that admits it (docs/protocol.md "Mempool"). A payer
     /// over its RC or a duplicate id refuses it everywhere; a nonce already pending on a fork
     /// only skips that fork; at least one fork must take it.
     pub fn add_transaction(

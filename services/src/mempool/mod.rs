@@ -1,4 +1,4 @@
-//! mempool: the pending transactions of every fork, in memory (protocol §6.6).
+//! mempool: the pending transactions of every fork, in memory (docs/protocol.md "Mempool").
 //!
 //! [`Mempool`] holds one pending set per accepted block (a fork tree mirroring
 //! `koinos.block.accept`), fed by `koinos.transaction.accept`, trimmed by

@@ -1,4 +1,4 @@
-//! One fork's pending transactions: the five node spaces of protocol §6.6 as Rust maps.
+//! One fork's pending transactions: the five node spaces of docs/protocol.md "Mempool" as Rust maps.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -55,7 +55,7 @@ pub(super) struct PendingSet {
     nonces: BTreeSet<NonceKey>,
 }
 
-/// The nonce account and value of `transaction` (protocol §3.4).
+/// The nonce account and value of `transaction` (docs/protocol.md "Nonces").
 pub(super) fn nonce_key(transaction: &Transaction) -> Result<NonceKey, MempoolError> {
     let header = transaction
         .header

@@ -1,6 +1,6 @@
 //! mempool over AMQP: the `koinos.rpc.mempool` handler, the broadcast follower (accept, fail,
 //! block accept and irreversibility, expiry every second) and readiness after one expiration
-//! window (design §2: only then is the pending set complete).
+//! window (docs/design.md "Service classes": only then is the pending set complete).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

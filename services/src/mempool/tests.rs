@@ -148,7 +148,7 @@ fn accepted_transactions_are_served_fifo_with_their_usage() {
 
 #[test]
 fn nonces_are_value_types_keyed_by_payee_when_set() {
-    assert_eq!(encode_nonce(1), vec![0x28, 0x01]); // "KAE=" in protocol §3.4
+    assert_eq!(encode_nonce(1), vec![0x28, 0x01]); // "KAE=" in docs/protocol.md "Nonces"
     assert_eq!(encode_nonce(0), vec![0x28, 0x00]);
     let mut pool = Mempool::new();
     pool.add_transaction(&accepted(tx(1, ALICE, BOB, 5, 10), 1000), 0)

@@ -7,7 +7,7 @@
 //! a write that was acknowledged over AMQP survives a crash.
 //!
 //! Tables are typed by the protobuf message they hold ([`Table<M>`]): keys are raw bytes,
-//! values the message's protobuf encoding, exactly as the official stores lay them out (§7).
+//! values the message's protobuf encoding, exactly as the official stores lay them out (docs/protocol.md "Configuration and stores").
 //!
 //! ```no_run
 //! # use koinos_services::storage::{Store, Table};

@@ -19,7 +19,7 @@ pub const GENESIS_FILE: &str = "genesis_data.json";
 /// Where the block producer finds its key (a Secret mounted read-only).
 pub const SECRETS_DIR: &str = "/koinos/secrets";
 pub const PRIVATE_KEY_FILE: &str = "private.key";
-/// JSON-RPC methods refused unless the user configures a blacklist (design.md §5).
+/// JSON-RPC methods refused unless the user configures a blacklist (docs/design.md "Security defaults").
 pub const DEFAULT_JSONRPC_BLACKLIST: [&str; 2] = ["block_store.add_block", "chain.propose_block"];
 
 /// ConfigMap key holding a service's `config.yml`.

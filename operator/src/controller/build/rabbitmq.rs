@@ -32,7 +32,7 @@ use crate::model::profile::AMQP_PORT;
 use crate::model::{ManagedBroker, ValidatedCluster};
 
 pub const COMPONENT: &str = "rabbitmq";
-/// Largest message the broker accepts (koinos-protocol.md §1).
+/// Largest message the broker accepts (docs/protocol.md "AMQP topology").
 pub const MAX_MESSAGE_SIZE: u64 = 536_870_912;
 const CREDENTIALS_CONF_KEY: &str = "20-credentials.conf";
 const RABBITMQ_CONF_KEY: &str = "10-koinos.conf";

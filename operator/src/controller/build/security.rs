@@ -1,4 +1,4 @@
-//! Secure pod defaults (design.md §5): non-root, read-only root filesystem, no capabilities,
+//! Secure pod defaults (docs/design.md "Security defaults"): non-root, read-only root filesystem, no capabilities,
 //! seccomp RuntimeDefault, no service account token.
 
 use k8s_openapi::api::core::v1::{

@@ -1,4 +1,4 @@
-//! One workload per enabled service, by class (design.md §2): singletons and replicated
+//! One workload per enabled service, by class (docs/design.md "Service classes"): singletons and replicated
 //! stores are StatefulSets, the in-memory consumer and gateways are Deployments. One generic
 //! pod template serves every service; the profile supplies what varies.
 

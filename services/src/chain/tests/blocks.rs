@@ -1,4 +1,4 @@
-//! Each invalid block class is rejected with its documented code (§6.2).
+//! Each invalid block class is rejected with its documented code (docs/protocol.md "Applying a block").
 
 use super::*;
 use crate::chain::error::code;

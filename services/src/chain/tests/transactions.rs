@@ -1,4 +1,4 @@
-//! Each invalid transaction class is rejected with its documented code (§6.4).
+//! Each invalid transaction class is rejected with its documented code (docs/protocol.md "Transaction validation").
 
 use koinos_protocol::pb::koinos::protocol::TransactionHeader;
 
