@@ -25,6 +25,8 @@ use stores_support::*;
 mod catch_up;
 #[path = "amqp_stores/mempool.rs"]
 mod mempool;
+#[path = "amqp_stores/official_errors.rs"]
+mod official_errors;
 
 type BlockStoreClient = TypedClient<BlockStoreRequest, BlockStoreResponse>;
 

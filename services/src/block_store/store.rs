@@ -41,8 +41,10 @@ pub enum BlockStoreError {
     ZeroStartHeight,
     #[error("requested too many blocks: {requested}, max: {MAX_BLOCKS_PER_REQUEST}")]
     TooManyBlocks { requested: usize },
-    #[error("Block not present - ID: {}", bs58::encode(.0).into_string())]
+    #[error("Block not present - ID: 0x{}", hex::encode(.0))]
     BlockNotPresent(Vec<u8>),
+    #[error("expected field 'block_id' was nil")]
+    MissingBlockIds,
     #[error("Block height mismatch")]
     BlockHeightMismatch,
     #[error("Unexpected height (corrupt block store?)")]
@@ -178,13 +180,17 @@ impl BlockStore {
         Ok(self.store.read()?.table(&BLOCKS)?.get(id)?)
     }
 
-    /// One item per id, in order; an unknown id yields an empty item in its slot.
+    /// One item per id, in order; an unknown id yields an empty item in its slot. An empty
+    /// list is an error, as in the official service (protobuf-go decodes it as nil).
     pub fn get_blocks_by_id(
         &self,
         ids: &[Vec<u8>],
         return_block: bool,
         return_receipt: bool,
     ) -> Result<Vec<BlockItem>> {
+        if ids.is_empty() {
+            return Err(BlockStoreError::MissingBlockIds);
+        }
         if ids.len() > MAX_BLOCKS_PER_REQUEST {
             return Err(BlockStoreError::TooManyBlocks {
                 requested: ids.len(),

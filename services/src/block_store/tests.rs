@@ -182,10 +182,15 @@ fn get_blocks_by_height_enforces_the_documented_limits_and_errors() {
             .len(),
         10
     );
-    assert!(matches!(
-        store.get_blocks_by_height(&id(9, 3), 1, 1, true, true),
-        Err(BlockStoreError::BlockNotPresent(missing)) if missing == id(9, 3)
-    ));
+    let err = store
+        .get_blocks_by_height(&id(9, 3), 1, 1, true, true)
+        .unwrap_err();
+    assert!(matches!(&err, BlockStoreError::BlockNotPresent(missing) if *missing == id(9, 3)));
+    // The official message names the missing block in hex.
+    assert_eq!(
+        err.to_string(),
+        format!("Block not present - ID: 0x{}", hex::encode(id(9, 3)))
+    );
     assert!(matches!(
         store.get_blocks_by_height(&[], 1, 1, true, true),
         Err(BlockStoreError::MissingHeadBlockId)
@@ -243,7 +248,10 @@ fn get_blocks_by_id_fills_unknown_slots_with_empty_items() {
     assert_eq!(items[2].block_height, 1);
     let items = store.get_blocks_by_id(&ids[..1], false, true).unwrap();
     assert!(items[0].block.is_none() && items[0].receipt.is_some());
-    assert!(store.get_blocks_by_id(&[], true, true).unwrap().is_empty());
+    // An empty list is an error, as in the official service.
+    let err = store.get_blocks_by_id(&[], true, true).unwrap_err();
+    assert!(matches!(err, BlockStoreError::MissingBlockIds));
+    assert_eq!(err.to_string(), "expected field 'block_id' was nil");
     let too_many = vec![id(1, 1); 1001];
     assert!(matches!(
         store.get_blocks_by_id(&too_many, false, false),

@@ -44,7 +44,7 @@ pub struct Mempool {
     head: Vec<u8>,
     /// Blocks whose parent is unknown, by height.
     parked: BTreeMap<u64, Vec<BlockAccepted>>,
-    /// Whether any block was applied since start (before that, queries ignore `block_id`).
+    /// Whether any block was applied since start (before that, the listings ignore `block_id`).
     heard_blocks: bool,
 }
 
@@ -300,21 +300,29 @@ impl Mempool {
         on_head
     }
 
-    /// The set answering a query for `block_id` (the head when absent). Before any block was
-    /// heard of, every query reads the root: the block may be legitimate but unknown yet.
+    /// The set answering a query for `block_id` (the head when absent); an unknown block is an
+    /// error, as in the official service.
     fn node(
         &self,
         block_id: Option<&[u8]>,
         what: &'static str,
     ) -> Result<&PendingSet, MempoolError> {
-        let id = match block_id {
-            Some(id) if self.heard_blocks => id,
-            _ => &self.head,
-        };
+        let id = block_id.unwrap_or(&self.head);
         self.nodes
             .get(id)
             .map(|n| &n.pending)
             .ok_or(MempoolError::UnknownBlock(what))
+    }
+
+    /// [`Mempool::node`] for the listing queries (`get_pending_transactions` and by id): before
+    /// any block was heard of they read the root whatever `block_id` says (the block may be
+    /// legitimate but not heard of yet), as the official service does for these two only.
+    fn listing_node(
+        &self,
+        block_id: Option<&[u8]>,
+        what: &'static str,
+    ) -> Result<&PendingSet, MempoolError> {
+        self.node(block_id.filter(|_| self.heard_blocks), what)
     }
 
     /// Up to `limit` pending transactions of the fork at `block_id`, oldest first.
@@ -327,7 +335,7 @@ impl Mempool {
             return Err(MempoolError::TooManyRequested);
         }
         Ok(self
-            .node(block_id, "retrieve pending transactions")?
+            .listing_node(block_id, "retrieve pending transactions")?
             .first(limit as usize))
     }
 
@@ -341,7 +349,7 @@ impl Mempool {
             return Err(MempoolError::TooManyRequested);
         }
         Ok(self
-            .node(block_id, "retrieve pending transactions")?
+            .listing_node(block_id, "retrieve pending transactions")?
             .by_ids(ids))
     }
 

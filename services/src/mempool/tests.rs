@@ -303,6 +303,48 @@ fn before_any_block_the_block_id_is_ignored_and_the_first_block_attaches_to_the_
     assert_eq!(pending_ids(&pool, Some(&block_id(5, 500))), vec![tx_id(1)]);
 }
 
+/// As in the official mempool, only the two listing queries read the root for an unknown
+/// `block_id` before any block was heard of; the checks and the nonce queries refuse it.
+#[test]
+fn before_any_block_only_the_listings_ignore_an_unknown_block_id() {
+    let mut pool = Mempool::new();
+    add(&mut pool, 1, ALICE, 1, 0).unwrap();
+    let unknown = block_id(5, 500);
+    assert_eq!(pending_ids(&pool, Some(&unknown)), vec![tx_id(1)]);
+    assert_eq!(
+        ids(&pool
+            .pending_transactions_by_id(&[tx_id(1)], Some(&unknown))
+            .unwrap()),
+        vec![tx_id(1)]
+    );
+    let refused = [
+        pool.check_pending_account_resources(ALICE, 100, 1, Some(&unknown))
+            .map(|_| ())
+            .unwrap_err(),
+        pool.check_account_nonce(ALICE, &encode_nonce(2), Some(&unknown))
+            .map(|_| ())
+            .unwrap_err(),
+        pool.pending_nonce(ALICE, Some(&unknown))
+            .map(|_| ())
+            .unwrap_err(),
+        pool.pending_transaction_count(ALICE, Some(&unknown))
+            .map(|_| ())
+            .unwrap_err(),
+    ];
+    assert_eq!(
+        refused.map(|e| e.to_string()),
+        [
+            "cannot check pending account resources from an unknown block",
+            "cannot check pending account resources from an unknown block",
+            "cannot check pending nonce from an unknown block",
+            "cannot check pending nonce from an unknown block",
+        ]
+    );
+    // Without a block id they read the head (the root here).
+    assert_eq!(pool.pending_nonce(ALICE, None).unwrap(), Some(1));
+    assert_eq!(pool.pending_transaction_count(ALICE, None).unwrap(), 1);
+}
+
 #[test]
 fn a_block_with_an_unknown_parent_waits_for_it() {
     let mut pool = Mempool::new();

@@ -21,6 +21,8 @@ pub enum TransactionStoreError {
     MissingBlockId,
     #[error("transaction id was nil")]
     EmptyTransactionId,
+    #[error("expected field transaction_ids was nil")]
+    MissingTransactionIds,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -109,8 +111,12 @@ impl TransactionStore {
             .get(HIGHEST_BLOCK_KEY)?)
     }
 
-    /// The items of the known ids, in request order; unknown ids are skipped.
+    /// The items of the known ids, in request order; unknown ids are skipped. An empty list is
+    /// an error, as in the official service (protobuf-go decodes it as nil).
     pub fn get_transactions_by_id(&self, ids: &[Vec<u8>]) -> Result<Vec<TransactionItem>> {
+        if ids.is_empty() {
+            return Err(TransactionStoreError::MissingTransactionIds);
+        }
         let read = self.store.read()?;
         let table = read.table(&TRANSACTIONS)?;
         let mut items = Vec::with_capacity(ids.len());
@@ -201,7 +207,9 @@ mod tests {
             .map(|i| i.transaction.as_ref().unwrap().id.clone())
             .collect();
         assert_eq!(ids, vec![tx(2).id, tx(1).id]);
-        assert!(store.get_transactions_by_id(&[]).unwrap().is_empty());
+        let err = store.get_transactions_by_id(&[]).unwrap_err();
+        assert!(matches!(err, TransactionStoreError::MissingTransactionIds));
+        assert_eq!(err.to_string(), "expected field transaction_ids was nil");
         assert!(matches!(
             store.get_transactions_by_id(&[vec![]]),
             Err(TransactionStoreError::EmptyTransactionId)
