@@ -16,9 +16,9 @@ use super::controller::Chain;
 use super::error::{ChainError, ChainResult, code};
 use super::fork::ForkAlgorithm;
 use super::genesis::load_genesis;
-use super::service::{ChainService, ServiceOptions};
+use super::service::{ChainService, ServiceOptions, follow_accepted_blocks, now_ms};
 use crate::block_store::{BlockPager, PageError};
-use crate::mq::topology::service;
+use crate::mq::topology::{service, topic};
 use crate::mq::typed::{CallError, RequestEnvelope};
 use crate::mq::{CallOptions, RpcClient};
 use crate::runtime::Service;
@@ -36,7 +36,7 @@ pub struct ChainArgs {
     /// Fork choice: fifo, block-time or pob [default: fifo]
     #[arg(short = 'f', long)]
     pub fork_algorithm: Option<String>,
-    /// Compute limit of read_contract (accepted for compatibility; native contracts are unmetered)
+    /// Compute a read_contract call may use (a call costs 5000) [default: 10000000]
     #[arg(short = 'b', long)]
     pub read_compute_bandwidth_limit: Option<u64>,
     /// System call buffer size (accepted for compatibility) [default: 64000]
@@ -48,7 +48,7 @@ pub struct ChainArgs {
     /// Do not limit pending transactions per account
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub disable_pending_transaction_limit: Option<bool>,
-    /// Re-execute blocks during catch-up instead of applying receipt deltas (accepted; deltas are used)
+    /// Re-execute (and so verify) blocks during catch-up instead of applying their receipts' state deltas
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub verify_blocks: Option<bool>,
     /// Delete the chain state before starting
@@ -77,7 +77,16 @@ pub fn open_chain(chain_dir: &std::path::Path, args: &ChainArgs) -> anyhow::Resu
     if args.reset == Some(true) && statedir.exists() {
         std::fs::remove_dir_all(&statedir)?;
     }
-    Chain::open(&statedir, &genesis, algorithm).map_err(|e| failure(e.message))
+    let mut chain = Chain::open(&statedir, &genesis, algorithm).map_err(|e| failure(e.message))?;
+    if let Some(limit) = args.read_compute_bandwidth_limit {
+        chain.set_read_compute_limit(limit);
+    }
+    Ok(chain)
+}
+
+/// `verify-blocks` (default false): catch-up re-executes blocks rather than applying deltas.
+pub fn verify_blocks(args: &ChainArgs) -> bool {
+    args.verify_blocks.unwrap_or(false)
 }
 
 /// Waits until `service` answers a `reserved` ping (any answer counts).
@@ -152,9 +161,11 @@ async fn block_store_call(
     }
 }
 
-/// Catch-up (docs/protocol.md "Start-up and catch-up"): applies block_store's blocks above our LIB from their receipts' state
-/// deltas, in batches of 50 doubling to 1000. Returns the number of blocks indexed.
-pub async fn catch_up(chain: &mut Chain, client: &RpcClient) -> ChainResult<u64> {
+/// Catch-up (docs/protocol.md "Start-up and catch-up"): applies block_store's blocks above our
+/// LIB, in batches of 50 doubling to 1000, from their receipts' state deltas, or with `verify`
+/// (`verify-blocks`) by re-executing and so verifying each one. Returns the number of blocks
+/// indexed. Nothing is stored or broadcast.
+pub async fn catch_up(chain: &mut Chain, client: &RpcClient, verify: bool) -> ChainResult<u64> {
     let highest = match block_store_call(
         client,
         block_store_request::Request::GetHighestBlock(GetHighestBlockRequest {}),
@@ -184,13 +195,17 @@ pub async fn catch_up(chain: &mut Chain, client: &RpcClient) -> ChainResult<u64>
             break;
         }
         for item in items {
-            let (Some(block), Some(receipt)) = (item.block, item.receipt) else {
-                return Err(ChainError::new(
-                    code::INDEXER_FAILURE,
-                    "block store item without block or receipt",
-                ));
+            let new = match (item.block, item.receipt) {
+                (Some(block), _) if verify => chain.replay_block(&block, now_ms())?,
+                (Some(block), Some(receipt)) => chain.index_block(&block, &receipt)?,
+                _ => {
+                    return Err(ChainError::new(
+                        code::INDEXER_FAILURE,
+                        "block store item without block or receipt",
+                    ));
+                }
             };
-            if chain.index_block(&block, &receipt)? {
+            if new {
                 indexed += 1;
             }
         }
@@ -223,7 +238,13 @@ pub async fn run(service: Service<ChainArgs>) -> anyhow::Result<()> {
     {
         return Ok(());
     }
-    let indexed = catch_up(&mut chain, &client)
+    // Subscribed before catch-up, so no block accepted meanwhile is missed: the broker keeps
+    // them until the follower runs.
+    let accepted = service.subscribe(&[topic::BLOCK_ACCEPT]);
+    if let Err(e) = accepted.wait_bound(Duration::from_secs(30)).await {
+        tracing::warn!(error = %e, "koinos.block.accept subscription not bound yet");
+    }
+    let indexed = catch_up(&mut chain, &client, verify_blocks(&args))
         .await
         .map_err(|e| failure(e.message))?;
     tracing::info!(indexed, head = chain.head().height, "caught up");
@@ -231,12 +252,9 @@ pub async fn run(service: Service<ChainArgs>) -> anyhow::Result<()> {
         pending_transaction_limit: args.pending_transaction_limit.unwrap_or(10),
         disable_pending_transaction_limit: args.disable_pending_transaction_limit.unwrap_or(false),
     };
-    service
-        .serve(ChainService::new(
-            chain,
-            client,
-            service.broadcaster(),
-            options,
-        ))
-        .await
+    let chain_service = ChainService::new(chain, client, service.broadcaster(), options);
+    let follower = tokio::spawn(follow_accepted_blocks(chain_service.clone(), accepted));
+    let served = service.serve(chain_service).await;
+    follower.abort();
+    served
 }

@@ -1,17 +1,17 @@
 //! Block validation and application (docs/protocol.md "Applying a block"), producing the block's state delta and receipt.
 
+use koinos_protocol::crypto::sha256_multihash;
 use koinos_protocol::crypto::signature::recover_address_from_id;
 use koinos_protocol::pb::koinos::protocol::{Block, BlockReceipt};
 use prost::Message;
 
 use super::context::{ApplyContext, ChainParams, Mode, Usage};
-use super::error::{ChainError, ChainResult, code};
+use super::controller::zero_block_id;
+use super::error::{ChainError, ChainResult, code, to_hex};
 use super::fork::BlockInfo;
 use super::genesis::metadata_state_key;
 use super::state::{Delta, StateDb, state_merkle_root};
-use super::transaction::{
-    apply_transaction, check_multihash, check_required_fields, delta_entries,
-};
+use super::transaction::{apply_transaction, check_required_fields, delta_entries, multihash_code};
 
 /// Blocks may be at most this far (ms) in the future.
 pub const MAX_FUTURE_MS: u64 = 5_000;
@@ -19,35 +19,39 @@ pub const MAX_FUTURE_MS: u64 = 5_000;
 /// Transaction merkle root: per transaction, sha256(header bytes) then sha256(all signatures).
 pub use koinos_protocol::merkle::transaction_merkle_root;
 
-/// Checks the fields every block and its transactions need (-1002).
+/// Checks the fields every block and its transactions need (-1002), in the official chain's
+/// order and words (a missing signature is named `signature_data`).
 pub fn check_block_fields(block: &Block) -> ChainResult<()> {
-    let missing = |field: &str| {
-        Err(ChainError::new(
-            code::MISSING_REQUIRED_ARGUMENTS,
-            format!("missing expected field: {field}"),
-        )
-        .with_param("field", field))
+    const IN_BLOCK: &str = "missing expected field in block: ${field}";
+    const IN_HEADER: &str = "missing expected field in block header: ${field}";
+    if block.id.is_empty() {
+        return Err(ChainError::missing_field(IN_BLOCK, "field", "id"));
+    }
+    let missing = |template: &str, field: &str| {
+        Err(ChainError::missing_field(template, "field", field)
+            .with_param("block_id", to_hex(&block.id)))
     };
     let Some(header) = &block.header else {
-        return missing("header");
+        return missing(IN_BLOCK, "header");
     };
     let checks = [
-        (block.id.is_empty(), "id"),
-        (header.previous.is_empty(), "previous"),
-        (header.height == 0, "height"),
-        (header.timestamp == 0, "timestamp"),
+        (header.previous.is_empty(), IN_HEADER, "previous"),
+        (header.height == 0, IN_HEADER, "height"),
+        (header.timestamp == 0, IN_HEADER, "timestamp"),
         (
             header.previous_state_merkle_root.is_empty(),
+            IN_HEADER,
             "previous_state_merkle_root",
         ),
         (
             header.transaction_merkle_root.is_empty(),
+            IN_HEADER,
             "transaction_merkle_root",
         ),
-        (block.signature.is_empty(), "signature"),
+        (block.signature.is_empty(), IN_BLOCK, "signature_data"),
     ];
-    if let Some((_, field)) = checks.iter().find(|(is_missing, _)| *is_missing) {
-        return missing(field);
+    if let Some((_, template, field)) = checks.iter().find(|(is_missing, ..)| *is_missing) {
+        return missing(template, field);
     }
     block
         .transactions
@@ -83,8 +87,47 @@ pub enum BlockOutcome {
     FailedTransactions(Vec<u32>),
 }
 
-fn block_id_hex(id: &[u8]) -> String {
-    format!("0x{}", hex::encode(id))
+/// The block's own checks, as the official `apply_block` makes them: its id is the hash of its
+/// header (-203), the transaction merkle root has the block hash code and matches (-203),
+/// and the signature recovers to the genesis key (-202).
+pub fn verify_block(params: &ChainParams, block: &Block) -> ChainResult<()> {
+    let header = block.header.clone().unwrap_or_default();
+    if params.block_hash_code != 0x12 {
+        return Err(ChainError::new(
+            code::UNKNOWN_HASH_CODE,
+            "unsupported block hash code",
+        ));
+    }
+    if block.id != sha256_multihash(&header.encode_to_vec()) {
+        return Err(ChainError::new(
+            code::MALFORMED_BLOCK,
+            "block contains an invalid block id",
+        ));
+    }
+    let root_code = multihash_code(&header.transaction_merkle_root);
+    if root_code != params.block_hash_code {
+        return Err(ChainError::new(
+            code::MALFORMED_BLOCK,
+            "unexpected transaction merkle root hash code - was: ${t}, expected: ${e}",
+        )
+        .with_param("t", root_code)
+        .with_param("e", params.block_hash_code));
+    }
+    if header.transaction_merkle_root != transaction_merkle_root(&block.transactions) {
+        return Err(ChainError::new(
+            code::MALFORMED_BLOCK,
+            "transaction merkle root does not match",
+        ));
+    }
+    if !recover_address_from_id(&block.id, &block.signature)
+        .is_ok_and(|signer| signer.as_bytes() == params.genesis_key.as_slice())
+    {
+        return Err(ChainError::new(
+            code::INVALID_SIGNATURE,
+            "failed to process block signature",
+        ));
+    }
+    Ok(())
 }
 
 /// Validates `block` against the fork database and applies it on its parent's state.
@@ -102,32 +145,42 @@ pub fn apply_block(
     let header = block.header.clone().unwrap_or_default();
     let lib = state.root();
     let Some(parent) = state.info(&header.previous) else {
-        if header.height <= lib.height {
+        if header.height < lib.height {
             return Err(ChainError::new(
                 code::PRE_IRREVERSIBILITY_BLOCK,
-                "block is before the last irreversible block",
-            )
-            .with_param("block_id", block_id_hex(&block.id)));
+                "block is prior to irreversibility",
+            ));
         }
-        return Err(
-            ChainError::new(code::UNKNOWN_PREVIOUS_BLOCK, "unknown previous block")
-                .with_param("block_id", block_id_hex(&block.id))
-                .with_param("previous", block_id_hex(&header.previous)),
-        );
+        return Err(ChainError::new(
+            code::UNKNOWN_PREVIOUS_BLOCK,
+            "unknown previous block",
+        ));
     };
-    if header.height != parent.height + 1 {
-        return Err(
-            ChainError::new(code::UNEXPECTED_HEIGHT, "unexpected block height")
-                .with_param("height", header.height.to_string())
-                .with_param("expected", (parent.height + 1).to_string()),
-        );
+    if parent.id == zero_block_id() && header.height != 1 {
+        return Err(ChainError::new(
+            code::UNEXPECTED_HEIGHT,
+            "first block must have height of 1",
+        ));
     }
-    if header.timestamp <= parent.timestamp || header.timestamp > now_ms + MAX_FUTURE_MS {
+    if header.height != parent.height + 1 {
+        return Err(ChainError::new(
+            code::UNEXPECTED_HEIGHT,
+            "expected block height of ${a}, was ${b}",
+        )
+        .with_param("a", parent.height + 1)
+        .with_param("b", header.height));
+    }
+    if header.timestamp > now_ms + MAX_FUTURE_MS {
         return Err(ChainError::new(
             code::TIMESTAMP_OUT_OF_BOUNDS,
-            "block timestamp out of bounds",
-        )
-        .with_param("timestamp", header.timestamp.to_string()));
+            "block timestamp is too far in the future",
+        ));
+    }
+    if header.timestamp <= parent.timestamp {
+        return Err(ChainError::new(
+            code::TIMESTAMP_OUT_OF_BOUNDS,
+            "block timestamp is too old",
+        ));
     }
     if header.previous_state_merkle_root != parent.state_merkle_root {
         return Err(ChainError::new(
@@ -135,37 +188,12 @@ pub fn apply_block(
             "block previous state merkle mismatch",
         ));
     }
-    if params.block_hash_code != 0x12 {
-        return Err(ChainError::new(
-            code::UNKNOWN_HASH_CODE,
-            "unsupported block hash code",
-        ));
-    }
-    check_multihash(
-        &block.id,
-        &header.encode_to_vec(),
-        code::MALFORMED_BLOCK,
-        "block id",
-    )?;
-    if header.transaction_merkle_root != transaction_merkle_root(&block.transactions) {
-        return Err(ChainError::new(
-            code::MALFORMED_BLOCK,
-            "transaction merkle root mismatch",
-        ));
-    }
+    verify_block(params, block)?;
     let tx_bytes: usize = block.transactions.iter().map(Message::encoded_len).sum();
     let mut usage = Usage {
         network: (block.encoded_len() - tx_bytes) as u64,
         ..Usage::default()
     };
-    if !recover_address_from_id(&block.id, &block.signature)
-        .is_ok_and(|signer| signer.as_bytes() == params.genesis_key.as_slice())
-    {
-        return Err(ChainError::new(
-            code::INVALID_SIGNATURE,
-            "invalid block signature",
-        ));
-    }
 
     let mut ctx = ApplyContext::new(state.session(&parent.id)?, params, Mode::Transaction);
     let head_block = Block {
@@ -188,7 +216,7 @@ pub fn apply_block(
                 tracing::debug!(index, error = %e, "proposed transaction failed");
                 failed.push(index as u32);
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.with_param("transaction_id", to_hex(&tx.id))),
         }
     }
     if !failed.is_empty() {

@@ -11,6 +11,9 @@
 //!   existing values. `rc_used` = Σ usage × the cost in `resource_limit_data` (genesis, else
 //!   [`default_resource_limits`]), capped by `rc_limit`; exceeding `rc_limit` reverts (104).
 //! - A block's summed usage must stay within the limits (-1012, -1013, -1014).
+//! - A read-only call (`read_contract`) costs [`COMPUTE_PER_OPERATION`], what a `call_contract`
+//!   operation costs, and fails with -1013 beyond `read-compute-bandwidth-limit`
+//!   ([`DEFAULT_READ_COMPUTE_LIMIT`]). System calls are not metered.
 
 use koinos_protocol::chain::{ContractMetadataObject, MaxAccountResources, ResourceLimitData};
 use koinos_protocol::pb::koinos::protocol::EventData;
@@ -24,6 +27,8 @@ pub const DEFAULT_ACCOUNT_RC: u64 = 1_000_000_000_000;
 pub const COMPUTE_PER_TRANSACTION: u64 = 10_000;
 pub const COMPUTE_PER_SIGNATURE: u64 = 5_000;
 pub const COMPUTE_PER_OPERATION: u64 = 5_000;
+/// `read-compute-bandwidth-limit`'s default, the official chain's.
+pub const DEFAULT_READ_COMPUTE_LIMIT: u64 = 10_000_000;
 
 /// Limits used when genesis has no `resource_limit_data` (the mainnet genesis values).
 pub fn default_resource_limits() -> ResourceLimitData {
@@ -146,8 +151,11 @@ pub struct ApplyContext<'p> {
     /// Next event sequence number within the block.
     pub event_sequence: u32,
     pub logs: Vec<String>,
-    /// Compute used by operations of the current transaction.
+    /// Compute used by operations of the current transaction (or read call).
     pub compute: u64,
+    /// Compute allowed to [`ApplyContext::use_compute`]: `read-compute-bandwidth-limit` in a
+    /// read-only call; none in a transaction (its RC limit and the block limits bound it).
+    pub compute_limit: Option<u64>,
 }
 
 impl<'p> ApplyContext<'p> {
@@ -161,7 +169,22 @@ impl<'p> ApplyContext<'p> {
             event_sequence: 0,
             logs: Vec::new(),
             compute: 0,
+            compute_limit: None,
         }
+    }
+
+    /// Meters `ticks` of compute; beyond [`ApplyContext::compute_limit`] the call fails with
+    /// `compute_bandwidth_limit_exceeded` (-1013), as the official resource meter does.
+    pub fn use_compute(&mut self, ticks: u64) -> ChainResult<()> {
+        let used = self.compute.saturating_add(ticks);
+        if self.compute_limit.is_some_and(|limit| used > limit) {
+            return Err(ChainError::new(
+                code::COMPUTE_BANDWIDTH_LIMIT_EXCEEDED,
+                "compute bandwidth limit exceeded",
+            ));
+        }
+        self.compute = used;
+        Ok(())
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> ChainResult<()> {

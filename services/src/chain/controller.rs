@@ -8,7 +8,9 @@ use koinos_protocol::chain::{GenesisData, ResourceLimitData};
 use koinos_protocol::pb::koinos::protocol::{Block, BlockReceipt, Transaction};
 
 use super::block::{AppliedBlock, BlockMode, BlockOutcome, apply_block};
-use super::context::{ApplyContext, ChainParams, Mode, Usage};
+use super::context::{
+    ApplyContext, COMPUTE_PER_OPERATION, ChainParams, DEFAULT_READ_COMPUTE_LIMIT, Mode, Usage,
+};
 use super::error::{ChainError, ChainResult, code};
 use super::fork::{BlockInfo, ForkAlgorithm};
 use super::genesis::genesis_delta;
@@ -42,6 +44,8 @@ pub struct Chain {
     state: StateDb,
     params: ChainParams,
     fork_algorithm: ForkAlgorithm,
+    /// `read-compute-bandwidth-limit`: the compute a `read_contract` call may use.
+    read_compute_limit: u64,
 }
 
 pub fn topology(info: &BlockInfo) -> BlockTopology {
@@ -80,7 +84,13 @@ impl Chain {
             state,
             params,
             fork_algorithm,
+            read_compute_limit: DEFAULT_READ_COMPUTE_LIMIT,
         })
+    }
+
+    /// Sets `read-compute-bandwidth-limit` (default [`DEFAULT_READ_COMPUTE_LIMIT`]).
+    pub fn set_read_compute_limit(&mut self, limit: u64) {
+        self.read_compute_limit = limit;
     }
 
     pub fn params(&self) -> &ChainParams {
@@ -185,8 +195,18 @@ impl Chain {
     ) -> ChainResult<(Vec<u8>, Vec<String>)> {
         let session = self.state.session(&self.head().id.clone())?;
         let mut ctx = ApplyContext::new(session, &self.params, Mode::ReadOnly);
-        let result = call_contract(&mut ctx, contract_id, entry_point, args)?;
-        Ok((result, ctx.logs))
+        ctx.compute_limit = Some(self.read_compute_limit);
+        let result = ctx
+            .use_compute(COMPUTE_PER_OPERATION)
+            .and_then(|()| call_contract(&mut ctx, contract_id, entry_point, args));
+        match result {
+            Ok(result) => Ok((result, ctx.logs)),
+            // A failed read carries the logs written before the failure.
+            Err(mut e) => {
+                e.logs = ctx.logs;
+                Err(e)
+            }
+        }
     }
 
     /// The account's nonce bytes (a serialized `value_type`) at the head.
@@ -217,8 +237,17 @@ impl Chain {
         self.state.session(&self.head().id.clone())?.get(state_key)
     }
 
-    /// Catch-up (docs/protocol.md "Start-up and catch-up"): adds a block from block_store using its receipt's state delta instead
-    /// of re-executing it. The delta must hash to the receipt's state merkle root.
+    /// Catch-up with `verify-blocks` (docs/protocol.md "Start-up and catch-up"): re-executes a
+    /// block from block_store with every check of `submit_block` (id, merkle roots,
+    /// signature, transactions); `false` when it was known.
+    pub fn replay_block(&mut self, block: &Block, now_ms: u64) -> ChainResult<bool> {
+        Ok(self.submit_block(block, now_ms)?.is_some())
+    }
+
+    /// Catch-up without `verify-blocks`: adds a block from block_store using its receipt's
+    /// state delta instead of re-executing it, so its id, merkle roots and signatures are not
+    /// checked (as in the official chain); the delta must hash to the receipt's state merkle
+    /// root.
     pub fn index_block(&mut self, block: &Block, receipt: &BlockReceipt) -> ChainResult<bool> {
         if self.state.contains(&block.id)
             || block

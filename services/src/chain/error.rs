@@ -11,6 +11,7 @@ pub mod code {
     pub const INVALID_CONTRACT: i32 = 102;
     pub const INSUFFICIENT_PRIVILEGES: i32 = 103;
     pub const INSUFFICIENT_RC: i32 = 104;
+    pub const UNKNOWN_THUNK: i32 = 106;
     pub const UNKNOWN_OPERATION: i32 = 107;
     pub const READ_ONLY_CONTEXT: i32 = 108;
     pub const FAILURE: i32 = -1;
@@ -50,7 +51,7 @@ pub struct ChainError {
     /// Contract logs collected before the error.
     pub logs: Vec<String>,
     /// The message's format parameters, rendered into `error_status.data` (sorted keys).
-    pub params: BTreeMap<String, String>,
+    pub params: BTreeMap<String, serde_json::Value>,
     /// The failing transaction inside a block, so the caller can publish `transaction.fail`.
     pub transaction_id: Option<Vec<u8>>,
 }
@@ -66,10 +67,23 @@ impl ChainError {
         }
     }
 
-    /// Adds a format parameter (e.g. `block_id`) to the error data.
-    pub fn with_param(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.params.insert(name.to_string(), value.into());
+    /// Adds a format parameter (e.g. `block_id`) to the error data and substitutes it for
+    /// `${name}` in the message.
+    pub fn with_param(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        let value = value.into();
+        let text = match &value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        self.message = self.message.replace(&format!("${{{name}}}"), &text);
+        self.params.insert(name.to_string(), value);
         self
+    }
+
+    /// A `-1002` error for an absent field, worded and parameterized as the official chain's
+    /// `template` (e.g. `"missing expected field in block: ${field}"`), `key` naming it.
+    pub fn missing_field(template: &str, key: &str, field: &str) -> Self {
+        Self::new(code::MISSING_REQUIRED_ARGUMENTS, template).with_param(key, field)
     }
 
     pub fn is_reversion(&self) -> bool {
@@ -89,13 +103,23 @@ impl ChainError {
             map.insert("logs".into(), self.logs.clone().into());
         }
         for (name, value) in &self.params {
-            map.insert(name.clone(), value.clone().into());
+            map.insert(name.clone(), value.clone());
         }
         serde_json::to_string(&map).unwrap_or_default()
     }
 }
 
 pub type ChainResult<T> = Result<T, ChainError>;
+
+/// Bytes as the official chain writes them in messages and error data: `0x` + lowercase hex.
+pub fn to_hex(bytes: &[u8]) -> String {
+    format!("0x{}", hex::encode(bytes))
+}
+
+/// An address or contract id as the official chain writes it in messages: base58.
+pub fn to_base58(bytes: &[u8]) -> String {
+    bs58::encode(bytes).into_string()
+}
 
 impl From<redb::Error> for ChainError {
     fn from(e: redb::Error) -> Self {

@@ -1,8 +1,10 @@
 //! The `chain_request` handler: the [`Chain`] core plus the calls to block_store and mempool
 //! and the broadcasts, over the messaging runtime.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use koinos_protocol::broadcast::BlockAccepted;
 use koinos_protocol::pb::koinos::protocol::{Block, Transaction};
 use koinos_protocol::rpc::block_store::{
     AddBlockRequest, BlockStoreRequest, BlockStoreResponse, block_store_request,
@@ -25,7 +27,7 @@ use super::system_call;
 use super::transaction::{check_required_fields, nonce_account};
 use crate::mq::topology::service;
 use crate::mq::typed::{Handler, RpcError};
-use crate::mq::{Broadcaster, CallOptions, RpcClient};
+use crate::mq::{Broadcaster, CallOptions, RpcClient, Subscriber};
 
 /// Timeouts of the chain's own calls (docs/protocol.md "AMQP topology").
 pub const MEMPOOL_TIMEOUT: Duration = Duration::from_millis(750);
@@ -49,9 +51,11 @@ impl Default for ServiceOptions {
     }
 }
 
-/// The chain service: one writer at a time over the chain core.
+/// The chain service: one writer at a time over the chain core; clones share it (the RPC
+/// handler and the `koinos.block.accept` follower).
+#[derive(Clone)]
 pub struct ChainService {
-    chain: Mutex<Chain>,
+    chain: Arc<Mutex<Chain>>,
     client: RpcClient,
     broadcaster: Broadcaster,
     options: ServiceOptions,
@@ -61,6 +65,19 @@ pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// `-1002` "missing expected field: <name>" when `value` is empty, as the official chain answers
+/// `read_contract`, `get_account_nonce` and `get_account_rc` without their argument.
+fn require(value: &[u8], name: &str) -> ChainResult<()> {
+    if value.is_empty() {
+        return Err(ChainError::missing_field(
+            "missing expected field: ${f}",
+            "f",
+            name,
+        ));
+    }
+    Ok(())
 }
 
 fn rpc_failure(what: &str, e: impl std::fmt::Display) -> ChainError {
@@ -75,7 +92,7 @@ impl ChainService {
         options: ServiceOptions,
     ) -> Self {
         Self {
-            chain: Mutex::new(chain),
+            chain: Arc::new(Mutex::new(chain)),
             client,
             broadcaster,
             options,
@@ -136,6 +153,7 @@ impl ChainService {
                 })
             }
             Request::ReadContract(r) => {
+                require(&r.contract_id, "contract_id")?;
                 let (result, logs) = self.chain.lock().await.read_contract(
                     &r.contract_id,
                     r.entry_point,
@@ -144,10 +162,13 @@ impl ChainService {
                 Response::ReadContract(ReadContractResponse { result, logs })
             }
             Request::GetAccountNonce(r) => {
+                require(&r.account, "account")?;
                 let nonce = self.chain.lock().await.account_nonce(&r.account)?;
                 Response::GetAccountNonce(GetAccountNonceResponse { nonce })
             }
             Request::GetAccountRc(r) => {
+                // The official chain names this field `payer`.
+                require(&r.account, "payer")?;
                 let rc = self.chain.lock().await.account_rc(&r.account);
                 Response::GetAccountRc(GetAccountRcResponse { rc })
             }
@@ -310,7 +331,10 @@ impl ChainService {
             ));
         }
         if !matches!(nonce?, R::CheckAccountNonce(r) if r.success) {
-            return Err(ChainError::new(code::INVALID_NONCE, "invalid nonce"));
+            return Err(ChainError::new(
+                code::INVALID_NONCE,
+                "invalid account nonce",
+            ));
         }
         let pending = match count? {
             R::GetPendingTransactionCount(r) => r.count,
@@ -321,7 +345,7 @@ impl ChainService {
         {
             return Err(ChainError::new(
                 code::PENDING_TRANSACTION_LIMIT_EXCEEDED,
-                "account has too many pending transactions",
+                "pending transaction limit exceeded",
             ));
         }
         Ok(match pending_nonce? {
@@ -348,14 +372,9 @@ impl ChainService {
         };
         let chain = self.chain.lock().await;
         let applied = chain.apply_pending_transaction(tx, pending_nonce.as_deref())?;
-        if applied.receipt.reverted {
-            let reason = applied
-                .receipt
-                .logs
-                .last()
-                .cloned()
-                .unwrap_or_else(|| "transaction reverted".into());
-            let mut error = ChainError::new(code::REVERSION, reason);
+        if let Some(mut error) = applied.reversion {
+            // The official chain rethrows the reversion itself: its code, message and data,
+            // with the receipt's logs.
             error.logs = applied.receipt.logs.clone();
             return Err(error);
         }
@@ -384,9 +403,51 @@ impl ChainService {
         }
     }
 
+    /// Applies a block from a `koinos.block.accept` broadcast exactly as `submit_block` would
+    /// (stored in block_store, committed, broadcast again), as the official chain does: a
+    /// known block, such as one this chain applied itself, is a no-op. Returns whether the
+    /// block was new.
+    pub async fn apply_accepted(&self, accepted: BlockAccepted) -> ChainResult<bool> {
+        let Some(block) = accepted.block else {
+            return Ok(false);
+        };
+        let (receipt, _) = self.apply_block(&block, BlockMode::Submit).await?;
+        Ok(receipt.is_some())
+    }
+
     /// Locks the chain core (catch-up and tests).
     pub async fn chain(&self) -> tokio::sync::MutexGuard<'_, Chain> {
         self.chain.lock().await
+    }
+}
+
+/// Applies every block of `koinos.block.accept` this chain has not seen (blocks applied by
+/// another chain instance on the same broker) until the subscription ends. A block that
+/// cannot be applied is logged and skipped, as the official chain does.
+pub async fn follow_accepted_blocks(service: ChainService, mut subscriber: Subscriber) {
+    while let Some(broadcast) = subscriber.recv().await {
+        let accepted = match BlockAccepted::decode(broadcast.body.as_slice()) {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not parse block accepted broadcast");
+                continue;
+            }
+        };
+        let height = accepted
+            .block
+            .as_ref()
+            .and_then(|b| b.header.as_ref())
+            .map_or(0, |h| h.height);
+        match service.apply_accepted(accepted).await {
+            Ok(true) => tracing::debug!(height, "applied a block accepted elsewhere"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                height,
+                code = e.code,
+                error = %e,
+                "error handling block broadcast"
+            ),
+        }
     }
 }
 

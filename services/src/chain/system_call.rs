@@ -3,7 +3,9 @@
 //!
 //! Supported: `get_head_info` (1), `get_chain_id` (12), `get_last_irreversible_block` (106),
 //! `get_account_nonce` (107), `get_contract_metadata` (112), `get_account_rc` (201),
-//! `get_resource_limits` (203). Any other id or name fails with `unknown_system_call` (-103).
+//! `get_resource_limits` (203). The others, which need a VM, fail with `unknown_system_call`
+//! (-103). As in the official chain: no id or name is `-1002`, an unknown name `-103` "unknown
+//! system call name", an unknown id `106` "thunk <id> does not exist".
 
 use koinos_protocol::chain::{ContractMetadataObject, HeadInfo, ResourceLimitData, SystemCallId};
 use koinos_protocol::rpc::chain::{
@@ -58,18 +60,32 @@ fn bad_args(e: prost::DecodeError) -> ChainError {
 /// Runs a read-only system call at the head state.
 pub fn invoke(chain: &Chain, request: &InvokeSystemCallRequest) -> ChainResult<Vec<u8>> {
     let id = match &request.system_call {
-        Some(SystemCall::Id(id)) => SystemCallId::try_from(*id as i32).ok(),
-        Some(SystemCall::Name(name)) => SystemCallId::from_str_name(name),
-        None => None,
+        Some(SystemCall::Id(id)) => u32::try_from(*id)
+            .ok()
+            .and_then(|id| SystemCallId::try_from(id as i32).ok())
+            .ok_or_else(|| {
+                ChainError::new(code::UNKNOWN_THUNK, "thunk ${tid} does not exist")
+                    .with_param("tid", *id)
+            })?,
+        Some(SystemCall::Name(name)) => SystemCallId::from_str_name(name).ok_or_else(|| {
+            ChainError::new(code::UNKNOWN_SYSTEM_CALL, "unknown system call name")
+        })?,
+        None => {
+            return Err(ChainError::new(
+                code::MISSING_REQUIRED_ARGUMENTS,
+                "missing expected field: ${f1} or ${f2}",
+            )
+            .with_param("f1", "id")
+            .with_param("f2", "name"));
+        }
     };
     let unknown = || {
         ChainError::new(
             code::UNKNOWN_SYSTEM_CALL,
-            "system call is unknown or needs a WASM VM",
+            "system call needs a WASM VM, which this chain does not have",
         )
-        .with_param("system_call", format!("{:?}", request.system_call))
+        .with_param("system_call", id.as_str_name())
     };
-    let id = id.ok_or_else(unknown)?;
     let args = request.args.as_slice();
     Ok(match id {
         SystemCallId::GetHeadInfo => {

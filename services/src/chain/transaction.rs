@@ -12,7 +12,7 @@ use prost::Message;
 use super::context::{
     ApplyContext, COMPUTE_PER_OPERATION, COMPUTE_PER_SIGNATURE, COMPUTE_PER_TRANSACTION, Usage,
 };
-use super::error::{ChainError, ChainResult, code};
+use super::error::{ChainError, ChainResult, code, to_base58, to_hex};
 use super::genesis::{space, system_space};
 use super::state::{Delta, split_state_key, state_key};
 use super::token;
@@ -20,48 +20,39 @@ use super::token;
 /// Non-standard system space where uploaded contracts' ABIs are kept (id 5, zone empty).
 pub const CONTRACT_ABI_SPACE: u32 = 5;
 
-/// Checks the fields every transaction needs (-1002).
+/// Checks the fields every transaction needs (-1002), in the official chain's order and words
+/// (a missing signature is named `signature_data`).
 pub fn check_required_fields(tx: &Transaction) -> ChainResult<()> {
-    let missing = |field: &str| {
-        Err(ChainError::new(
-            code::MISSING_REQUIRED_ARGUMENTS,
-            format!("missing expected field: {field}"),
-        )
-        .with_param("field", field))
+    const IN_TRANSACTION: &str = "missing expected field in transaction: ${field}";
+    const IN_HEADER: &str = "missing expected field in transaction header: ${field}";
+    if tx.id.is_empty() {
+        return Err(ChainError::missing_field(IN_TRANSACTION, "field", "id"));
+    }
+    let missing = |template: &str, field: &str| {
+        Err(ChainError::missing_field(template, "field", field)
+            .with_param("transaction_id", to_hex(&tx.id)))
     };
     let Some(header) = &tx.header else {
-        return missing("header");
+        return missing(IN_TRANSACTION, "header");
     };
-    if tx.id.is_empty() {
-        return missing("id");
-    }
     if header.payer.is_empty() {
-        return missing("payer");
+        return missing(IN_TRANSACTION, "payer");
     }
     if header.rc_limit == 0 {
-        return missing("rc_limit");
+        return missing(IN_HEADER, "rc_limit");
     }
     if header.operation_merkle_root.is_empty() {
-        return missing("operation_merkle_root");
+        return missing(IN_HEADER, "operation_merkle_root");
     }
     if tx.signatures.is_empty() {
-        return missing("signatures");
+        return missing(IN_TRANSACTION, "signature_data");
     }
     Ok(())
 }
 
-/// Verifies that `id` is the sha2-256 multihash of `bytes` (-101 other hash, else `code`).
-pub fn check_multihash(id: &[u8], bytes: &[u8], mismatch_code: i32, what: &str) -> ChainResult<()> {
-    if id.len() < 2 || id[0] != 0x12 {
-        return Err(ChainError::new(
-            code::UNKNOWN_HASH_CODE,
-            format!("unknown hash code in {what}"),
-        ));
-    }
-    if id != sha256_multihash(bytes).as_slice() {
-        return Err(ChainError::new(mismatch_code, format!("{what} mismatch")));
-    }
-    Ok(())
+/// The multihash code of `multihash` (its leading varint; 0 if there is none).
+pub fn multihash_code(multihash: &[u8]) -> u64 {
+    prost::encoding::decode_varint(&mut &multihash[..]).unwrap_or(0)
 }
 
 /// Operation merkle root: leaves = sha256(serialized operation).
@@ -107,6 +98,9 @@ pub fn nonce_account(header: &TransactionHeader) -> Vec<u8> {
 pub struct AppliedTransaction {
     pub receipt: TransactionReceipt,
     pub usage: Usage,
+    /// Why it reverted (`receipt.reverted`): the error its operations raised, code and data
+    /// unchanged (`submit_transaction` answers with it).
+    pub reversion: Option<ChainError>,
 }
 
 /// Validates and applies `tx` in a new frame of `ctx`; a failure leaves the session unchanged
@@ -124,45 +118,41 @@ pub fn apply_transaction(
         Err(mut e) => {
             ctx.session.discard_frame();
             e.transaction_id = Some(tx.id.clone());
-            e = e.with_param("transaction_id", format!("0x{}", hex::encode(&tx.id)));
             Err(e)
         }
     }
 }
 
-fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<AppliedTransaction> {
-    check_required_fields(tx)?;
+fn failure(message: &str) -> ChainError {
+    ChainError::new(code::FAILURE, message)
+}
+
+/// The checks before any operation runs, with the official chain's codes, messages and data
+/// (all `-1` failures but authority, -200, and the nonce, -201); stores the new nonce.
+fn validate_and_set_nonce(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<()> {
     let header = tx.header.clone().unwrap_or_default();
     let params = ctx.params;
     if params.account_rc < header.rc_limit {
-        return Err(ChainError::new(
-            code::INSUFFICIENT_RC,
-            "payer does not have the rc to cover the transaction rc limit",
+        return Err(failure(
+            "payer does not have the rc to cover transaction rc limit",
         ));
     }
     if header.chain_id != params.chain_id {
-        return Err(ChainError::new(
-            code::MALFORMED_TRANSACTION,
-            "chain id mismatch",
-        ));
+        return Err(failure("chain id mismatch"));
     }
-    check_multihash(
-        &tx.id,
-        &header.encode_to_vec(),
-        code::MALFORMED_TRANSACTION,
-        "transaction id",
-    )?;
-    if header.operation_merkle_root.first() != Some(&0x12) {
-        return Err(ChainError::new(
-            code::UNKNOWN_HASH_CODE,
-            "unknown hash code in operation merkle root",
-        ));
+    if tx.id != sha256_multihash(&header.encode_to_vec()) {
+        return Err(failure("transaction contains an invalid transaction id"));
+    }
+    let root_code = multihash_code(&header.operation_merkle_root);
+    if root_code != params.block_hash_code {
+        return Err(failure(
+            "unexpected operation merkle root hash code - was: ${o}, expected: ${e}",
+        )
+        .with_param("o", root_code)
+        .with_param("e", params.block_hash_code));
     }
     if header.operation_merkle_root != operation_merkle_root(&tx.operations) {
-        return Err(ChainError::new(
-            code::MALFORMED_TRANSACTION,
-            "operation merkle root mismatch",
-        ));
+        return Err(failure("operation merkle root does not match"));
     }
 
     // Authority: every signature must recover; payer and nonce account must be among them.
@@ -179,16 +169,43 @@ fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<A
         authorize_transaction(ctx, account)?;
     }
 
-    let current = decode_nonce(&account_nonce(ctx, &nonce_account)?)
-        .map_err(|_| ChainError::internal("stored nonce is not a uint64 value"))?;
-    match decode_nonce(&header.nonce) {
-        Ok(n) if Some(n) == current.checked_add(1) => {}
-        _ => return Err(ChainError::new(code::INVALID_NONCE, "invalid nonce")),
+    let invalid_nonce = |message: &str| {
+        ChainError::new(code::INVALID_NONCE, message)
+            .with_param("a", to_base58(&nonce_account))
+            .with_param("n", to_hex(&header.nonce))
+    };
+    let Ok(nonce) = decode_nonce(&header.nonce) else {
+        return Err(invalid_nonce(
+            "nonce did not contain uint64 value - nonce: ${n}, account: ${a}",
+        ));
+    };
+    let current_bytes = account_nonce(ctx, &nonce_account)?;
+    let Ok(current) = decode_nonce(&current_bytes) else {
+        return Err(ChainError::new(
+            code::INVALID_NONCE,
+            "current nonce did not contain uint64 value - nonce: ${n}, account: ${a}",
+        )
+        .with_param("n", to_hex(&current_bytes))
+        .with_param("a", to_base58(&nonce_account)));
+    };
+    if Some(nonce) != current.checked_add(1) {
+        return Err(invalid_nonce(
+            "invalid transaction nonce - account: ${a}, nonce: ${n}, current nonce: ${c}",
+        )
+        .with_param("c", to_hex(&current_bytes)));
     }
     ctx.session.put(
         state_key(&system_space(space::TRANSACTION_NONCE), &nonce_account),
         header.nonce.clone(),
     );
+    Ok(())
+}
+
+fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<AppliedTransaction> {
+    check_required_fields(tx)?;
+    validate_and_set_nonce(ctx, tx)?;
+    let header = tx.header.clone().unwrap_or_default();
+    let params = ctx.params;
 
     let mut usage = Usage {
         disk: 0,
@@ -255,7 +272,11 @@ fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<A
         logs,
         state_delta_entries: delta_entries(&delta),
     };
-    Ok(AppliedTransaction { receipt, usage })
+    Ok(AppliedTransaction {
+        receipt,
+        usage,
+        reversion: reverted,
+    })
 }
 
 /// `account` authorizes the transaction: it signed, and no contract overrides its authority.
@@ -270,15 +291,15 @@ fn authorize_transaction(ctx: &ApplyContext<'_>, account: &[u8]) -> ChainResult<
     if !ctx.has_authority(account) {
         return Err(ChainError::new(
             code::AUTHORIZATION_FAILURE,
-            "account has not authorized transaction",
+            "account ${account} has not authorized transaction",
         )
-        .with_param("account", bs58::encode(account).into_string()));
+        .with_param("account", to_base58(account)));
     }
     Ok(())
 }
 
 fn apply_operation(ctx: &mut ApplyContext<'_>, op: &Operation) -> ChainResult<()> {
-    ctx.compute += COMPUTE_PER_OPERATION;
+    ctx.use_compute(COMPUTE_PER_OPERATION)?;
     match &op.op {
         None => Err(ChainError::new(
             code::UNKNOWN_OPERATION,

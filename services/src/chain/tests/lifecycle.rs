@@ -31,7 +31,10 @@ fn lib_trails_head_by_sixty_and_forks_are_pruned() {
     assert_eq!(committed.lib.height, 1);
     assert_eq!(committed.fork_heads.len(), 1, "the side fork is pruned");
     assert!(f.chain.block_info(&side1.id).is_none());
-    // Submitting the pruned side block again is now a pre-LIB block.
+    // Submitting the pruned side block again: at the LIB's height but not the LIB, its parent is
+    // unknown (as the official chain answers); below the LIB it is a pre-LIB block.
+    assert_eq!(code_of(f.submit(&side1)), code::UNKNOWN_PREVIOUS_BLOCK);
+    f.produce(vec![]);
     assert_eq!(code_of(f.submit(&side1)), code::PRE_IRREVERSIBILITY_BLOCK);
 }
 

@@ -3,6 +3,7 @@
 mod blocks;
 mod broadcasts;
 mod lifecycle;
+mod official_errors;
 mod system_calls;
 mod token;
 mod transactions;
