@@ -195,17 +195,13 @@ pub async fn catch_up(chain: &mut Chain, client: &RpcClient, verify: bool) -> Ch
             break;
         }
         for item in items {
-            let new = match (item.block, item.receipt) {
-                (Some(block), _) if verify => chain.replay_block(&block, now_ms())?,
-                (Some(block), Some(receipt)) => chain.index_block(&block, &receipt)?,
-                _ => {
-                    return Err(ChainError::new(
-                        code::INDEXER_FAILURE,
-                        "block store item without block or receipt",
-                    ));
-                }
+            let Some(block) = item.block else {
+                return Err(ChainError::new(
+                    code::INDEXER_FAILURE,
+                    "block store item without a block",
+                ));
             };
-            if new {
+            if chain.catch_up_block(&block, item.receipt.as_ref(), verify, now_ms())? {
                 indexed += 1;
             }
         }

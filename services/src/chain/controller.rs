@@ -237,11 +237,25 @@ impl Chain {
         self.state.session(&self.head().id.clone())?.get(state_key)
     }
 
-    /// Catch-up with `verify-blocks` (docs/protocol.md "Start-up and catch-up"): re-executes a
-    /// block from block_store with every check of `submit_block` (id, merkle roots,
-    /// signature, transactions); `false` when it was known.
-    pub fn replay_block(&mut self, block: &Block, now_ms: u64) -> ChainResult<bool> {
-        Ok(self.submit_block(block, now_ms)?.is_some())
+    /// Catch-up (docs/protocol.md "Start-up and catch-up") of one block from block_store: with
+    /// `verify` (`verify-blocks`) it is re-executed with every check of `submit_block` (id,
+    /// merkle roots, signature, transactions); without, its receipt's state delta is applied
+    /// ([`Chain::index_block`]). `false` when it was known.
+    pub fn catch_up_block(
+        &mut self,
+        block: &Block,
+        receipt: Option<&BlockReceipt>,
+        verify: bool,
+        now_ms: u64,
+    ) -> ChainResult<bool> {
+        match receipt {
+            _ if verify => Ok(self.submit_block(block, now_ms)?.is_some()),
+            Some(receipt) => self.index_block(block, receipt),
+            None => Err(ChainError::new(
+                code::INDEXER_FAILURE,
+                "block store item without a receipt",
+            )),
+        }
     }
 
     /// Catch-up without `verify-blocks`: adds a block from block_store using its receipt's

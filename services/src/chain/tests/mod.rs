@@ -4,6 +4,7 @@ mod blocks;
 mod broadcasts;
 mod lifecycle;
 mod official_errors;
+mod options;
 mod system_calls;
 mod token;
 mod transactions;
