@@ -79,6 +79,12 @@ async fn api_node_example_converges() -> Result<()> {
     example_converges("api-node.yaml").await
 }
 
+/// The operator ships mainnet's genesis (a 580 kB ConfigMap) and runs the official images.
+#[tokio::test]
+async fn mainnet_api_node_example_converges() -> Result<()> {
+    example_converges("mainnet-api-node.yaml").await
+}
+
 #[tokio::test]
 async fn external_broker_example_converges() -> Result<()> {
     example_converges("external-broker.yaml").await

@@ -34,6 +34,21 @@ fn invalid_specs() -> Vec<(&'static str, Value, &'static str)> {
             "spec.network",
         ),
         (
+            "mainnet and harbinger",
+            json!({"network": {"mainnet": {}, "harbinger": {}}}),
+            "spec.network: set exactly one of mainnet, harbinger, genesis or devnet",
+        ),
+        (
+            "mainnet and devnet",
+            json!({"network": {"mainnet": {}, "devnet": {}}}),
+            "spec.network: set exactly one",
+        ),
+        (
+            "empty genesis ConfigMap name of a preset",
+            json!({"network": {"harbinger": {"genesisConfigMapRef": {"name": ""}}}}),
+            "spec.network.harbinger.genesisConfigMapRef.name",
+        ),
+        (
             "empty genesis ConfigMap name",
             json!({"network": {"genesis": {"configMapRef": {"name": ""}}}}),
             "spec.network.genesis.configMapRef.name",
@@ -209,5 +224,38 @@ async fn the_chain_cannot_change() -> Result<()> {
         json!({"services": {"blockStore": {"replicas": 2}}}),
     )
     .await?;
+    ns.delete().await
+}
+
+#[tokio::test]
+async fn a_preset_network_cannot_be_switched() -> Result<()> {
+    let cp = ControlPlane::connect().await?;
+    install_crd(&cp.client).await?;
+    let ns = TestNamespace::create(&cp.client, "preset").await?;
+    let kcs = KoinosClusters::new(&cp.client, &ns.name);
+    kcs.create(cluster("node", json!({"network": {"mainnet": {}}})))
+        .await
+        .context("a minimal mainnet node")?;
+    kcs.create(cluster("testnet", json!({"network": {"harbinger": {}}})))
+        .await
+        .context("a minimal harbinger node")?;
+
+    for (case, network) in [
+        ("to harbinger", json!({"mainnet": null, "harbinger": {}})),
+        ("to devnet", json!({"mainnet": null, "devnet": {}})),
+        (
+            "to a genesis ConfigMap",
+            json!({"mainnet": {"genesisConfigMapRef": {"name": "g"}}}),
+        ),
+    ] {
+        let (code, message) =
+            rejection(kcs.patch_spec("node", json!({ "network": network })).await)?;
+        ensure!(
+            code == 422
+                && message.contains("spec.network")
+                && message.contains("a cluster cannot switch networks"),
+            "{case}: {code} {message}"
+        );
+    }
     ns.delete().await
 }

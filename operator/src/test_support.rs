@@ -66,6 +66,24 @@ spec:
       podOverrides: {nodeSelector: {zone: edge}}
 "#;
 
+/// A mainnet API node: the smallest manifest of a public network.
+pub const MAINNET: &str = r#"
+apiVersion: koinos.io/v1alpha1
+kind: KoinosCluster
+metadata: {name: mainnet}
+spec:
+  network: {mainnet: {}}
+"#;
+
+/// A Harbinger (testnet) node.
+pub const HARBINGER: &str = r#"
+apiVersion: koinos.io/v1alpha1
+kind: KoinosCluster
+metadata: {name: harbinger}
+spec:
+  network: {harbinger: {}}
+"#;
+
 /// Fixed generated material, so snapshots are stable.
 pub fn generated() -> crate::controller::build::Generated {
     use sha2::Digest;

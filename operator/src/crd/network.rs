@@ -3,19 +3,42 @@
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
-/// Exactly one of `genesis` (join an existing network) or `devnet` (a private chain whose genesis
-/// and producer key the operator generates once). Immutable once set.
+/// Exactly one of `mainnet` or `harbinger` (a public network whose genesis, fork algorithm,
+/// seed peers and images ship with the operator), `genesis` (another network, from your
+/// ConfigMap) or `devnet` (a private chain whose genesis and producer key the operator
+/// generates once). Immutable once set.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.genesis) != has(self.devnet)").message("spec.network: set exactly one of genesis or devnet"))]
+#[x_kube(validation = Rule::new("[has(self.genesis), has(self.devnet), has(self.mainnet), has(self.harbinger)].filter(x, x).size() == 1").message("spec.network: set exactly one of mainnet, harbinger, genesis or devnet"))]
 pub struct NetworkSpec {
-    /// The network's `genesis_data.json`, read from a ConfigMap.
+    /// The Koinos mainnet. The operator ships its official `genesis_data.json` (ConfigMap
+    /// `<cluster>-genesis`), runs the `pob` fork algorithm, peers with the official seed nodes
+    /// and runs the official image of each service ours cannot run on it yet (chain, p2p, grpc,
+    /// blockProducer); `services.<svc>.image`, `services.p2p.seeds` and `genesisConfigMapRef`
+    /// override them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mainnet: Option<PresetNetworkSpec>,
+    /// Harbinger, the public Koinos testnet, set up like `mainnet` with its own genesis and
+    /// seed nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harbinger: Option<PresetNetworkSpec>,
+    /// Another network: its `genesis_data.json`, read from a ConfigMap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub genesis: Option<GenesisSpec>,
     /// A private development network: the operator generates its genesis (ConfigMap
     /// `<cluster>-genesis`) and block producer key (Secret `<cluster>-producer-key`) once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devnet: Option<DevnetSpec>,
+}
+
+/// A network the operator knows (`mainnet`, `harbinger`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PresetNetworkSpec {
+    /// A ConfigMap of yours holding the genesis instead of the one the operator ships (which
+    /// is then not created).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis_config_map_ref: Option<ConfigMapKeyRef>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
@@ -29,7 +52,7 @@ pub struct GenesisSpec {
 #[serde(rename_all = "camelCase")]
 pub struct ConfigMapKeyRef {
     /// ConfigMap name.
-    #[x_kube(validation = Rule::new("self != ''").message("spec.network.genesis.configMapRef.name must not be empty"))]
+    #[x_kube(validation = Rule::new("self != ''").message("the genesis ConfigMap name must not be empty"))]
     pub name: String,
     /// Key holding the genesis JSON.
     #[serde(default = "default_genesis_key")]

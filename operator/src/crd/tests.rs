@@ -88,12 +88,55 @@ fn minimal_devnet_is_valid() {
 }
 
 #[test]
+fn minimal_public_networks_are_valid() {
+    for network in [
+        json!({"mainnet": {}}),
+        json!({"harbinger": {}}),
+        json!({"mainnet": {"genesisConfigMapRef": {"name": "g"}}}),
+    ] {
+        assert_eq!(
+            cel_violations(json!({ "network": network }), None),
+            Vec::<String>::new()
+        );
+    }
+}
+
+#[test]
+fn switching_networks_is_refused_naming_the_field() {
+    let mainnet = json!({"network": {"mainnet": {}}});
+    for other in [
+        json!({"network": {"harbinger": {}}}),
+        json!({"network": {"devnet": {}}}),
+        json!({"network": {"mainnet": {"genesisConfigMapRef": {"name": "g"}}}}),
+    ] {
+        let violations = cel_violations(other.clone(), Some(mainnet.clone()));
+        assert!(
+            violations.iter().any(|v| v
+                .contains("spec.network is immutable once set: a cluster cannot switch networks")),
+            "{other}: {violations:#?}"
+        );
+    }
+    assert_eq!(
+        cel_violations(mainnet.clone(), Some(mainnet)),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
 fn cel_rejects_invalid_specs_naming_the_field() {
     let cases = [
         (json!({"network": {}}), "spec.network: set exactly one"),
         (
             json!({"network": {"devnet": {}, "genesis": {"configMapRef": {"name": "g"}}}}),
             "spec.network: set exactly one",
+        ),
+        (
+            json!({"network": {"mainnet": {}, "harbinger": {}}}),
+            "spec.network: set exactly one of mainnet, harbinger, genesis or devnet",
+        ),
+        (
+            json!({"network": {"harbinger": {"genesisConfigMapRef": {"name": ""}}}}),
+            "the genesis ConfigMap name must not be empty",
         ),
         (
             json!({"network": {"devnet": {}}, "amqp": {}}),

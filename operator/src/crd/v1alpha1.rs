@@ -52,8 +52,9 @@ pub use super::status::KoinosClusterStatus;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct KoinosClusterSpec {
-    /// The chain to run: `genesis` (existing network) or `devnet`. Immutable.
-    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.network is immutable once set"))]
+    /// The chain to run: `mainnet`, `harbinger`, `genesis` (another network) or `devnet`.
+    /// Immutable: the cluster's volumes hold that one chain.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.network is immutable once set: a cluster cannot switch networks (its volumes hold one chain); create another KoinosCluster"))]
     pub network: NetworkSpec,
     /// Image of the Koinos services (one image, one binary per service).
     #[serde(default)]

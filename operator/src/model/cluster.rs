@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, TopologySpreadConstraint};
 
+use super::network::Preset;
 use super::profile::{ServiceClass, ServiceInput, ServiceKind, ServiceProfile};
 use crate::crd::autoscaling::AutoscalingProvider;
 use crate::crd::network::SecretKeyRef;
@@ -17,6 +18,40 @@ pub enum Network {
     Genesis { config_map: String, key: String },
     /// Generated genesis and producer key.
     Devnet,
+    /// A network the operator knows; its genesis ships with the operator unless the user
+    /// names a ConfigMap (`genesis`).
+    Preset {
+        preset: Preset,
+        genesis: Option<GenesisRef>,
+    },
+}
+
+/// A ConfigMap key holding a genesis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenesisRef {
+    pub config_map: String,
+    pub key: String,
+}
+
+impl Network {
+    /// The preset network, if any.
+    pub fn preset(&self) -> Option<Preset> {
+        match self {
+            Self::Preset { preset, .. } => Some(*preset),
+            _ => None,
+        }
+    }
+    /// The operator renders the genesis ConfigMap from data it ships (a preset without a
+    /// user ConfigMap).
+    pub fn ships_genesis(&self) -> Option<Preset> {
+        match self {
+            Self::Preset {
+                preset,
+                genesis: None,
+            } => Some(*preset),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -1,11 +1,12 @@
 //! The operator's model: what `controller`, `broker` and `metrics_api` share, depending on
-//! none of them. The service profiles, the validated cluster (and `validate`, the pure step
+//! none of them. The service profiles, the public networks' presets, the validated cluster (and `validate`, the pure step
 //! that makes one), the names of children and generated objects, and the queue-depth metric
 //! contract.
 
 pub mod cluster;
 pub mod metric;
 pub mod naming;
+pub mod network;
 pub mod profile;
 pub mod validate;
 

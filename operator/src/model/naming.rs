@@ -1,7 +1,7 @@
 //! Names of the children and of the generated Secrets and ConfigMaps, and the keys inside
 //! them: shared by the builders, the apply step (generated material) and the broker reader.
 
-use super::cluster::{Amqp, ValidatedCluster};
+use super::cluster::{Amqp, GenesisRef, Network, ValidatedCluster};
 use crate::crd::network::SecretKeyRef;
 
 /// `<cluster>-<component>`.
@@ -44,9 +44,29 @@ pub fn producer_key_secret_name(cluster: &str) -> String {
 /// Key of the WIF in the generated producer key Secret.
 pub const PRODUCER_KEY_SECRET_KEY: &str = "private.key";
 
-/// The generated devnet genesis ConfigMap.
+/// The genesis ConfigMap the operator makes: generated (devnet) or shipped (a preset).
 pub fn genesis_config_map_name(vc: &ValidatedCluster) -> String {
     child_name(vc, "genesis")
+}
+/// Key of `genesis_data.json` in the operator's genesis ConfigMap.
+pub const GENESIS_KEY: &str = "genesis_data.json";
+
+/// The ConfigMap and key the chain reads its genesis from: the user's, or the operator's.
+pub fn genesis_source(vc: &ValidatedCluster) -> GenesisRef {
+    match &vc.network {
+        Network::Genesis { config_map, key }
+        | Network::Preset {
+            genesis: Some(GenesisRef { config_map, key }),
+            ..
+        } => GenesisRef {
+            config_map: config_map.clone(),
+            key: key.clone(),
+        },
+        Network::Devnet | Network::Preset { genesis: None, .. } => GenesisRef {
+            config_map: genesis_config_map_name(vc),
+            key: GENESIS_KEY.into(),
+        },
+    }
 }
 
 /// The generated p2p identity Secret.

@@ -11,10 +11,11 @@ use kube::ResourceExt;
 
 use super::cluster::*;
 use super::naming::{PRODUCER_KEY_SECRET_KEY, producer_key_secret_name};
+use super::network::Preset;
 use super::profile::{ScaleSignal, ServiceClass, ServiceInput, ServiceKind, ServiceProfile};
 use crate::crd::KoinosCluster;
 use crate::crd::autoscaling::{AutoscalingProvider, AutoscalingSpec};
-use crate::crd::network::SecretKeyRef;
+use crate::crd::network::{ConfigMapKeyRef, NetworkSpec, PresetNetworkSpec, SecretKeyRef};
 use crate::crd::pod::PodOverrides;
 use crate::crd::service::{ServiceSpec, ServicesSpec};
 use crate::crd::storage::StorageSpec;
@@ -91,25 +92,8 @@ pub fn validate(
         );
     }
 
-    let network = match (&spec.network.genesis, &spec.network.devnet) {
-        (Some(genesis), None) => {
-            if genesis.config_map_ref.name.is_empty() {
-                check.fail(
-                    "spec.network.genesis.configMapRef.name",
-                    "must not be empty",
-                );
-            }
-            Network::Genesis {
-                config_map: genesis.config_map_ref.name.clone(),
-                key: genesis.config_map_ref.key.clone(),
-            }
-        }
-        (None, Some(_)) => Network::Devnet,
-        _ => {
-            check.fail("spec.network", "set exactly one of genesis or devnet");
-            Network::Devnet
-        }
-    };
+    let network = validate_network(&mut check, &spec.network);
+    let preset = network.preset();
 
     let cluster_pod = spec.pod_overrides.clone().unwrap_or_default();
     let amqp = validate_amqp(&mut check, cluster, &cluster_pod);
@@ -165,8 +149,9 @@ pub fn validate(
                 String::new()
             }
             Some(image) => image.clone(),
-            None => profile
-                .official_image
+            None => preset
+                .and_then(|p| p.official_image(kind))
+                .or(profile.official_image)
                 .map_or_else(|| services_image.clone(), str::to_string),
         };
         let ours = image == services_image;
@@ -205,7 +190,11 @@ pub fn validate(
             // Only our binaries serve /healthz and /readyz on the metrics port.
             health_probes: svc.health_probes.unwrap_or(ours),
             private_key,
-            seeds: svc.seeds.clone(),
+            // A preset's official seed nodes unless the user lists peers.
+            seeds: match (svc.seeds.is_empty(), preset) {
+                (true, Some(preset)) => preset.data().seeds.iter().map(|s| s.to_string()).collect(),
+                _ => svc.seeds.clone(),
+            },
         });
     }
 
@@ -226,6 +215,57 @@ pub fn validate(
         config: spec.config.clone(),
         services,
     })
+}
+
+/// `spec.network`: exactly one of the four kinds.
+fn validate_network(check: &mut Checker, network: &NetworkSpec) -> Network {
+    let genesis_ref = |check: &mut Checker, field: &str, r: &ConfigMapKeyRef| {
+        if r.name.is_empty() {
+            check.fail(format!("{field}.name"), "must not be empty");
+        }
+        GenesisRef {
+            config_map: r.name.clone(),
+            key: r.key.clone(),
+        }
+    };
+    let preset = |check: &mut Checker, preset: Preset, spec: &PresetNetworkSpec| {
+        let field = format!("spec.network.{preset}.genesisConfigMapRef");
+        Network::Preset {
+            preset,
+            genesis: spec
+                .genesis_config_map_ref
+                .as_ref()
+                .map(|r| genesis_ref(check, &field, r)),
+        }
+    };
+    match (
+        &network.genesis,
+        &network.devnet,
+        &network.mainnet,
+        &network.harbinger,
+    ) {
+        (Some(genesis), None, None, None) => {
+            let r = genesis_ref(
+                check,
+                "spec.network.genesis.configMapRef",
+                &genesis.config_map_ref,
+            );
+            Network::Genesis {
+                config_map: r.config_map,
+                key: r.key,
+            }
+        }
+        (None, Some(_), None, None) => Network::Devnet,
+        (None, None, Some(spec), None) => preset(check, Preset::Mainnet, spec),
+        (None, None, None, Some(spec)) => preset(check, Preset::Harbinger, spec),
+        _ => {
+            check.fail(
+                "spec.network",
+                "set exactly one of mainnet, harbinger, genesis or devnet",
+            );
+            Network::Devnet
+        }
+    }
 }
 
 fn service_spec(services: &ServicesSpec, kind: ServiceKind) -> Option<&ServiceSpec> {

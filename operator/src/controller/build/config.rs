@@ -44,6 +44,9 @@ fn operator_section(vc: &ValidatedCluster, svc: &ValidatedService) -> BTreeMap<S
                 "private-key-file".into(),
                 json!(format!("{SECRETS_DIR}/{PRIVATE_KEY_FILE}")),
             );
+            if let Some(preset) = vc.network.preset() {
+                section.insert("algorithm".into(), json!(preset.data().producer_algorithm));
+            }
             // The producer waits for p2p to report gossip before producing; without p2p in the
             // cluster nothing ever would (a single-node devnet), so it produces at once.
             if vc.service(ServiceKind::P2p).is_none() {
@@ -112,6 +115,11 @@ fn merge_section(base: &mut BTreeMap<String, Value>, user: Option<&BTreeMap<Stri
 /// The `config.yml` text of one service: `global` plus the service's own section.
 pub fn render_service_config(vc: &ValidatedCluster, svc: &ValidatedService) -> String {
     let mut global = BTreeMap::from([("log-level".to_string(), json!("info"))]);
+    // A public network's fork choice, for every service that takes it (the official config
+    // sets it in `global` too).
+    if let Some(preset) = vc.network.preset() {
+        global.insert("fork-algorithm".into(), json!(preset.data().fork_algorithm));
+    }
     merge_section(&mut global, vc.config.get("global"));
     let mut own = operator_section(vc, svc);
     merge_section(&mut own, vc.config.get(svc.profile.section));
@@ -147,7 +155,7 @@ pub fn build_config_map(vc: &ValidatedCluster) -> ConfigMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{API_NODE, DEVNET, validated};
+    use crate::test_support::{API_NODE, DEVNET, HARBINGER, MAINNET, validated};
 
     #[test]
     fn the_producer_waits_for_gossip_only_when_the_cluster_runs_p2p() {
@@ -162,6 +170,61 @@ mod tests {
         assert_eq!(gossip_production(&without_p2p), Some(json!(false)));
         let with_p2p = DEVNET.to_string() + "  services:\n    p2p: {enabled: true}\n";
         assert_eq!(gossip_production(&with_p2p), None);
+    }
+
+    #[test]
+    fn preset_networks_set_fork_choice_producer_algorithm_and_seeds() {
+        let manifest = format!(
+            "{MAINNET}  services:\n    blockProducer: {{enabled: true, privateKeySecretRef: {{name: k, key: wif}}}}\n"
+        );
+        let vc = validated(&manifest);
+        let doc = |kind| -> BTreeMap<String, BTreeMap<String, Value>> {
+            serde_yaml::from_str(&render_service_config(&vc, vc.service(kind).unwrap())).unwrap()
+        };
+        for kind in [
+            ServiceKind::Chain,
+            ServiceKind::Mempool,
+            ServiceKind::AccountHistory,
+        ] {
+            assert_eq!(
+                doc(kind)["global"]["fork-algorithm"],
+                json!("pob"),
+                "{kind}"
+            );
+        }
+        assert_eq!(
+            doc(ServiceKind::BlockProducer)["block_producer"]["algorithm"],
+            json!("pob")
+        );
+        let peers = &doc(ServiceKind::P2p)["p2p"]["peer"];
+        assert_eq!(peers.as_array().unwrap().len(), 5);
+        assert!(
+            peers[0]
+                .as_str()
+                .unwrap()
+                .starts_with("/dns4/seed.koinosblocks.com/")
+        );
+
+        // The user's global setting and seeds win.
+        let custom = validated(&format!(
+            "{MAINNET}  config: {{global: {{fork-algorithm: fifo}}}}\n  services:\n    p2p: {{seeds: [/dns4/mine/tcp/8888/p2p/QmMine]}}\n"
+        ));
+        let p2p = render_service_config(&custom, custom.service(ServiceKind::P2p).unwrap());
+        assert!(
+            p2p.contains("fork-algorithm: fifo") && p2p.contains("QmMine"),
+            "{p2p}"
+        );
+        assert!(!p2p.contains("koinosblocks"), "{p2p}");
+
+        // A devnet keeps the services' default (fifo) and its federated producer.
+        let devnet = validated(DEVNET);
+        let chain = render_service_config(&devnet, devnet.service(ServiceKind::Chain).unwrap());
+        assert!(!chain.contains("fork-algorithm"), "{chain}");
+    }
+
+    #[test]
+    fn preset_config_map_snapshot() {
+        insta::assert_yaml_snapshot!(build_config_map(&validated(HARBINGER)));
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod devnet;
 pub mod hpa;
 pub mod keda;
 pub mod meta;
+pub mod network;
 pub mod pdb;
 pub mod pvc;
 pub mod rabbitmq;
@@ -225,6 +226,11 @@ pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
                     .push(format!("Secret/{}", producer_key_secret_name(&vc.name)));
             }
         }
+    }
+    if let Some(preset) = vc.network.ships_genesis() {
+        desired
+            .config_maps
+            .push(network::build_preset_genesis_config_map(vc, preset));
     }
     if vc.takes(ServiceInput::NodeSeed) {
         match &generated.p2p_seed {

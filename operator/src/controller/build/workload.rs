@@ -24,11 +24,11 @@ use super::pvc::{DATA_VOLUME, build_volume_claim_template, retention_policy};
 use super::security::{SERVICES_UID, container_security_context, pod_security_context};
 use crate::crd::network::SecretKeyRef;
 use crate::model::naming::{
-    P2P_SEED_KEY, amqp_url_secret, child_name, config_map_name, genesis_config_map_name,
+    P2P_SEED_KEY, amqp_url_secret, child_name, config_map_name, genesis_source,
     p2p_identity_secret_name,
 };
 use crate::model::profile::{BASEDIR, METRICS_PORT, ServiceClass, ServiceInput};
-use crate::model::{Network, ResolvedPod, ValidatedCluster, ValidatedService};
+use crate::model::{GenesisRef, ResolvedPod, ValidatedCluster, ValidatedService};
 
 /// Env var the `--amqp` flag expands.
 pub const AMQP_URL_ENV: &str = "KOINOS_AMQP_URL";
@@ -195,10 +195,7 @@ pub fn build_service_pod_template(
     }
     match profile.input {
         Some(ServiceInput::Genesis) => {
-            let (config_map, key) = match &vc.network {
-                Network::Genesis { config_map, key } => (config_map.clone(), key.clone()),
-                Network::Devnet => (genesis_config_map_name(vc), GENESIS_FILE.to_string()),
-            };
+            let GenesisRef { config_map, key } = genesis_source(vc);
             volumes.push(Volume {
                 name: "genesis".into(),
                 config_map: Some(ConfigMapVolumeSource {

@@ -206,6 +206,84 @@ fn producer_outside_devnet_needs_a_key() {
 fn network_needs_exactly_one_source() {
     let yaml = "apiVersion: koinos.io/v1alpha1\nkind: KoinosCluster\nmetadata: {name: m}\nspec:\n  network: {}\n";
     assert_eq!(errors(yaml)[0].field, "spec.network");
+    let two = "apiVersion: koinos.io/v1alpha1\nkind: KoinosCluster\nmetadata: {name: m}\nspec:\n  network: {mainnet: {}, devnet: {}}\n";
+    assert_eq!(errors(two)[0].field, "spec.network");
+}
+
+#[test]
+fn presets_run_official_images_where_ours_cannot_and_ours_elsewhere() {
+    use crate::model::network::Preset;
+    use crate::test_support::{HARBINGER, MAINNET};
+    for (manifest, preset) in [(MAINNET, Preset::Mainnet), (HARBINGER, Preset::Harbinger)] {
+        let vc = validated(manifest);
+        assert_eq!(vc.network.preset(), Some(preset));
+        assert_eq!(vc.network.ships_genesis(), Some(preset));
+        let image = |kind| {
+            vc.service(kind)
+                .map(|s| (s.image.clone(), s.services_image))
+        };
+        assert_eq!(
+            image(ServiceKind::Chain),
+            Some(("docker.io/koinos/koinos-chain:v1.5.2".into(), false))
+        );
+        assert_eq!(
+            image(ServiceKind::P2p).unwrap().0,
+            "docker.io/koinos/koinos-p2p:v1.3.0"
+        );
+        assert_eq!(
+            image(ServiceKind::Grpc).unwrap().0,
+            "docker.io/koinos/koinos-grpc:v1.1.1"
+        );
+        let ours = format!("{}:{}", vc.image.repository, vc.image.tag);
+        for kind in [
+            ServiceKind::BlockStore,
+            ServiceKind::Mempool,
+            ServiceKind::TransactionStore,
+            ServiceKind::ContractMetaStore,
+            ServiceKind::AccountHistory,
+            ServiceKind::Jsonrpc,
+        ] {
+            assert_eq!(image(kind), Some((ours.clone(), true)), "{kind}");
+        }
+        // Not a devnet: p2p on with the official seeds, no producer unless asked.
+        assert!(vc.service(ServiceKind::BlockProducer).is_none());
+        let p2p = vc.service(ServiceKind::P2p).unwrap();
+        assert_eq!(p2p.seeds.len(), preset.data().seeds.len());
+        assert!(!p2p.health_probes, "official images serve no /readyz");
+    }
+    // Every default is overridable: images, seeds, the genesis ConfigMap.
+    let custom = validated(&format!(
+        "{}  services:\n    chain: {{image: my/chain:1}}\n    p2p: {{seeds: [/dns4/a/tcp/8888/p2p/QmA]}}\n    blockProducer: {{enabled: true, image: my/producer:2, privateKeySecretRef: {{name: k, key: wif}}}}\n",
+        MAINNET.replace(
+            "mainnet: {}",
+            "mainnet: {genesisConfigMapRef: {name: g, key: genesis.json}}"
+        )
+    ));
+    assert_eq!(
+        custom.service(ServiceKind::Chain).unwrap().image,
+        "my/chain:1"
+    );
+    assert_eq!(
+        custom.service(ServiceKind::BlockProducer).unwrap().image,
+        "my/producer:2"
+    );
+    assert_eq!(
+        custom.service(ServiceKind::P2p).unwrap().seeds,
+        ["/dns4/a/tcp/8888/p2p/QmA"]
+    );
+    assert_eq!(custom.network.ships_genesis(), None);
+    assert_eq!(
+        crate::model::naming::genesis_source(&custom),
+        GenesisRef {
+            config_map: "g".into(),
+            key: "genesis.json".into()
+        }
+    );
+    let empty = MAINNET.replace("mainnet: {}", "mainnet: {genesisConfigMapRef: {name: ''}}");
+    assert_eq!(
+        errors(&empty)[0].field,
+        "spec.network.mainnet.genesisConfigMapRef.name"
+    );
 }
 
 #[test]
