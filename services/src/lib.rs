@@ -12,6 +12,7 @@ pub mod block_store;
 pub mod chain;
 pub mod contract_meta_store;
 pub mod devnet;
+pub mod grpc;
 pub mod jsonrpc;
 pub mod mempool;
 pub mod runtime;
