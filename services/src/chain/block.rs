@@ -1,7 +1,7 @@
-//! Block validation and application (docs/protocol.md "Applying a block"), producing the block's state delta and receipt.
+//! Block validation and application (docs/protocol.md "Applying a block"), producing the
+//! block's state delta and receipt.
 
 use koinos_protocol::crypto::sha256_multihash;
-use koinos_protocol::crypto::signature::recover_address_from_id;
 use koinos_protocol::pb::koinos::protocol::{Block, BlockReceipt};
 use prost::Message;
 
@@ -11,7 +11,9 @@ use super::error::{ChainError, ChainResult, code, to_hex};
 use super::fork::BlockInfo;
 use super::genesis::metadata_state_key;
 use super::state::{Delta, StateDb, state_merkle_root};
-use super::transaction::{apply_transaction, check_required_fields, delta_entries, multihash_code};
+use super::transaction::{
+    apply_transaction, check_required_fields, delta_entries, multihash_code, recover_signer,
+};
 
 /// Blocks may be at most this far (ms) in the future.
 pub const MAX_FUTURE_MS: u64 = 5_000;
@@ -119,9 +121,7 @@ pub fn verify_block(params: &ChainParams, block: &Block) -> ChainResult<()> {
             "transaction merkle root does not match",
         ));
     }
-    if !recover_address_from_id(&block.id, &block.signature)
-        .is_ok_and(|signer| signer.as_bytes() == params.genesis_key.as_slice())
-    {
+    if recover_signer(&block.id, &block.signature)? != params.genesis_key {
         return Err(ChainError::new(
             code::INVALID_SIGNATURE,
             "failed to process block signature",

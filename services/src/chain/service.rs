@@ -80,8 +80,26 @@ fn require(value: &[u8], name: &str) -> ChainResult<()> {
     Ok(())
 }
 
-fn rpc_failure(what: &str, e: impl std::fmt::Display) -> ChainError {
-    ChainError::new(code::RPC_FAILURE, format!("{what} failed: {e}"))
+/// A `-1008` (RPC failure) error with `message`.
+fn rpc_failure(message: impl Into<String>) -> ChainError {
+    ChainError::new(code::RPC_FAILURE, message)
+}
+
+/// A call that got no usable answer (timeout, broker, undecodable reply).
+fn call_failure(what: &str, e: impl std::fmt::Display) -> ChainError {
+    rpc_failure(format!("{what} failed: {e}"))
+}
+
+/// "received error from <service>: <error_status as JSON>", as the official chain reports an
+/// error answer (the status's fields in the data parameter `e`).
+fn error_answer(service: &str, status: &koinos_protocol::rpc::ErrorStatus) -> ChainError {
+    let mut fields = serde_json::Map::new();
+    if !status.data.is_empty() {
+        fields.insert("data".into(), status.data.clone().into());
+    }
+    fields.insert("message".into(), status.message.clone().into());
+    rpc_failure(format!("received error from {service}: ${{e}}"))
+        .with_param("e", serde_json::Value::Object(fields))
 }
 
 impl ChainService {
@@ -247,16 +265,14 @@ impl ChainService {
                 CallOptions::timeout(ADD_BLOCK_TIMEOUT),
             )
             .await
-            .map_err(|e| rpc_failure("block_store.add_block", e))?;
+            .map_err(|e| call_failure("block_store.add_block", e))?;
         match BlockStoreResponse::decode(reply.as_slice())
-            .map_err(|e| rpc_failure("block_store.add_block", e))?
+            .map_err(|e| call_failure("block_store.add_block", e))?
             .response
         {
             Some(block_store_response::Response::AddBlock(_)) => Ok(()),
-            Some(block_store_response::Response::Error(e)) => {
-                Err(rpc_failure("block_store.add_block", e.message))
-            }
-            _ => Err(rpc_failure("block_store.add_block", "unexpected response")),
+            Some(block_store_response::Response::Error(e)) => Err(error_answer("block store", &e)),
+            _ => Err(rpc_failure("unexpected response when submitting block")),
         }
     }
 
@@ -276,20 +292,19 @@ impl ChainService {
                 CallOptions::timeout(MEMPOOL_TIMEOUT),
             )
             .await
-            .map_err(|e| rpc_failure("mempool call", e))?;
+            .map_err(|e| call_failure("mempool call", e))?;
         match MempoolResponse::decode(reply.as_slice())
-            .map_err(|e| rpc_failure("mempool call", e))?
+            .map_err(|e| call_failure("mempool call", e))?
             .response
         {
-            Some(mempool_response::Response::Error(e)) => {
-                Err(rpc_failure("mempool call", e.message))
-            }
+            Some(mempool_response::Response::Error(e)) => Err(error_answer("mempool", &e)),
             Some(response) => Ok(response),
-            None => Err(rpc_failure("mempool call", "empty response")),
+            None => Err(rpc_failure("received unexpected response from mempool")),
         }
     }
 
-    /// The four mempool checks of docs/protocol.md "Transaction validation"; returns the pending nonce if there is one.
+    /// The four mempool checks of docs/protocol.md "Transaction validation"; returns the
+    /// pending nonce if there is one.
     async fn mempool_checks(
         &self,
         tx: &Transaction,
@@ -324,34 +339,41 @@ impl ChainService {
                 }
             )),
         );
-        if !matches!(resources?, R::CheckPendingAccountResources(r) if r.success) {
+        // Read in the official chain's order, each answer of the expected kind.
+        let unexpected = || rpc_failure("received unexpected response from mempool");
+        let R::CheckPendingAccountResources(resources) = resources? else {
+            return Err(unexpected());
+        };
+        if !resources.success {
             return Err(ChainError::new(
                 code::INSUFFICIENT_RC,
                 "insufficient pending account resources",
             ));
         }
-        if !matches!(nonce?, R::CheckAccountNonce(r) if r.success) {
+        let R::CheckAccountNonce(nonce) = nonce? else {
+            return Err(unexpected());
+        };
+        if !nonce.success {
             return Err(ChainError::new(
                 code::INVALID_NONCE,
                 "invalid account nonce",
             ));
         }
-        let pending = match count? {
-            R::GetPendingTransactionCount(r) => r.count,
-            _ => 0,
+        let R::GetPendingNonce(pending_nonce) = pending_nonce? else {
+            return Err(unexpected());
         };
-        if !self.options.disable_pending_transaction_limit
-            && pending >= self.options.pending_transaction_limit
-        {
-            return Err(ChainError::new(
-                code::PENDING_TRANSACTION_LIMIT_EXCEEDED,
-                "pending transaction limit exceeded",
-            ));
+        if !self.options.disable_pending_transaction_limit {
+            let R::GetPendingTransactionCount(count) = count? else {
+                return Err(unexpected());
+            };
+            if count.count >= self.options.pending_transaction_limit {
+                return Err(ChainError::new(
+                    code::PENDING_TRANSACTION_LIMIT_EXCEEDED,
+                    "pending transaction limit exceeded",
+                ));
+            }
         }
-        Ok(match pending_nonce? {
-            R::GetPendingNonce(r) if !r.nonce.is_empty() => Some(r.nonce),
-            _ => None,
-        })
+        Ok(Some(pending_nonce.nonce).filter(|nonce| !nonce.is_empty()))
     }
 
     async fn submit_transaction(
@@ -462,5 +484,29 @@ impl Handler for ChainService {
         Ok(ChainResponse {
             response: Some(self.respond(request).await),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_answer_is_reported_with_its_status_as_json() {
+        let status = koinos_protocol::rpc::ErrorStatus {
+            message: "boom".into(),
+            data: "trace".into(),
+            details: vec![],
+        };
+        let error = error_answer("mempool", &status);
+        assert_eq!(error.code, code::RPC_FAILURE);
+        assert_eq!(
+            error.message,
+            r#"received error from mempool: {"data":"trace","message":"boom"}"#
+        );
+        assert_eq!(
+            error.data_json(),
+            r#"{"code":-1008,"e":{"data":"trace","message":"boom"}}"#
+        );
     }
 }

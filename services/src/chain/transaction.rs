@@ -1,6 +1,7 @@
 //! Transaction validation and application (docs/protocol.md "Transaction validation") and the operations it runs.
 
 use koinos_protocol::chain::ContractMetadataObject;
+use koinos_protocol::crypto::CryptoError;
 use koinos_protocol::crypto::sha256_multihash;
 use koinos_protocol::crypto::signature::recover_address_from_id;
 use koinos_protocol::nonce::{decode_nonce, encode_nonce};
@@ -48,6 +49,21 @@ pub fn check_required_fields(tx: &Transaction) -> ChainResult<()> {
         return missing(IN_TRANSACTION, "signature_data");
     }
     Ok(())
+}
+
+/// The address whose key made `signature` over `id`; a signature that does not recover fails
+/// with `invalid_signature` (-202) and the official chain's words for why.
+pub fn recover_signer(id: &[u8], signature: &[u8]) -> ChainResult<Vec<u8>> {
+    recover_address_from_id(id, signature)
+        .map(|address| address.to_vec())
+        .map_err(|e| {
+            let message = match e {
+                CryptoError::SignatureLength(_) => "unexpected signature length",
+                CryptoError::NonCanonicalSignature => "signature must be canonical",
+                _ => "public key is invalid",
+            };
+            ChainError::new(code::INVALID_SIGNATURE, message)
+        })
 }
 
 /// The multihash code of `multihash` (its leading varint; 0 if there is none).
@@ -158,10 +174,7 @@ fn validate_and_set_nonce(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> Chain
     // Authority: every signature must recover; payer and nonce account must be among them.
     let mut signers = Vec::with_capacity(tx.signatures.len());
     for signature in &tx.signatures {
-        let address = recover_address_from_id(&tx.id, signature).map_err(|_| {
-            ChainError::new(code::INVALID_SIGNATURE, "invalid transaction signature")
-        })?;
-        signers.push(address.to_vec());
+        signers.push(recover_signer(&tx.id, signature)?);
     }
     ctx.signers = signers;
     let nonce_account = nonce_account(&header);

@@ -134,6 +134,31 @@ fn authority_failure_names_the_account() {
 }
 
 #[test]
+fn signatures_that_do_not_recover_say_why() {
+    let f = Fixture::new();
+    let mut tx = f.transfer(&f.alice, f.bob.address().as_bytes(), 1);
+    tx.signatures = vec![vec![31u8; 10]];
+    assert_error(
+        &pending_error(&f, &tx),
+        code::INVALID_SIGNATURE,
+        "unexpected signature length",
+        json!({"code": -202}),
+    );
+    let mut block = f.next_block(vec![]);
+    block.signature = vec![0u8; 65];
+    let error = f
+        .chain
+        .prepare(&block, f.now(), BlockMode::Submit)
+        .unwrap_err();
+    assert_error(
+        &error,
+        code::INVALID_SIGNATURE,
+        "public key is invalid",
+        json!({"code": -202}),
+    );
+}
+
+#[test]
 fn missing_transaction_fields_are_named_as_the_official_chain_names_them() {
     let f = Fixture::new();
     let tx = f.transfer(&f.alice, f.bob.address().as_bytes(), 1);
