@@ -48,7 +48,7 @@ pub struct ChainArgs {
     /// Do not limit pending transactions per account
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub disable_pending_transaction_limit: Option<bool>,
-    /// Re-execute (and so verify) blocks during catch-up instead of applying their receipts' state deltas
+    /// Re-execute (and so verify) blocks in catch-up instead of applying their receipts' deltas
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     pub verify_blocks: Option<bool>,
     /// Delete the chain state before starting

@@ -1,4 +1,5 @@
-//! What the chain publishes (docs/protocol.md "AMQP topology") and how its errors look on the wire (docs/protocol.md "RPC envelope and errors"), as pure functions.
+//! What the chain publishes (docs/protocol.md "AMQP topology") and how its errors look on the
+//! wire (docs/protocol.md "RPC envelope and errors"), as pure functions.
 
 use koinos_protocol::broadcast::{
     BlockAccepted, BlockIrreversible, EventParcel, ForkHeads, TransactionAccepted,

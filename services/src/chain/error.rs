@@ -1,5 +1,10 @@
 //! Chain errors: a Koinos `error_code` plus a message, logs and the message's format parameters,
-//! rendered into `rpc.error_status` by the RPC handler (docs/protocol.md "RPC envelope and errors").
+//! rendered into `rpc.error_status` by the RPC handler (docs/protocol.md "RPC envelope and
+//! errors").
+//!
+//! Messages are the official chain's: written as templates whose `${name}` placeholders are
+//! replaced by the parameter of that name as it is added ([`ChainError::with_param`]); every
+//! parameter also goes into the `data` JSON (strings as JSON strings, integers as numbers).
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
-//! Fork choice (docs/protocol.md "Fork choice"): which finalized block is the head after a new block
-//! arrives, for the `fifo`, `block-time` and `pob` algorithms, and the LIB rule.
+//! Fork choice (docs/protocol.md "Fork choice"): which finalized block is the head after a new
+//! block arrives, for the `fifo`, `block-time` and `pob` algorithms, and the LIB rule.
 
 use std::cmp::Ordering;
 use std::str::FromStr;

@@ -1,6 +1,6 @@
 //! Where the chain finds its genesis data (`basedir/chain/genesis_data.json`), the root state it
-//! writes from it, and the system object spaces it reads (docs/protocol.md "Chain id and genesis"). Parsing, the chain id and
-//! metadata keys are [`koinos_protocol::genesis`].
+//! writes from it, and the system object spaces it reads (docs/protocol.md "Chain id and
+//! genesis"). Parsing, the chain id and metadata keys are [`koinos_protocol::genesis`].
 
 use std::path::Path;
 

@@ -6,21 +6,28 @@
 //!   the LIB plus one delta per finalized block above it; adding a block, fork choice, commit
 //!   to the LIB and pruning happen in one redb transaction (crash-safe).
 //! - [`controller::Chain`]: the domain core, no messaging types. `prepare` (validate and apply
-//!   a block, docs/protocol.md "Applying a block") then `commit` (finalize, fork choice, LIB = head − 60); `submit_block` does
-//!   both; `apply_pending_transaction`, `read_contract`, `account_nonce`, `account_rc`,
-//!   `resource_limits`, `fork_heads`, `head`, `lib`, `index_block` (catch-up from a receipt's
-//!   state delta).
+//!   a block, docs/protocol.md "Applying a block") then `commit` (finalize, fork choice, LIB =
+//!   head − 60); `submit_block` does both; `apply_pending_transaction`, `read_contract`
+//!   (bounded by `read-compute-bandwidth-limit`), `account_nonce`, `account_rc`,
+//!   `resource_limits`, `fork_heads`, `head`, `lib`, `catch_up_block` (from a receipt's state
+//!   delta, or re-executed with `verify-blocks`).
 //! - [`service::ChainService`]: the `chain_request` handler (block_store `add_block` before
-//!   commit, mempool checks, broadcasts of [`broadcasts`]); [`app`]: options and start-up.
+//!   commit, mempool checks, broadcasts of [`broadcasts`]) and the `koinos.block.accept`
+//!   follower ([`service::follow_accepted_blocks`]: a block another chain instance applied is
+//!   applied here as `submit_block` would, so instances on one broker stay in sync);
+//!   [`app`]: options and start-up (subscribe, catch up from block_store, follow, serve).
+//! - [`error`]: codes, and messages worded as the official chain's, with their `${name}`
+//!   parameters in the error data.
 //! - [`token`]: the native KCS-4 token; [`devnet::genesis`] builds a devnet genesis for it;
 //!   [`builder`] builds and signs transactions and blocks exactly as the chain checks them.
 //!
 //! # Deterministic state merkle root
-//! A block's state merkle root covers only its delta (docs/protocol.md "Data formats"): for each written key in bytewise
-//! order of its serialized `database_key{space, key}`, the leaves sha256(key) and
-//! sha256(value, or "" when removed); pairs hash as sha256(left ‖ right), an odd last node is
-//! promoted; the root is a sha2-256 multihash. The delta includes the block's `head_block`
-//! metadata (`block{id, header}`, no transactions or signature), nonces and contract writes.
+//! A block's state merkle root covers only its delta (docs/protocol.md "Data formats"): for
+//! each written key in bytewise order of its serialized `database_key{space, key}`, the leaves
+//! sha256(key) and sha256(value, or "" when removed); pairs hash as sha256(left ‖ right), an
+//! odd last node is promoted; the root is a sha2-256 multihash. The delta includes the block's
+//! `head_block` metadata (`block{id, header}`, no transactions or signature), nonces and
+//! contract writes.
 //! The genesis root (id 0x1220‖0³², height 0, timestamp 0) covers the genesis entries plus
 //! metadata `chain_id`. The same delta is published as the block receipt's
 //! `state_delta_entries`, so catch-up can rebuild and verify it.
@@ -33,10 +40,12 @@
 //!   fails with `invalid_contract` (102), message "contract is uploaded WASM bytecode; this
 //!   chain has no WASM VM yet, ...": in a block the transaction is included as reverted.
 //! - `set_system_call` / `set_system_contract` need the genesis key (else 101) and are stored,
-//!   without effect on dispatch. `invoke_system_call` serves the subset in [`system_call`].
+//!   without effect on dispatch. `invoke_system_call` serves the subset in [`system_call`]
+//!   (the others: -103, "system call needs a WASM VM, which this chain does not have").
 //! - RC follows the devnet model of [`context`]: a fixed budget per account.
-//! - Fork choice: [`fork`]; with `pob`, the double-production rule follows docs/protocol.md "Fork choice" literally
-//!   (the head is excluded, the other heads, including the new block, compete with its parent).
+//! - Fork choice: [`fork`]; with `pob`, the double-production rule follows docs/protocol.md
+//!   "Fork choice" literally (the head is excluded, the other heads, including the new block,
+//!   compete with its parent).
 
 pub mod app;
 pub mod block;

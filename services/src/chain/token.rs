@@ -1,5 +1,6 @@
-//! A native Rust implementation of the KCS-4 fungible token (docs/protocol.md "KCS-4 token"), reached through
-//! `call_contract` operations and `read_contract` exactly as a WASM token would be.
+//! A native Rust implementation of the KCS-4 fungible token (docs/protocol.md "KCS-4 token"),
+//! reached through `call_contract` operations and `read_contract` exactly as a WASM token
+//! would be.
 //!
 //! # Devnet genesis entries and state layout
 //! A contract id becomes this token when genesis stores [`NATIVE_TOKEN_BYTECODE`] as its

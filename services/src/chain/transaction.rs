@@ -1,4 +1,5 @@
-//! Transaction validation and application (docs/protocol.md "Transaction validation") and the operations it runs.
+//! Transaction validation and application (docs/protocol.md "Transaction validation") and the
+//! operations it runs.
 
 use koinos_protocol::chain::ContractMetadataObject;
 use koinos_protocol::crypto::CryptoError;

@@ -1,7 +1,8 @@
 //! State keys and the state merkle root.
 //!
-//! A state key is the serialized `koinos.chain.database_key{space, key}` (docs/protocol.md "Data formats"), so the
-//! committed table's byte order is the order the state merkle root uses.
+//! A state key is the serialized `koinos.chain.database_key{space, key}` (docs/protocol.md
+//! "Data formats"), so the committed table's byte order is the order the state merkle root
+//! uses.
 
 use prost::Message;
 
@@ -56,8 +57,9 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0xff; prefix.len() + 1]
 }
 
-/// The state merkle root of one block's delta (docs/protocol.md "Data formats"): per key in byte order, sha256(key) then
-/// sha256(value, or "" when removed); returned as a sha2-256 multihash.
+/// The state merkle root of one block's delta (docs/protocol.md "Data formats"): per key in
+/// byte order, sha256(key) then sha256(value, or "" when removed); returned as a sha2-256
+/// multihash.
 pub fn state_merkle_root(delta: &Delta) -> Vec<u8> {
     let mut leaves = Vec::with_capacity(delta.len() * 2);
     for (key, value) in delta {

@@ -1,4 +1,5 @@
-//! Each invalid block class is rejected with its documented code (docs/protocol.md "Applying a block").
+//! Each invalid block class is rejected with the official chain's code (docs/protocol.md
+//! "Applying a block").
 
 use super::*;
 use crate::chain::error::code;

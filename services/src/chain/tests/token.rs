@@ -1,4 +1,5 @@
-//! The native KCS-4 token: every method, events, authority and reversions (docs/protocol.md "KCS-4 token").
+//! The native KCS-4 token: every method, events, authority and reversions (docs/protocol.md
+//! "KCS-4 token").
 
 use koinos_protocol::pb::koinos::contracts::token as kcs4;
 use koinos_protocol::pb::koinos::protocol::{Operation, UploadContractOperation, operation::Op};

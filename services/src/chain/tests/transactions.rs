@@ -1,4 +1,5 @@
-//! Each invalid transaction class is rejected with its documented code (docs/protocol.md "Transaction validation").
+//! Each invalid transaction class is rejected with the official chain's code (docs/protocol.md
+//! "Transaction validation"; messages and data: `official_errors.rs`).
 
 use koinos_protocol::pb::koinos::protocol::TransactionHeader;
 

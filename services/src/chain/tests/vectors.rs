@@ -1,4 +1,5 @@
-//! The test vector of docs/protocol.md (produced with koilib): ids, merkle roots and signature recovery.
+//! The test vector of docs/protocol.md (produced with koilib): ids, merkle roots and signature
+//! recovery.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
