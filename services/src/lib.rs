@@ -15,6 +15,7 @@ pub mod devnet;
 pub mod grpc;
 pub mod jsonrpc;
 pub mod mempool;
+pub mod p2p;
 pub mod runtime;
 pub mod storage;
 pub mod transaction_store;
