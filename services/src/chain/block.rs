@@ -188,6 +188,20 @@ pub fn apply_block(
             "block previous state merkle mismatch",
         ));
     }
+    // From here on the official chain has started the block's receipt, so a failure carries
+    // its (empty) logs.
+    execute_block(state, params, block, parent, mode).map_err(ChainError::with_receipt_logs)
+}
+
+/// The block's own checks ([`verify_block`]) and its transactions, on its parent's state.
+fn execute_block(
+    state: &StateDb,
+    params: &ChainParams,
+    block: &Block,
+    parent: &BlockInfo,
+    mode: BlockMode,
+) -> ChainResult<BlockOutcome> {
+    let header = block.header.clone().unwrap_or_default();
     verify_block(params, block)?;
     let tx_bytes: usize = block.transactions.iter().map(Message::encoded_len).sum();
     let mut usage = Usage {

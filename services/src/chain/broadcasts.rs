@@ -119,7 +119,7 @@ pub fn transaction_failed(id: &[u8]) -> Outgoing {
 pub fn error_status(error: &ChainError) -> ErrorStatus {
     let details = ErrorDetails {
         code: error.code,
-        logs: error.logs.clone(),
+        logs: error.logs.clone().unwrap_or_default(),
     };
     ErrorStatus {
         message: error.message.clone(),

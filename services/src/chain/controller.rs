@@ -17,7 +17,8 @@ use super::genesis::genesis_delta;
 use super::genesis::{space, system_space};
 use super::state::{Delta, StateDb, state_key, state_merkle_root};
 use super::transaction::{
-    AppliedTransaction, account_nonce, apply_transaction, call_contract, nonce_account,
+    AppliedTransaction, account_nonce, apply_transaction, call_contract, check_required_fields,
+    nonce_account,
 };
 use koinos_protocol::genesis::chain_id;
 
@@ -183,7 +184,10 @@ impl Chain {
             );
             ctx.session.put(key, nonce.to_vec());
         }
-        apply_transaction(&mut ctx, tx)
+        // A transaction without its required fields is refused before it is applied; one that
+        // fails once applied carries its (empty) receipt logs, as the official chain's does.
+        check_required_fields(tx)?;
+        apply_transaction(&mut ctx, tx).map_err(ChainError::with_receipt_logs)
     }
 
     /// Runs a read-only contract call on the head state; returns (result, logs).
@@ -202,10 +206,7 @@ impl Chain {
         match result {
             Ok(result) => Ok((result, ctx.logs)),
             // A failed read carries the logs written before the failure.
-            Err(mut e) => {
-                e.logs = ctx.logs;
-                Err(e)
-            }
+            Err(e) => Err(e.with_logs(ctx.logs)),
         }
     }
 

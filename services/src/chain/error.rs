@@ -53,8 +53,9 @@ pub mod code {
 pub struct ChainError {
     pub code: i32,
     pub message: String,
-    /// Contract logs collected before the error.
-    pub logs: Vec<String>,
+    /// Logs collected before the error; `Some` (even empty) where the official chain attaches
+    /// them: a transaction or block that got as far as its receipt, and `read_contract`.
+    pub logs: Option<Vec<String>>,
     /// The message's format parameters, rendered into `error_status.data` (sorted keys).
     pub params: BTreeMap<String, serde_json::Value>,
     /// The failing transaction inside a block, so the caller can publish `transaction.fail`.
@@ -66,7 +67,7 @@ impl ChainError {
         Self {
             code,
             message: message.into(),
-            logs: Vec::new(),
+            logs: None,
             params: BTreeMap::new(),
             transaction_id: None,
         }
@@ -91,6 +92,18 @@ impl ChainError {
         Self::new(code::MISSING_REQUIRED_ARGUMENTS, template).with_param(key, field)
     }
 
+    /// Attaches `logs` (replacing any).
+    pub fn with_logs(mut self, logs: Vec<String>) -> Self {
+        self.logs = Some(logs);
+        self
+    }
+
+    /// Attaches empty logs unless some are attached already.
+    pub fn with_receipt_logs(mut self) -> Self {
+        self.logs.get_or_insert_with(Vec::new);
+        self
+    }
+
     pub fn is_reversion(&self) -> bool {
         self.code > 0
     }
@@ -99,13 +112,13 @@ impl ChainError {
         Self::new(code::INTERNAL_ERROR, message.to_string())
     }
 
-    /// The `error_status.data` JSON string: `code`, `logs` if any, then the parameters.
+    /// The `error_status.data` JSON string: `code`, `logs` if attached, then the parameters.
     pub fn data_json(&self) -> String {
         // A BTreeMap keeps the keys sorted whatever serde_json's features are.
         let mut map = BTreeMap::<String, serde_json::Value>::new();
         map.insert("code".into(), self.code.into());
-        if !self.logs.is_empty() {
-            map.insert("logs".into(), self.logs.clone().into());
+        if let Some(logs) = &self.logs {
+            map.insert("logs".into(), logs.clone().into());
         }
         for (name, value) in &self.params {
             map.insert(name.clone(), value.clone());

@@ -231,7 +231,9 @@ impl ChainService {
                 return Err(e);
             }
         };
-        self.add_block(&applied.block, &applied.receipt).await?;
+        self.add_block(&applied.block, &applied.receipt)
+            .await
+            .map_err(ChainError::with_receipt_logs)?;
         let committed = chain.commit(*applied)?;
         drop(chain);
         tracing::info!(
@@ -394,11 +396,10 @@ impl ChainService {
         };
         let chain = self.chain.lock().await;
         let applied = chain.apply_pending_transaction(tx, pending_nonce.as_deref())?;
-        if let Some(mut error) = applied.reversion {
+        if let Some(error) = applied.reversion {
             // The official chain rethrows the reversion itself: its code, message and data,
             // with the receipt's logs.
-            error.logs = applied.receipt.logs.clone();
-            return Err(error);
+            return Err(error.with_logs(applied.receipt.logs.clone()));
         }
         let head_height = chain.head().height;
         drop(chain);

@@ -52,7 +52,7 @@ fn block_broadcasts_go_irreversible_accept_forks_then_events() {
 fn errors_carry_code_data_and_details() {
     let mut error = ChainError::new(code::UNKNOWN_PREVIOUS_BLOCK, "unknown previous block")
         .with_param("block_id", "0x1220ab");
-    error.logs.push("a log".into());
+    error = error.with_logs(vec!["a log".into()]);
     let status = error_status(&error);
     assert_eq!(status.message, "unknown previous block");
     assert_eq!(
