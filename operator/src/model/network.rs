@@ -41,14 +41,13 @@ pub struct PresetData {
 ///
 /// Ours cannot run these yet: our chain executes no WASM contracts (the public networks' system
 /// contracts are WASM), our block producer only implements `federated` (they use `pob`), and we
-/// have no p2p or grpc binary.
+/// have no p2p binary yet. Our grpc gateway relays any network's calls, so it runs ours.
 const OFFICIAL_IMAGES: &[(ServiceKind, &str)] = &[
     (ServiceKind::Chain, "docker.io/koinos/koinos-chain:v1.5.2"),
     (
         ServiceKind::BlockProducer,
         "docker.io/koinos/koinos-block-producer:v1.3.0",
     ),
-    (ServiceKind::Grpc, super::profile::OFFICIAL_GRPC_IMAGE),
     (ServiceKind::P2p, super::profile::OFFICIAL_P2P_IMAGE),
 ];
 

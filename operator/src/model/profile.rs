@@ -128,9 +128,8 @@ pub struct ServiceProfile {
     pub input: Option<ServiceInput>,
 }
 
-/// Official images (the versions docs/protocol.md was checked against) for the services
-/// our image does not ship yet. They serve no `/readyz`, so their pods get no HTTP probes.
-pub const OFFICIAL_GRPC_IMAGE: &str = "docker.io/koinos/koinos-grpc:v1.1.1";
+/// The official image (the version docs/protocol.md was checked against) of the service our
+/// image does not ship yet. It serves no `/readyz`, so its pods get no HTTP probes.
 pub const OFFICIAL_P2P_IMAGE: &str = "docker.io/koinos/koinos-p2p:v1.3.0";
 
 pub const METRICS_PORT: PortSpec = PortSpec {
@@ -295,7 +294,7 @@ pub static PROFILES: [ServiceProfile; 10] = [
         scale_signal: Some(ScaleSignal::Cpu),
         enabled_by_default: true,
         default_requests: ("100m", "128Mi"),
-        official_image: Some(OFFICIAL_GRPC_IMAGE),
+        official_image: None,
         input: None,
     },
     ServiceProfile {

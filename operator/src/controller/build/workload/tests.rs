@@ -128,18 +128,24 @@ fn image_override_gets_the_same_flags_and_config() {
 #[test]
 fn services_our_image_lacks_run_the_official_image_without_probes() {
     let vc = validated(&format!("{DEVNET}  services: {{p2p: {{enabled: true}}}}\n"));
-    for (kind, image) in [
-        (ServiceKind::Grpc, "docker.io/koinos/koinos-grpc:v1.1.1"),
-        (ServiceKind::P2p, "docker.io/koinos/koinos-p2p:v1.3.0"),
-    ] {
-        let template = build_service_pod_template(&vc, service(&vc, kind));
-        let c = container(&template);
-        assert_eq!(c.image.as_deref(), Some(image));
-        assert_eq!(c.command, None, "{image} runs its own entrypoint");
-        assert!(c.readiness_probe.is_none() && c.liveness_probe.is_none());
+    let template = build_service_pod_template(&vc, service(&vc, ServiceKind::P2p));
+    let c = container(&template);
+    let image = "docker.io/koinos/koinos-p2p:v1.3.0";
+    assert_eq!(c.image.as_deref(), Some(image));
+    assert_eq!(c.command, None, "{image} runs its own entrypoint");
+    assert!(c.readiness_probe.is_none() && c.liveness_probe.is_none());
+    for kind in [ServiceKind::Jsonrpc, ServiceKind::Grpc] {
+        let ours = build_service_pod_template(&vc, service(&vc, kind));
+        let c = container(&ours);
+        let ours_image = format!("{}:{}", vc.image.repository, vc.image.tag);
+        assert_eq!(c.image.as_deref(), Some(ours_image.as_str()), "{kind}");
+        assert_eq!(
+            c.command,
+            Some(vec![kind.profile().binary.to_string()]),
+            "{kind}"
+        );
+        assert!(c.readiness_probe.is_some(), "{kind}");
     }
-    let ours = build_service_pod_template(&vc, service(&vc, ServiceKind::Jsonrpc));
-    assert!(container(&ours).readiness_probe.is_some());
     let forced = validated(&format!(
         "{DEVNET}  services: {{grpc: {{image: example.org/grpc:1, healthProbes: true}}}}\n"
     ));
