@@ -26,7 +26,7 @@ pub const LOCAL_RABBITMQ_IMAGE: &str = "localhost/koinos/rabbitmq:local";
 
 /// Services whose default image is an official one (our services image does not ship them yet)
 /// and so cannot be pulled on this machine.
-pub const OFFICIAL_IMAGE_SERVICES: [&str; 2] = ["grpc", "p2p"];
+pub const OFFICIAL_IMAGE_SERVICES: [&str; 1] = ["p2p"];
 
 /// How long a cluster of real pods may take to start on the 2-core machine.
 pub const START_TIMEOUT: Duration = Duration::from_secs(420);

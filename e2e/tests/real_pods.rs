@@ -122,6 +122,28 @@ async fn pod_uid(pods: &Api<Pod>, name: &str) -> Result<Option<String>> {
     Ok(pods.get_opt(name).await?.and_then(|p| p.metadata.uid))
 }
 
+/// `service.method` with an empty request through the gRPC gateway on 127.0.0.1:`port`, its
+/// result as Koinos JSON.
+async fn grpc_call(port: u16, service: &str, method: &str) -> Result<Value> {
+    use koinos_services::grpc::server::RawCodec;
+    use tonic::codegen::http::uri::PathAndQuery;
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))?
+        .connect()
+        .await?;
+    let mut client = tonic::client::Grpc::new(channel);
+    client.ready().await?;
+    let path = PathAndQuery::from_maybe_shared(format!("/koinos.services.koinos/{method}"))?;
+    let reply = client
+        .unary(tonic::Request::new(bytes::Bytes::new()), path, RawCodec)
+        .await
+        .map_err(|status| anyhow::anyhow!("gRPC {service}.{method}: {status:?}"))?
+        .into_inner();
+    Ok(koinos_protocol::json::to_value_by_name(
+        &format!("koinos.rpc.{service}.{method}_response"),
+        &reply,
+    )?)
+}
+
 /// Deletes pod `name` and waits for its replacement (another UID) to be Ready.
 async fn replace_pod(pods: &Api<Pod>, name: &str) -> Result<()> {
     let old = pod_uid(pods, name).await?.context("no such pod")?;
@@ -199,6 +221,17 @@ async fn devnet_example_runs_on_real_pods() -> Result<()> {
     // --- koilib from outside the cluster: transfer, balances, blocks.
     let devnet = operator_devnet_info(&cp.client, &ns.name, &name).await?;
     run_koilib(&url, &devnet)?;
+
+    // --- our gRPC gateway's pod answers what JSON-RPC answers.
+    let grpc = PortForward::start(&cp, &ns.name, &format!("svc/{name}-grpc"), 50051)?;
+    let over_grpc = grpc_call(grpc.local_port, "chain", "get_chain_id").await?;
+    let over_json = json_rpc(&url, "chain.get_chain_id", json!({}))?;
+    ensure!(
+        over_grpc == over_json,
+        "gRPC get_chain_id {over_grpc} differs from JSON-RPC {over_json}"
+    );
+    eprintln!("[real-pods] gRPC get_chain_id = {over_grpc}");
+    drop(grpc);
 
     // --- the chain pod comes back on its PVC and continues from its height.
     let before = head_height(&url)?;
