@@ -1,4 +1,5 @@
-//! Broadcast order and payloads after a block, and the wire form of chain errors.
+//! Broadcast order and payloads after a block, following `koinos.block.accept`, and the wire
+//! form of chain errors.
 
 use koinos_protocol::broadcast::{BlockAccepted, BlockIrreversible, EventParcel, ForkHeads};
 use koinos_protocol::chain::ErrorDetails;
@@ -68,4 +69,40 @@ fn errors_carry_code_data_and_details() {
         (details.code, details.logs),
         (-1003, vec!["a log".to_string()])
     );
+}
+
+#[tokio::test]
+async fn an_accepted_block_already_applied_is_a_no_op_and_one_without_parent_an_error() {
+    let mut f = Fixture::new();
+    let committed = f.produce(vec![]);
+    let elsewhere = crate::chain::BlockInfo {
+        id: koinos_protocol::crypto::sha256_multihash(b"a block this chain never saw"),
+        height: 4,
+        timestamp: T0,
+        state_merkle_root: koinos_protocol::crypto::sha256_multihash(b"its state"),
+        ..Default::default()
+    };
+    let orphan = builder::block(&elsewhere, T0 + 10_000, vec![], &f.producer);
+    let head = f.chain.head().clone();
+    let service = service_of(f);
+    let accepted = |block: Block| BlockAccepted {
+        block: Some(block),
+        ..Default::default()
+    };
+    // Its own broadcast comes back: nothing to do, and nothing is called or published.
+    assert!(
+        !service
+            .apply_accepted(accepted(committed.block))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !service
+            .apply_accepted(BlockAccepted::default())
+            .await
+            .unwrap()
+    );
+    let error = service.apply_accepted(accepted(orphan)).await.unwrap_err();
+    assert_eq!(error.code, code::UNKNOWN_PREVIOUS_BLOCK);
+    assert_eq!(service.chain().await.head(), &head);
 }

@@ -145,6 +145,19 @@ impl Fixture {
     }
 }
 
+/// A chain service over `f`'s chain whose broker is never reached: for requests that need no
+/// other service.
+pub fn service_of(f: Fixture) -> super::service::ChainService {
+    let conn = crate::mq::Connection::connect_supervised("amqp://guest:guest@127.0.0.1:1/")
+        .expect("a valid URL");
+    super::service::ChainService::new(
+        f.chain,
+        crate::mq::RpcClient::new(&conn),
+        crate::mq::Broadcaster::new(&conn),
+        super::service::ServiceOptions::default(),
+    )
+}
+
 /// The error code of a failed block submission.
 pub fn code_of<T: std::fmt::Debug>(result: Result<T, ChainError>) -> i32 {
     result.expect_err("expected an error").code

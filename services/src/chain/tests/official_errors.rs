@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::chain::error::{code, to_hex};
-use crate::chain::service::{ChainService, ServiceOptions};
+use crate::chain::service::ChainService;
 use koinos_protocol::nonce::encode_nonce;
 
 fn edit(
@@ -283,18 +283,6 @@ fn a_failing_transaction_in_a_block_names_it() {
     );
 }
 
-/// A chain service whose broker is never reached: requests that need no other service.
-fn service(f: Fixture) -> ChainService {
-    let conn = crate::mq::Connection::connect_supervised("amqp://guest:guest@127.0.0.1:1/")
-        .expect("a valid URL");
-    ChainService::new(
-        f.chain,
-        crate::mq::RpcClient::new(&conn),
-        crate::mq::Broadcaster::new(&conn),
-        ServiceOptions::default(),
-    )
-}
-
 async fn error_of(service: &ChainService, request: Request) -> (String, Value) {
     match service.respond(request).await {
         Response::Error(status) => (
@@ -307,7 +295,7 @@ async fn error_of(service: &ChainService, request: Request) -> (String, Value) {
 
 #[tokio::test]
 async fn requests_without_their_argument_are_missing_required_arguments() {
-    let service = service(Fixture::new());
+    let service = service_of(Fixture::new());
     let nonce = error_of(
         &service,
         Request::GetAccountNonce(GetAccountNonceRequest { account: vec![] }),
@@ -390,7 +378,7 @@ async fn a_reverted_transaction_answers_with_its_own_error_code() {
     f.produce(vec![f.tx(&contract, vec![upload])]);
     let call = builder::call_operation(contract.address().as_bytes(), 1, vec![]);
     let tx = f.tx(&f.alice, vec![call]);
-    let service = service(f);
+    let service = service_of(f);
     let response = service
         .respond(Request::SubmitTransaction(SubmitTransactionRequest {
             transaction: Some(tx),
