@@ -1,0 +1,352 @@
+//! The `koinos-p2p` process: the libp2p host, gossip in and out, the gossip switch, sync with
+//! every peer, the peer RPC server and `koinos.rpc.p2p`.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use koinos_protocol::broadcast::{BlockAccepted, GossipStatus, MempoolAccepted};
+use koinos_protocol::pb::koinos::rpc::block_store::{BlockStoreRequest, BlockStoreResponse};
+use koinos_protocol::pb::koinos::rpc::chain::{ChainRequest, ChainResponse};
+use koinos_protocol::pb::koinos::rpc::p2p::{
+    GetGossipStatusResponse, P2pRequest, P2pResponse, p2p_request, p2p_response,
+};
+use koinos_protocol::{Block, Transaction};
+use libp2p::PeerId;
+use libp2p::gossipsub::MessageAcceptance;
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::config::{
+    GOSSIP_CHECK, GOSSIP_HEAD_AGE, P2pArgs, P2pOptions, RECONNECT_INTERVAL, identity, peer_id_of,
+};
+use super::gossip::{BLOCKS_TOPIC, MAX_MESSAGE_BYTES, TRANSACTIONS_TOPIC, gossip_enabled};
+use super::local::{AmqpLocal, Local, SubmitError};
+use super::node::{Command, Event, Shared, build_swarm, run_swarm};
+use super::scoring::{Offence, Scores};
+use super::sync;
+use crate::mq::topology::service as svc;
+use crate::mq::topology::topic::{GOSSIP_STATUS, MEMPOOL_ACCEPT, MEMPOOL_BLOCK_ACCEPTED};
+use crate::mq::typed::{Handler, RpcError, TypedClient};
+use crate::mq::{Broadcaster, CallOptions};
+use crate::runtime::Service;
+
+/// `koinos.rpc.p2p`.
+struct P2pHandler {
+    shared: Arc<Shared>,
+}
+
+impl Handler for P2pHandler {
+    type Request = P2pRequest;
+    type Response = P2pResponse;
+
+    async fn handle(&self, request: P2pRequest) -> Result<P2pResponse, RpcError> {
+        match request.request {
+            Some(p2p_request::Request::GetGossipStatus(_)) => Ok(P2pResponse {
+                response: Some(p2p_response::Response::GetGossipStatus(
+                    GetGossipStatusResponse {
+                        enabled: self.shared.gossip_enabled(),
+                    },
+                )),
+            }),
+            _ => Err(RpcError::new("unknown request")),
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Runs the node until shutdown.
+pub async fn run(service: Service<P2pArgs>) -> anyhow::Result<()> {
+    let options = service.settings.args.resolve()?;
+    let client = service.client();
+    let ping = CallOptions::timeout(Duration::from_secs(1));
+    wait_for(&TypedClient::<BlockStoreRequest, BlockStoreResponse>::new(
+        &client,
+        svc::BLOCK_STORE,
+        ping,
+    ))
+    .await;
+    wait_for(&TypedClient::<ChainRequest, ChainResponse>::new(
+        &client,
+        svc::CHAIN,
+        ping,
+    ))
+    .await;
+    let local = Arc::new(AmqpLocal::new(&client));
+    let shutdown = service.shutdown();
+    let node = start(
+        local,
+        options,
+        Some(service.broadcaster()),
+        shutdown.clone(),
+    )
+    .await?;
+
+    // gossip out: what the mempool accepted
+    let mut subscriber = service.subscribe(&[MEMPOOL_BLOCK_ACCEPTED, MEMPOOL_ACCEPT]);
+    let out = node.clone();
+    tokio::spawn(async move {
+        while let Some(broadcast) = subscriber.recv().await {
+            if !out.gossip_enabled() {
+                continue;
+            }
+            let publish = match broadcast.topic.as_str() {
+                MEMPOOL_BLOCK_ACCEPTED => BlockAccepted::decode(broadcast.body.as_slice())
+                    .ok()
+                    .and_then(|a| a.block)
+                    .map(|b| (BLOCKS_TOPIC, b.encode_to_vec())),
+                MEMPOOL_ACCEPT => MempoolAccepted::decode(broadcast.body.as_slice())
+                    .ok()
+                    .and_then(|a| a.transaction)
+                    .map(|t| (TRANSACTIONS_TOPIC, t.encode_to_vec())),
+                _ => None,
+            };
+            if let Some((topic, data)) = publish {
+                let _ = out.commands.send(Command::Publish { topic, data }).await;
+            }
+        }
+    });
+
+    service.readiness.set(true);
+    let handler = P2pHandler { shared: node };
+    service.serve(handler).await?;
+    shutdown.cancel();
+    Ok(())
+}
+
+async fn wait_for<Req, Resp>(client: &TypedClient<Req, Resp>)
+where
+    Req: crate::mq::typed::RequestEnvelope,
+    Resp: crate::mq::typed::ResponseEnvelope,
+{
+    while let Err(error) = client.ping().await {
+        tracing::info!(%error, "waiting for a service");
+    }
+}
+
+/// Starts the host and every task of the node on `local`; returns the shared state. Used by
+/// the binary (AMQP) and by tests (a stand-in [`Local`], no broadcaster).
+pub async fn start<L: Local>(
+    local: Arc<L>,
+    options: P2pOptions,
+    broadcaster: Option<Broadcaster>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Arc<Shared>> {
+    let keypair = identity(&options.seed);
+    let local_peer_id = keypair.public().to_peer_id();
+    let mut swarm = build_swarm(keypair, options.listen.clone())?;
+    let (command_tx, command_rx) = mpsc::channel(1024);
+    let (event_tx, mut event_rx) = mpsc::channel(1024);
+    let shared = Arc::new(Shared {
+        local_peer_id,
+        commands: command_tx,
+        scores: Mutex::new(Scores::default()),
+        connected: Mutex::new(Default::default()),
+        gossip_enabled: Default::default(),
+        control: Mutex::new(swarm.behaviour_mut().stream_control()),
+    });
+    tokio::spawn(run_swarm(
+        swarm,
+        shared.clone(),
+        command_rx,
+        event_tx,
+        shutdown.clone(),
+    ));
+    tokio::spawn(sync::serve(local.clone(), shared.clone(), shutdown.clone()));
+    tokio::spawn(toggle(
+        local.clone(),
+        shared.clone(),
+        options.clone(),
+        broadcaster,
+        shutdown.clone(),
+    ));
+    tokio::spawn(reconnect(
+        shared.clone(),
+        options.peers.clone(),
+        shutdown.clone(),
+    ));
+
+    // events: peers come and go, gossip comes in
+    let events_shared = shared.clone();
+    let checkpoints = Arc::new(options.checkpoints.clone());
+    tokio::spawn(async move {
+        let shared = events_shared;
+        let mut peers: HashMap<PeerId, CancellationToken> = HashMap::new();
+        while let Some(event) = event_rx.recv().await {
+            match event {
+                Event::Connected(peer) => {
+                    let stop = shutdown.child_token();
+                    peers.insert(peer, stop.clone());
+                    tokio::spawn(sync::run_peer(
+                        local.clone(),
+                        shared.clone(),
+                        peer,
+                        checkpoints.clone(),
+                        stop,
+                    ));
+                }
+                Event::Disconnected(peer) => {
+                    if let Some(stop) = peers.remove(&peer) {
+                        stop.cancel();
+                    }
+                }
+                Event::Gossip {
+                    source,
+                    id,
+                    topic,
+                    data,
+                } => {
+                    let local = local.clone();
+                    let shared = shared.clone();
+                    tokio::spawn(async move {
+                        let acceptance = gossip_in(&*local, &shared, source, &topic, data).await;
+                        let _ = shared
+                            .commands
+                            .send(Command::Validate {
+                                id,
+                                source,
+                                acceptance,
+                            })
+                            .await;
+                    });
+                }
+                Event::Listening(_) => {}
+            }
+        }
+    });
+    Ok(shared)
+}
+
+/// Applies a gossiped block or transaction; the verdict decides whether gossipsub forwards it.
+async fn gossip_in<L: Local>(
+    local: &L,
+    shared: &Shared,
+    source: PeerId,
+    topic: &str,
+    data: Vec<u8>,
+) -> MessageAcceptance {
+    if !shared.gossip_enabled() {
+        return MessageAcceptance::Ignore;
+    }
+    if data.len() > MAX_MESSAGE_BYTES {
+        shared.punish(source, Offence::Deserialization);
+        return MessageAcceptance::Reject;
+    }
+    let (result, offence) = match topic {
+        BLOCKS_TOPIC => match Block::decode(data.as_slice()) {
+            Ok(block) => (local.submit_block(block).await, Offence::BlockApplication),
+            Err(_) => {
+                shared.punish(source, Offence::Deserialization);
+                return MessageAcceptance::Reject;
+            }
+        },
+        TRANSACTIONS_TOPIC => match Transaction::decode(data.as_slice()) {
+            Ok(transaction) => (
+                local.submit_transaction(transaction).await,
+                Offence::TransactionApplication,
+            ),
+            Err(_) => {
+                shared.punish(source, Offence::Deserialization);
+                return MessageAcceptance::Reject;
+            }
+        },
+        _ => return MessageAcceptance::Ignore,
+    };
+    match result {
+        Ok(()) => MessageAcceptance::Accept,
+        Err(SubmitError::Irreversible(_)) => {
+            shared.punish(source, Offence::BlockIrreversibility);
+            MessageAcceptance::Ignore
+        }
+        Err(SubmitError::Refused(message)) => {
+            tracing::info!(%source, topic, %message, "gossip refused by the chain");
+            shared.punish(source, offence);
+            MessageAcceptance::Reject
+        }
+        Err(SubmitError::Local(message)) => {
+            tracing::warn!(%message, "gossip not applied");
+            MessageAcceptance::Ignore
+        }
+    }
+}
+
+/// The gossip switch, checked every second; `koinos.gossip.status` on each change.
+async fn toggle<L: Local>(
+    local: Arc<L>,
+    shared: Arc<Shared>,
+    options: P2pOptions,
+    broadcaster: Option<Broadcaster>,
+    shutdown: CancellationToken,
+) {
+    let mut current: Option<bool> = None;
+    let mut interval = tokio::time::interval(GOSSIP_CHECK);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        let head_time = match local.head().await {
+            Ok(head) => head.time_ms,
+            Err(error) => {
+                tracing::debug!(%error, "head for the gossip switch");
+                continue;
+            }
+        };
+        let enabled = gossip_enabled(
+            options.force_gossip,
+            options.disable_gossip,
+            shared.peer_count(),
+            head_time,
+            now_ms(),
+            GOSSIP_HEAD_AGE,
+        );
+        if current == Some(enabled) {
+            continue;
+        }
+        tracing::info!(enabled, "gossip");
+        shared.gossip_enabled.store(enabled, Ordering::Relaxed);
+        let _ = shared.commands.send(Command::Gossip(enabled)).await;
+        let status = GossipStatus { enabled }.encode_to_vec();
+        if let Some(broadcaster) = &broadcaster
+            && let Err(error) = broadcaster.publish(GOSSIP_STATUS, &status).await
+        {
+            tracing::warn!(%error, "publishing the gossip status");
+            continue; // retried next tick
+        }
+        current = Some(enabled);
+    }
+}
+
+/// Dials the configured peers that are not connected (and not banned), now and every few
+/// seconds.
+async fn reconnect(
+    shared: Arc<Shared>,
+    peers: Vec<libp2p::Multiaddr>,
+    shutdown: CancellationToken,
+) {
+    if peers.is_empty() {
+        return;
+    }
+    let mut interval = tokio::time::interval(RECONNECT_INTERVAL);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        for addr in &peers {
+            let Some(peer) = peer_id_of(addr) else {
+                continue;
+            };
+            if !shared.is_connected(&peer) && !shared.is_banned(&peer) {
+                let _ = shared.commands.send(Command::Dial(addr.clone())).await;
+            }
+        }
+    }
+}
