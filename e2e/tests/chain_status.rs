@@ -252,6 +252,25 @@ async fn status_chain_follows_the_clusters_own_chain() -> Result<()> {
         "headId {head_id:?} is not a 0x-hex sha256 multihash"
     );
     let lib = chain_field(&kc, "lastIrreversibleBlock").context("no LIB")?;
+    // A producing devnet is current: its head block is seconds old.
+    let synced = condition(&kc, "Synced").context("no Synced condition")?;
+    ensure!(
+        synced["status"] == "True" && synced["reason"] == "HeadCurrent",
+        "Synced: {synced}"
+    );
+    let chain = kc
+        .data
+        .pointer("/status/chain")
+        .cloned()
+        .unwrap_or_default();
+    ensure!(
+        chain["headBlockTime"].is_string()
+            && chain["lag"].as_str().is_some_and(|l| l.ends_with('s'))
+            && chain["chainId"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("Ei") && c.len() == 48),
+        "status.chain: {chain}"
+    );
 
     let table = cp.kubectl_ok(&["get", "kc", "-n", &ns.name])?;
     let mut lines = table.lines();
@@ -279,6 +298,12 @@ async fn status_chain_follows_the_clusters_own_chain() -> Result<()> {
         shown_lib >= lib && shown_lib <= height,
         "LIB {shown_lib}, height {height}"
     );
+    let lag = header
+        .iter()
+        .position(|h| *h == "LAG")
+        .and_then(|i| row.get(i))
+        .with_context(|| format!("no LAG in {header:?} / {row:?}"))?;
+    ensure!(lag.ends_with('s'), "LAG {lag}");
     eprintln!("[e2e] kubectl get kc:\n{table}");
 
     let _ = stop.send(());

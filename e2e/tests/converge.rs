@@ -54,7 +54,7 @@ async fn example_converges(file: &str) -> Result<()> {
         .split_whitespace()
         .collect();
     ensure!(
-        header == ["NAME", "READY", "HEIGHT", "LIB", "SERVICES", "AGE"],
+        header == ["NAME", "READY", "HEIGHT", "LIB", "LAG", "SERVICES", "AGE"],
         "columns: {header:?}"
     );
     let row: Vec<&str> = lines.next().context("no row")?.split_whitespace().collect();

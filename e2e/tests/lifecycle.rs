@@ -252,3 +252,46 @@ async fn deletion_collects_children_and_follows_pvc_retention() -> Result<()> {
     r.operator.stop().await?;
     r.ns.delete().await
 }
+
+/// A genesis ConfigMap that does not exist is a Stalled condition naming it (instead of chain
+/// pods that hang in ContainerCreating), and creating it clears the condition.
+#[tokio::test]
+async fn a_missing_genesis_config_map_is_named_until_it_exists() -> Result<()> {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Patch, PatchParams};
+    let cp = ControlPlane::connect().await?;
+    install_operator(&cp)?;
+    let ns = TestNamespace::create(&cp.client, "missing").await?;
+    let operator = Operator::start(&cp, &ns.name).await?;
+    let kcs = KoinosClusters::new(&cp.client, &ns.name);
+    let spec = json!({"network": {"genesis": {"configMapRef": {"name": "absent-genesis"}}},
+                      "services": {"p2p": {"enabled": false}}});
+    kcs.apply("node", json!({"metadata": {"name": "node"}, "spec": spec}))
+        .await?;
+    let kc = wait_condition(&kcs, "node", "Stalled", "True").await?;
+    let stalled = koinos_e2e::koinos::condition(&kc, "Stalled").context("Stalled")?;
+    let message = stalled["message"].as_str().unwrap_or_default();
+    ensure!(
+        stalled["reason"] == "MissingGenesis"
+            && message.contains(&format!("ConfigMap {}/absent-genesis", ns.name))
+            && message.contains("spec.network.genesis.configMapRef"),
+        "Stalled: {stalled}"
+    );
+    let ready = koinos_e2e::koinos::condition(&kc, "Ready").context("Ready")?;
+    ensure!(ready["status"] == "False", "Ready: {ready}");
+
+    let config_maps: Api<ConfigMap> = Api::namespaced(cp.client.clone(), &ns.name);
+    let genesis = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "absent-genesis"},
+                         "data": {"genesis_data.json": "{\"entries\": []}"}});
+    config_maps
+        .patch(
+            "absent-genesis",
+            &PatchParams::apply("e2e-test").force(),
+            &Patch::Apply(&genesis),
+        )
+        .await?;
+    // Picked up at the next pass (running clusters requeue every chain status interval).
+    wait_condition(&kcs, "node", "Stalled", "False").await?;
+    operator.stop().await?;
+    ns.delete().await
+}

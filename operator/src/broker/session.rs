@@ -1,13 +1,18 @@
 //! One cluster's broker connection: queue depths and the chain's head, each bounded by a
 //! timeout so that a dead broker never stalls the caller.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use koinos_mq::topology::service;
 use koinos_mq::typed::{CallError, TypedClient};
 use koinos_mq::{CallOptions, Connection, MqError, RpcClient};
+use koinos_protocol::json::BytesType;
 use koinos_protocol::rpc::chain::{
-    ChainRequest, ChainResponse, GetHeadInfoRequest, chain_request, chain_response,
+    ChainRequest, ChainResponse, GetChainIdRequest, GetHeadInfoRequest, chain_request,
+    chain_response,
 };
 
 use super::ReadFailure;
@@ -23,6 +28,7 @@ pub struct ClusterBroker {
     chain: TypedClient<ChainRequest, ChainResponse>,
     endpoint: String,
     timeout: Duration,
+    chain_id: OnceLock<String>,
 }
 
 impl ClusterBroker {
@@ -43,6 +49,7 @@ impl ClusterBroker {
             chain,
             endpoint: endpoint.to_string(),
             timeout,
+            chain_id: OnceLock::new(),
         })
     }
 
@@ -102,44 +109,88 @@ impl ClusterBroker {
             })
     }
 
-    /// `chain.get_head_info`: head height and id, last irreversible block.
+    /// One chain RPC, its failures classified.
+    async fn call_chain(
+        &self,
+        request: chain_request::Request,
+    ) -> Result<chain_response::Response, ReadFailure> {
+        let request = ChainRequest {
+            request: Some(request),
+        };
+        let response = self
+            .chain
+            .call(&request)
+            .await
+            .map_err(|error| match error {
+                CallError::Mq(MqError::Timeout { .. }) => ReadFailure::ChainTimeout {
+                    after: self.timeout,
+                },
+                CallError::Mq(other) => self.unreachable(other.to_string()),
+                CallError::Decode(error) => ReadFailure::ChainError {
+                    detail: format!("malformed chain response: {error}"),
+                },
+                CallError::Remote { message, .. } => ReadFailure::ChainError { detail: message },
+            })?;
+        match response.response {
+            Some(chain_response::Response::Error(error)) => Err(ReadFailure::ChainError {
+                detail: error.message,
+            }),
+            Some(response) => Ok(response),
+            None => Err(ReadFailure::ChainError {
+                detail: "empty chain response".into(),
+            }),
+        }
+    }
+
+    /// The chain id, read once per connection (a chain's id never changes).
+    async fn chain_id(&self) -> Result<String, ReadFailure> {
+        if let Some(id) = self.chain_id.get() {
+            return Ok(id.clone());
+        }
+        match self
+            .call_chain(chain_request::Request::GetChainId(GetChainIdRequest {}))
+            .await?
+        {
+            chain_response::Response::GetChainId(answer) => {
+                let id = BytesType::Base64.encode(&answer.chain_id);
+                Ok(self.chain_id.get_or_init(|| id).clone())
+            }
+            other => Err(ReadFailure::ChainError {
+                detail: format!("unexpected get_chain_id response: {other:?}"),
+            }),
+        }
+    }
+
+    /// `chain.get_head_info` (head height, id and block time, last irreversible block) and
+    /// the chain id.
     pub async fn head_info(&self) -> Result<ChainStatus, ReadFailure> {
         let read = async {
             self.connected().await?;
-            let request = ChainRequest {
-                request: Some(chain_request::Request::GetHeadInfo(GetHeadInfoRequest {})),
-            };
-            let response = self
-                .chain
-                .call(&request)
-                .await
-                .map_err(|error| match error {
-                    CallError::Mq(MqError::Timeout { .. }) => ReadFailure::ChainTimeout {
-                        after: self.timeout,
-                    },
-                    CallError::Mq(other) => self.unreachable(other.to_string()),
-                    CallError::Decode(error) => ReadFailure::ChainError {
-                        detail: format!("malformed get_head_info response: {error}"),
-                    },
-                    CallError::Remote { message, .. } => {
-                        ReadFailure::ChainError { detail: message }
-                    }
-                })?;
-            match response.response {
-                Some(chain_response::Response::GetHeadInfo(info)) => {
-                    let head = info.head_topology.unwrap_or_default();
-                    Ok(ChainStatus {
-                        head_height: head.height,
-                        head_id: format!("0x{}", hex::encode(&head.id)),
-                        last_irreversible_block: info.last_irreversible_block,
-                    })
+            let info = match self
+                .call_chain(chain_request::Request::GetHeadInfo(GetHeadInfoRequest {}))
+                .await?
+            {
+                chain_response::Response::GetHeadInfo(info) => info,
+                other => {
+                    return Err(ReadFailure::ChainError {
+                        detail: format!("unexpected get_head_info response: {other:?}"),
+                    });
                 }
-                other => Err(ReadFailure::ChainError {
-                    detail: format!("unexpected get_head_info response: {other:?}"),
-                }),
-            }
+            };
+            let head = info.head_topology.unwrap_or_default();
+            Ok(ChainStatus {
+                head_height: head.height,
+                head_id: format!("0x{}", hex::encode(&head.id)),
+                last_irreversible_block: info.last_irreversible_block,
+                head_block_time: i64::try_from(info.head_block_time)
+                    .ok()
+                    .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+                    .map(Time),
+                lag: None,
+                chain_id: Some(self.chain_id().await?),
+            })
         };
-        // The call has its own timeout; this one also covers waiting for the connection.
+        // The calls have their own timeout; this one also covers waiting for the connection.
         tokio::time::timeout(self.timeout, read)
             .await
             .unwrap_or_else(|_| {

@@ -58,25 +58,37 @@ fn transitions(
     let flipped_off = |type_| !status::is_true(Some(new), type_) && status::is_true(old, type_);
     let mut notices = Vec::new();
     if flipped_on(status::STALLED) {
-        let message = status::find(new, status::STALLED)
-            .map(|c| c.message.clone())
+        let (reason, message) = status::find(new, status::STALLED)
+            .map(|c| (c.reason.clone(), c.message.clone()))
             .unwrap_or_default();
-        let reason = if matches!(outcome, Outcome::Invalid(_)) {
-            "InvalidSpec"
-        } else {
-            "ApplyRejected"
+        // The condition's reason (InvalidSpec, ApplyRejected, MissingGenesis, ...).
+        let reason = match outcome {
+            _ if !reason.is_empty() => reason,
+            Outcome::Invalid(_) => "InvalidSpec".to_string(),
+            _ => "ApplyRejected".to_string(),
         };
-        notices.push(Notice::warning(reason, message));
+        notices.push(Notice::warning(&reason, message));
     }
     if flipped_on(status::READY) {
         notices.push(Notice::normal("Ready", "every service is ready"));
     }
     if flipped_off(status::READY) && !flipped_on(status::STALLED) {
-        let counts = new.services_ready.clone().unwrap_or_default();
-        notices.push(Notice::warning(
-            "NotReady",
-            format!("{counts} services ready"),
+        let message = status::find(new, status::READY)
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        notices.push(Notice::warning("NotReady", message));
+    }
+    if flipped_on(status::SYNCED) {
+        notices.push(Notice::normal(
+            status::SYNCED,
+            "the chain's head is within a minute of wall-clock time",
         ));
+    }
+    // Behind (not merely unknown): say how far.
+    let synced = status::find(new, status::SYNCED);
+    if flipped_off(status::SYNCED) && synced.is_some_and(|c| c.status == "False") {
+        let message = synced.map(|c| c.message.clone()).unwrap_or_default();
+        notices.push(Notice::warning("CatchingUp", message));
     }
     if flipped_on(status::RECONCILIATION_PAUSED) {
         notices.push(Notice::normal(
@@ -209,9 +221,26 @@ mod tests {
             message: "x".into(),
             permanent: true,
         };
+        let new = with(&[
+            (READY, "False", "ApplyRejected"),
+            (STALLED, "True", "ApplyRejected"),
+        ]);
         assert_eq!(
             reasons(&on_status_change(Some(&old), &new, &rejected, None)),
             ["ApplyRejected"]
+        );
+        let missing = with(&[
+            (READY, "False", "MissingGenesis"),
+            (STALLED, "True", "MissingGenesis"),
+        ]);
+        assert_eq!(
+            reasons(&on_status_change(
+                Some(&old),
+                &missing,
+                &Outcome::Applied,
+                None
+            )),
+            ["MissingGenesis"]
         );
     }
 
@@ -225,7 +254,27 @@ mod tests {
         let notices = on_status_change(Some(&not_ready), &ready, &Outcome::Applied, None);
         assert_eq!(notices, [Notice::normal("Ready", "every service is ready")]);
         let notices = on_status_change(Some(&ready), &not_ready, &Outcome::Applied, None);
-        assert_eq!(notices, [Notice::warning("NotReady", "3/4 services ready")]);
+        assert_eq!(
+            notices,
+            [Notice::warning("NotReady", "m")],
+            "Ready's message"
+        );
+    }
+
+    #[test]
+    fn synced_and_falling_behind_are_events_unknown_is_not() {
+        let synced = with(&[(status::SYNCED, "True", "HeadCurrent")]);
+        let behind = with(&[(status::SYNCED, "False", "CatchingUp")]);
+        let unknown = with(&[(status::SYNCED, "Unknown", "BrokerUnavailable")]);
+        let changes = |old: &KoinosClusterStatus, new: &KoinosClusterStatus| {
+            reasons(&on_status_change(Some(old), new, &Outcome::Applied, None))
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(changes(&behind, &synced), ["Synced"]);
+        assert_eq!(changes(&synced, &behind), ["CatchingUp"]);
+        assert_eq!(changes(&synced, &unknown), Vec::<String>::new());
     }
 
     #[test]

@@ -8,16 +8,17 @@ pub mod conditions;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{Api, Client};
 
 use super::build::rabbitmq;
 use super::error::Error;
-use crate::crd::status::{KoinosClusterStatus, ServiceStatus};
-use crate::model::naming::child_name;
+use crate::crd::status::{ChainStatus, KoinosClusterStatus, ServiceStatus};
+use crate::model::naming::{InputKind, UserInput, child_name, user_inputs};
 use crate::model::{Amqp, ValidatedCluster};
 
-pub use self::chain::{BrokerObservation, CHAIN_REACHABLE};
+pub use self::chain::{BrokerObservation, CHAIN_REACHABLE, PROGRESSING, SYNCED};
 use self::conditions::Facts;
 
 pub const READY: &str = "Ready";
@@ -63,6 +64,15 @@ pub struct ObservedService {
     pub image: String,
 }
 
+/// An object of the user's that the cluster's pods need, missing (or without its key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingInput {
+    /// `MissingGenesis`, `MissingProducerKey`, `MissingBrokerSecret`.
+    pub reason: &'static str,
+    /// Names the object, the key and the spec field that refers to it.
+    pub message: String,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observed {
     /// `None` for an external broker (not probed).
@@ -71,6 +81,8 @@ pub struct Observed {
     /// What the cluster's broker reported; `None`: not read (the previous chain status,
     /// queue depths and `ChainReachable` are kept).
     pub broker: Option<BrokerObservation>,
+    /// The user's objects the pods need that do not exist (see [`missing_inputs`]).
+    pub missing: Vec<MissingInput>,
 }
 
 /// Read the workloads' replica counts.
@@ -81,7 +93,10 @@ pub async fn observe(client: &Client, vc: &ValidatedCluster) -> Result<Observed,
         let name = name.to_string();
         move |source| Error::ReadStatus { kind, name, source }
     };
-    let mut observed = Observed::default();
+    let mut observed = Observed {
+        missing: missing_inputs(client, vc).await?,
+        ..Observed::default()
+    };
     if let Amqp::Managed(_) = &vc.amqp {
         let name = child_name(vc, rabbitmq::COMPONENT);
         let sts = sets
@@ -131,6 +146,83 @@ pub async fn observe(client: &Client, vc: &ValidatedCluster) -> Result<Observed,
     Ok(observed)
 }
 
+/// Which of the user's objects the pods need are missing (or lack their key).
+pub async fn missing_inputs(
+    client: &Client,
+    vc: &ValidatedCluster,
+) -> Result<Vec<MissingInput>, Error> {
+    let mut missing = Vec::new();
+    if vc.is_stopped() {
+        return Ok(missing); // no pod waits for anything
+    }
+    for input in user_inputs(vc) {
+        let (kind, keys) = match input.kind {
+            InputKind::ConfigMap => {
+                let api: Api<ConfigMap> = Api::namespaced(client.clone(), &vc.namespace);
+                let found = api
+                    .get_opt(&input.name)
+                    .await
+                    .map_err(|source| Error::ReadStatus {
+                        kind: "ConfigMap",
+                        name: input.name.clone(),
+                        source,
+                    })?;
+                let keys = found.map(|c| {
+                    let data = c.data.unwrap_or_default().into_keys();
+                    let binary = c.binary_data.unwrap_or_default().into_keys();
+                    data.chain(binary).collect::<Vec<_>>()
+                });
+                ("ConfigMap", keys)
+            }
+            InputKind::Secret => {
+                let api: Api<Secret> = Api::namespaced(client.clone(), &vc.namespace);
+                let found = api
+                    .get_opt(&input.name)
+                    .await
+                    .map_err(|source| Error::ReadStatus {
+                        kind: "Secret",
+                        name: input.name.clone(),
+                        source,
+                    })?;
+                let keys = found.map(|s| {
+                    let data = s.data.unwrap_or_default().into_keys();
+                    let string = s.string_data.unwrap_or_default().into_keys();
+                    data.chain(string).collect::<Vec<_>>()
+                });
+                ("Secret", keys)
+            }
+        };
+        if let Some(message) = missing_message(kind, &vc.namespace, &input, keys.as_deref()) {
+            missing.push(MissingInput {
+                reason: input.reason,
+                message,
+            });
+        }
+    }
+    Ok(missing)
+}
+
+/// Why `input` cannot be used, given the keys of the object found (`None`: no object).
+pub fn missing_message(
+    kind: &str,
+    namespace: &str,
+    input: &UserInput,
+    keys: Option<&[String]>,
+) -> Option<String> {
+    let object = format!("{kind} {namespace}/{}", input.name);
+    match keys {
+        None => Some(format!(
+            "{object} (named by {}) does not exist: the pods that need it wait until it does",
+            input.field
+        )),
+        Some(keys) if !keys.contains(&input.key) => Some(format!(
+            "{object} (named by {}) has no key {}",
+            input.field, input.key
+        )),
+        Some(_) => None,
+    }
+}
+
 /// The new status. `observed` is `None` when the spec is invalid (the old per-service status
 /// is kept). `now` stamps only conditions whose status flipped.
 pub fn compute_status(
@@ -144,9 +236,14 @@ pub fn compute_status(
     let mut status = old.cloned().unwrap_or_default();
     status.observed_generation = generation;
     if let Some(observed) = observed {
-        merge_observed(&mut status, old, observed);
+        merge_observed(&mut status, old, observed, &now);
     }
-    let facts = Facts::new(&status, outcome, observed, stopped);
+    let old_conditions = old.map(|o| o.conditions.as_slice()).unwrap_or_default();
+    let broker = observed.and_then(|o| o.broker.as_ref());
+    let sync = chain::sync(broker, status.chain.as_ref(), &now);
+    let sync_conditions = conditions::sync_conditions(sync.as_ref(), old_conditions);
+    let synced = sync_conditions.iter().find(|c| c.type_ == SYNCED);
+    let facts = Facts::new(&status, outcome, observed, stopped, synced);
     let mut conditions = vec![
         conditions::ready(&facts),
         conditions::reconciling(&facts),
@@ -155,9 +252,8 @@ pub fn compute_status(
         conditions::reconciliation_paused(&facts),
         conditions::broker_ready(&facts),
     ];
-    let old_conditions = old.map(|o| o.conditions.as_slice()).unwrap_or_default();
-    let broker = observed.and_then(|o| o.broker.as_ref());
     conditions.extend(conditions::chain_reachable(broker, old_conditions));
+    conditions.extend(sync_conditions.iter().cloned());
     conditions::stamp(
         &mut conditions,
         old_conditions,
@@ -174,6 +270,7 @@ fn merge_observed(
     status: &mut KoinosClusterStatus,
     old: Option<&KoinosClusterStatus>,
     observed: &Observed,
+    now: &Time,
 ) {
     let depths = observed
         .broker
@@ -207,7 +304,11 @@ fn merge_observed(
         .count();
     status.services_ready = Some(format!("{ready}/{}", observed.services.len()));
     if let Some(head) = observed.broker.as_ref().and_then(BrokerObservation::head) {
-        status.chain = Some(head.clone());
+        let lag = chain::lag_seconds(head, now).map(chain::format_lag);
+        status.chain = Some(ChainStatus {
+            lag,
+            ..head.clone()
+        });
     }
 }
 

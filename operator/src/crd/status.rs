@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +12,8 @@ pub struct KoinosClusterStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready, Reconciling, Stalled, Available, BrokerReady, ReconciliationPaused.
+    /// Ready, Reconciling, Stalled, Available, BrokerReady, ReconciliationPaused,
+    /// ChainReachable, Synced, Progressing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// Per enabled service, keyed by its spec name (`blockStore`, ...).
@@ -50,4 +51,14 @@ pub struct ChainStatus {
     pub head_id: String,
     #[schemars(with = "i64")]
     pub last_irreversible_block: u64,
+    /// Timestamp of the head block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_block_time: Option<Time>,
+    /// How far the head block's time was behind the operator's clock when the head was read,
+    /// coarsely (`12s`, `5m`, `3h12m`, `4d3h`; printer column LAG).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<String>,
+    /// The chain id the chain service reports (URL-safe base64 of the multihash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<String>,
 }

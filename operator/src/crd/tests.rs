@@ -65,7 +65,10 @@ fn crd_names_and_columns() {
         .iter()
         .map(|c| c.name.to_uppercase())
         .collect();
-    assert_eq!(columns, ["READY", "HEIGHT", "LIB", "SERVICES", "AGE"]);
+    assert_eq!(
+        columns,
+        ["READY", "HEIGHT", "LIB", "LAG", "SERVICES", "AGE"]
+    );
 }
 
 #[test]

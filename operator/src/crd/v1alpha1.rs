@@ -39,6 +39,7 @@ pub use super::status::KoinosClusterStatus;
         type_ = "integer",
         json_path = ".status.chain.lastIrreversibleBlock"
     ),
+    printcolumn(name = "Lag", type_ = "string", json_path = ".status.chain.lag"),
     printcolumn(
         name = "Services",
         type_ = "string",

@@ -75,3 +75,76 @@ pub fn p2p_identity_secret_name(vc: &ValidatedCluster) -> String {
 }
 /// Key of the seed in the p2p identity Secret.
 pub const P2P_SEED_KEY: &str = "seed";
+
+/// The kind of a user's object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    ConfigMap,
+    Secret,
+}
+
+/// An object of the user's (not made by the operator) that the cluster's pods need: without
+/// it they wait forever (a volume that cannot mount, an env var that cannot resolve).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserInput {
+    pub kind: InputKind,
+    pub name: String,
+    pub key: String,
+    /// The spec field naming it.
+    pub field: String,
+    /// The condition reason when it is missing: `MissingGenesis`, `MissingProducerKey`,
+    /// `MissingBrokerSecret`.
+    pub reason: &'static str,
+}
+
+/// The user's objects the enabled services need, in the order their absence is reported.
+pub fn user_inputs(vc: &ValidatedCluster) -> Vec<UserInput> {
+    use super::profile::{ServiceInput, ServiceKind};
+    let mut inputs = Vec::new();
+    if vc.takes(ServiceInput::Genesis) {
+        let field = match &vc.network {
+            Network::Genesis { .. } => Some("spec.network.genesis.configMapRef".to_string()),
+            Network::Preset {
+                preset,
+                genesis: Some(_),
+            } => Some(format!("spec.network.{preset}.genesisConfigMapRef")),
+            _ => None,
+        };
+        if let Some(field) = field {
+            let GenesisRef { config_map, key } = genesis_source(vc);
+            inputs.push(UserInput {
+                kind: InputKind::ConfigMap,
+                name: config_map,
+                key,
+                field,
+                reason: "MissingGenesis",
+            });
+        }
+    }
+    if let Some(key) = vc
+        .service(ServiceKind::BlockProducer)
+        .and_then(|s| s.private_key.as_ref())
+    {
+        let generated =
+            vc.network == Network::Devnet && key.name == producer_key_secret_name(&vc.name);
+        if !generated {
+            inputs.push(UserInput {
+                kind: InputKind::Secret,
+                name: key.name.clone(),
+                key: key.key.clone(),
+                field: "spec.services.blockProducer.privateKeySecretRef".into(),
+                reason: "MissingProducerKey",
+            });
+        }
+    }
+    if let Amqp::External { url_secret } = &vc.amqp {
+        inputs.push(UserInput {
+            kind: InputKind::Secret,
+            name: url_secret.name.clone(),
+            key: url_secret.key.clone(),
+            field: "spec.amqp.external.urlSecretRef".into(),
+            reason: "MissingBrokerSecret",
+        });
+    }
+    inputs
+}

@@ -72,6 +72,15 @@ if ready ~= nil and ready.status == "True" and current(ready) then
   return hs
 end
 
+-- The node is catching up with its network (pods may all be ready): Progressing, saying how
+-- far behind it is.
+local progressing = condition(conditions, "Progressing")
+if progressing ~= nil and progressing.status == "True" then
+  hs.status = "Progressing"
+  hs.message = message_or(progressing, "The chain is catching up")
+  return hs
+end
+
 local reconciling = condition(conditions, "Reconciling")
 if reconciling ~= nil and reconciling.status == "True" then
   hs.status = "Progressing"

@@ -11,6 +11,8 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
 use crate::broker::{ClusterReading, ReadFailure};
 use crate::crd::status::ChainStatus;
 
@@ -90,3 +92,73 @@ impl BrokerObservation {
 #[cfg(test)]
 #[path = "chain_tests.rs"]
 mod tests;
+
+pub const SYNCED: &str = "Synced";
+pub const PROGRESSING: &str = "Progressing";
+
+/// The head counts as current when its block is at most this far behind the operator's clock.
+/// Koinos produces a block every ~3 s and the official p2p turns gossip on once the head is
+/// within 45 s of now (its own "synced"); 60 s is that plus room for clock skew between the
+/// producers and this node and for a missed slot or two, so a node p2p calls synced is Synced
+/// here too, and one that is a minute behind is not.
+pub const SYNC_THRESHOLD_SECONDS: i64 = 60;
+
+/// Seconds from the head block's time to `now` (0 when the block is from the future), if the
+/// head's time is known.
+pub fn lag_seconds(head: &ChainStatus, now: &Time) -> Option<i64> {
+    let block = head.head_block_time.as_ref()?;
+    Some((now.0.as_second() - block.0.as_second()).max(0))
+}
+
+/// A lag as people read it, coarse enough that a chain stuck far behind does not change it
+/// every pass: `12s`, `5m`, `3h12m`, `4d3h`.
+pub fn format_lag(seconds: i64) -> String {
+    let (m, h, d) = (60, 3600, 86_400);
+    match seconds {
+        s if s < m => format!("{s}s"),
+        s if s < h => format!("{}m", s / m),
+        s if s < d => format!("{}h{}m", s / h, (s % h) / m),
+        s => format!("{}d{}h", s / d, (s % d) / h),
+    }
+}
+
+/// Whether the chain is current, from this pass's read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sync {
+    /// The head is within [`SYNC_THRESHOLD_SECONDS`] of the clock.
+    Current,
+    /// Behind: still catching up.
+    Behind { height: u64, lag: String },
+    /// Not known this pass: `(reason, message)`.
+    Unknown(&'static str, String),
+}
+
+/// From this pass's broker observation and the merged `status.chain` (lag set when the head
+/// was read now); `None` when the broker was not read (the last conditions stand).
+pub fn sync(
+    broker: Option<&BrokerObservation>,
+    chain: Option<&ChainStatus>,
+    now: &Time,
+) -> Option<Sync> {
+    let broker = broker?;
+    Some(match (broker.head(), chain) {
+        (Some(_), Some(chain)) => match lag_seconds(chain, now) {
+            Some(lag) if lag <= SYNC_THRESHOLD_SECONDS => Sync::Current,
+            Some(lag) => Sync::Behind {
+                height: chain.head_height,
+                lag: format_lag(lag),
+            },
+            None => Sync::Unknown(
+                "NoHeadBlockTime",
+                "the chain service reported no head block time".into(),
+            ),
+        },
+        _ => {
+            let (_, reason, _) = broker.condition();
+            Sync::Unknown(
+                reason,
+                "the chain's head could not be read this pass (see ChainReachable)".into(),
+            )
+        }
+    })
+}

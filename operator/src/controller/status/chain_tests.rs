@@ -25,6 +25,7 @@ fn observed(broker: Option<BrokerObservation>) -> Observed {
         broker_ready: Some(true),
         services: vec![service("chain"), service("blockStore"), service("jsonrpc")],
         broker,
+        missing: Vec::new(),
     }
 }
 
@@ -33,6 +34,7 @@ fn head(height: u64) -> ChainStatus {
         head_height: height,
         head_id: format!("0x1220{height:064x}"),
         last_irreversible_block: height.saturating_sub(60),
+        ..ChainStatus::default()
     }
 }
 
@@ -241,4 +243,127 @@ fn an_invalid_spec_keeps_chain_reachable_as_it_was() {
     );
     assert_eq!(c.observed_generation, Some(2));
     assert_eq!(invalid.chain, Some(head(9)));
+}
+
+/// A head of `height` whose block was made at `block_time` (seconds).
+fn head_at(height: u64, block_time: i64) -> ChainStatus {
+    ChainStatus {
+        head_block_time: Some(at(block_time)),
+        chain_id: Some("EiBZK_GGVP0H_fXVAM3j6EAuz3-B-l3ejxRSewi7qIBfSA==".into()),
+        ..head(height)
+    }
+}
+
+fn status_of<'a>(status: &'a KoinosClusterStatus, type_: &str) -> (&'a str, &'a str) {
+    let c = find(status, type_).unwrap_or_else(|| panic!("{type_} missing"));
+    (c.status.as_str(), c.reason.as_str())
+}
+
+#[test]
+fn lag_reads_coarsely() {
+    assert_eq!(format_lag(0), "0s");
+    assert_eq!(format_lag(59), "59s");
+    assert_eq!(format_lag(61), "1m");
+    assert_eq!(format_lag(3599), "59m");
+    assert_eq!(format_lag(3 * 3600 + 12 * 60 + 5), "3h12m");
+    assert_eq!(format_lag(4 * 86_400 + 3 * 3600 + 59), "4d3h");
+}
+
+#[test]
+fn a_node_days_behind_is_progressing_not_synced_and_not_ready() {
+    let now = 1_800_000_000;
+    let days_behind = now - 3 * 86_400 - 2 * 3600;
+    let s = pass(None, Some(read(Ok(head_at(1_000, days_behind)), &[])), now);
+    let chain = s.chain.as_ref().unwrap();
+    assert_eq!(chain.lag.as_deref(), Some("3d2h"));
+    assert_eq!(chain.head_block_time, Some(at(days_behind)));
+    assert_eq!(
+        chain.chain_id.as_deref(),
+        Some("EiBZK_GGVP0H_fXVAM3j6EAuz3-B-l3ejxRSewi7qIBfSA==")
+    );
+    assert_eq!(status_of(&s, SYNCED), ("False", "CatchingUp"));
+    assert_eq!(status_of(&s, PROGRESSING), ("True", "CatchingUp"));
+    assert_eq!(status_of(&s, AVAILABLE), ("True", "ServicesAvailable"));
+    assert_eq!(status_of(&s, READY), ("False", "CatchingUp"));
+    let ready = find(&s, READY).unwrap();
+    assert!(
+        ready.message.contains("(height 1000) is 3d2h behind"),
+        "{}",
+        ready.message
+    );
+}
+
+#[test]
+fn a_node_within_a_minute_of_the_clock_is_synced_and_ready() {
+    let now = 1_800_000_000;
+    for behind in [0, 3, SYNC_THRESHOLD_SECONDS] {
+        let s = pass(None, Some(read(Ok(head_at(9, now - behind)), &[])), now);
+        assert_eq!(status_of(&s, SYNCED), ("True", "HeadCurrent"), "{behind}");
+        assert_eq!(status_of(&s, PROGRESSING), ("False", "Synced"));
+        assert_eq!(status_of(&s, READY), ("True", "ClusterReady"));
+    }
+    let s = pass(
+        None,
+        Some(read(Ok(head_at(9, now - SYNC_THRESHOLD_SECONDS - 1)), &[])),
+        now,
+    );
+    assert_eq!(status_of(&s, SYNCED), ("False", "CatchingUp"));
+    // A block stamped in the future (clock skew) is no lag.
+    let s = pass(None, Some(read(Ok(head_at(9, now + 5)), &[])), now);
+    assert_eq!(s.chain.unwrap().lag.as_deref(), Some("0s"));
+}
+
+#[test]
+fn catching_up_then_synced_flips_ready_and_keeps_transition_times_otherwise() {
+    let now = 1_800_000_000;
+    let behind = pass(None, Some(read(Ok(head_at(10, now - 7200)), &[])), now);
+    let still = pass(
+        Some(&behind),
+        Some(read(Ok(head_at(2_000, now + 30 - 3600)), &[])),
+        now + 30,
+    );
+    assert_eq!(
+        find(&still, PROGRESSING).unwrap().last_transition_time,
+        at(now),
+        "still catching up: no transition"
+    );
+    let synced = pass(
+        Some(&still),
+        Some(read(Ok(head_at(3_200, now + 60 - 2)), &[])),
+        now + 60,
+    );
+    assert_eq!(status_of(&synced, READY), ("True", "ClusterReady"));
+    assert_eq!(
+        find(&synced, READY).unwrap().last_transition_time,
+        at(now + 60)
+    );
+    assert_eq!(
+        find(&synced, SYNCED).unwrap().last_transition_time,
+        at(now + 60)
+    );
+}
+
+#[test]
+fn an_unreadable_chain_makes_sync_unknown_and_leaves_ready_to_the_pods() {
+    let now = 1_800_000_000;
+    let synced = pass(None, Some(read(Ok(head_at(9, now)), &[])), now);
+    let failed = pass(
+        Some(&synced),
+        Some(read(Err(refused("down")), &[])),
+        now + 30,
+    );
+    assert_eq!(status_of(&failed, SYNCED), ("Unknown", "BrokerUnavailable"));
+    assert_eq!(
+        status_of(&failed, PROGRESSING),
+        ("Unknown", "BrokerUnavailable")
+    );
+    assert_eq!(status_of(&failed, READY), ("True", "ClusterReady"));
+    // The last head read stays, lag as it was measured then.
+    assert_eq!(failed.chain.as_ref().unwrap().lag.as_deref(), Some("0s"));
+    // Not read at all (invalid spec, paused without a read): the conditions stand.
+    let not_read = pass(Some(&synced), None, now + 60);
+    assert_eq!(status_of(&not_read, SYNCED), ("True", "HeadCurrent"));
+    // Stopped.
+    let stopped = pass(Some(&synced), Some(BrokerObservation::Stopped), now + 90);
+    assert_eq!(status_of(&stopped, SYNCED), ("Unknown", "Stopped"));
 }

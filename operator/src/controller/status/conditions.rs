@@ -2,9 +2,10 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+use super::chain::{PROGRESSING, SYNC_THRESHOLD_SECONDS, SYNCED, Sync};
 use super::{
-    AVAILABLE, BROKER_READY, BrokerObservation, CHAIN_REACHABLE, Observed, Outcome, READY,
-    RECONCILIATION_PAUSED, RECONCILING, STALLED,
+    AVAILABLE, BROKER_READY, BrokerObservation, CHAIN_REACHABLE, MissingInput, Observed, Outcome,
+    READY, RECONCILIATION_PAUSED, RECONCILING, STALLED,
 };
 use crate::crd::status::KoinosClusterStatus;
 
@@ -23,14 +24,21 @@ pub struct Facts<'a> {
     pub all_up: bool,
     /// `None` for an external broker (not probed).
     pub broker_ready: Option<bool>,
+    /// The first missing object of the user's that pods need (genesis, keys, broker URL).
+    pub missing: Option<&'a MissingInput>,
+    /// The `Synced` condition's status: `None` when unknown.
+    pub synced: Option<bool>,
+    /// The `Synced` condition's message (why Ready waits for the chain).
+    pub synced_message: Option<&'a str>,
 }
 
 impl<'a> Facts<'a> {
     pub fn new(
         status: &'a KoinosClusterStatus,
         outcome: &'a Outcome,
-        observed: Option<&Observed>,
+        observed: Option<&'a Observed>,
         stopped: bool,
+        synced: Option<&'a Condition>,
     ) -> Self {
         let services = status.services.values().collect::<Vec<_>>();
         Self {
@@ -43,10 +51,18 @@ impl<'a> Facts<'a> {
                 .all(|s| s.ready_replicas >= s.desired_replicas),
             all_up: !services.is_empty() && services.iter().all(|s| s.ready_replicas > 0),
             broker_ready: observed.and_then(|o| o.broker_ready),
+            missing: observed.and_then(|o| o.missing.first()),
+            synced: synced.and_then(|c| match c.status.as_str() {
+                "True" => Some(true),
+                "False" => Some(false),
+                _ => None,
+            }),
+            synced_message: synced.map(|c| c.message.as_str()),
         }
     }
 
-    /// Stalled: the reason and message, when the spec or the API server refused the pass.
+    /// Stalled: the reason and message, when the spec or the API server refused the pass, or
+    /// an object of the user's that the pods need does not exist (they would hang, waiting).
     fn stalled(&self) -> Option<(&'static str, &'a str)> {
         match self.outcome {
             Outcome::Invalid(message) => Some(("InvalidSpec", message)),
@@ -54,7 +70,7 @@ impl<'a> Facts<'a> {
                 message,
                 permanent: true,
             } => Some(("ApplyRejected", message)),
-            _ => None,
+            _ => self.missing.map(|m| (m.reason, m.message.as_str())),
         }
     }
     fn paused(&self) -> bool {
@@ -76,8 +92,14 @@ impl<'a> Facts<'a> {
     fn reconciling(&self) -> bool {
         self.stalled().is_none() && !self.paused() && (self.transient() || !self.all_ready)
     }
+    /// Pods ready, nothing failing, and the chain not known to be behind (a node days behind
+    /// serves stale data; unknown when the head cannot be read: ChainReachable says why).
     fn ready(&self) -> bool {
-        self.available() && self.all_ready && self.stalled().is_none() && !self.transient()
+        self.available()
+            && self.all_ready
+            && self.stalled().is_none()
+            && !self.transient()
+            && self.synced != Some(false)
     }
 }
 
@@ -94,14 +116,20 @@ pub fn condition(type_: &str, status: bool, reason: &str, message: String) -> Co
 
 pub fn ready(f: &Facts) -> Condition {
     let ready = f.ready();
+    let pods_ready = f.available() && f.all_ready && !f.transient();
     let reason = match f.stalled() {
         _ if ready => "ClusterReady",
         Some((reason, _)) => reason,
         None if f.stopped => "Stopped",
+        None if pods_ready => "CatchingUp",
         None => "ServicesNotReady",
     };
     let message = match (ready, f.services_ready) {
         (true, _) => "every service is ready".into(),
+        (false, _) if f.stalled().is_none() && pods_ready => format!(
+            "every service is ready; the chain is catching up: {}",
+            f.synced_message.unwrap_or_default()
+        ),
         (false, Some(counts)) => format!("{counts} services ready"),
         (false, None) => "not reconciled yet".into(),
     };
@@ -203,6 +231,45 @@ pub fn chain_reachable(
             .iter()
             .find(|c| c.type_ == CHAIN_REACHABLE)
             .cloned(),
+    }
+}
+
+/// `Synced` and `Progressing` from this pass's [`Sync`]; not read this pass (`None`), the last
+/// ones stand.
+pub fn sync_conditions(sync: Option<&Sync>, old_conditions: &[Condition]) -> Vec<Condition> {
+    let old = |type_: &str| old_conditions.iter().find(|c| c.type_ == type_).cloned();
+    let Some(sync) = sync else {
+        return [old(SYNCED), old(PROGRESSING)]
+            .into_iter()
+            .flatten()
+            .collect();
+    };
+    let unknown = |c: Condition| Condition {
+        status: "Unknown".into(),
+        ..c
+    };
+    match sync {
+        Sync::Current => vec![
+            condition(
+                SYNCED,
+                true,
+                "HeadCurrent",
+                format!("the head block is within {SYNC_THRESHOLD_SECONDS}s of wall-clock time"),
+            ),
+            condition(PROGRESSING, false, "Synced", "the chain is synced".into()),
+        ],
+        Sync::Behind { height, lag } => {
+            let message =
+                format!("the head block (height {height}) is {lag} behind wall-clock time");
+            vec![
+                condition(SYNCED, false, "CatchingUp", message.clone()),
+                condition(PROGRESSING, true, "CatchingUp", message),
+            ]
+        }
+        Sync::Unknown(reason, message) => vec![
+            unknown(condition(SYNCED, false, reason, message.clone())),
+            unknown(condition(PROGRESSING, false, reason, message.clone())),
+        ],
     }
 }
 

@@ -17,6 +17,7 @@ fn observed(ready: &[(&str, i32, i32)], broker: Option<bool>) -> Observed {
             })
             .collect(),
         broker: None,
+        missing: Vec::new(),
     }
 }
 
@@ -151,4 +152,98 @@ fn transient_failure_reconciles_and_permanent_failure_stalls() {
     let s = compute_status(None, Some(1), &permanent, Some(&obs), false, at(1));
     assert_eq!(cond(&s, STALLED).status, "True");
     assert_eq!(cond(&s, STALLED).reason, "ApplyRejected");
+}
+
+#[test]
+fn a_missing_input_stalls_naming_the_object_instead_of_pods_that_hang() {
+    let mut obs = observed(&[("chain", 1, 0)], Some(true));
+    obs.missing = vec![MissingInput {
+        reason: "MissingGenesis",
+        message: "ConfigMap koinos/mainnet-genesis (named by spec.network.genesis.configMapRef) does not exist: the pods that need it wait until it does".into(),
+    }];
+    let s = compute_status(None, Some(2), &Outcome::Applied, Some(&obs), false, at(100));
+    let stalled = cond(&s, STALLED);
+    assert_eq!(
+        (stalled.status.as_str(), stalled.reason.as_str()),
+        ("True", "MissingGenesis")
+    );
+    assert!(stalled.message.contains("ConfigMap koinos/mainnet-genesis"));
+    assert_eq!(cond(&s, READY).reason, "MissingGenesis");
+    assert_eq!(cond(&s, READY).status, "False");
+    assert_eq!(cond(&s, RECONCILING).status, "False", "waits for a change");
+}
+
+#[test]
+fn missing_messages_name_the_object_its_key_and_the_field() {
+    use crate::model::naming::{InputKind, UserInput};
+    let input = UserInput {
+        kind: InputKind::Secret,
+        name: "producer".into(),
+        key: "wif".into(),
+        field: "spec.services.blockProducer.privateKeySecretRef".into(),
+        reason: "MissingProducerKey",
+    };
+    assert_eq!(
+        missing_message("Secret", "prod", &input, None).unwrap(),
+        "Secret prod/producer (named by spec.services.blockProducer.privateKeySecretRef) does not exist: the pods that need it wait until it does"
+    );
+    assert_eq!(
+        missing_message("Secret", "prod", &input, Some(&["key".into()])).unwrap(),
+        "Secret prod/producer (named by spec.services.blockProducer.privateKeySecretRef) has no key wif"
+    );
+    assert_eq!(
+        missing_message("Secret", "prod", &input, Some(&["wif".into()])),
+        None
+    );
+}
+
+#[test]
+fn user_inputs_are_the_objects_the_operator_does_not_make() {
+    use crate::model::naming::user_inputs;
+    use crate::test_support::{API_NODE, DEVNET, EXTERNAL_BROKER, MAINNET, validated};
+    let reasons = |manifest: &str| -> Vec<(String, String, &'static str)> {
+        user_inputs(&validated(manifest))
+            .into_iter()
+            .map(|i| (i.name, i.field, i.reason))
+            .collect()
+    };
+    assert_eq!(reasons(DEVNET), []);
+    assert_eq!(reasons(MAINNET), []);
+    assert_eq!(
+        reasons(API_NODE),
+        [(
+            "mainnet-genesis".into(),
+            "spec.network.genesis.configMapRef".into(),
+            "MissingGenesis"
+        )]
+    );
+    assert_eq!(
+        reasons(EXTERNAL_BROKER),
+        [
+            (
+                "harbinger-genesis".into(),
+                "spec.network.genesis.configMapRef".into(),
+                "MissingGenesis"
+            ),
+            (
+                "producer".into(),
+                "spec.services.blockProducer.privateKeySecretRef".into(),
+                "MissingProducerKey"
+            ),
+            (
+                "broker".into(),
+                "spec.amqp.external.urlSecretRef".into(),
+                "MissingBrokerSecret"
+            ),
+        ]
+    );
+    let own = MAINNET.replace("mainnet: {}", "mainnet: {genesisConfigMapRef: {name: g}}");
+    assert_eq!(
+        reasons(&own),
+        [(
+            "g".into(),
+            "spec.network.mainnet.genesisConfigMapRef".into(),
+            "MissingGenesis"
+        )]
+    );
 }

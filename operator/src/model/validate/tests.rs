@@ -230,11 +230,15 @@ fn presets_run_official_images_where_ours_cannot_and_ours_elsewhere() {
             image(ServiceKind::P2p).unwrap().0,
             "docker.io/koinos/koinos-p2p:v1.3.0"
         );
+        let ours = format!("{}:{}", vc.image.repository, vc.image.tag);
+        // Whatever the preset does not name follows the profile (ours, or its official image).
         assert_eq!(
             image(ServiceKind::Grpc).unwrap().0,
-            "docker.io/koinos/koinos-grpc:v1.1.1"
+            preset
+                .official_image(ServiceKind::Grpc)
+                .or(ServiceKind::Grpc.profile().official_image)
+                .map_or(ours.clone(), str::to_string)
         );
-        let ours = format!("{}:{}", vc.image.repository, vc.image.tag);
         for kind in [
             ServiceKind::BlockStore,
             ServiceKind::Mempool,
