@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use koinos_protocol::broadcast::BlockAccepted;
 use koinos_protocol::rpc::block_store::{
     BlockStoreRequest, BlockStoreResponse, GetHighestBlockRequest, block_store_request,
     block_store_response,
@@ -12,6 +13,7 @@ use koinos_protocol::rpc::block_store::{
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
+use super::broadcasts::LIVE_WINDOW_MS;
 use super::controller::Chain;
 use super::error::{ChainError, ChainResult, code};
 use super::fork::ForkAlgorithm;
@@ -161,11 +163,30 @@ async fn block_store_call(
     }
 }
 
+/// Blocks indexed in catch-up that are announced again afterwards: the reversible window.
+pub const REANNOUNCED_BLOCKS: usize = 60;
+
+/// What [`catch_up`] did.
+#[derive(Debug, Default)]
+pub struct CaughtUp {
+    /// Blocks indexed.
+    pub indexed: u64,
+    /// The last [`REANNOUNCED_BLOCKS`] blocks indexed, oldest first, as `koinos.block.accept`
+    /// announces them: a chain killed between block_store's `add_block` and its broadcasts
+    /// left them unannounced, and the mempool (asked for the head's pending transactions),
+    /// transaction_store and account_history would never hear of them.
+    pub unannounced: Vec<BlockAccepted>,
+}
+
 /// Catch-up (docs/protocol.md "Start-up and catch-up"): applies block_store's blocks above our
 /// LIB, in batches of 50 doubling to 1000, from their receipts' state deltas, or with `verify`
-/// (`verify-blocks`) by re-executing and so verifying each one. Returns the number of blocks
-/// indexed. Nothing is stored or broadcast.
-pub async fn catch_up(chain: &mut Chain, client: &RpcClient, verify: bool) -> ChainResult<u64> {
+/// (`verify-blocks`) by re-executing and so verifying each one. Nothing is stored or broadcast
+/// here; the caller announces [`CaughtUp::unannounced`].
+pub async fn catch_up(
+    chain: &mut Chain,
+    client: &RpcClient,
+    verify: bool,
+) -> ChainResult<CaughtUp> {
     let highest = match block_store_call(
         client,
         block_store_request::Request::GetHighestBlock(GetHighestBlockRequest {}),
@@ -188,7 +209,8 @@ pub async fn catch_up(chain: &mut Chain, client: &RpcClient, verify: bool) -> Ch
     )
     .with_receipts()
     .growing_from(50);
-    let mut indexed = 0;
+    let mut caught_up = CaughtUp::default();
+    let mut recent = std::collections::VecDeque::new();
     chain.set_durable(false)?;
     while let Some(items) = pages.next_page().await.map_err(page_failure)? {
         if items.is_empty() {
@@ -202,7 +224,11 @@ pub async fn catch_up(chain: &mut Chain, client: &RpcClient, verify: bool) -> Ch
                 ));
             };
             if chain.catch_up_block(&block, item.receipt.as_ref(), verify, now_ms())? {
-                indexed += 1;
+                caught_up.indexed += 1;
+                if recent.len() == REANNOUNCED_BLOCKS {
+                    recent.pop_front();
+                }
+                recent.push_back((block, item.receipt));
             }
         }
         tracing::info!(
@@ -212,7 +238,20 @@ pub async fn catch_up(chain: &mut Chain, client: &RpcClient, verify: bool) -> Ch
         );
     }
     chain.set_durable(true)?;
-    Ok(indexed)
+    let (head, now) = (chain.head().id.clone(), now_ms());
+    caught_up.unannounced = recent
+        .into_iter()
+        .map(|(block, receipt)| {
+            let timestamp = block.header.as_ref().map_or(0, |h| h.timestamp);
+            BlockAccepted {
+                head: block.id == head,
+                live: timestamp > now.saturating_sub(LIVE_WINDOW_MS),
+                block: Some(block),
+                receipt,
+            }
+        })
+        .collect();
+    Ok(caught_up)
 }
 
 /// The chain process body for [`crate::runtime::run`].
@@ -240,10 +279,23 @@ pub async fn run(service: Service<ChainArgs>) -> anyhow::Result<()> {
     if let Err(e) = accepted.wait_bound(Duration::from_secs(30)).await {
         tracing::warn!(error = %e, "koinos.block.accept subscription not bound yet");
     }
-    let indexed = catch_up(&mut chain, &client, verify_blocks(&args))
+    let caught_up = catch_up(&mut chain, &client, verify_blocks(&args))
         .await
         .map_err(|e| failure(e.message))?;
-    tracing::info!(indexed, head = chain.head().height, "caught up");
+    tracing::info!(
+        indexed = caught_up.indexed,
+        head = chain.head().height,
+        "caught up"
+    );
+    let broadcaster = service.broadcaster();
+    for accepted in &caught_up.unannounced {
+        if let Err(e) = broadcaster
+            .publish(topic::BLOCK_ACCEPT, &accepted.encode_to_vec())
+            .await
+        {
+            tracing::warn!(error = %e, "cannot announce a caught-up block");
+        }
+    }
     let options = ServiceOptions {
         pending_transaction_limit: args.pending_transaction_limit.unwrap_or(10),
         disable_pending_transaction_limit: args.disable_pending_transaction_limit.unwrap_or(false),
