@@ -120,6 +120,42 @@ fn invalid_specs() -> Vec<(&'static str, Value, &'static str)> {
             "spec.services.jsonrpc.service.port",
         ),
         (
+            "a Service type on a service without a client port",
+            devnet(json!({"services": {"blockStore": {"service": {"type": "LoadBalancer"}}}})),
+            "spec.services.blockStore.service: blockStore serves no client port",
+        ),
+        (
+            "a CPU target on a queue-depth-scaled store",
+            devnet(
+                json!({"services": {"accountHistory": {"autoscaling": {"enabled": true, "targetCpuUtilizationPercentage": 60}}}}),
+            ),
+            "spec.services.accountHistory.autoscaling.targetCpuUtilizationPercentage",
+        ),
+        (
+            "a queue-depth target on a CPU-scaled gateway",
+            devnet(json!({"services": {"jsonrpc": {"autoscaling": {"targetQueueDepth": 5}}}})),
+            "spec.services.jsonrpc.autoscaling.targetQueueDepth",
+        ),
+        (
+            "a private key on the chain",
+            devnet(
+                json!({"services": {"chain": {"privateKeySecretRef": {"name": "k", "key": "wif"}}}}),
+            ),
+            "spec.services.chain.privateKeySecretRef",
+        ),
+        (
+            "seeds on mempool",
+            devnet(json!({"services": {"mempool": {"seeds": ["/dns4/a/tcp/8888/p2p/QmA"]}}})),
+            "spec.services.mempool.seeds",
+        ),
+        (
+            "a selector label in podOverrides",
+            devnet(
+                json!({"services": {"jsonrpc": {"podOverrides": {"labels": {"app.kubernetes.io/name": "x"}}}}}),
+            ),
+            "spec.services.jsonrpc.podOverrides",
+        ),
+        (
             "unknown retention policy",
             devnet(json!({"services": {"chain": {"storage": {"retentionPolicy": "Maybe"}}}})),
             "spec.services.chain.storage.retentionPolicy",

@@ -30,14 +30,16 @@ pub struct AutoscalingSpec {
     #[serde(default = "default_max_replicas")]
     #[schemars(range(min = 1))]
     pub max_replicas: i32,
-    /// Target RPC queue depth (ready + unacknowledged messages) per replica.
-    #[serde(default = "default_target_queue_depth")]
+    /// Stores and mempool (they scale on the depth of their RPC queue): target depth per
+    /// replica (default 20). Rejected on jsonrpc and grpc, which scale on CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
-    pub target_queue_depth: i32,
-    /// Target average CPU utilization (percent of requests) for gateways.
-    #[serde(default = "default_target_cpu")]
+    pub target_queue_depth: Option<i32>,
+    /// jsonrpc and grpc (they scale on CPU): target average CPU utilization, percent of
+    /// requests (default 70). Rejected on stores and mempool, which scale on queue depth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
-    pub target_cpu_utilization_percentage: i32,
+    pub target_cpu_utilization_percentage: Option<i32>,
     /// Scale-down stabilization window in seconds.
     #[serde(default = "default_scale_down_stabilization")]
     #[schemars(range(min = 0, max = 3600))]
@@ -51,8 +53,8 @@ impl Default for AutoscalingSpec {
             provider: AutoscalingProvider::default(),
             min_replicas: None,
             max_replicas: default_max_replicas(),
-            target_queue_depth: default_target_queue_depth(),
-            target_cpu_utilization_percentage: default_target_cpu(),
+            target_queue_depth: None,
+            target_cpu_utilization_percentage: None,
             scale_down_stabilization_seconds: default_scale_down_stabilization(),
         }
     }
@@ -72,12 +74,10 @@ pub enum AutoscalingProvider {
 fn default_max_replicas() -> i32 {
     3
 }
-fn default_target_queue_depth() -> i32 {
-    20
-}
-fn default_target_cpu() -> i32 {
-    70
-}
+/// `targetQueueDepth` when unset.
+pub const DEFAULT_TARGET_QUEUE_DEPTH: i32 = 20;
+/// `targetCpuUtilizationPercentage` when unset.
+pub const DEFAULT_TARGET_CPU: i32 = 70;
 fn default_scale_down_stabilization() -> i32 {
     300
 }

@@ -4,18 +4,24 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{EnvVar, Toleration};
-use schemars::JsonSchema;
+use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
 /// Scheduling and metadata knobs applied to the pods the operator creates.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.labels) || !self.labels.exists(k, k in ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component'])").message("podOverrides.labels: app.kubernetes.io/name, instance and component select the pods: the operator sets them"),
+    validation = Rule::new("!has(self.annotations) || !self.annotations.exists(k, k == 'koinos.io/config-hash')").message("podOverrides.annotations: koinos.io/config-hash rolls the pods when their config changes: the operator sets it")
+)]
 pub struct PodOverrides {
-    /// Extra pod labels (selector labels cannot be overridden).
+    /// Extra pod labels (not the selector labels app.kubernetes.io/name, instance, component).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 64))]
     pub labels: BTreeMap<String, String>,
-    /// Extra pod annotations.
+    /// Extra pod annotations (not `koinos.io/config-hash`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 64))]
     pub annotations: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub node_selector: BTreeMap<String, String>,
@@ -33,7 +39,9 @@ pub struct PodOverrides {
     pub priority_class_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
-    /// Extra environment variables for the main container.
+    /// Extra environment variables for the main container (each service's, RabbitMQ's); the
+    /// names the operator sets (KOINOS_AMQP_URL, KOINOS_P2P_SEED, POD_NAME, RABBITMQ_USE_LONGNAME,
+    /// RABBITMQ_NODENAME, RABBITMQ_CONFIG_FILES, RABBITMQ_LOGS) are refused (Stalled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<EnvVar>>,
 }

@@ -50,6 +50,38 @@ macro_rules! cpu_scaled_rules {
     };
 }
 
+/// CEL for "`self.<svc>.<field>` is not set".
+macro_rules! absent {
+    ($svc:literal, $field:literal) => {
+        concat!(
+            "!has(self.",
+            $svc,
+            ") || !has(self.",
+            $svc,
+            ".",
+            $field,
+            ")"
+        )
+    };
+    ($svc:literal, $outer:literal, $field:literal) => {
+        concat!(
+            "!has(self.",
+            $svc,
+            ") || !has(self.",
+            $svc,
+            ".",
+            $outer,
+            ") || !has(self.",
+            $svc,
+            ".",
+            $outer,
+            ".",
+            $field,
+            ")"
+        )
+    };
+}
+
 /// The ten Koinos services. Omitted services take their defaults: every service is enabled,
 /// except that on a devnet the block producer is on and p2p is off, and elsewhere the reverse.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
@@ -62,7 +94,41 @@ macro_rules! cpu_scaled_rules {
     validation = Rule::new("!has(self.jsonrpc) || !has(self.jsonrpc.storage)").message("spec.services.jsonrpc.storage: jsonrpc keeps no data on disk"),
     validation = Rule::new("!has(self.grpc) || !has(self.grpc.storage)").message("spec.services.grpc.storage: grpc keeps no data on disk"),
     validation = Rule::new(cpu_scaled_rules!("jsonrpc")).message("spec.services.jsonrpc.autoscaling.provider: keda scales on RPC queue depth; jsonrpc scales on CPU: use provider hpa"),
-    validation = Rule::new(cpu_scaled_rules!("grpc")).message("spec.services.grpc.autoscaling.provider: keda scales on RPC queue depth; grpc scales on CPU: use provider hpa")
+    validation = Rule::new(cpu_scaled_rules!("grpc")).message("spec.services.grpc.autoscaling.provider: keda scales on RPC queue depth; grpc scales on CPU: use provider hpa"),
+    validation = Rule::new(absent!("blockProducer", "storage")).message("spec.services.blockProducer.storage: blockProducer keeps no data on disk"),
+    validation = Rule::new(absent!("p2p", "storage")).message("spec.services.p2p.storage: p2p keeps no data on disk"),
+    validation = Rule::new(absent!("chain", "service")).message("spec.services.chain.service: chain serves no client port (its Service is headless, for metrics)"),
+    validation = Rule::new(absent!("blockStore", "service")).message("spec.services.blockStore.service: blockStore serves no client port (its Service is headless, for metrics)"),
+    validation = Rule::new(absent!("mempool", "service")).message("spec.services.mempool.service: mempool serves no client port (its Service is headless, for metrics)"),
+    validation = Rule::new(absent!("transactionStore", "service")).message("spec.services.transactionStore.service: transactionStore serves no client port (its Service is headless, for metrics)"),
+    validation = Rule::new(absent!("contractMetaStore", "service")).message("spec.services.contractMetaStore.service: contractMetaStore serves no client port (its Service is headless, for metrics)"),
+    validation = Rule::new(absent!("accountHistory", "service")).message("spec.services.accountHistory.service: accountHistory serves no client port (its Service is headless, for metrics)"),
+    validation = Rule::new(absent!("blockProducer", "service")).message("spec.services.blockProducer.service: blockProducer serves no client port (its Service is headless, for metrics)"),
+    validation = Rule::new(absent!("blockStore", "autoscaling", "targetCpuUtilizationPercentage")).message("spec.services.blockStore.autoscaling.targetCpuUtilizationPercentage: blockStore scales on RPC queue depth: use targetQueueDepth"),
+    validation = Rule::new(absent!("mempool", "autoscaling", "targetCpuUtilizationPercentage")).message("spec.services.mempool.autoscaling.targetCpuUtilizationPercentage: mempool scales on RPC queue depth: use targetQueueDepth"),
+    validation = Rule::new(absent!("transactionStore", "autoscaling", "targetCpuUtilizationPercentage")).message("spec.services.transactionStore.autoscaling.targetCpuUtilizationPercentage: transactionStore scales on RPC queue depth: use targetQueueDepth"),
+    validation = Rule::new(absent!("contractMetaStore", "autoscaling", "targetCpuUtilizationPercentage")).message("spec.services.contractMetaStore.autoscaling.targetCpuUtilizationPercentage: contractMetaStore scales on RPC queue depth: use targetQueueDepth"),
+    validation = Rule::new(absent!("accountHistory", "autoscaling", "targetCpuUtilizationPercentage")).message("spec.services.accountHistory.autoscaling.targetCpuUtilizationPercentage: accountHistory scales on RPC queue depth: use targetQueueDepth"),
+    validation = Rule::new(absent!("jsonrpc", "autoscaling", "targetQueueDepth")).message("spec.services.jsonrpc.autoscaling.targetQueueDepth: jsonrpc scales on CPU: use targetCpuUtilizationPercentage"),
+    validation = Rule::new(absent!("grpc", "autoscaling", "targetQueueDepth")).message("spec.services.grpc.autoscaling.targetQueueDepth: grpc scales on CPU: use targetCpuUtilizationPercentage"),
+    validation = Rule::new(absent!("chain", "privateKeySecretRef")).message("spec.services.chain.privateKeySecretRef: only blockProducer takes a private key"),
+    validation = Rule::new(absent!("blockStore", "privateKeySecretRef")).message("spec.services.blockStore.privateKeySecretRef: only blockProducer takes a private key"),
+    validation = Rule::new(absent!("mempool", "privateKeySecretRef")).message("spec.services.mempool.privateKeySecretRef: only blockProducer takes a private key"),
+    validation = Rule::new(absent!("transactionStore", "privateKeySecretRef")).message("spec.services.transactionStore.privateKeySecretRef: only blockProducer takes a private key"),
+    validation = Rule::new(absent!("contractMetaStore", "privateKeySecretRef")).message("spec.services.contractMetaStore.privateKeySecretRef: only blockProducer takes a private key"),
+    validation = Rule::new(absent!("accountHistory", "privateKeySecretRef")).message("spec.services.accountHistory.privateKeySecretRef: only blockProducer takes a private key"),
+    validation = Rule::new(absent!("jsonrpc", "privateKeySecretRef")).message("spec.services.jsonrpc.privateKeySecretRef: only blockProducer takes a private key"),
+    validation = Rule::new(absent!("grpc", "privateKeySecretRef")).message("spec.services.grpc.privateKeySecretRef: only blockProducer takes a private key"),
+    validation = Rule::new(absent!("p2p", "privateKeySecretRef")).message("spec.services.p2p.privateKeySecretRef: only blockProducer takes a private key"),
+    validation = Rule::new(absent!("chain", "seeds")).message("spec.services.chain.seeds: only p2p takes seeds"),
+    validation = Rule::new(absent!("blockStore", "seeds")).message("spec.services.blockStore.seeds: only p2p takes seeds"),
+    validation = Rule::new(absent!("mempool", "seeds")).message("spec.services.mempool.seeds: only p2p takes seeds"),
+    validation = Rule::new(absent!("transactionStore", "seeds")).message("spec.services.transactionStore.seeds: only p2p takes seeds"),
+    validation = Rule::new(absent!("contractMetaStore", "seeds")).message("spec.services.contractMetaStore.seeds: only p2p takes seeds"),
+    validation = Rule::new(absent!("accountHistory", "seeds")).message("spec.services.accountHistory.seeds: only p2p takes seeds"),
+    validation = Rule::new(absent!("blockProducer", "seeds")).message("spec.services.blockProducer.seeds: only p2p takes seeds"),
+    validation = Rule::new(absent!("jsonrpc", "seeds")).message("spec.services.jsonrpc.seeds: only p2p takes seeds"),
+    validation = Rule::new(absent!("grpc", "seeds")).message("spec.services.grpc.seeds: only p2p takes seeds")
 )]
 pub struct ServicesSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -187,6 +187,71 @@ fn cel_rejects_invalid_specs_naming_the_field() {
     }
 }
 
+/// Fields that would otherwise be accepted and ignored are rejected, naming the field.
+#[test]
+fn cel_rejects_fields_that_would_be_ignored() {
+    let devnet = |extra: Value| {
+        let mut spec = json!({"network": {"devnet": {}}});
+        spec.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        spec
+    };
+    let cases = vec![
+        (
+            devnet(json!({"services": {"chain": {"service": {"type": "LoadBalancer"}}}})),
+            "spec.services.chain.service: chain serves no client port".to_string(),
+        ),
+        (
+            devnet(json!({"services": {"blockStore": {"autoscaling": {"enabled": true, "targetCpuUtilizationPercentage": 50}}}})),
+            "spec.services.blockStore.autoscaling.targetCpuUtilizationPercentage: blockStore scales on RPC queue depth".into(),
+        ),
+        (
+            devnet(json!({"services": {"jsonrpc": {"autoscaling": {"enabled": true, "targetQueueDepth": 5}}}})),
+            "spec.services.jsonrpc.autoscaling.targetQueueDepth: jsonrpc scales on CPU".into(),
+        ),
+        (
+            devnet(json!({"services": {"chain": {"privateKeySecretRef": {"name": "k", "key": "wif"}}}})),
+            "spec.services.chain.privateKeySecretRef: only blockProducer takes a private key".into(),
+        ),
+        (
+            devnet(json!({"services": {"jsonrpc": {"seeds": ["/dns4/x/tcp/8888/p2p/Qm"]}}})),
+            "spec.services.jsonrpc.seeds: only p2p takes seeds".into(),
+        ),
+        (
+            devnet(json!({"services": {"p2p": {"storage": {"size": "1Gi"}}}})),
+            "spec.services.p2p.storage: p2p keeps no data on disk".into(),
+        ),
+        (
+            devnet(json!({"podOverrides": {"labels": {"app.kubernetes.io/component": "x"}}})),
+            "podOverrides.labels: app.kubernetes.io/name, instance and component select the pods".into(),
+        ),
+        (
+            devnet(json!({"services": {"mempool": {"podOverrides": {"annotations": {"koinos.io/config-hash": "x"}}}}})),
+            "podOverrides.annotations: koinos.io/config-hash".into(),
+        ),
+    ];
+    for (spec, expected) in cases {
+        let violations = cel_violations(spec.clone(), None);
+        assert!(
+            violations.iter().any(|v| v.contains(&expected)),
+            "{spec} should fail with {expected:?}, got {violations:#?}"
+        );
+    }
+    // What acts is still accepted.
+    let fine = devnet(json!({
+        "config": {"global": {"log-level": "debug"}, "mempool": {"transaction-expiration": 60}},
+        "podOverrides": {"labels": {"team": "a"}, "env": [{"name": "TZ", "value": "UTC"}]},
+        "services": {
+            "blockStore": {"autoscaling": {"enabled": true, "targetQueueDepth": 5}},
+            "jsonrpc": {"service": {"type": "LoadBalancer"}, "autoscaling": {"enabled": true, "targetCpuUtilizationPercentage": 50}},
+            "p2p": {"seeds": ["/dns4/x/tcp/8888/p2p/Qm"], "service": {"type": "NodePort"}},
+            "blockProducer": {"privateKeySecretRef": {"name": "k", "key": "wif"}}
+        }
+    }));
+    assert_eq!(cel_violations(fine, None), Vec::<String>::new());
+}
+
 #[test]
 fn keda_is_accepted_where_queue_depth_is_the_signal() {
     let store = json!({"network": {"devnet": {}}, "services": {

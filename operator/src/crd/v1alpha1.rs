@@ -67,6 +67,10 @@ pub struct KoinosClusterSpec {
     pub amqp: AmqpSpec,
     /// Extra config merged into each service's `config.yml`: `global` plus sections named like
     /// the official config (`chain`, `block_store`, `jsonrpc`, ...), with official key names.
+    /// Unknown sections and the keys the operator sets itself (flags, mounts, ports, Secrets)
+    /// are refused (Stalled, naming the key): `amqp`, `basedir`, `instance-id`,
+    /// `metrics-address`, `genesis-data`, `private-key-file`, `statedir`, `listen`, `endpoint`,
+    /// `seed`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(schema_with = "crate::crd::pod::config_sections")]
     pub config: BTreeMap<String, BTreeMap<String, serde_json::Value>>,

@@ -148,3 +148,23 @@ pub fn user_inputs(vc: &ValidatedCluster) -> Vec<UserInput> {
     }
     inputs
 }
+
+/// Pod labels the operator sets and selects on (`podOverrides.labels` cannot override them).
+pub const SELECTOR_LABEL_KEYS: [&str; 3] = [
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/component",
+];
+/// Pod-template annotation: hash of the rendered config, so a config change rolls the pods.
+pub const CONFIG_HASH_ANNOTATION: &str = "koinos.io/config-hash";
+/// Environment variables the operator sets on the services' and RabbitMQ's containers
+/// (`podOverrides.env` cannot set them; the CRD's CEL rule lists the same names).
+pub const OPERATOR_ENV: [&str; 7] = [
+    "KOINOS_AMQP_URL",
+    "KOINOS_P2P_SEED",
+    "POD_NAME",
+    "RABBITMQ_USE_LONGNAME",
+    "RABBITMQ_NODENAME",
+    "RABBITMQ_CONFIG_FILES",
+    "RABBITMQ_LOGS",
+];

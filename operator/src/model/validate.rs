@@ -10,11 +10,16 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::ResourceExt;
 
 use super::cluster::*;
-use super::naming::{PRODUCER_KEY_SECRET_KEY, producer_key_secret_name};
+use super::naming::{
+    CONFIG_HASH_ANNOTATION, OPERATOR_ENV, PRODUCER_KEY_SECRET_KEY, SELECTOR_LABEL_KEYS,
+    producer_key_secret_name,
+};
 use super::network::Preset;
 use super::profile::{ScaleSignal, ServiceClass, ServiceInput, ServiceKind, ServiceProfile};
 use crate::crd::KoinosCluster;
-use crate::crd::autoscaling::{AutoscalingProvider, AutoscalingSpec};
+use crate::crd::autoscaling::{
+    AutoscalingProvider, AutoscalingSpec, DEFAULT_TARGET_CPU, DEFAULT_TARGET_QUEUE_DEPTH,
+};
 use crate::crd::network::{ConfigMapKeyRef, NetworkSpec, PresetNetworkSpec, SecretKeyRef};
 use crate::crd::pod::PodOverrides;
 use crate::crd::service::{ServiceSpec, ServicesSpec};
@@ -96,6 +101,7 @@ pub fn validate(
     let preset = network.preset();
 
     let cluster_pod = spec.pod_overrides.clone().unwrap_or_default();
+    check_pod_overrides(&mut check, "spec.podOverrides", &cluster_pod);
     let amqp = validate_amqp(&mut check, cluster, &cluster_pod);
     validate_config(&mut check, &spec.config);
 
@@ -332,11 +338,62 @@ fn check_class_fields(
     if profile.kind != ServiceKind::P2p && !svc.seeds.is_empty() {
         check.fail(format!("{field}.seeds"), "only p2p takes seeds");
     }
-    if profile.main_port().is_none() && svc.service.as_ref().is_some_and(|s| s.port.is_some()) {
+    if profile.main_port().is_none() && svc.service.is_some() {
         check.fail(
-            format!("{field}.service.port"),
-            format!("{} serves no client port", profile.spec_name),
+            format!("{field}.service"),
+            format!(
+                "{} serves no client port (its Service is headless, for metrics)",
+                profile.spec_name
+            ),
         );
+    }
+    // Each autoscaled class has one target; the other would be ignored.
+    if let Some(a) = &svc.autoscaling {
+        match profile.scale_signal {
+            Some(ScaleSignal::QueueDepth) if a.target_cpu_utilization_percentage.is_some() => check
+                .fail(
+                    format!("{field}.autoscaling.targetCpuUtilizationPercentage"),
+                    format!(
+                        "{} scales on RPC queue depth: use targetQueueDepth",
+                        profile.spec_name
+                    ),
+                ),
+            Some(ScaleSignal::Cpu) if a.target_queue_depth.is_some() => check.fail(
+                format!("{field}.autoscaling.targetQueueDepth"),
+                format!(
+                    "{} scales on CPU: use targetCpuUtilizationPercentage",
+                    profile.spec_name
+                ),
+            ),
+            _ => {}
+        }
+    }
+    if let Some(pod) = &svc.pod_overrides {
+        check_pod_overrides(check, &format!("{field}.podOverrides"), pod);
+    }
+}
+
+/// What `podOverrides` cannot set: the operator's selector labels, its config-hash annotation
+/// and the environment variables it sets (they would be silently lost, or break the pods).
+fn check_pod_overrides(check: &mut Checker, field: &str, pod: &PodOverrides) {
+    for key in pod.labels.keys() {
+        if SELECTOR_LABEL_KEYS.contains(&key.as_str()) {
+            check.fail(
+                format!("{field}.labels.{key}"),
+                "selects the pods: the operator sets it",
+            );
+        }
+    }
+    if pod.annotations.contains_key(CONFIG_HASH_ANNOTATION) {
+        check.fail(
+            format!("{field}.annotations.{CONFIG_HASH_ANNOTATION}"),
+            "rolls the pods when their config changes: the operator sets it",
+        );
+    }
+    for var in pod.env.iter().flatten() {
+        if OPERATOR_ENV.contains(&var.name.as_str()) {
+            check.fail(format!("{field}.env.{}", var.name), "set by the operator");
+        }
     }
 }
 
@@ -345,8 +402,10 @@ fn resolve_autoscaling(a: &AutoscalingSpec, replicas: i32) -> Autoscaling {
         provider: a.provider,
         min_replicas: a.min_replicas.unwrap_or(replicas.max(1)),
         max_replicas: a.max_replicas,
-        target_queue_depth: a.target_queue_depth,
-        target_cpu_utilization_percentage: a.target_cpu_utilization_percentage,
+        target_queue_depth: a.target_queue_depth.unwrap_or(DEFAULT_TARGET_QUEUE_DEPTH),
+        target_cpu_utilization_percentage: a
+            .target_cpu_utilization_percentage
+            .unwrap_or(DEFAULT_TARGET_CPU),
         scale_down_stabilization_seconds: a.scale_down_stabilization_seconds,
     }
 }
@@ -402,6 +461,9 @@ fn validate_amqp(check: &mut Checker, cluster: &KoinosCluster, cluster_pod: &Pod
         (Some(managed), None) => {
             if managed.replicas < 1 {
                 check.fail("spec.amqp.managed.replicas", "must be at least 1");
+            }
+            if let Some(pod) = &managed.pod_overrides {
+                check_pod_overrides(check, "spec.amqp.managed.podOverrides", pod);
             }
             Amqp::Managed(Box::new(ManagedBroker {
                 replicas: managed.replicas,

@@ -24,6 +24,7 @@ use super::meta::{
 use super::pvc::{DATA_VOLUME, build_volume_claim_template, retention_policy};
 use super::security::{RABBITMQ_UID, container_security_context, pod_security_context};
 use super::workload::apply_pod_overrides;
+use super::workload::image_pull_secrets;
 use crate::model::naming::{
     AMQP_PASSWORD_KEY, AMQP_URL_KEY, AMQP_USERNAME_KEY, ERLANG_COOKIE_KEY, amqp_secret_name,
     child_name,
@@ -295,30 +296,36 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
     let container = Container {
         name: COMPONENT.into(),
         image: Some(broker.image.clone()),
-        env: Some(vec![
-            EnvVar {
-                name: "POD_NAME".into(),
-                value_from: Some(k8s_openapi::api::core::v1::EnvVarSource {
-                    field_ref: Some(k8s_openapi::api::core::v1::ObjectFieldSelector {
-                        field_path: "metadata.name".into(),
+        env: Some(
+            vec![
+                EnvVar {
+                    name: "POD_NAME".into(),
+                    value_from: Some(k8s_openapi::api::core::v1::EnvVarSource {
+                        field_ref: Some(k8s_openapi::api::core::v1::ObjectFieldSelector {
+                            field_path: "metadata.name".into(),
+                            ..Default::default()
+                        }),
                         ..Default::default()
                     }),
                     ..Default::default()
-                }),
-                ..Default::default()
-            },
-            env("RABBITMQ_USE_LONGNAME", "true".into()),
-            env(
-                "RABBITMQ_NODENAME",
-                format!(
-                    "rabbit@$(POD_NAME).{}.{}.svc.{CLUSTER_DOMAIN}",
-                    headless_service_name(vc),
-                    vc.namespace
+                },
+                env("RABBITMQ_USE_LONGNAME", "true".into()),
+                env(
+                    "RABBITMQ_NODENAME",
+                    format!(
+                        "rabbit@$(POD_NAME).{}.{}.svc.{CLUSTER_DOMAIN}",
+                        headless_service_name(vc),
+                        vc.namespace
+                    ),
                 ),
-            ),
-            env("RABBITMQ_CONFIG_FILES", "/etc/rabbitmq/conf.d".into()),
-            env("RABBITMQ_LOGS", "-".into()),
-        ]),
+                env("RABBITMQ_CONFIG_FILES", "/etc/rabbitmq/conf.d".into()),
+                env("RABBITMQ_LOGS", "-".into()),
+            ]
+            .into_iter()
+            // `podOverrides.env` (validate rejects the names set above).
+            .chain(broker.pod.env.iter().cloned())
+            .collect(),
+        ),
         ports: Some(vec![
             ContainerPort {
                 name: Some(AMQP_PORT.name.into()),
@@ -368,6 +375,8 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
         termination_grace_period_seconds: Some(60),
+        // `spec.image.pullSecrets`: a private mirror of the broker image needs them too.
+        image_pull_secrets: image_pull_secrets(vc),
         ..Default::default()
     };
     apply_pod_overrides(&broker.pod, &mut meta, &mut spec);

@@ -131,6 +131,17 @@ fn http_probe(path: &str, initial_delay: i32, failure_threshold: i32) -> Probe {
     }
 }
 
+/// `spec.image.pullSecrets`, for every pod the operator makes.
+pub fn image_pull_secrets(vc: &ValidatedCluster) -> Option<Vec<LocalObjectReference>> {
+    (!vc.image.pull_secrets.is_empty()).then(|| {
+        vc.image
+            .pull_secrets
+            .iter()
+            .map(|name| LocalObjectReference { name: name.clone() })
+            .collect()
+    })
+}
+
 /// Scheduling and metadata overrides applied to a pod spec / template metadata.
 pub fn apply_pod_overrides(pod: &ResolvedPod, meta: &mut ObjectMeta, spec: &mut PodSpec) {
     let labels = meta.labels.get_or_insert_with(BTreeMap::new);
@@ -287,13 +298,7 @@ pub fn build_service_pod_template(
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
         termination_grace_period_seconds: Some(if svc.is_singleton() { 60 } else { 30 }),
-        image_pull_secrets: (!vc.image.pull_secrets.is_empty()).then(|| {
-            vc.image
-                .pull_secrets
-                .iter()
-                .map(|name| LocalObjectReference { name: name.clone() })
-                .collect()
-        }),
+        image_pull_secrets: image_pull_secrets(vc),
         ..Default::default()
     };
     apply_pod_overrides(&svc.pod, &mut meta, &mut spec);

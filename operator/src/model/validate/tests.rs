@@ -116,8 +116,43 @@ fn invalid_specs_are_rejected_naming_the_field() {
         ),
         (
             "  services: {mempool: {service: {port: 81}}}\n",
-            "spec.services.mempool.service.port",
+            "spec.services.mempool.service",
             "no client port",
+        ),
+        (
+            "  services: {chain: {service: {type: LoadBalancer}}}\n",
+            "spec.services.chain.service",
+            "no client port",
+        ),
+        (
+            "  services: {blockStore: {autoscaling: {enabled: true, targetCpuUtilizationPercentage: 50}}}\n",
+            "spec.services.blockStore.autoscaling.targetCpuUtilizationPercentage",
+            "queue depth",
+        ),
+        (
+            "  services: {grpc: {autoscaling: {targetQueueDepth: 5}}}\n",
+            "spec.services.grpc.autoscaling.targetQueueDepth",
+            "scales on CPU",
+        ),
+        (
+            "  podOverrides: {labels: {app.kubernetes.io/instance: other}}\n",
+            "spec.podOverrides.labels.app.kubernetes.io/instance",
+            "selects the pods",
+        ),
+        (
+            "  services: {jsonrpc: {podOverrides: {annotations: {koinos.io/config-hash: x}}}}\n",
+            "spec.services.jsonrpc.podOverrides.annotations.koinos.io/config-hash",
+            "operator sets it",
+        ),
+        (
+            "  amqp: {managed: {podOverrides: {env: [{name: RABBITMQ_NODENAME, value: x}]}}}\n",
+            "spec.amqp.managed.podOverrides.env.RABBITMQ_NODENAME",
+            "set by the operator",
+        ),
+        (
+            "  services: {p2p: {podOverrides: {env: [{name: KOINOS_P2P_SEED, value: x}]}}}\n",
+            "spec.services.p2p.podOverrides.env.KOINOS_P2P_SEED",
+            "set by the operator",
         ),
         (
             "  services: {grpc: {image: ' '}}\n",

@@ -197,13 +197,84 @@ fn config_change_changes_only_that_pod_template() {
 
 #[test]
 fn pod_overrides_cannot_steal_selector_labels() {
-    let vc = validated(&format!(
-        "{DEVNET}  podOverrides: {{labels: {{app.kubernetes.io/component: evil, team: koinos}}}}\n"
+    // validate rejects the selector labels; the builder keeps the operator's regardless.
+    let mut vc = validated(&format!(
+        "{DEVNET}  podOverrides: {{labels: {{team: koinos}}}}\n"
     ));
+    for svc in &mut vc.services {
+        svc.pod
+            .labels
+            .insert("app.kubernetes.io/component".into(), "evil".into());
+    }
     let template = build_service_pod_template(&vc, service(&vc, ServiceKind::Mempool));
     let labels = template.metadata.unwrap().labels.unwrap();
     assert_eq!(labels["app.kubernetes.io/component"], "mempool");
     assert_eq!(labels["team"], "koinos");
+}
+
+/// What validate reserves is what the builders set: labels, the config-hash annotation and
+/// every environment variable of every container (podOverrides.env aside).
+#[test]
+fn reserved_names_are_the_ones_the_builders_set() {
+    use crate::controller::build::{build, meta};
+    use crate::model::naming::{CONFIG_HASH_ANNOTATION, OPERATOR_ENV, SELECTOR_LABEL_KEYS};
+    use crate::test_support::generated;
+    assert_eq!(meta::ANNOTATION_CONFIG_HASH, CONFIG_HASH_ANNOTATION);
+    for manifest in [DEVNET, API_NODE] {
+        let vc = validated(manifest);
+        let desired = build(&vc, &generated());
+        let templates = desired
+            .stateful_sets
+            .iter()
+            .filter_map(|s| s.spec.as_ref().map(|s| s.template.clone()))
+            .chain(
+                desired
+                    .deployments
+                    .iter()
+                    .filter_map(|d| d.spec.as_ref().map(|s| s.template.clone())),
+            );
+        for template in templates {
+            for key in selector_labels(&vc, "x").keys() {
+                assert!(SELECTOR_LABEL_KEYS.contains(&key.as_str()), "{key}");
+            }
+            for container in template.spec.unwrap().containers {
+                for var in container.env.unwrap_or_default() {
+                    assert!(
+                        OPERATOR_ENV.contains(&var.name.as_str()),
+                        "{} sets {} (add it to OPERATOR_ENV and the CRD's rule)",
+                        container.name,
+                        var.name
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The managed broker takes `spec.image.pullSecrets` and `podOverrides.env` like the services.
+#[test]
+fn the_broker_takes_pull_secrets_and_extra_env() {
+    use crate::controller::build::rabbitmq::build_rabbitmq_statefulset;
+    use crate::model::Amqp;
+    let vc = validated(&format!(
+        "{DEVNET}  image: {{pullSecrets: [mirror]}}\n  amqp: {{managed: {{podOverrides: {{env: [{{name: TZ, value: UTC}}]}}}}}}\n"
+    ));
+    let Amqp::Managed(broker) = &vc.amqp else {
+        panic!("managed")
+    };
+    let pod = build_rabbitmq_statefulset(&vc, broker)
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    assert_eq!(pod.image_pull_secrets.unwrap()[0].name, "mirror");
+    let env = pod.containers[0].env.clone().unwrap();
+    assert!(
+        env.iter()
+            .any(|e| e.name == "TZ" && e.value.as_deref() == Some("UTC"))
+    );
+    assert!(env.iter().any(|e| e.name == "RABBITMQ_NODENAME"));
 }
 
 #[test]
