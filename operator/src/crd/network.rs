@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub struct NetworkSpec {
     /// The Koinos mainnet. The operator ships its official `genesis_data.json` (ConfigMap
     /// `<cluster>-genesis`), runs the `pob` fork algorithm, peers with the official seed nodes
-    /// and runs the official image of each service ours cannot run on it yet (chain, p2p, grpc,
+    /// and runs the official image of each service ours cannot run on it yet (chain, p2p,
     /// blockProducer); `services.<svc>.image`, `services.p2p.seeds` and `genesisConfigMapRef`
     /// override them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
