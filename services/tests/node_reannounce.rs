@@ -1,12 +1,14 @@
-//! A chain killed between block_store's `add_block` and its broadcasts (found by crash_loop)
-//! leaves a block that block_store holds and no `koinos.block.accept` announced. On restart the
-//! chain indexes it in catch-up and must announce it: otherwise the mempool does not know the
+//! A chain killed between block_store's `add_block` and its broadcasts (found by crash_loop),
+//! before or after its own commit, leaves a block that block_store holds and no
+//! `koinos.block.accept` announced. On restart the chain reads it in catch-up (indexing it if
+//! it was not committed) and must announce it: otherwise the mempool does not know the
 //! new head (the producer's `get_pending_transactions` fails with "unknown block" and
 //! production stops for good) and transaction_store never records its transactions.
 //!
-//! The dead chain's last act is reproduced exactly: with chain and producer stopped, the next
-//! block (a transfer in it) is applied on a copy of the chain's state to get its receipt, and
-//! stored in block_store over AMQP, as the chain does before committing and broadcasting.
+//! The dead chain's last acts are reproduced exactly: with chain and producer stopped, the next
+//! block (a transfer in it) is applied on a copy of the chain's state (not committed) or on the
+//! state itself (committed), and stored in block_store over AMQP, as the chain does before
+//! committing and broadcasting.
 
 mod node_support;
 
@@ -38,18 +40,34 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_block_stored_but_never_announced_is_announced_after_a_restart() {
-    let mut net = TestNet::start("reannounce", 200);
+async fn a_block_stored_but_never_committed_is_announced_after_a_restart() {
+    unannounced_block_after_a_restart("reannounce-stored", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_committed_but_never_announced_is_announced_after_a_restart() {
+    unannounced_block_after_a_restart("reannounce-committed", true).await;
+}
+
+/// The chain dies after block_store's `add_block`, and with `committed` after its own commit
+/// too, before its broadcasts.
+async fn unannounced_block_after_a_restart(test: &str, committed: bool) {
+    let mut net = TestNet::start(test, 200);
     net.wait_height(3, Duration::from_secs(90)).await;
     net.node.stop("block_producer");
     net.node.stop("chain");
 
-    // The next block, applied on a copy of the state for its receipt.
+    // The next block, applied on the chain's state or on a copy of it (for its receipt).
     let basedir = net.dir.path().to_path_buf();
     let copy = tempfile::tempdir().unwrap();
-    copy_dir(&basedir.join("chain/blockchain"), copy.path());
+    let statedir = if committed {
+        basedir.join("chain/blockchain")
+    } else {
+        copy_dir(&basedir.join("chain/blockchain"), copy.path());
+        copy.path().to_path_buf()
+    };
     let genesis = load_genesis(&basedir.join("chain/genesis_data.json")).unwrap();
-    let mut chain = Chain::open(copy.path(), &genesis, ForkAlgorithm::Fifo).unwrap();
+    let mut chain = Chain::open(&statedir, &genesis, ForkAlgorithm::Fifo).unwrap();
     let producer = ProducerKey::from_wif(
         std::fs::read_to_string(basedir.join("block_producer/private.key"))
             .unwrap()
@@ -83,7 +101,7 @@ async fn a_block_stored_but_never_announced_is_announced_after_a_restart() {
         vec![tx.clone()],
         producer.private_key(),
     );
-    let committed = chain.submit_block(&next, now + 1000).unwrap().unwrap();
+    let applied = chain.submit_block(&next, now + 1000).unwrap().unwrap();
     drop(chain);
 
     // What the chain does before it commits and broadcasts: store it in block_store.
@@ -91,8 +109,8 @@ async fn a_block_stored_but_never_announced_is_announced_after_a_restart() {
     conn.wait_connected(Duration::from_secs(10)).await.unwrap();
     let request = BlockStoreRequest {
         request: Some(block_store_request::Request::AddBlock(AddBlockRequest {
-            block_to_add: Some(committed.block.clone()),
-            receipt_to_add: Some(committed.receipt.clone()),
+            block_to_add: Some(applied.block.clone()),
+            receipt_to_add: Some(applied.receipt.clone()),
         })),
     };
     RpcClient::new(&conn)

@@ -163,7 +163,7 @@ async fn block_store_call(
     }
 }
 
-/// Blocks indexed in catch-up that are announced again afterwards: the reversible window.
+/// Blocks read in catch-up that are announced again afterwards: the reversible window.
 pub const REANNOUNCED_BLOCKS: usize = 60;
 
 /// What [`catch_up`] did.
@@ -171,10 +171,12 @@ pub const REANNOUNCED_BLOCKS: usize = 60;
 pub struct CaughtUp {
     /// Blocks indexed.
     pub indexed: u64,
-    /// The last [`REANNOUNCED_BLOCKS`] blocks indexed, oldest first, as `koinos.block.accept`
-    /// announces them: a chain killed between block_store's `add_block` and its broadcasts
-    /// left them unannounced, and the mempool (asked for the head's pending transactions),
-    /// transaction_store and account_history would never hear of them.
+    /// The last [`REANNOUNCED_BLOCKS`] blocks read (the reversible window up to block_store's
+    /// highest), oldest first, as `koinos.block.accept` announces them. Any may never have
+    /// been announced: a chain killed between block_store's `add_block` and its commit (the
+    /// block is indexed now) or between its commit and its broadcasts (it is already in the
+    /// state), and then the mempool (asked for the head's pending transactions),
+    /// transaction_store and account_history would never hear of it.
     pub unannounced: Vec<BlockAccepted>,
 }
 
@@ -225,6 +227,8 @@ pub async fn catch_up(
             };
             if chain.catch_up_block(&block, item.receipt.as_ref(), verify, now_ms())? {
                 caught_up.indexed += 1;
+            }
+            if chain.block_info(&block.id).is_some() {
                 if recent.len() == REANNOUNCED_BLOCKS {
                     recent.pop_front();
                 }
