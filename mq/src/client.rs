@@ -11,6 +11,7 @@
 
 use crate::backoff::Backoff;
 use crate::connection::Connection;
+use crate::server::send_now;
 use crate::{MqError, topology};
 use futures::StreamExt;
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions};
@@ -186,17 +187,16 @@ impl RpcClient {
             };
             let props = request_properties(&correlation_id, &session.reply_queue, expiration)
                 .with_delivery_mode(if options.persistent { 2 } else { 1 });
-            let published = session
-                .channel
-                .basic_publish(
-                    topology::RPC_EXCHANGE.into(),
-                    routing_key.as_str().into(),
-                    BasicPublishOptions::default(),
-                    request,
-                    props,
-                )
-                .await;
-            if published.is_err() {
+            // Queued for the I/O thread, not waited for: the reply is the acknowledgement, and
+            // a request lost with its connection is re-sent on the next session.
+            let published = send_now(session.channel.basic_publish(
+                topology::RPC_EXCHANGE.into(),
+                routing_key.as_str().into(),
+                BasicPublishOptions::default(),
+                request,
+                props,
+            ));
+            if let Some(Err(_)) = published {
                 failed_session = Some(session.id);
                 continue;
             }

@@ -3,8 +3,9 @@
 
 use crate::typed::{RequestEnvelope, ResponseEnvelope, RpcError};
 use koinos_protocol::pb::koinos::rpc::{self, ErrorStatus, ReservedRpc};
+use std::any::TypeId;
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{LazyLock, RwLock};
 
 macro_rules! envelope {
     ($svc:ident, $req:ident, $resp:ident, $req_mod:ident, $resp_mod:ident) => {
@@ -102,24 +103,24 @@ fn error_status(error: &RpcError) -> ErrorStatus {
 /// The method of an encoded request: the name of its oneof field. Envelopes have no other
 /// top-level fields and the last oneof field on the wire wins, so it is the last top-level
 /// field number, named through the protocol's descriptor pool. `"unknown"` if not found.
-pub(crate) fn method_name<R: prost::Name>(body: &[u8]) -> &'static str {
-    static NAMES: LazyLock<Mutex<HashMap<(String, u32), &'static str>>> =
+pub(crate) fn method_name<R: prost::Name + 'static>(body: &[u8]) -> &'static str {
+    // Keyed by type, so the per-request lookup neither allocates nor takes a write lock.
+    static NAMES: LazyLock<RwLock<HashMap<(TypeId, u32), &'static str>>> =
         LazyLock::new(Default::default);
     let Some(tag) = last_top_level_tag(body) else {
         return "unknown";
     };
-    let message = R::full_name();
-    let mut names = NAMES.lock().expect("names lock");
-    if let Some(name) = names.get(&(message.clone(), tag)) {
+    let key = (TypeId::of::<R>(), tag);
+    if let Some(name) = NAMES.read().expect("names lock").get(&key) {
         return name;
     }
     let name = koinos_protocol::pb::descriptor_pool()
-        .get_message_by_name(&message)
+        .get_message_by_name(&R::full_name())
         .and_then(|m| m.get_field(tag))
         // Leaked once per (envelope, method): a small, fixed set.
         .map(|f| &*Box::leak(f.name().to_owned().into_boxed_str()))
         .unwrap_or("unknown");
-    names.insert((message, tag), name);
+    NAMES.write().expect("names lock").insert(key, name);
     name
 }
 

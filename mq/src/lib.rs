@@ -3,9 +3,9 @@
 //!
 //! The topology is the official one (`koinos.rpc` direct, `koinos.event` topic, one durable
 //! `koinos.rpc.<service>` queue per service), so our services interoperate with the official
-//! ones. What we do better: manual acks after the handler, `basic.qos` = jobs (the backlog
-//! stays in the broker, where the autoscaler can see it), confirmed broadcasts, reconnection with
-//! re-declaration, and draining on shutdown.
+//! ones. What we do better: manual acks after the handler, a bounded `basic.qos` window (the
+//! backlog stays in the broker, where the autoscaler can see it), confirmed broadcasts,
+//! reconnection with re-declaration, and draining on shutdown.
 //!
 //! # Using it
 //!
