@@ -119,7 +119,7 @@ where
         jobs = settings.jobs,
         "starting"
     );
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match build_runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("koinos-{service}: cannot start the async runtime: {err}");
@@ -135,6 +135,32 @@ where
             tracing::error!(service, error = format!("{err:#}"), "failed");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Overrides the runtime flavour: `KOINOS_WORKER_THREADS=<n>` runs `n` worker threads.
+pub const WORKER_THREADS_ENV: &str = "KOINOS_WORKER_THREADS";
+
+/// The async runtime of a service process: one thread (plus the blocking pool, where store
+/// work and other blocking calls go, and lapin's I/O thread per broker connection).
+///
+/// A service's requests are short and mostly wait on the broker: on a multi-threaded runtime
+/// every message woke an idle worker, and thread switches were the largest cost of a trivial
+/// request (the chain used ~100 µs of CPU per `get_chain_id`, ~30 µs on one thread; see
+/// docs/performance.md). Long CPU-bound work belongs on the blocking pool either way.
+fn build_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = std::env::var(WORKER_THREADS_ENV)
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n > 0);
+    match workers {
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
     }
 }
 
