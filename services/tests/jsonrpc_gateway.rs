@@ -224,6 +224,11 @@ async fn malformed_and_oversized_requests_get_documented_errors_and_the_server_k
     );
     let reply = rpc(setup.addr, &huge).await;
     assert_eq!(reply["error"]["code"], -32602);
+    assert_eq!(
+        reply["error"]["message"],
+        "Request exceeds maximum message size"
+    );
+    assert_eq!(reply["error"]["data"], "parameters could not be parsed");
     assert_eq!(reply["id"], Value::Null);
 
     let body = r#"{"jsonrpc":"2.0","id":2,"method":"chain.get_chain_id","params":{}}"#;

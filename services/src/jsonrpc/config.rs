@@ -26,7 +26,8 @@ pub struct GatewayOptions {
     /// Upper bound on the microservice call time (`mq-timeout`, seconds, default 5); the
     /// effective timeout is `min(mq-timeout, 1 s)`.
     pub mq_timeout: Duration,
-    /// Requests handled at once (`jobs`, default 16); twice as many may queue.
+    /// Requests handled at once (`jobs`, at least 256 in the service); more wait for a free job
+    /// up to `gateway_timeout`.
     pub jobs: usize,
     /// Method prefixes allowed (`whitelist`); empty allows every method.
     pub whitelist: Vec<String>,

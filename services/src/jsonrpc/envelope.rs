@@ -15,7 +15,7 @@ pub const PARSE_ERROR: i32 = -32700;
 pub const INVALID_REQUEST: i32 = -32600;
 /// The method could not be translated (bad name, unknown, not allowed, bad params).
 pub const METHOD_NOT_FOUND: i32 = -32601;
-/// The request is larger than the broker's maximum message size.
+/// The request is larger than the maximum message size.
 pub const INVALID_PARAMS: i32 = -32602;
 /// The microservice call failed or the service returned an error.
 pub const INTERNAL_ERROR: i32 = -32603;
@@ -23,9 +23,15 @@ pub const INTERNAL_ERROR: i32 = -32603;
 pub const MSG_PARSE: &str = "Unable to parse request";
 pub const MSG_INVALID_REQUEST: &str = "Invalid request";
 pub const MSG_TRANSLATE: &str = "Unable to translate request";
-pub const MSG_INVALID_PARAMS: &str = "Invalid params";
+/// The official gateway's message for a request over the maximum message size; its data is
+/// the "parameters could not be parsed" string of a bad-params translation error.
+pub const MSG_OVERSIZE: &str = "Request exceeds maximum message size";
+pub const DATA_OVERSIZE: &str = "parameters could not be parsed";
 pub const MSG_INTERNAL: &str = "An internal server error has occurred";
 pub const MSG_UNEXPECTED_RESPONSE: &str = "Unexpected response";
+/// A service response that does not decode: the official gateway sends its protobuf decoder's
+/// error text as the message, with no data; this is the text for malformed wire data.
+pub const MSG_UNDECODABLE_RESPONSE: &str = "proto: cannot parse invalid wire-format data";
 
 pub const DATA_MISSING_ID: &str = "missing ID";
 pub const DATA_INVALID_ID: &str = "invalid ID was specified";
@@ -50,6 +56,11 @@ impl RpcError {
             data: (!data.is_empty()).then_some(data),
         }
     }
+}
+
+/// The error for a request over the maximum message size, as the official gateway sends it.
+pub fn oversize_error() -> RpcError {
+    RpcError::new(INVALID_PARAMS, MSG_OVERSIZE, DATA_OVERSIZE)
 }
 
 /// A parsed and validated request. `id` is the raw JSON text, echoed back unchanged.

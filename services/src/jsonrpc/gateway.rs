@@ -2,15 +2,17 @@
 //! the transport, translate the reply. [`Gateway::prepare`] and [`Gateway::finish`] are pure, so
 //! every error path is unit-tested without a broker.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use serde_json::value::RawValue;
 
 use super::config::GatewayOptions;
 use super::envelope::{
-    INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, MSG_INTERNAL, MSG_INVALID_PARAMS,
-    MSG_TRANSLATE, RpcError, parse_request, write_rejection, write_response,
+    INTERNAL_ERROR, METHOD_NOT_FOUND, MSG_INTERNAL, MSG_TRANSLATE, RpcError, oversize_error,
+    parse_request, write_rejection, write_response,
 };
 use super::method::{AccessList, MethodName, TranslateError};
 use super::translate::{ResolvedMethod, Translator};
@@ -51,6 +53,10 @@ pub struct Gateway<T> {
     options: GatewayOptions,
     access: AccessList,
     translator: Translator,
+    /// Methods resolved so far, by (service, method): a descriptor lookup costs several string
+    /// allocations and map lookups per request. Only methods found are kept, so the map is
+    /// bounded by the descriptors' methods.
+    resolved: RwLock<HashMap<(String, String), ResolvedMethod>>,
     transport: T,
 }
 
@@ -61,8 +67,26 @@ impl<T> Gateway<T> {
             options,
             access,
             translator,
+            resolved: RwLock::default(),
             transport,
         }
+    }
+
+    fn resolve(&self, name: MethodName) -> Result<ResolvedMethod, TranslateError> {
+        let key = (name.service, name.method);
+        if let Some(method) = self.resolved.read().expect("resolved lock").get(&key) {
+            return Ok(method.clone());
+        }
+        let name = MethodName {
+            service: key.0,
+            method: key.1,
+        };
+        let method = self.translator.resolve(&name)?;
+        self.resolved
+            .write()
+            .expect("resolved lock")
+            .insert((name.service, name.method), method.clone());
+        Ok(method)
     }
 
     pub fn options(&self) -> &GatewayOptions {
@@ -78,25 +102,16 @@ impl<T> Gateway<T> {
             write_response(Some(request.id), Err(&error))
         };
         let name = MethodName::parse(&request.method).map_err(untranslatable)?;
-        let method = self.translator.resolve(&name).map_err(untranslatable)?;
-        self.access
-            .check(&name.full_name())
-            .map_err(untranslatable)?;
+        let full_name = name.full_name();
+        let method = self.resolve(name).map_err(untranslatable)?;
+        self.access.check(&full_name).map_err(untranslatable)?;
         let params = request.params.map(RawValue::get);
         let encoded = self
             .translator
             .encode_request(&method, params)
             .map_err(untranslatable)?;
         if encoded.len() > self.options.max_request_size {
-            let error = RpcError::new(
-                INVALID_PARAMS,
-                MSG_INVALID_PARAMS,
-                format!(
-                    "request is larger than the maximum message size ({} bytes)",
-                    self.options.max_request_size
-                ),
-            );
-            return Err(write_response(Some(request.id), Err(&error)));
+            return Err(write_response(Some(request.id), Err(&oversize_error())));
         }
         Ok(PreparedCall {
             id: request.id,
@@ -130,17 +145,14 @@ impl<T> Gateway<T> {
 impl<T: RpcTransport> Gateway<T> {
     /// Handles one request body and returns the JSON-RPC reply.
     pub async fn handle(&self, body: &[u8]) -> String {
-        let call = match self.prepare(body) {
+        let mut call = match self.prepare(body) {
             Ok(call) => call,
             Err(reply) => return reply,
         };
+        let request = std::mem::take(&mut call.request);
         let outcome = self
             .transport
-            .call(
-                &call.method.service,
-                call.request.clone(),
-                self.options.call_timeout(),
-            )
+            .call(&call.method.service, request, self.options.call_timeout())
             .await;
         self.finish(&call, outcome)
     }

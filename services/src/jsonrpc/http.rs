@@ -15,7 +15,7 @@ use futures::StreamExt;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::envelope::{INVALID_PARAMS, MSG_INVALID_PARAMS, RpcError, write_response};
+use super::envelope::{oversize_error, write_response};
 use super::gateway::{Gateway, RpcTransport};
 
 /// The HTTP front of a [`Gateway`].
@@ -84,16 +84,10 @@ async fn handle<T: RpcTransport>(
     let options = front.gateway.options();
     let body = match read_limited(body, options.max_request_size).await {
         Ok(body) => body,
+        // Not read past the limit, so there is no id to echo: the official gateway's error
+        // with a null id.
         Err(BodyError::TooLarge) => {
-            let error = RpcError::new(
-                INVALID_PARAMS,
-                MSG_INVALID_PARAMS,
-                format!(
-                    "request is larger than the maximum message size ({} bytes)",
-                    options.max_request_size
-                ),
-            );
-            return with_cors(json_reply(write_response(None, Err(&error))));
+            return with_cors(json_reply(write_response(None, Err(&oversize_error()))));
         }
         Err(BodyError::Unreadable) => {
             return with_cors(

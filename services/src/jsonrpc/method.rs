@@ -5,6 +5,9 @@ use std::fmt;
 /// Prefix of every RPC package and of the full method names the access lists match.
 pub const RPC_PACKAGE_PREFIX: &str = "koinos.rpc.";
 
+/// A method name is split into at most this many dot-separated segments.
+pub const MAX_SEGMENTS: usize = 4;
+
 /// Methods the public configuration blacklists: clients must not write blocks directly.
 pub const DEFAULT_BLACKLIST: [&str; 2] = ["block_store.add_block", "chain.propose_block"];
 
@@ -52,13 +55,15 @@ pub struct MethodName {
 }
 
 impl MethodName {
-    /// Accepts two to four dot-separated segments, as the official gateway does.
+    /// Splits at the first three dots, as the official gateway does: fewer than two segments
+    /// is malformed; past the fourth segment the dots stay in the method (`a.b.c.d.e` is method
+    /// `d.e` of service `c`), which then resolves to no service or no method.
     pub fn parse(name: &str) -> Result<Self, TranslateError> {
-        let segments: Vec<&str> = name.split('.').collect();
-        if !(2..=4).contains(&segments.len()) {
+        let segments: Vec<&str> = name.splitn(MAX_SEGMENTS, '.').collect();
+        let n = segments.len();
+        if n < 2 {
             return Err(TranslateError::MalformedMethod);
         }
-        let n = segments.len();
         Ok(Self {
             service: segments[n - 2].to_owned(),
             method: segments[n - 1].to_owned(),
@@ -147,16 +152,35 @@ mod tests {
     }
 
     #[test]
-    fn one_or_more_than_four_segments_are_malformed() {
-        for name in [
-            "",
-            "get_head_info",
-            "a.b.c.d.e",
-            "koinos.rpc.chain.x.get_head_info",
-        ] {
+    fn one_segment_is_malformed() {
+        for name in ["", "get_head_info"] {
             assert_eq!(
                 MethodName::parse(name),
                 Err(TranslateError::MalformedMethod)
+            );
+        }
+    }
+
+    #[test]
+    fn past_four_segments_the_dots_stay_in_the_method() {
+        for (name, service, method) in [
+            ("a.b.c.d.e", "c", "d.e"),
+            (
+                "koinos.rpc.chain.get_head_info.x",
+                "chain",
+                "get_head_info.x",
+            ),
+            (
+                "x.koinos.rpc.chain.get_head_info",
+                "rpc",
+                "chain.get_head_info",
+            ),
+        ] {
+            let parsed = MethodName::parse(name).unwrap();
+            assert_eq!(
+                (parsed.service.as_str(), parsed.method.as_str()),
+                (service, method),
+                "{name}"
             );
         }
     }

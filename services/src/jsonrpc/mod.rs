@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod http;
 pub mod method;
 pub mod service;
+pub mod transcode;
 pub mod translate;
 
 #[cfg(test)]

@@ -45,8 +45,8 @@ pub struct JsonRpcArgs {
 }
 
 impl JsonRpcArgs {
-    /// Resolves the options; `jobs` is the process's concurrency (HTTP jobs are at least 16,
-    /// the official gateway's default).
+    /// Resolves the options; `jobs` is the process's concurrency (HTTP jobs are at least
+    /// [`MIN_JOBS`]).
     pub fn resolve(&self, jobs: usize) -> Result<GatewayOptions, String> {
         let defaults = GatewayOptions::default();
         Ok(GatewayOptions {
@@ -61,13 +61,18 @@ impl JsonRpcArgs {
             mq_timeout: self
                 .mq_timeout
                 .map_or(defaults.mq_timeout, Duration::from_secs),
-            jobs: jobs.max(16),
+            jobs: jobs.max(MIN_JOBS),
             whitelist: self.whitelist.clone().unwrap_or(defaults.whitelist),
             blacklist: self.blacklist.clone().unwrap_or(defaults.blacklist),
             max_request_size: self.max_request_size.unwrap_or(defaults.max_request_size),
         })
     }
 }
+
+/// The least number of requests handled at once. The official gateway runs 16 workers; here a
+/// request in flight is a task waiting on the broker, and 16 of them capped a 2-core node at
+/// about 8k requests/s whatever the number of connections (docs/performance.md).
+pub const MIN_JOBS: usize = 256;
 
 /// Microservice calls over AMQP: one attempt, request expiration = timeout (Go `NoRetry`).
 #[derive(Debug, Clone)]

@@ -104,9 +104,18 @@ fn translation_failures_are_minus_32601_with_the_documented_data() {
             request("get_head_info", json!({})),
             "methods should be in the format service_name.method_name",
         ),
+        // Past four segments the official gateway keeps the dots in the method.
         (
             request("a.b.c.d.e", json!({})),
-            "methods should be in the format service_name.method_name",
+            "invalid service name provided",
+        ),
+        (
+            request("koinos.rpc.chain.get_head_info.x", json!({})),
+            "unknown method",
+        ),
+        (
+            request("x.koinos.rpc.chain.get_head_info", json!({})),
+            "invalid service name provided",
         ),
         (
             request("nosuch.get_head_info", json!({})),
@@ -188,7 +197,12 @@ fn oversized_requests_are_minus_32602() {
         json!({"account": bs58::encode([7u8; 25]).into_string()}),
     );
     let reply = rejected(&gateway, &body);
-    assert_eq!(reply["error"]["code"], -32602);
+    assert_eq!(
+        reply,
+        json!({"jsonrpc": "2.0", "id": 42, "error": {"code": -32602,
+            "message": "Request exceeds maximum message size",
+            "data": "parameters could not be parsed"}})
+    );
 }
 
 fn finish(gateway: &Gateway<()>, outcome: Result<Vec<u8>, CallError>) -> Value {
@@ -265,6 +279,20 @@ fn results_errors_and_timeouts_map_as_documented() {
         let reply = finish(&gateway, Ok(bytes));
         assert_eq!(reply["error"]["code"], -32603);
         assert_eq!(reply["id"], 42);
+    }
+}
+
+#[test]
+fn an_undecodable_response_is_minus_32603_with_the_decoder_error_as_message() {
+    let gateway = gateway(GatewayOptions::default());
+    for bytes in [vec![0xff, 0xff, 0xff], vec![0x12, 0x05, 0x01]] {
+        let reply = finish(&gateway, Ok(bytes.clone()));
+        assert_eq!(
+            reply,
+            json!({"jsonrpc": "2.0", "id": 42, "error": {"code": -32603,
+                "message": "proto: cannot parse invalid wire-format data"}}),
+            "{bytes:?}"
+        );
     }
 }
 

@@ -3,13 +3,19 @@
 //! `svc` or `koinos.rpc.svc`), holding `<method>_request` parsed from the params as Koinos JSON;
 //! the `<svc>_response` comes back as its `error` or as the `method` field in Koinos JSON.
 
+use std::sync::Arc;
+
 use prost::Message;
+use prost::encoding::decode_varint;
 use prost_reflect::{DescriptorPool, DynamicMessage, FieldDescriptor, MessageDescriptor, Value};
 
 use koinos_protocol::json::{message_to_value, value_to_message};
 
-use super::envelope::{INTERNAL_ERROR, MSG_UNEXPECTED_RESPONSE, RpcError};
+use super::envelope::{
+    INTERNAL_ERROR, MSG_UNDECODABLE_RESPONSE, MSG_UNEXPECTED_RESPONSE, RpcError,
+};
 use super::method::{MethodName, RPC_PACKAGE_PREFIX, TranslateError};
+use super::transcode::Plans;
 
 /// A method found in the descriptors.
 #[derive(Debug, Clone)]
@@ -19,6 +25,8 @@ pub struct ResolvedMethod {
     request_envelope: MessageDescriptor,
     request_field: FieldDescriptor,
     response_envelope: MessageDescriptor,
+    /// The response envelope's field of the same name, if it is a message.
+    result: Option<(FieldDescriptor, MessageDescriptor)>,
 }
 
 /// Message lookups over a descriptor pool (the built-in Koinos descriptors, plus any loaded
@@ -26,11 +34,15 @@ pub struct ResolvedMethod {
 #[derive(Debug, Clone)]
 pub struct Translator {
     pool: DescriptorPool,
+    plans: Arc<Plans>,
 }
 
 impl Translator {
     pub fn new(pool: DescriptorPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            plans: Arc::default(),
+        }
     }
 
     /// The built-in Koinos descriptors.
@@ -66,11 +78,15 @@ impl Translator {
                         .is_some_and(|m| m.name() == format!("{}_request", name.method))
             })
             .ok_or(TranslateError::UnknownMethod)?;
+        let result = response_envelope
+            .get_field_by_name(request_field.name())
+            .and_then(|field| Some((field.clone(), field.kind().as_message()?.clone())));
         Ok(ResolvedMethod {
             service: name.service.clone(),
             request_envelope,
             request_field,
             response_envelope,
+            result,
         })
     }
 
@@ -107,9 +123,15 @@ impl Translator {
         method: &ResolvedMethod,
         bytes: &[u8],
     ) -> Result<String, RpcError> {
+        if let Some(result) = self.transcode_result(method, bytes) {
+            return Ok(result);
+        }
         let unexpected = || RpcError::new(INTERNAL_ERROR, MSG_UNEXPECTED_RESPONSE, "");
-        let envelope = DynamicMessage::decode(method.response_envelope.clone(), bytes)
-            .map_err(|e| RpcError::new(INTERNAL_ERROR, MSG_UNEXPECTED_RESPONSE, e.to_string()))?;
+        let envelope =
+            DynamicMessage::decode(method.response_envelope.clone(), bytes).map_err(|e| {
+                tracing::debug!(service = %method.service, error = %e, "undecodable response");
+                RpcError::new(INTERNAL_ERROR, MSG_UNDECODABLE_RESPONSE, "")
+            })?;
         if let Some(error_field) = method.response_envelope.get_field_by_name("error")
             && envelope.has_field(&error_field)
         {
@@ -135,5 +157,21 @@ impl Translator {
         let result = message_to_value(result)
             .map_err(|e| RpcError::new(INTERNAL_ERROR, MSG_UNEXPECTED_RESPONSE, e.to_string()))?;
         Ok(result.to_string())
+    }
+
+    /// The fast path of [`Translator::decode_response`] for the usual reply, an envelope
+    /// holding only the method's result: its Koinos JSON written straight from the bytes
+    /// ([`transcode`](super::transcode)). `None` for anything else.
+    fn transcode_result(&self, method: &ResolvedMethod, bytes: &[u8]) -> Option<String> {
+        let (field, desc) = method.result.as_ref()?;
+        let mut buf = bytes;
+        let key = decode_varint(&mut buf).ok()?;
+        let len = usize::try_from(decode_varint(&mut buf).ok()?).ok()?;
+        if key != (u64::from(field.number()) << 3 | 2) || len != buf.len() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(bytes.len() * 2);
+        self.plans.message_to_json(desc, buf, &mut out).ok()?;
+        String::from_utf8(out).ok()
     }
 }
