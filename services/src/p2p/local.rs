@@ -34,6 +34,9 @@ pub enum SubmitError {
     /// Below the last irreversible block: harmless during sync.
     #[error("irreversible: {0}")]
     Irreversible(String),
+    /// The block's parent is unknown (gossip ahead of our head while syncing): nobody's fault.
+    #[error("unlinkable: {0}")]
+    Unlinkable(String),
     /// The chain refused the block or transaction (the sender's fault).
     #[error("refused: {0}")]
     Refused(String),
@@ -130,6 +133,8 @@ fn classify(message: String) -> SubmitError {
     let lower = message.to_lowercase();
     if lower.contains("irreversib") {
         SubmitError::Irreversible(message)
+    } else if lower.contains("unknown previous") {
+        SubmitError::Unlinkable(message)
     } else {
         SubmitError::Refused(message)
     }
@@ -229,5 +234,26 @@ impl Local for AmqpLocal {
             },
         ))
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_refusals_are_classified() {
+        assert!(matches!(
+            classify("block is prior to irreversibility".into()),
+            SubmitError::Irreversible(_)
+        ));
+        assert!(matches!(
+            classify("unknown previous block".into()),
+            SubmitError::Unlinkable(_)
+        ));
+        assert!(matches!(
+            classify("signature does not match".into()),
+            SubmitError::Refused(_)
+        ));
     }
 }

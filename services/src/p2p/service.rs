@@ -270,6 +270,7 @@ async fn gossip_in<L: Local>(
             shared.punish(source, offence);
             MessageAcceptance::Reject
         }
+        Err(SubmitError::Unlinkable(_)) => MessageAcceptance::Ignore,
         Err(SubmitError::Local(message)) => {
             tracing::warn!(%message, "gossip not applied");
             MessageAcceptance::Ignore

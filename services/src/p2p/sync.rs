@@ -214,6 +214,7 @@ pub async fn sync_step<L: Local>(local: &L, remote: &mut RemotePeer) -> Result<b
     for block in blocks {
         match local.submit_block(block).await {
             Ok(()) | Err(SubmitError::Irreversible(_)) => {}
+            Err(SubmitError::Unlinkable(message)) => return Err(PeerError::Local(message)),
             Err(SubmitError::Refused(message)) => {
                 return Err(PeerError::BlockApplication(message));
             }
