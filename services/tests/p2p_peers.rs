@@ -1,6 +1,7 @@
 //! Our p2p nodes against each other in one process, over real TCP/Noise/yamux/gossipsub, each
 //! on a stand-in of its chain and block_store: sync from genesis, gossip both ways, and peers
-//! that lie (another chain, garbage peer RPC bytes, garbage gossip) scored and disconnected.
+//! that lie (another chain, garbage peer RPC bytes, undecodable gossip) scored and
+//! disconnected.
 //! Needs no broker.
 
 use std::collections::BTreeMap;
@@ -279,6 +280,33 @@ async fn p2p_syncs_gossips_and_drops_liars() {
         a.shared.is_banned(&garbler.id) && !a.shared.is_connected(&garbler.id)
     })
     .await;
+
+    // garbage gossip: each undecodable block costs its forwarder 5000
+    let gossiper = node("gossiper", MockLocal::new(1, 1204), &[&a]).await;
+    wait_until("gossiper connected", Duration::from_secs(10), || {
+        a.shared.is_connected(&gossiper.id) && gossiper.shared.gossip_enabled()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for i in 0u32..30 {
+        // field 2 (the header) as a varint: not a block
+        let mut data = vec![0x10, 0x01, 0x0a, 0x04];
+        data.extend(i.to_be_bytes());
+        let _ = gossiper
+            .shared
+            .commands
+            .send(Command::Publish {
+                topic: "koinos.blocks",
+                data,
+            })
+            .await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_until("gossiper banned", Duration::from_secs(10), || {
+        a.shared.is_banned(&gossiper.id) && !a.shared.is_connected(&gossiper.id)
+    })
+    .await;
+    assert_eq!(a.local.height(), 1204);
 
     // the honest peer is still there and a still serves
     assert!(a.shared.is_connected(&b.id));
