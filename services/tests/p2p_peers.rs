@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use futures::AsyncWriteExt;
 use koinos_protocol::pb::koinos::block_store::BlockItem;
 use koinos_protocol::{Block, BlockHeader, Transaction};
-use koinos_services::p2p::config::{P2pOptions, identity};
+use koinos_services::p2p::config::{Checkpoint, P2pOptions, identity};
 use koinos_services::p2p::local::{Head, Local, SubmitError};
 use koinos_services::p2p::node::{Command, Shared};
 use koinos_services::p2p::service::start;
@@ -155,6 +155,15 @@ struct TestNode {
 }
 
 async fn node(seed: &str, local: Arc<MockLocal>, peers: &[&TestNode]) -> TestNode {
+    node_with(seed, local, peers, vec![]).await
+}
+
+async fn node_with(
+    seed: &str,
+    local: Arc<MockLocal>,
+    peers: &[&TestNode],
+    checkpoints: Vec<Checkpoint>,
+) -> TestNode {
     let listen: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", free_port())
         .parse()
         .unwrap();
@@ -166,7 +175,7 @@ async fn node(seed: &str, local: Arc<MockLocal>, peers: &[&TestNode]) -> TestNod
             .iter()
             .map(|p| p.addr.clone().with(libp2p::multiaddr::Protocol::P2p(p.id)))
             .collect(),
-        checkpoints: vec![],
+        checkpoints,
         disable_gossip: false,
         force_gossip: false,
     };
@@ -307,6 +316,45 @@ async fn p2p_syncs_gossips_and_drops_liars() {
     })
     .await;
     assert_eq!(a.local.height(), 1204);
+
+    // checkpoints: a node requiring block 5 as a has it handshakes; one requiring another
+    // block 5 scores a at once and drops it
+    let agreeing = node_with(
+        "agreeing",
+        MockLocal::new(1, 0),
+        &[&a],
+        vec![Checkpoint {
+            height: 5,
+            id: block_id(5),
+        }],
+    )
+    .await;
+    let disagreeing = node_with(
+        "disagreeing",
+        MockLocal::new(1, 0),
+        &[&a],
+        vec![Checkpoint {
+            height: 5,
+            id: block_id(6),
+        }],
+    )
+    .await;
+    wait_until(
+        "checkpoint mismatch banned",
+        Duration::from_secs(30),
+        || disagreeing.shared.is_banned(&a.id) && !disagreeing.shared.is_connected(&a.id),
+    )
+    .await;
+    assert_eq!(
+        disagreeing.local.height(),
+        0,
+        "nothing synced past a failed handshake"
+    );
+    wait_until("checkpoint holder synced", Duration::from_secs(60), || {
+        agreeing.local.height() >= 1204
+    })
+    .await;
+    assert!(!agreeing.shared.is_banned(&a.id));
 
     // the honest peer is still there and a still serves
     assert!(a.shared.is_connected(&b.id));

@@ -23,6 +23,8 @@ use super::scoring::Offence;
 
 /// How long the server gives one incoming call (reading it and answering).
 const SERVE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Incoming calls served at once (from all peers); a stream beyond it is dropped unanswered.
+const MAX_CONCURRENT_CALLS: usize = 64;
 
 /// Why a step with a peer failed, and what it costs the peer.
 #[derive(Debug, thiserror::Error)]
@@ -278,6 +280,7 @@ pub async fn serve<L: Local>(local: Arc<L>, shared: Arc<Shared>, stop: Cancellat
             return;
         }
     };
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CALLS));
     loop {
         let (peer, mut stream) = tokio::select! {
             () = stop.cancelled() => return,
@@ -286,9 +289,14 @@ pub async fn serve<L: Local>(local: Arc<L>, shared: Arc<Shared>, stop: Cancellat
                 None => return,
             },
         };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "too many peer rpc calls: stream dropped");
+            continue;
+        };
         let local = local.clone();
         let shared = shared.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let served = tokio::time::timeout(SERVE_TIMEOUT, async {
                 match peer_rpc::read_request(&mut stream).await {
                     Ok(Incoming::Call(service, request)) => {
