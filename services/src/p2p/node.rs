@@ -20,6 +20,17 @@ use super::scoring::{Offence, Scores};
 pub const PROTOCOL_VERSION: &str = "koinos/p2p/1.0.0";
 const PROTOCOL_PREFIX: &str = "koinos/p2p/";
 
+/// A peer's identify protocol version is ours: `koinos/p2p/` and a semver of major 1 (the
+/// official node compares semvers the same way).
+pub fn compatible_version(version: &str) -> bool {
+    let Some(semver) = version.strip_prefix(PROTOCOL_PREFIX) else {
+        return false;
+    };
+    let core = semver.split(['-', '+']).next().unwrap_or_default();
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3 && parts.iter().all(|p| p.parse::<u64>().is_ok()) && parts[0] == "1"
+}
+
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
     identify: identify::Behaviour,
@@ -273,7 +284,7 @@ async fn handle_event(
             peer_id,
             info,
             ..
-        })) if !info.protocol_version.starts_with(PROTOCOL_PREFIX) => {
+        })) if !compatible_version(&info.protocol_version) => {
             tracing::info!(%peer_id, version = %info.protocol_version, "not a koinos peer");
             shared.punish(peer_id, Offence::WrongProtocol);
             let _ = swarm.disconnect_peer_id(peer_id);
@@ -286,5 +297,21 @@ impl Behaviour {
     /// A control for opening and accepting raw streams.
     pub fn stream_control(&mut self) -> libp2p_stream::Control {
         self.stream.new_control()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_versions() {
+        assert!(compatible_version(PROTOCOL_VERSION));
+        assert!(compatible_version("koinos/p2p/1.2.3"));
+        assert!(compatible_version("koinos/p2p/1.0.0-rc1"));
+        assert!(!compatible_version("koinos/p2p/2.0.0"));
+        assert!(!compatible_version("koinos/p2p/1.0"));
+        assert!(!compatible_version("ipfs/0.1.0"));
+        assert!(!compatible_version(""));
     }
 }
