@@ -202,3 +202,68 @@ async fn backoff_retry_resends_after_expiration_with_a_new_correlation_id() {
     );
     conn.close().await;
 }
+
+/// `jobs` bounds the handlers running at once, the prefetch window the deliveries held: with
+/// one job, a blocked handler and ten calls, the other nine wait in this consumer (none left
+/// ready in the queue, so no round trip to the broker per request) and still run one at a time.
+#[tokio::test]
+async fn one_job_runs_one_handler_at_a_time_while_the_window_holds_the_next_deliveries() {
+    let service = unique("window");
+    let conn = connect().await;
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (server, svc) = (conn.clone(), service.clone());
+    let (g, r, m) = (gate.clone(), running.clone(), most.clone());
+    tokio::spawn(async move {
+        RpcServer::serve_with(&server, &svc, ephemeral(1), move |b: Vec<u8>| {
+            let (gate, running, most) = (g.clone(), r.clone(), m.clone());
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                gate.acquire().await.expect("open").forget();
+                running.fetch_sub(1, Ordering::SeqCst);
+                Some(b)
+            }
+        })
+        .await
+    });
+    settle().await;
+    let client = RpcClient::new(&conn);
+    let calls: Vec<_> = (0..10u32)
+        .map(|i| {
+            let (client, service) = (client.clone(), service.clone());
+            tokio::spawn(async move {
+                client
+                    .call(&service, &i.to_be_bytes(), CallOptions::default())
+                    .await
+            })
+        })
+        .collect();
+    let queue = koinos_services::mq::topology::rpc_queue(&service);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+    let ready = loop {
+        let stats = conn.queue_stats(&queue).await.unwrap().expect("queue");
+        if stats.ready == 0 && running.load(Ordering::SeqCst) == 1 {
+            break 0;
+        }
+        if tokio::time::Instant::now() > deadline {
+            break stats.ready;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        ready, 0,
+        "the deliveries beyond the running one are held by the consumer"
+    );
+    gate.add_permits(10);
+    for (i, call) in calls.into_iter().enumerate() {
+        assert_eq!(call.await.unwrap().unwrap(), (i as u32).to_be_bytes());
+    }
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        1,
+        "one job: one handler at a time"
+    );
+    conn.close().await;
+}
