@@ -206,13 +206,10 @@ pub async fn sync_step<L: Local>(local: &L, remote: &mut RemotePeer) -> Result<b
         return Err(PeerError::ChainNotConnected);
     }
     let count = (peer_height - lib_height).min(BLOCK_BATCH) as u32;
+    let fetch_started = std::time::Instant::now();
     let blocks = remote.blocks(&peer_head, lib_height + 1, count).await?;
-    tracing::info!(
-        peer = %remote.peer,
-        from = lib_height + 1,
-        count,
-        "applying blocks from peer"
-    );
+    let fetched = fetch_started.elapsed();
+    let apply_started = std::time::Instant::now();
     for block in blocks {
         match local.submit_block(block).await {
             Ok(()) | Err(SubmitError::Irreversible(_)) => {}
@@ -223,6 +220,15 @@ pub async fn sync_step<L: Local>(local: &L, remote: &mut RemotePeer) -> Result<b
             Err(SubmitError::Local(message)) => return Err(PeerError::Local(message)),
         }
     }
+    // one line per batch: how long the peer took to send it and the chain to apply it
+    tracing::info!(
+        peer = %remote.peer,
+        from = lib_height + 1,
+        count,
+        fetch_ms = fetched.as_millis() as u64,
+        apply_ms = apply_started.elapsed().as_millis() as u64,
+        "sync batch applied"
+    );
     Ok(false)
 }
 
