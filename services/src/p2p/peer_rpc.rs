@@ -496,6 +496,32 @@ mod tests {
         assert_eq!(Request::decode_args("Other", &[0x80]).unwrap(), None);
     }
 
+    #[tokio::test]
+    async fn oversized_requests_are_refused_before_they_are_read() {
+        // a ServiceID whose method name alone is 600 bytes
+        let header = ServiceId::peer_rpc(&"x".repeat(600)).encode();
+        let mut reader = futures::io::Cursor::new([header, vec![0x80]].concat());
+        assert!(matches!(
+            read_request(&mut reader).await,
+            Err(DecodeError::TooLarge(MAX_HEADER_BYTES))
+        ));
+        // arguments past 4 KiB
+        let mut args = Writer::new();
+        args.map_len(1);
+        args.str("ParentID");
+        args.bytes(&[0; 5000]);
+        let call = [
+            ServiceId::peer_rpc("GetAncestorBlockID").encode(),
+            args.into_bytes(),
+        ]
+        .concat();
+        let mut reader = futures::io::Cursor::new(call);
+        assert!(matches!(
+            read_request(&mut reader).await,
+            Err(DecodeError::TooLarge(MAX_REQUEST_BYTES))
+        ));
+    }
+
     /// An in-memory duplex stream: what the client writes, the server reads, and back.
     #[tokio::test]
     async fn call_and_serve_over_a_duplex_stream() {
