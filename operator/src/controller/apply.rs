@@ -16,10 +16,13 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 
 use super::build::keda::{KEDA_API_VERSION, ScaledObject, TriggerAuthentication};
-use super::build::meta::{LABEL_GENERATED, cluster_selector, content_hash};
+use super::build::meta::{
+    LABEL_GENERATED, cluster_selector, cluster_selector_labels, content_hash,
+};
 use super::build::rabbitmq::AmqpCredentials;
 use super::build::{Child, Desired, Generated, Order, Visitor};
 use super::error::{Error, is_rejected};
+use super::stores::ChildStores;
 use crate::crd::FIELD_MANAGER;
 use crate::model::naming::{
     AMQP_PASSWORD_KEY, AMQP_USERNAME_KEY, ERLANG_COOKIE_KEY, P2P_SEED_KEY, PRODUCER_KEY_SECRET_KEY,
@@ -157,6 +160,7 @@ pub struct Applier<'a> {
     client: &'a Client,
     namespace: &'a str,
     cache: &'a AppliedCache,
+    stores: Option<&'a ChildStores>,
     pub applied: Applied,
 }
 
@@ -166,8 +170,15 @@ impl<'a> Applier<'a> {
             client,
             namespace,
             cache,
+            stores: None,
             applied: Applied::default(),
         }
+    }
+
+    /// Read live children from these watch caches (where ready) instead of the API server.
+    pub fn with_stores(mut self, stores: &'a ChildStores) -> Self {
+        self.stores = Some(stores);
+        self
     }
 
     fn api<K>(&self) -> Api<K>
@@ -188,11 +199,17 @@ impl<'a> Applier<'a> {
             .annotations_mut()
             .insert(ANNOTATION_APPLIED_HASH.into(), hash.clone());
         let api: Api<K> = self.api();
-        let live = api.get_opt(&name).await.map_err(|source| Error::Apply {
-            kind,
-            name: name.clone(),
-            source,
-        })?;
+        let cached = self
+            .stores
+            .and_then(|stores| stores.get::<K>(self.namespace, &name));
+        let live = match cached {
+            Some(cached) => cached.map(|live| (*live).clone()),
+            None => api.get_opt(&name).await.map_err(|source| Error::Apply {
+                kind,
+                name: name.clone(),
+                source,
+            })?,
+        };
         if let Some(live) = &live
             && live.annotations().get(ANNOTATION_APPLIED_HASH) == Some(&hash)
             && self.cache.untouched_since_apply(live.meta())
@@ -378,22 +395,34 @@ impl<'a> Applier<'a> {
     ) -> Result<(), Error> {
         let kind = <K as k8s_openapi::Resource>::KIND;
         let api: Api<K> = self.api();
-        let list = match api
-            .list_metadata(&ListParams::default().labels(&cluster_selector(&vc.name)))
-            .await
-        {
-            Ok(list) => list,
-            // A kind the API server does not serve (KEDA not installed) has no children.
-            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
-            Err(source) => return Err(Error::ListChildren { kind, source }),
+        let cached = self.stores.and_then(|stores| {
+            stores.list::<K>(self.namespace, &cluster_selector_labels(&vc.name))
+        });
+        let items: Vec<kube::core::ObjectMeta> = match cached {
+            Some(items) => items.iter().map(|o| o.meta().clone()).collect(),
+            None => match api
+                .list_metadata(&ListParams::default().labels(&cluster_selector(&vc.name)))
+                .await
+            {
+                Ok(list) => list.items.into_iter().map(|o| o.metadata).collect(),
+                // A kind the API server does not serve (KEDA not installed) has no children.
+                Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+                Err(source) => return Err(Error::ListChildren { kind, source }),
+            },
         };
-        for item in list.items {
-            let name = item.name_any();
+        for item in items {
+            let name = item.name.clone().unwrap_or_default();
             let owned = item
-                .owner_references()
+                .owner_references
                 .iter()
+                .flatten()
                 .any(|o| Some(&o.uid) == vc.uid.as_ref() && o.controller == Some(true));
-            let generated = item.labels().get(LABEL_GENERATED).map(String::as_str) == Some("true");
+            let generated = item
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_GENERATED))
+                .map(String::as_str)
+                == Some("true");
             if keep.contains(&name) || !owned || generated {
                 continue;
             }

@@ -5,6 +5,7 @@ pub mod build;
 pub mod error;
 pub mod events;
 pub mod status;
+pub mod stores;
 mod wiring;
 
 pub use self::wiring::{
@@ -65,13 +66,15 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
     };
     let (applied, observed) = if vc.operation.reconciliation_paused {
         // Paused means no child is written; the cluster still runs, so its chain is read.
-        let (observed, broker) =
-            tokio::join!(status::observe(&ctx.client, &vc), ctx.read_broker(&vc));
+        let (observed, broker) = tokio::join!(
+            status::observe(&ctx.client, Some(&ctx.stores), &vc),
+            ctx.read_broker(&vc)
+        );
         (None, merge_broker(observed?, broker))
     } else {
         // The broker read (bounded by its timeout) overlaps the apply.
         let (applied, broker) = tokio::join!(apply_children(&ctx, &vc), ctx.read_broker(&vc));
-        let observed = status::observe(&ctx.client, &vc).await?;
+        let observed = status::observe(&ctx.client, Some(&ctx.stores), &vc).await?;
         (Some(applied), merge_broker(observed, broker))
     };
     let outcome = Outcome::of(applied.as_ref());
@@ -95,7 +98,7 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
 async fn apply_children(ctx: &Context, vc: &ValidatedCluster) -> Result<Applied, Error> {
     let generated = apply::ensure_generated(&ctx.client, vc).await?;
     let desired = build::build(vc, &generated);
-    let mut applier = Applier::new(&ctx.client, &vc.namespace, &ctx.cache);
+    let mut applier = Applier::new(&ctx.client, &vc.namespace, &ctx.cache).with_stores(&ctx.stores);
     applier.apply_all(&desired).await?;
     applier.delete_orphans(vc, &desired).await?;
     Ok(applier.applied)

@@ -12,8 +12,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{Api, Client};
 
-use super::build::rabbitmq;
+use super::build::{Child, rabbitmq};
 use super::error::Error;
+use super::stores::ChildStores;
 use crate::crd::status::{ChainStatus, KoinosClusterStatus, ServiceStatus};
 use crate::model::naming::{InputKind, UserInput, child_name, user_inputs};
 use crate::model::{Amqp, ValidatedCluster};
@@ -85,24 +86,37 @@ pub struct Observed {
     pub missing: Vec<MissingInput>,
 }
 
-/// Read the workloads' replica counts.
-pub async fn observe(client: &Client, vc: &ValidatedCluster) -> Result<Observed, Error> {
-    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &vc.namespace);
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &vc.namespace);
-    let read_err = |kind: &'static str, name: &str| {
-        let name = name.to_string();
-        move |source| Error::ReadStatus { kind, name, source }
-    };
+/// A child from the watch cache when it is ready, else from the API server.
+async fn live<K: Child>(
+    client: &Client,
+    stores: Option<&ChildStores>,
+    vc: &ValidatedCluster,
+    name: &str,
+) -> Result<Option<K>, Error> {
+    if let Some(cached) = stores.and_then(|s| s.get::<K>(&vc.namespace, name)) {
+        return Ok(cached.map(|k| (*k).clone()));
+    }
+    let api: Api<K> = Api::namespaced(client.clone(), &vc.namespace);
+    api.get_opt(name).await.map_err(|source| Error::ReadStatus {
+        kind: <K as k8s_openapi::Resource>::KIND,
+        name: name.to_string(),
+        source,
+    })
+}
+
+/// Read the workloads' replica counts (from the watch caches when given and ready).
+pub async fn observe(
+    client: &Client,
+    stores: Option<&ChildStores>,
+    vc: &ValidatedCluster,
+) -> Result<Observed, Error> {
     let mut observed = Observed {
         missing: missing_inputs(client, vc).await?,
         ..Observed::default()
     };
     if let Amqp::Managed(_) = &vc.amqp {
         let name = child_name(vc, rabbitmq::COMPONENT);
-        let sts = sets
-            .get_opt(&name)
-            .await
-            .map_err(read_err("StatefulSet", &name))?;
+        let sts = live::<StatefulSet>(client, stores, vc, &name).await?;
         let ready = sts
             .and_then(|s| s.status)
             .and_then(|s| s.ready_replicas)
@@ -112,10 +126,7 @@ pub async fn observe(client: &Client, vc: &ValidatedCluster) -> Result<Observed,
     for svc in &vc.services {
         let name = child_name(vc, svc.profile.component);
         let (desired, ready) = if svc.profile.class.is_stateful_set() {
-            let sts = sets
-                .get_opt(&name)
-                .await
-                .map_err(read_err("StatefulSet", &name))?;
+            let sts = live::<StatefulSet>(client, stores, vc, &name).await?;
             let desired = sts
                 .as_ref()
                 .and_then(|s| s.spec.as_ref())
@@ -123,10 +134,7 @@ pub async fn observe(client: &Client, vc: &ValidatedCluster) -> Result<Observed,
             let ready = sts.and_then(|s| s.status).and_then(|s| s.ready_replicas);
             (desired, ready)
         } else {
-            let deployment = deployments
-                .get_opt(&name)
-                .await
-                .map_err(read_err("Deployment", &name))?;
+            let deployment = live::<Deployment>(client, stores, vc, &name).await?;
             let desired = deployment
                 .as_ref()
                 .and_then(|d| d.spec.as_ref())

@@ -15,13 +15,15 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::ListParams;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
 use kube::{Api, Client, Resource};
 use tracing::{info, warn};
 
 use super::apply::AppliedCache;
+use super::build::Child;
 use super::build::meta::{LABEL_MANAGED_BY, MANAGED_BY};
 use super::status::BrokerObservation;
+use super::stores::ChildStores;
 use super::{error_policy, reconcile};
 use crate::broker::{AmqpBrokerReader, ReaderOptions};
 use crate::crd::{FIELD_MANAGER, KoinosCluster};
@@ -77,6 +79,8 @@ pub struct Context {
     pub metrics: Metrics,
     pub recorder: Recorder,
     pub cache: AppliedCache,
+    /// Watch caches of the children (filled by [`run_with_broker`]'s watches).
+    pub stores: ChildStores,
     pub resync: Duration,
     /// `None`: brokers are not read (status.chain and queue depths stay as they are).
     pub broker: Option<BrokerOptions>,
@@ -100,6 +104,7 @@ impl Context {
             client,
             metrics,
             cache: AppliedCache::default(),
+            stores: ChildStores::default(),
             resync,
             broker: None,
             failures: Mutex::new(HashMap::new()),
@@ -157,6 +162,22 @@ pub async fn run(
     run_with_broker(client, options, broker, metrics, shutdown).await
 }
 
+/// The watch of one child kind: its events trigger the owner's pass, and it fills the kind's
+/// cache in `stores`.
+fn child_watch<K: Child>(
+    client: &Client,
+    ns: &Option<String>,
+    config: &watcher::Config,
+    stores: &mut ChildStores,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + use<K> {
+    let (store, writer) = reflector::store();
+    stores.insert::<K>(store);
+    watcher(api_for::<K>(client, ns), config.clone())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects()
+}
+
 /// [`run`] with a given broker reader and chain status interval.
 pub async fn run_with_broker(
     client: Client,
@@ -168,33 +189,49 @@ pub async fn run_with_broker(
     let clusters: Api<KoinosCluster> = api_for(&client, &options.namespace);
     // Fail fast with a clear error when the CRD is missing or RBAC forbids listing.
     clusters.list(&ListParams::default().limit(1)).await?;
-    let context = Arc::new(
-        Context::new(
-            client.clone(),
-            metrics,
-            options.resync,
-            options.instance.clone(),
-        )
-        .with_broker(broker),
-    );
+    let mut context = Context::new(
+        client.clone(),
+        metrics,
+        options.resync,
+        options.instance.clone(),
+    )
+    .with_broker(broker);
     let children = watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={MANAGED_BY}"));
     let ns = &options.namespace;
     info!(
         namespace = ns.as_deref().unwrap_or("<all>"),
         "starting the KoinosCluster controller"
     );
-    Controller::new(clusters, watcher::Config::default())
-        .owns(api_for::<ConfigMap>(&client, ns), children.clone())
-        .owns(api_for::<Secret>(&client, ns), children.clone())
-        .owns(api_for::<Service>(&client, ns), children.clone())
-        .owns(api_for::<NetworkPolicy>(&client, ns), children.clone())
-        .owns(api_for::<StatefulSet>(&client, ns), children.clone())
-        .owns(api_for::<Deployment>(&client, ns), children.clone())
-        .owns(
-            api_for::<HorizontalPodAutoscaler>(&client, ns),
-            children.clone(),
-        )
-        .owns(api_for::<PodDisruptionBudget>(&client, ns), children)
+    // Only spec changes (a new generation) trigger a pass, not status writes (the operator's
+    // own, every chain status interval on a live chain) or metadata edits; the store still
+    // reflects every change, so a pass always sees the latest status.
+    let (reader, writer) = reflector::store();
+    let cluster_changes = watcher(clusters, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default());
+    // Each child kind's watch both triggers its owner's pass and fills a cache the apply step
+    // reads instead of the API server.
+    let stores = &mut context.stores;
+    let config_maps = child_watch::<ConfigMap>(&client, ns, &children, stores);
+    let secrets = child_watch::<Secret>(&client, ns, &children, stores);
+    let services = child_watch::<Service>(&client, ns, &children, stores);
+    let policies = child_watch::<NetworkPolicy>(&client, ns, &children, stores);
+    let sets = child_watch::<StatefulSet>(&client, ns, &children, stores);
+    let deployments = child_watch::<Deployment>(&client, ns, &children, stores);
+    let hpas = child_watch::<HorizontalPodAutoscaler>(&client, ns, &children, stores);
+    let pdbs = child_watch::<PodDisruptionBudget>(&client, ns, &children, stores);
+    let context = Arc::new(context);
+    Controller::for_stream(cluster_changes, reader)
+        .owns_stream(config_maps)
+        .owns_stream(secrets)
+        .owns_stream(services)
+        .owns_stream(policies)
+        .owns_stream(sets)
+        .owns_stream(deployments)
+        .owns_stream(hpas)
+        .owns_stream(pdbs)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {

@@ -40,7 +40,20 @@ pub fn labels(vc: &ValidatedCluster, component: &str) -> BTreeMap<String, String
 
 /// Label selector listing every child of a cluster (orphan cleanup).
 pub fn cluster_selector(cluster: &str) -> String {
-    format!("{LABEL_NAME}={APP_NAME},{LABEL_INSTANCE}={cluster},{LABEL_MANAGED_BY}={MANAGED_BY}")
+    cluster_selector_labels(cluster)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The labels of [`cluster_selector`], as pairs (matching watch-cache entries).
+pub fn cluster_selector_labels(cluster: &str) -> [(&'static str, &str); 3] {
+    [
+        (LABEL_NAME, APP_NAME),
+        (LABEL_INSTANCE, cluster),
+        (LABEL_MANAGED_BY, MANAGED_BY),
+    ]
 }
 
 pub fn selector(vc: &ValidatedCluster, component: &str) -> LabelSelector {

@@ -76,6 +76,7 @@ pub trait Child:
     + DeserializeOwned
     + Send
     + Sync
+    + 'static
 {
 }
 
@@ -88,6 +89,7 @@ impl<K> Child for K where
         + DeserializeOwned
         + Send
         + Sync
+        + 'static
 {
 }
 
