@@ -60,3 +60,78 @@ impl ChildStores {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::core::ObjectMeta;
+    use kube::runtime::reflector;
+    use kube::runtime::watcher::Event;
+
+    use super::*;
+
+    fn map(namespace: &str, name: &str, instance: &str) -> ConfigMap {
+        ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(namespace.into()),
+                labels: Some(
+                    [
+                        ("app.kubernetes.io/name".to_string(), "koinos".to_string()),
+                        ("app.kubernetes.io/instance".into(), instance.into()),
+                        (
+                            "app.kubernetes.io/managed-by".into(),
+                            "koinos-operator".into(),
+                        ),
+                    ]
+                    .into(),
+                ),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_store_answers_only_once_synced_and_kinds_without_one_never() {
+        let (store, mut writer) = reflector::store::<ConfigMap>();
+        let mut stores = ChildStores::default();
+        stores.insert(store);
+        writer.apply_watcher_event(&Event::Init);
+        writer.apply_watcher_event(&Event::InitApply(map("a", "devnet-config", "devnet")));
+        assert!(
+            stores.get::<ConfigMap>("a", "devnet-config").is_none(),
+            "still listing: ask the API server"
+        );
+        writer.apply_watcher_event(&Event::InitDone);
+        writer.apply_watcher_event(&Event::Apply(map("a", "other-config", "other")));
+        writer.apply_watcher_event(&Event::Apply(map("b", "devnet-config", "devnet")));
+        assert!(
+            stores
+                .get::<ConfigMap>("a", "devnet-config")
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            stores.get::<ConfigMap>("a", "absent").unwrap().is_none(),
+            "synced: known absent"
+        );
+        let selector = [
+            ("app.kubernetes.io/name", "koinos"),
+            ("app.kubernetes.io/instance", "devnet"),
+            ("app.kubernetes.io/managed-by", "koinos-operator"),
+        ];
+        let listed: Vec<_> = stores
+            .list::<ConfigMap>("a", &selector)
+            .unwrap()
+            .iter()
+            .map(|c| c.name_any())
+            .collect();
+        assert_eq!(listed, ["devnet-config"], "this namespace, this cluster");
+        assert!(
+            stores
+                .get::<k8s_openapi::api::core::v1::Secret>("a", "x")
+                .is_none()
+        );
+    }
+}
