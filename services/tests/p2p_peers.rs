@@ -126,7 +126,7 @@ impl Local for MockLocal {
             return Ok(()); // known
         }
         if height != head + 1 {
-            return Err(SubmitError::Refused("unknown previous block".into()));
+            return Err(SubmitError::Unlinkable("unknown previous block".into()));
         }
         blocks.insert(height, block);
         Ok(())
@@ -203,6 +203,14 @@ async fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p2p_syncs_gossips_and_drops_liars() {
+    // the nodes' logs, shown when the test fails (RUST_LOG overrides the level)
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "koinos_services=info".into()),
+        )
+        .with_test_writer()
+        .try_init();
     let a = node("a", MockLocal::new(1, 1203), &[]).await;
     let b = node("b", MockLocal::new(1, 0), &[&a]).await;
 
@@ -240,6 +248,29 @@ async fn p2p_syncs_gossips_and_drops_liars() {
     })
     .await;
 
+    // a block gossiped before its parent waits for it: 1206 then 1205
+    for height in [1205, 1206] {
+        a.local.blocks.lock().unwrap().insert(height, block(height));
+    }
+    for height in [1206, 1205] {
+        let data = a.local.blocks.lock().unwrap()[&height].encode_to_vec();
+        a.shared
+            .commands
+            .send(Command::Publish {
+                topic: "koinos.blocks",
+                data,
+            })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    wait_until(
+        "orphan applied after its parent",
+        Duration::from_secs(5),
+        || b.local.height() == 1206,
+    )
+    .await;
+
     // a transaction published by b reaches a's chain (submit_transaction)
     let tx = Transaction {
         id: vec![0x12, 0x20, 9],
@@ -258,13 +289,20 @@ async fn p2p_syncs_gossips_and_drops_liars() {
     })
     .await;
 
-    // a peer of another chain is scored at once and disconnected
+    // a peer of another chain is scored at once and disconnected: both run the handshake, and
+    // whichever finishes first bans the other and drops the connection (then neither redials)
     let liar = node("liar", MockLocal::new(2, 10), &[&a]).await;
     wait_until("liar banned", Duration::from_secs(30), || {
-        a.shared.is_banned(&liar.id) && !a.shared.is_connected(&liar.id)
+        (a.shared.is_banned(&liar.id) || liar.shared.is_banned(&a.id))
+            && !a.shared.is_connected(&liar.id)
     })
     .await;
-    assert_eq!(a.local.height(), 1204, "nothing from the liar was applied");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(
+        !a.shared.is_connected(&liar.id),
+        "the banned side is not redialed"
+    );
+    assert_eq!(a.local.height(), 1206, "nothing from the liar was applied");
 
     // garbage on the peer RPC: each malformed call costs 5000; past 100000 the peer is dropped
     let garbler = node("garbler", MockLocal::new(1, 1204), &[&a]).await;
@@ -315,7 +353,7 @@ async fn p2p_syncs_gossips_and_drops_liars() {
         a.shared.is_banned(&gossiper.id) && !a.shared.is_connected(&gossiper.id)
     })
     .await;
-    assert_eq!(a.local.height(), 1204);
+    assert_eq!(a.local.height(), 1206);
 
     // checkpoints: a node requiring block 5 as a has it handshakes; one requiring another
     // block 5 scores a at once and drops it
@@ -351,7 +389,7 @@ async fn p2p_syncs_gossips_and_drops_liars() {
         "nothing synced past a failed handshake"
     );
     wait_until("checkpoint holder synced", Duration::from_secs(60), || {
-        agreeing.local.height() >= 1204
+        agreeing.local.height() >= 1206
     })
     .await;
     assert!(!agreeing.shared.is_banned(&a.id));

@@ -63,3 +63,81 @@ mod tests {
         assert!(!gossip_enabled(false, true, 3, now, now, age));
     }
 }
+
+/// Gossiped blocks whose parent the chain does not know yet, by parent id: applied once the
+/// parent is (the official applicator holds them the same way), forgotten after
+/// [`ORPHAN_TTL`], at most [`MAX_ORPHANS`].
+#[derive(Debug, Default)]
+pub struct Orphans<B> {
+    by_parent: std::collections::HashMap<Vec<u8>, Vec<(std::time::Instant, B)>>,
+    count: usize,
+}
+
+/// How long an orphan block is kept.
+pub const ORPHAN_TTL: Duration = Duration::from_secs(60);
+/// Most orphan blocks kept.
+pub const MAX_ORPHANS: usize = 256;
+
+impl<B> Orphans<B> {
+    /// Keeps `block` until `parent` is applied; false when full.
+    pub fn insert(&mut self, parent: Vec<u8>, block: B, now: std::time::Instant) -> bool {
+        self.expire(now);
+        if self.count >= MAX_ORPHANS {
+            return false;
+        }
+        self.by_parent.entry(parent).or_default().push((now, block));
+        self.count += 1;
+        true
+    }
+
+    /// The blocks waiting for `parent`, removed.
+    pub fn take_children(&mut self, parent: &[u8], now: std::time::Instant) -> Vec<B> {
+        self.expire(now);
+        let children = self.by_parent.remove(parent).unwrap_or_default();
+        self.count -= children.len();
+        children.into_iter().map(|(_, b)| b).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn expire(&mut self, now: std::time::Instant) {
+        let mut removed = 0;
+        self.by_parent.retain(|_, blocks| {
+            let before = blocks.len();
+            blocks.retain(|(at, _)| now.saturating_duration_since(*at) < ORPHAN_TTL);
+            removed += before - blocks.len();
+            !blocks.is_empty()
+        });
+        self.count -= removed;
+    }
+}
+
+#[cfg(test)]
+mod orphan_tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn orphans_wait_for_their_parent_expire_and_are_bounded() {
+        let mut orphans = Orphans::default();
+        let t0 = Instant::now();
+        assert!(orphans.insert(vec![1], "b2", t0));
+        assert!(orphans.insert(vec![1], "b2'", t0));
+        assert!(orphans.insert(vec![2], "b3", t0));
+        assert_eq!(orphans.take_children(&[1], t0), vec!["b2", "b2'"]);
+        assert_eq!(orphans.len(), 1);
+        assert!(orphans.take_children(&[1], t0).is_empty());
+        assert!(orphans.take_children(&[2], t0 + ORPHAN_TTL).is_empty());
+        assert!(orphans.is_empty());
+        for _ in 0..MAX_ORPHANS {
+            assert!(orphans.insert(vec![9], "x", t0));
+        }
+        assert!(!orphans.insert(vec![9], "y", t0));
+    }
+}

@@ -79,6 +79,8 @@ pub struct Shared {
     pub connected: Mutex<HashSet<PeerId>>,
     pub gossip_enabled: AtomicBool,
     pub control: Mutex<libp2p_stream::Control>,
+    /// Gossiped blocks waiting for their parent.
+    pub orphans: Mutex<super::gossip::Orphans<koinos_protocol::Block>>,
 }
 
 impl Shared {

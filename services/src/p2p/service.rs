@@ -151,6 +151,7 @@ pub async fn start<L: Local>(
         connected: Mutex::new(Default::default()),
         gossip_enabled: Default::default(),
         control: Mutex::new(swarm.behaviour_mut().stream_control()),
+        orphans: Mutex::default(),
     });
     tokio::spawn(run_swarm(
         swarm,
@@ -241,7 +242,33 @@ async fn gossip_in<L: Local>(
     }
     let (result, offence) = match topic {
         BLOCKS_TOPIC => match Block::decode(data.as_slice()) {
-            Ok(block) => (local.submit_block(block).await, Offence::BlockApplication),
+            Ok(block) => {
+                let id = block.id.clone();
+                let parent = block
+                    .header
+                    .as_ref()
+                    .map(|h| h.previous.clone())
+                    .unwrap_or_default();
+                match local.submit_block(block.clone()).await {
+                    Ok(()) => {
+                        sync::apply_orphans(local, shared, id).await;
+                        (Ok(()), Offence::BlockApplication)
+                    }
+                    Err(SubmitError::Unlinkable(message)) => {
+                        let kept = shared.orphans.lock().expect("orphans lock").insert(
+                            parent,
+                            block,
+                            std::time::Instant::now(),
+                        );
+                        tracing::debug!(kept, "gossiped block ahead of our head");
+                        (
+                            Err(SubmitError::Unlinkable(message)),
+                            Offence::BlockApplication,
+                        )
+                    }
+                    Err(other) => (Err(other), Offence::BlockApplication),
+                }
+            }
             Err(_) => {
                 shared.punish(source, Offence::Deserialization);
                 return MessageAcceptance::Reject;

@@ -189,7 +189,11 @@ pub async fn handshake<L: Local>(
 }
 
 /// One sync step: true when we are synced with the peer (nothing to fetch).
-pub async fn sync_step<L: Local>(local: &L, remote: &mut RemotePeer) -> Result<bool, PeerError> {
+pub async fn sync_step<L: Local>(
+    local: &L,
+    shared: &Shared,
+    remote: &mut RemotePeer,
+) -> Result<bool, PeerError> {
     let (lib_id, lib_height) = local.lib().await.map_err(local_error)?;
     let (peer_head, peer_height) = remote.head().await?;
     if peer_height <= lib_height {
@@ -210,6 +214,7 @@ pub async fn sync_step<L: Local>(local: &L, remote: &mut RemotePeer) -> Result<b
     let blocks = remote.blocks(&peer_head, lib_height + 1, count).await?;
     let fetched = fetch_started.elapsed();
     let apply_started = std::time::Instant::now();
+    let last = blocks.last().map(|b| b.id.clone());
     for block in blocks {
         match local.submit_block(block).await {
             Ok(()) | Err(SubmitError::Irreversible(_)) => {}
@@ -219,6 +224,9 @@ pub async fn sync_step<L: Local>(local: &L, remote: &mut RemotePeer) -> Result<b
             }
             Err(SubmitError::Local(message)) => return Err(PeerError::Local(message)),
         }
+    }
+    if let Some(last) = last {
+        apply_orphans(local, shared, last).await;
     }
     // one line per batch: how long the peer took to send it and the chain to apply it
     tracing::info!(
@@ -230,6 +238,25 @@ pub async fn sync_step<L: Local>(local: &L, remote: &mut RemotePeer) -> Result<b
         "sync batch applied"
     );
     Ok(false)
+}
+
+/// Applies the gossiped blocks that were waiting for `parent` (and theirs, in turn).
+pub async fn apply_orphans<L: Local>(local: &L, shared: &Shared, parent: Vec<u8>) {
+    let mut parents = vec![parent];
+    while let Some(parent) = parents.pop() {
+        let children = shared
+            .orphans
+            .lock()
+            .expect("orphans lock")
+            .take_children(&parent, std::time::Instant::now());
+        for block in children {
+            let id = block.id.clone();
+            match local.submit_block(block).await {
+                Ok(()) => parents.push(id),
+                Err(error) => tracing::debug!(%error, "orphan block not applied"),
+            }
+        }
+    }
 }
 
 /// Handshakes (retrying) and syncs with `peer` until it disconnects or `stop`.
@@ -256,7 +283,7 @@ pub async fn run_peer<L: Local>(
         }
         tracing::info!(%peer, "handshake done");
         loop {
-            let pause = match sync_step(&*local, &mut remote).await {
+            let pause = match sync_step(&*local, &shared, &mut remote).await {
                 Ok(true) => SYNCED_PING,
                 Ok(false) => Duration::ZERO,
                 Err(error) => {
