@@ -95,7 +95,18 @@ fn secret_text(secret: &Secret, key: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-async fn read_secret(api: &Api<Secret>, name: &str) -> Result<Option<Secret>, Error> {
+/// A generated Secret: from the watch cache when it holds it (generated Secrets never change),
+/// otherwise from the API server: a cache's "absent" may only be lag, and acting on it would
+/// generate the material again.
+async fn read_secret(
+    api: &Api<Secret>,
+    stores: Option<&ChildStores>,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Secret>, Error> {
+    if let Some(Some(cached)) = stores.and_then(|s| s.get::<Secret>(namespace, name)) {
+        return Ok(Some((*cached).clone()));
+    }
     api.get_opt(name)
         .await
         .map_err(|source| Error::ReadGenerated {
@@ -107,8 +118,16 @@ async fn read_secret(api: &Api<Secret>, name: &str) -> Result<Option<Secret>, Er
 
 /// Read back generated material, generating (once) whatever does not exist yet. The
 /// generated Secrets are then applied like any child, with identical content every pass.
-pub async fn ensure_generated(client: &Client, vc: &ValidatedCluster) -> Result<Generated, Error> {
+pub async fn ensure_generated(
+    client: &Client,
+    stores: Option<&ChildStores>,
+    vc: &ValidatedCluster,
+) -> Result<Generated, Error> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &vc.namespace);
+    let read_secret = |name: String| {
+        let secrets = secrets.clone();
+        async move { read_secret(&secrets, stores, &vc.namespace, &name).await }
+    };
     let mut generated = Generated::default();
     let corrupt = |name: &str, reason: &str| Error::CorruptGenerated {
         kind: "Secret",
@@ -118,7 +137,7 @@ pub async fn ensure_generated(client: &Client, vc: &ValidatedCluster) -> Result<
 
     if matches!(vc.amqp, Amqp::Managed(_)) {
         let name = amqp_secret_name(vc);
-        generated.amqp = Some(match read_secret(&secrets, &name).await? {
+        generated.amqp = Some(match read_secret(name.clone()).await? {
             Some(secret) => AmqpCredentials {
                 username: secret_text(&secret, AMQP_USERNAME_KEY)
                     .ok_or_else(|| corrupt(&name, "no username"))?,
@@ -136,7 +155,7 @@ pub async fn ensure_generated(client: &Client, vc: &ValidatedCluster) -> Result<
     }
     if vc.network == Network::Devnet {
         let name = producer_key_secret_name(&vc.name);
-        generated.producer_key = Some(match read_secret(&secrets, &name).await? {
+        generated.producer_key = Some(match read_secret(name.clone()).await? {
             Some(secret) => secret_text(&secret, PRODUCER_KEY_SECRET_KEY)
                 .and_then(|wif| PrivateKey::from_wif(&wif).ok())
                 .ok_or_else(|| corrupt(&name, "private.key is not a WIF private key"))?,
@@ -145,7 +164,7 @@ pub async fn ensure_generated(client: &Client, vc: &ValidatedCluster) -> Result<
     }
     if vc.takes(ServiceInput::NodeSeed) {
         let name = p2p_identity_secret_name(vc);
-        generated.p2p_seed = Some(match read_secret(&secrets, &name).await? {
+        generated.p2p_seed = Some(match read_secret(name.clone()).await? {
             Some(secret) => {
                 secret_text(&secret, P2P_SEED_KEY).ok_or_else(|| corrupt(&name, "no seed"))?
             }

@@ -96,7 +96,7 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
 
 /// Generated material (read back, or made once) -> build (pure) -> apply -> orphan cleanup.
 async fn apply_children(ctx: &Context, vc: &ValidatedCluster) -> Result<Applied, Error> {
-    let generated = apply::ensure_generated(&ctx.client, vc).await?;
+    let generated = apply::ensure_generated(&ctx.client, Some(&ctx.stores), vc).await?;
     let desired = build::build(vc, &generated);
     let mut applier = Applier::new(&ctx.client, &vc.namespace, &ctx.cache).with_stores(&ctx.stores);
     applier.apply_all(&desired).await?;
