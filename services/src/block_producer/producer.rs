@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::fill::{ResourceBounds, select_transactions};
 use super::key::ProducerKey;
+use crate::chain::block::MAX_FUTURE_MS;
 use crate::chain::builder::seal_block;
 use crate::mq::topology::service;
 use crate::mq::typed::TypedClient;
@@ -145,9 +146,12 @@ impl Producer {
         })
     }
 
-    /// Records a block seen on `koinos.mempool.block_accepted`.
+    /// Records a block seen on `koinos.mempool.block_accepted`. A head time further ahead of now
+    /// than any chain accepts ([`MAX_FUTURE_MS`]) is ignored: the mempool relays any
+    /// `koinos.block.accept` bytes, and such a time, kept as the latest, would date every next
+    /// block after it and the chain would refuse them all (-1010), for good.
     pub fn on_block_accepted(&self, head: bool, timestamp: u64) {
-        if head {
+        if head && timestamp <= now_millis().saturating_add(MAX_FUTURE_MS) {
             self.last_head_time.fetch_max(timestamp, Ordering::Relaxed);
         }
     }
@@ -321,6 +325,25 @@ impl Producer {
 mod tests {
     use super::*;
     use koinos_protocol::{BlockTopology, Transaction};
+
+    /// Found reviewing the broadcast paths for services/tests/fuzz_amqp.rs: one far-future
+    /// head time on `koinos.block.accept` stopped production until the producer restarted.
+    #[tokio::test]
+    async fn a_head_time_no_chain_accepts_is_ignored() {
+        let conn = crate::mq::Connection::connect_supervised("amqp://guest:guest@127.0.0.1:1/")
+            .expect("a valid URL");
+        let producer = Producer::new(
+            &crate::mq::RpcClient::new(&conn),
+            ProducerKey::generate(),
+            ProducerOptions::default(),
+        );
+        let now = now_millis();
+        producer.on_block_accepted(true, u64::MAX);
+        producer.on_block_accepted(true, now + MAX_FUTURE_MS + 60_000);
+        assert_eq!(producer.last_head_time.load(Ordering::Relaxed), 0);
+        producer.on_block_accepted(true, now + 1_000);
+        assert_eq!(producer.last_head_time.load(Ordering::Relaxed), now + 1_000);
+    }
 
     fn head(height: u64, time: u64) -> GetHeadInfoResponse {
         GetHeadInfoResponse {
