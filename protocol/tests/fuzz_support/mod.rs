@@ -19,6 +19,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 static PANICS: AtomicUsize = AtomicUsize::new(0);
+/// Targets of one test binary run one at a time, so that a panic is counted by its own.
+static SERIAL: Mutex<()> = Mutex::new(());
 static HOOK: std::sync::Once = std::sync::Once::new();
 
 /// Cases to run: `FUZZ_CASES` if set, else `default`.
@@ -79,6 +81,7 @@ pub struct Fuzz {
     pub errors: usize,
     pub accepted: usize,
     crashes: Mutex<Vec<String>>,
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
 
 /// What a case did with its input.
@@ -91,6 +94,7 @@ pub enum Outcome {
 
 impl Fuzz {
     pub fn new(name: &str) -> Self {
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         install_hook();
         let mut hasher = DefaultHasher::new();
         name.hash(&mut hasher);
@@ -101,6 +105,7 @@ impl Fuzz {
             errors: 0,
             accepted: 0,
             crashes: Mutex::new(Vec::new()),
+            _serial: serial,
         }
     }
 
