@@ -6,7 +6,8 @@
 //! - [`crypto`]: multihash, secp256k1 signatures, addresses, WIF;
 //! - [`ids`], [`merkle`], [`nonce`], [`genesis`]: ids, merkle roots, nonces, chain id;
 //! - [`devnet`]: the devnet genesis (native KCS-4 token, initial balances);
-//! - [`seal`]: fill in and check roots, ids and signatures of transactions and blocks.
+//! - [`seal`]: fill in and check roots, ids and signatures of transactions and blocks;
+//! - [`p2p_identity`]: the p2p node key from a seed and its libp2p peer id.
 
 pub mod crypto;
 pub mod devnet;
@@ -15,6 +16,7 @@ pub mod ids;
 pub mod json;
 pub mod merkle;
 pub mod nonce;
+pub mod p2p_identity;
 pub mod pb;
 pub mod seal;
 

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use clap::Args;
+use koinos_protocol::p2p_identity::node_secret;
 use libp2p::identity::{Keypair, ecdsa};
 use libp2p::{Multiaddr, PeerId};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// The official default listen address.
 pub const LISTEN_DEFAULT: &str = "/ip4/127.0.0.1/tcp/8888";
@@ -127,26 +127,17 @@ pub fn peer_id_of(addr: &Multiaddr) -> Option<PeerId> {
     })
 }
 
-/// The node key: ECDSA P-256 as the official node uses, derived from `seed` (random when
-/// empty). The secret scalar is sha256("koinos-p2p identity" ‖ counter ‖ seed) for the first
-/// counter giving a valid scalar, so a seed always gives the same peer id here. It is not the
-/// official node's peer id for that seed: the official key comes from Go's `math/rand` seeded
-/// with md5(seed), fed to `ecdsa.GenerateKey`, which since Go 1.20 reads one extra random byte
-/// half of the time (`randutil.MaybeReadByte`) and so is not reproducible even by Go.
+/// The node key: ECDSA P-256 as the official node uses, derived from `seed` by
+/// [`koinos_protocol::p2p_identity::node_secret`] (random when empty), so a seed always gives
+/// the same peer id here and the operator can publish it. The official node's peer id for a
+/// seed cannot be reproduced (see that module).
 pub fn identity(seed: &str) -> Keypair {
     if seed.is_empty() {
         return Keypair::generate_ecdsa();
     }
-    for counter in 0u32.. {
-        let mut hasher = Sha256::new();
-        hasher.update(b"koinos-p2p identity");
-        hasher.update(counter.to_be_bytes());
-        hasher.update(seed.as_bytes());
-        if let Ok(secret) = ecdsa::SecretKey::try_from_bytes(hasher.finalize().as_slice()) {
-            return ecdsa::Keypair::from(secret).into();
-        }
-    }
-    unreachable!("a valid P-256 scalar is found within a few hashes")
+    let secret = ecdsa::SecretKey::try_from_bytes(node_secret(seed))
+        .expect("node_secret is a valid P-256 scalar");
+    ecdsa::Keypair::from(secret).into()
 }
 
 #[cfg(test)]
@@ -163,6 +154,22 @@ mod tests {
             identity("").public().to_peer_id()
         );
         assert!(identity("alice").public().try_into_ecdsa().is_ok());
+    }
+
+    #[test]
+    fn the_published_peer_id_is_the_one_libp2p_derives() {
+        for seed in [
+            "alice",
+            "x",
+            "a seed with spaces",
+            "0123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(
+                koinos_protocol::p2p_identity::peer_id(seed),
+                identity(seed).public().to_peer_id().to_string(),
+                "{seed}"
+            );
+        }
     }
 
     #[test]

@@ -372,9 +372,80 @@ async fn reconnect(
             let Some(peer) = peer_id_of(addr) else {
                 continue;
             };
-            if !shared.is_connected(&peer) && !shared.is_banned(&peer) {
-                let _ = shared.commands.send(Command::Dial(addr.clone())).await;
+            if shared.is_connected(&peer) || shared.is_banned(&peer) {
+                continue;
+            }
+            // Resolved at each attempt: a peer's Service or seed host may move.
+            match resolve_dns(addr).await {
+                Ok(resolved) => {
+                    let _ = shared.commands.send(Command::Dial(resolved)).await;
+                }
+                Err(error) => tracing::debug!(%addr, %error, "resolving a peer address"),
             }
         }
+    }
+}
+
+/// `addr` with a leading `/dns`, `/dns4` or `/dns6` host replaced by an address the system
+/// resolver gives for it (IPv4 for `dns4`, IPv6 for `dns6`); other addresses unchanged. The
+/// official seed nodes and Kubernetes Services are DNS names; the system resolver applies the
+/// pod's search domains, as the official node's does.
+pub async fn resolve_dns(addr: &libp2p::Multiaddr) -> std::io::Result<libp2p::Multiaddr> {
+    use libp2p::multiaddr::Protocol;
+    let mut parts = addr.iter();
+    let (host, want_v4, want_v6) = match parts.next() {
+        Some(Protocol::Dns(host)) => (host, true, true),
+        Some(Protocol::Dns4(host)) => (host, true, false),
+        Some(Protocol::Dns6(host)) => (host, false, true),
+        _ => return Ok(addr.clone()),
+    };
+    let rest: Vec<Protocol> = parts.collect();
+    let port = match rest.first() {
+        Some(Protocol::Tcp(port)) => *port,
+        _ => 0,
+    };
+    let ip = tokio::net::lookup_host((host.as_ref(), port))
+        .await?
+        .map(|a| a.ip())
+        .find(|ip| (ip.is_ipv4() && want_v4) || (ip.is_ipv6() && want_v6))
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "{host} has no {} address",
+                    if want_v6 && !want_v4 { "IPv6" } else { "IPv4" }
+                ),
+            )
+        })?;
+    let mut resolved = libp2p::Multiaddr::empty();
+    resolved.push(match ip {
+        std::net::IpAddr::V4(ip) => Protocol::Ip4(ip),
+        std::net::IpAddr::V6(ip) => Protocol::Ip6(ip),
+    });
+    for part in rest {
+        resolved.push(part);
+    }
+    Ok(resolved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn dns_peer_addresses_resolve_before_dialing() {
+        let id = identity("x").public().to_peer_id();
+        let addr: libp2p::Multiaddr = format!("/dns4/localhost/tcp/8888/p2p/{id}")
+            .parse()
+            .unwrap();
+        let resolved = resolve_dns(&addr).await.unwrap();
+        assert_eq!(
+            resolved.to_string(),
+            format!("/ip4/127.0.0.1/tcp/8888/p2p/{id}")
+        );
+        let ip: libp2p::Multiaddr = format!("/ip4/10.0.0.1/tcp/1/p2p/{id}").parse().unwrap();
+        assert_eq!(resolve_dns(&ip).await.unwrap(), ip);
+        let nowhere: libp2p::Multiaddr = "/dns4/no-such-host.invalid/tcp/1".parse().unwrap();
+        assert!(resolve_dns(&nowhere).await.is_err());
     }
 }
