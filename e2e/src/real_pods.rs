@@ -24,17 +24,12 @@ use crate::wait::wait_until;
 /// cannot be pulled here.
 pub const LOCAL_RABBITMQ_IMAGE: &str = "localhost/koinos/rabbitmq:local";
 
-/// Services whose default image is an official one (our services image does not ship them yet)
-/// and so cannot be pulled on this machine.
-pub const OFFICIAL_IMAGE_SERVICES: [&str; 1] = ["p2p"];
-
 /// How long a cluster of real pods may take to start on the 2-core machine.
 pub const START_TIMEOUT: Duration = Duration::from_secs(420);
 
 /// `manifest` made runnable on this machine, where no registry is reachable, and otherwise
-/// unchanged: its managed broker runs [`LOCAL_RABBITMQ_IMAGE`], and the services that would run
-/// an official image ([`OFFICIAL_IMAGE_SERVICES`], unless the manifest names an image) are
-/// disabled.
+/// unchanged: its managed broker runs [`LOCAL_RABBITMQ_IMAGE`]. (Every service of a devnet or
+/// a `genesis` network runs the koinos-services image, which is built here.)
 pub fn for_this_machine(mut manifest: Value) -> Value {
     let spec = manifest["spec"]
         .as_object_mut()
@@ -42,12 +37,6 @@ pub fn for_this_machine(mut manifest: Value) -> Value {
     if spec.get("amqp").is_none_or(|a| a.get("external").is_none()) {
         let amqp = spec.entry("amqp").or_insert_with(|| json!({}));
         amqp["managed"]["image"] = LOCAL_RABBITMQ_IMAGE.into();
-    }
-    let services = spec.entry("services").or_insert_with(|| json!({}));
-    for name in OFFICIAL_IMAGE_SERVICES {
-        if services.get(name).and_then(|s| s.get("image")).is_none() {
-            services[name]["enabled"] = false.into();
-        }
     }
     manifest
 }

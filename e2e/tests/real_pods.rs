@@ -2,8 +2,8 @@
 //! its image, and a devnet KoinosCluster runs as real containers on a real node (kubelet,
 //! containerd, CNI bridge, kube-proxy, CoreDNS, local-path PVs). Run by
 //! `e2e/node/run-tests.sh` (`cargo test -p koinos-e2e --features real-pods --test real_pods`);
-//! the tests run one after another (`--test-threads=1`): two devnets at once do not fit the
-//! 2-core machine.
+//! the tests run one after another (`--test-threads=1`): two tests' clusters at once do not fit
+//! the 2-core machine. Two clusters peering through p2p: [`peering`].
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -23,6 +23,9 @@ use koinos_e2e::{
 use kube::api::{DeleteParams, DynamicObject, ListParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
+
+#[path = "real_pods/peering.rs"]
+mod peering;
 
 const APISERVICE: &str = "v1beta1.external.metrics.k8s.io";
 
@@ -162,7 +165,7 @@ async fn replace_pod(pods: &Api<Pod>, name: &str) -> Result<()> {
 }
 
 /// One devnet through its whole life on real pods: it converges from the example as is (bar the
-/// broker image and the official-image services), produces, serves koilib from outside the cluster, survives the deletion of its
+/// broker image), produces, serves koilib from outside the cluster, survives the deletion of its
 /// chain and broker pods, scales a store, rolls on a config change, stops and resumes, and is
 /// deleted with its PVCs kept (the default retention).
 #[tokio::test]

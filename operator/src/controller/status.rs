@@ -15,8 +15,11 @@ use kube::{Api, Client};
 use super::build::{Child, rabbitmq};
 use super::error::Error;
 use super::stores::ChildStores;
-use crate::crd::status::{ChainStatus, KoinosClusterStatus, ServiceStatus};
-use crate::model::naming::{InputKind, UserInput, child_name, user_inputs};
+use crate::crd::status::{ChainStatus, KoinosClusterStatus, P2pStatus, ServiceStatus};
+use crate::model::naming::{
+    InputKind, P2P_SEED_KEY, UserInput, child_name, p2p_identity_secret_name, user_inputs,
+};
+use crate::model::profile::{P2P_PORT, ServiceKind};
 use crate::model::{Amqp, ValidatedCluster};
 
 pub use self::chain::{BrokerObservation, CHAIN_REACHABLE, PROGRESSING, SYNCED};
@@ -84,6 +87,8 @@ pub struct Observed {
     pub broker: Option<BrokerObservation>,
     /// The user's objects the pods need that do not exist (see [`missing_inputs`]).
     pub missing: Vec<MissingInput>,
+    /// p2p's identity once its seed Secret exists (our p2p image only).
+    pub p2p: Option<P2pStatus>,
 }
 
 /// A child from the watch cache when it is ready, else from the API server.
@@ -151,7 +156,38 @@ pub async fn observe(
             image: svc.image.clone(),
         });
     }
+    observed.p2p = observe_p2p(client, stores, vc).await?;
     Ok(observed)
+}
+
+/// The peer id and in-cluster address of p2p when it runs our image (whose key derivation the
+/// operator shares), from the generated seed.
+async fn observe_p2p(
+    client: &Client,
+    stores: Option<&ChildStores>,
+    vc: &ValidatedCluster,
+) -> Result<Option<P2pStatus>, Error> {
+    let Some(p2p) = vc.service(ServiceKind::P2p).filter(|s| s.services_image) else {
+        return Ok(None);
+    };
+    let secret = live::<Secret>(client, stores, vc, &p2p_identity_secret_name(vc)).await?;
+    let seed = secret
+        .and_then(|s| s.data)
+        .and_then(|mut data| data.remove(P2P_SEED_KEY))
+        .and_then(|seed| String::from_utf8(seed.0).ok());
+    Ok(seed.map(|seed| p2p_status(vc, &seed, p2p.profile.component)))
+}
+
+/// What `status.p2p` says for this seed.
+pub fn p2p_status(vc: &ValidatedCluster, seed: &str, component: &str) -> P2pStatus {
+    let peer_id = koinos_protocol::p2p_identity::peer_id(seed);
+    let address = format!(
+        "/dns4/{}.{}.svc/tcp/{}/p2p/{peer_id}",
+        child_name(vc, component),
+        vc.namespace,
+        P2P_PORT.port
+    );
+    P2pStatus { peer_id, address }
 }
 
 /// Which of the user's objects the pods need are missing (or lack their key).
@@ -311,6 +347,7 @@ fn merge_observed(
         .filter(|s| s.desired > 0 && s.ready >= s.desired)
         .count();
     status.services_ready = Some(format!("{ready}/{}", observed.services.len()));
+    status.p2p.clone_from(&observed.p2p);
     if let Some(head) = observed.broker.as_ref().and_then(BrokerObservation::head) {
         let lag = chain::lag_seconds(head, now).map(chain::format_lag);
         status.chain = Some(ChainStatus {

@@ -166,9 +166,8 @@ pub struct ServiceSpec {
     #[schemars(range(min = 0))]
     pub replicas: Option<i32>,
     /// Full image reference overriding `spec.image` for this service (e.g. an official Koinos
-    /// image: it gets the same flags and config). Unset: `spec.image`, except grpc and p2p, which
-    /// that image does not ship yet: they run the official `koinos/koinos-grpc:v1.1.1` and
-    /// `koinos/koinos-p2p:v1.3.0`.
+    /// image: it gets the same flags and config). Unset: `spec.image`, except where a public
+    /// network preset names the official image of a service ours cannot run on it yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// Volumes (stores and chain only).

@@ -25,6 +25,21 @@ pub struct KoinosClusterStatus {
     /// The chain's head as reported by the cluster's chain service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<ChainStatus>,
+    /// This node's p2p identity, for another cluster's `services.p2p.seeds`. Set when p2p
+    /// runs the koinos-services image, whose key the operator derives from the generated seed
+    /// (the official image derives its own, which cannot be predicted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p: Option<P2pStatus>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct P2pStatus {
+    /// The libp2p peer id (`Qm...`).
+    pub peer_id: String,
+    /// The multiaddr other pods of the Kubernetes cluster dial:
+    /// `/dns4/<cluster>-p2p.<namespace>.svc/tcp/8888/p2p/<peerId>`.
+    pub address: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -40,15 +40,17 @@ pub struct PresetData {
 /// a state merkle mismatch (koinos-chain v1.5.2 release notes).
 ///
 /// Ours cannot run these yet: our chain executes no WASM contracts (the public networks' system
-/// contracts are WASM), our block producer only implements `federated` (they use `pob`), and we
-/// have no p2p binary yet. Our grpc gateway relays any network's calls, so it runs ours.
+/// contracts are WASM), our block producer only implements `federated` (they use `pob`), and our
+/// p2p has only met peers of its own (the official node's peer RPC library, go-libp2p-gorpc,
+/// could not be built here to test against). Our grpc gateway relays any network's calls, so it
+/// runs ours.
 const OFFICIAL_IMAGES: &[(ServiceKind, &str)] = &[
     (ServiceKind::Chain, "docker.io/koinos/koinos-chain:v1.5.2"),
     (
         ServiceKind::BlockProducer,
         "docker.io/koinos/koinos-block-producer:v1.3.0",
     ),
-    (ServiceKind::P2p, super::profile::OFFICIAL_P2P_IMAGE),
+    (ServiceKind::P2p, "docker.io/koinos/koinos-p2p:v1.3.0"),
 ];
 
 static MAINNET: PresetData = PresetData {

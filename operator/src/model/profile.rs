@@ -122,15 +122,8 @@ pub struct ServiceProfile {
     pub enabled_by_default: bool,
     /// Container requests (cpu, memory) when the spec gives no resources.
     pub default_requests: (&'static str, &'static str),
-    /// The official image this service runs when `spec.services.<svc>.image` is unset, for
-    /// services the koinos-services image does not ship yet (None: ours ships it).
-    pub official_image: Option<&'static str>,
     pub input: Option<ServiceInput>,
 }
-
-/// The official image (the version docs/protocol.md was checked against) of the service our
-/// image does not ship yet. It serves no `/readyz`, so its pods get no HTTP probes.
-pub const OFFICIAL_P2P_IMAGE: &str = "docker.io/koinos/koinos-p2p:v1.3.0";
 
 pub const METRICS_PORT: PortSpec = PortSpec {
     name: "metrics",
@@ -175,7 +168,6 @@ const fn store(
         scale_signal: Some(ScaleSignal::QueueDepth),
         enabled_by_default: true,
         default_requests: ("100m", "256Mi"),
-        official_image: None,
         input: None,
     }
 }
@@ -194,7 +186,6 @@ pub static PROFILES: [ServiceProfile; 10] = [
         scale_signal: None,
         enabled_by_default: true,
         default_requests: ("250m", "512Mi"),
-        official_image: None,
         input: Some(ServiceInput::Genesis),
     },
     store(
@@ -219,7 +210,6 @@ pub static PROFILES: [ServiceProfile; 10] = [
         scale_signal: Some(ScaleSignal::QueueDepth),
         enabled_by_default: true,
         default_requests: ("100m", "256Mi"),
-        official_image: None,
         input: None,
     },
     store(
@@ -262,7 +252,6 @@ pub static PROFILES: [ServiceProfile; 10] = [
         scale_signal: None,
         enabled_by_default: false,
         default_requests: ("100m", "128Mi"),
-        official_image: None,
         input: Some(ServiceInput::ProducerKey),
     },
     ServiceProfile {
@@ -278,7 +267,6 @@ pub static PROFILES: [ServiceProfile; 10] = [
         scale_signal: Some(ScaleSignal::Cpu),
         enabled_by_default: true,
         default_requests: ("100m", "128Mi"),
-        official_image: None,
         input: None,
     },
     ServiceProfile {
@@ -294,7 +282,6 @@ pub static PROFILES: [ServiceProfile; 10] = [
         scale_signal: Some(ScaleSignal::Cpu),
         enabled_by_default: true,
         default_requests: ("100m", "128Mi"),
-        official_image: None,
         input: None,
     },
     ServiceProfile {
@@ -310,7 +297,6 @@ pub static PROFILES: [ServiceProfile; 10] = [
         scale_signal: None,
         enabled_by_default: true,
         default_requests: ("100m", "128Mi"),
-        official_image: Some(OFFICIAL_P2P_IMAGE),
         input: Some(ServiceInput::NodeSeed),
     },
 ];

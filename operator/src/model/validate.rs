@@ -157,7 +157,6 @@ pub fn validate(
             Some(image) => image.clone(),
             None => preset
                 .and_then(|p| p.official_image(kind))
-                .or(profile.official_image)
                 .map_or_else(|| services_image.clone(), str::to_string),
         };
         let ours = image == services_image;

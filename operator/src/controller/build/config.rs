@@ -88,6 +88,11 @@ fn operator_section(vc: &ValidatedCluster, svc: &ValidatedService) -> BTreeMap<S
             );
             if !svc.seeds.is_empty() {
                 section.insert("peer".into(), json!(svc.seeds));
+            } else if vc.service(ServiceKind::BlockProducer).is_some() {
+                // A producing node with no peer to dial is its network's origin: p2p turns
+                // gossip on only with a peer and a recent head, so the producer (which waits
+                // for gossip) would never make the first block. Its gossip is on from the start.
+                section.insert("force-gossip".into(), json!(true));
             }
         }
         _ => {}
@@ -170,6 +175,29 @@ mod tests {
         assert_eq!(gossip_production(&without_p2p), Some(json!(false)));
         let with_p2p = DEVNET.to_string() + "  services:\n    p2p: {enabled: true}\n";
         assert_eq!(gossip_production(&with_p2p), None);
+    }
+
+    #[test]
+    fn a_producing_node_without_seeds_forces_gossip_on() {
+        let force_gossip = |manifest: &str| {
+            let vc = validated(manifest);
+            let p2p = vc.service(ServiceKind::P2p).unwrap();
+            let doc: BTreeMap<String, BTreeMap<String, Value>> =
+                serde_yaml::from_str(&render_service_config(&vc, p2p)).unwrap();
+            doc["p2p"].get("force-gossip").cloned()
+        };
+        let origin = DEVNET.to_string() + "  services:\n    p2p: {enabled: true}\n";
+        assert_eq!(force_gossip(&origin), Some(json!(true)));
+        // a second producer joining through a seed syncs first: gossip follows sync state
+        let joining = DEVNET.to_string()
+            + "  services:\n    p2p: {enabled: true, seeds: [/dns4/a/tcp/8888/p2p/QmA]}\n";
+        assert_eq!(force_gossip(&joining), None);
+        let follower = DEVNET.to_string()
+            + "  services:\n    p2p: {enabled: true}\n    blockProducer: {enabled: false}\n";
+        assert_eq!(force_gossip(&follower), None);
+        // the user's own setting wins
+        let user = origin + "  config:\n    p2p: {force-gossip: false}\n";
+        assert_eq!(force_gossip(&user), Some(json!(false)));
     }
 
     #[test]

@@ -26,6 +26,7 @@ fn observed(broker: Option<BrokerObservation>) -> Observed {
         services: vec![service("chain"), service("blockStore"), service("jsonrpc")],
         broker,
         missing: Vec::new(),
+        p2p: None,
     }
 }
 

@@ -18,6 +18,7 @@ fn observed(ready: &[(&str, i32, i32)], broker: Option<bool>) -> Observed {
             .collect(),
         broker: None,
         missing: Vec::new(),
+        p2p: None,
     }
 }
 
@@ -246,4 +247,39 @@ fn user_inputs_are_the_objects_the_operator_does_not_make() {
             "MissingGenesis"
         )]
     );
+}
+
+#[test]
+fn p2p_identity_is_published_for_other_clusters_to_dial() {
+    let vc = crate::test_support::validated(&format!(
+        "{}  services: {{p2p: {{enabled: true}}}}\n",
+        crate::test_support::DEVNET
+    ));
+    let p2p = p2p_status(&vc, "some seed", "p2p");
+    assert_eq!(
+        p2p.peer_id,
+        koinos_protocol::p2p_identity::peer_id("some seed")
+    );
+    assert_eq!(
+        p2p.address,
+        format!(
+            "/dns4/devnet-p2p.{}.svc/tcp/8888/p2p/{}",
+            vc.namespace, p2p.peer_id
+        )
+    );
+    let mut obs = observed(&[("p2p", 1, 1)], Some(true));
+    obs.p2p = Some(p2p.clone());
+    let s = compute_status(None, Some(1), &Outcome::Applied, Some(&obs), false, at(100));
+    assert_eq!(s.p2p, Some(p2p));
+    // gone with p2p (or with an image whose key the operator cannot know)
+    obs.p2p = None;
+    let s = compute_status(
+        Some(&s),
+        Some(2),
+        &Outcome::Applied,
+        Some(&obs),
+        false,
+        at(200),
+    );
+    assert_eq!(s.p2p, None);
 }

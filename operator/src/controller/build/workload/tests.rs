@@ -126,15 +126,22 @@ fn image_override_gets_the_same_flags_and_config() {
 }
 
 #[test]
-fn services_our_image_lacks_run_the_official_image_without_probes() {
-    let vc = validated(&format!("{DEVNET}  services: {{p2p: {{enabled: true}}}}\n"));
+fn an_official_image_runs_its_own_entrypoint_without_probes() {
+    let image = "docker.io/koinos/koinos-p2p:v1.3.0";
+    let vc = validated(&format!(
+        "{DEVNET}  services: {{p2p: {{enabled: true, image: {image}}}}}\n"
+    ));
     let template = build_service_pod_template(&vc, service(&vc, ServiceKind::P2p));
     let c = container(&template);
-    let image = "docker.io/koinos/koinos-p2p:v1.3.0";
     assert_eq!(c.image.as_deref(), Some(image));
     assert_eq!(c.command, None, "{image} runs its own entrypoint");
     assert!(c.readiness_probe.is_none() && c.liveness_probe.is_none());
-    for kind in [ServiceKind::Jsonrpc, ServiceKind::Grpc] {
+    let default_p2p = validated(&format!("{DEVNET}  services: {{p2p: {{enabled: true}}}}\n"));
+    for (vc, kind) in [
+        (&vc, ServiceKind::Jsonrpc),
+        (&vc, ServiceKind::Grpc),
+        (&default_p2p, ServiceKind::P2p),
+    ] {
         let ours = build_service_pod_template(&vc, service(&vc, kind));
         let c = container(&ours);
         let ours_image = format!("{}:{}", vc.image.repository, vc.image.tag);
