@@ -43,13 +43,15 @@ impl Default for ReaderOptions {
 }
 
 /// What one pass read from a cluster's broker.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClusterReading {
     /// The chain's head; `None` when the chain service is disabled.
     pub head: Option<Result<ChainStatus, ReadFailure>>,
     /// Depth of each enabled service's RPC queue, by spec name (`blockStore`); services
     /// whose depth could not be read are absent.
     pub queue_depths: BTreeMap<String, u64>,
+    /// Consumers attached to each of those queues, by spec name (read with the depth).
+    pub queue_consumers: BTreeMap<String, u64>,
 }
 
 /// Reads clusters' brokers over AMQP; cheap to clone (clones share connections and caches).
@@ -124,7 +126,7 @@ impl AmqpBrokerReader {
         let chain_enabled = vc.service(ServiceKind::Chain).is_some();
         let failed = |failure: ReadFailure| ClusterReading {
             head: chain_enabled.then_some(Err(failure)),
-            queue_depths: BTreeMap::new(),
+            ..ClusterReading::default()
         };
         let target = match self.target_of(vc).await {
             Ok(target) => target,
@@ -140,22 +142,27 @@ impl AmqpBrokerReader {
                 false => None,
             }
         };
-        let depths = join_all(target.queues.iter().map(|(queue, spec_name)| {
+        let counts = join_all(target.queues.iter().map(|(queue, spec_name)| {
             let broker = broker.clone();
-            async move { (spec_name.clone(), broker.queue_depth(queue).await) }
+            async move { (spec_name.clone(), broker.queue_counts(queue).await) }
         }));
-        let (head, depths) = tokio::join!(head, depths);
-        let queue_depths = depths
-            .into_iter()
-            .filter_map(|(spec_name, depth)| match depth {
-                Ok(depth) => Some((spec_name, depth)),
+        let (head, counts) = tokio::join!(head, counts);
+        let mut reading = ClusterReading {
+            head,
+            ..ClusterReading::default()
+        };
+        for (spec_name, counts) in counts {
+            match counts {
+                Ok(counts) => {
+                    reading.queue_depths.insert(spec_name.clone(), counts.ready);
+                    reading.queue_consumers.insert(spec_name, counts.consumers);
+                }
                 Err(failure) => {
                     debug!(cluster = %key(&vc.namespace, &vc.name), service = %spec_name, error = %failure.detail(), "queue depth");
-                    None
                 }
-            })
-            .collect();
-        ClusterReading { head, queue_depths }
+            }
+        }
+        reading
     }
 
     /// `chain.get_head_info` of cluster `namespace/cluster`.

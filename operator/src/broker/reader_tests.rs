@@ -90,6 +90,47 @@ async fn queue_depth_is_the_ready_count_on_the_clusters_own_vhost() {
 }
 
 #[tokio::test]
+async fn a_cluster_reading_counts_each_queues_consumers() {
+    let vhost = Vhost::create("consumers");
+    vhost.fill("koinos.rpc.block_store", 3).await;
+    vhost.fill("koinos.rpc.mempool", 0).await;
+    // One replica of mempool serving its queue (prefetch 1: it holds one message at most).
+    let uri = koinos_mq::parse_url(&vhost.url()).unwrap();
+    let conn = lapin::Connection::connect_uri(uri, Default::default())
+        .await
+        .unwrap();
+    let channel = conn.create_channel().await.unwrap();
+    channel.basic_qos(1, Default::default()).await.unwrap();
+    let _consumer = channel
+        .basic_consume(
+            "koinos.rpc.mempool".into(),
+            "mempool-0".into(),
+            Default::default(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let (_api, client) = api_with_cluster(&vhost.url()).await;
+    let reader = AmqpBrokerReader::with_options(client, None, fast());
+    let vc = crate::model::validate(&fixture(EXTERNAL_BROKER), "prod").unwrap();
+    let reading = reader.read_cluster(&vc).await;
+    assert_eq!(reading.queue_depths.get("blockStore"), Some(&3));
+    assert_eq!(
+        reading.queue_consumers.get("blockStore"),
+        Some(&0),
+        "a backlog nobody serves"
+    );
+    assert_eq!(reading.queue_consumers.get("mempool"), Some(&1));
+    assert_eq!(
+        reading.queue_consumers.get("chain"),
+        Some(&0),
+        "a queue not declared yet has no consumer"
+    );
+    reader.close_all().await;
+    conn.close(200, "done".into()).await.unwrap();
+}
+
+#[tokio::test]
 async fn a_confined_reader_knows_no_cluster_of_another_namespace() {
     let vhost = Vhost::create("confined");
     let (_api, client) = api_with_cluster(&vhost.url()).await;

@@ -21,6 +21,15 @@ use crate::crd::status::ChainStatus;
 /// How often [`ClusterBroker`] looks at a connection that is still being established.
 const CONNECT_POLL: Duration = Duration::from_millis(20);
 
+/// What a passive `queue.declare` tells of a queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Messages ready for delivery (the backlog: see the module doc of [`crate::broker`]).
+    pub ready: u64,
+    /// Consumers attached: 0 means nobody serves the queue.
+    pub consumers: u64,
+}
+
 /// A supervised connection to one cluster's broker (it reconnects by itself after a loss)
 /// plus an RPC client of its chain service.
 pub struct ClusterBroker {
@@ -92,10 +101,18 @@ impl ClusterBroker {
     /// Ready messages in `queue`; a queue that does not exist holds none (its service has not
     /// declared it yet, and requests routed to it are dropped, so there is no backlog).
     pub async fn queue_depth(&self, queue: &str) -> Result<u64, ReadFailure> {
+        self.queue_counts(queue).await.map(|counts| counts.ready)
+    }
+
+    /// Ready messages and consumers of `queue` (both 0 when it does not exist).
+    pub async fn queue_counts(&self, queue: &str) -> Result<QueueCounts, ReadFailure> {
         let read = async {
             self.connected().await?;
             match self.conn.queue_stats(queue).await {
-                Ok(stats) => Ok(stats.map_or(0, |s| u64::from(s.ready))),
+                Ok(stats) => Ok(stats.map_or(QueueCounts::default(), |s| QueueCounts {
+                    ready: u64::from(s.ready),
+                    consumers: u64::from(s.consumers),
+                })),
                 Err(error) => Err(self.unreachable(error.to_string())),
             }
         };

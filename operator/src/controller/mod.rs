@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod build;
+pub mod cluster_metrics;
 pub mod error;
 pub mod events;
 pub mod status;
@@ -51,10 +52,11 @@ fn key(cluster: &KoinosCluster) -> String {
 #[instrument(skip(cluster, ctx), fields(cluster = %cluster.name_any(), ns = cluster.namespace().unwrap_or_default()))]
 pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.time_reconcile();
+    let namespace = cluster.namespace().ok_or(Error::MissingNamespace)?;
     if cluster.metadata.deletion_timestamp.is_some() {
+        cluster_metrics::forget(&ctx.metrics, &namespace, &cluster.name_any());
         return Ok(Action::await_change()); // children go with it through owner references
     }
-    let namespace = cluster.namespace().ok_or(Error::MissingNamespace)?;
     let vc = match crate::model::validate(&cluster, &namespace) {
         Ok(vc) => vc,
         Err(invalid) => {
@@ -77,6 +79,8 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
         let observed = status::observe(&ctx.client, Some(&ctx.stores), &vc).await?;
         (Some(applied), merge_broker(observed, broker))
     };
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    cluster_metrics::record(&ctx.metrics, &vc, observed.broker.as_ref(), &now);
     let outcome = Outcome::of(applied.as_ref());
     let stopped = vc.is_stopped();
     update_status(&cluster, &ctx, outcome, Some(&observed), stopped).await?;

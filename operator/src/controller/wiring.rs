@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
@@ -16,7 +16,7 @@ use kube::api::ListParams;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
-use kube::{Api, Client, Resource};
+use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{info, warn};
 
 use super::apply::AppliedCache;
@@ -178,6 +178,33 @@ fn child_watch<K: Child>(
         .touched_objects()
 }
 
+/// Drops the gauges of a deleted cluster, and after a (re)list those of every cluster not
+/// listed.
+fn forget_deleted(
+    metrics: &Metrics,
+    listed: &reflector::Store<KoinosCluster>,
+    event: &watcher::Event<KoinosCluster>,
+) {
+    match event {
+        watcher::Event::Delete(cluster) => super::cluster_metrics::forget(
+            metrics,
+            &cluster.namespace().unwrap_or_default(),
+            &cluster.name_any(),
+        ),
+        watcher::Event::InitDone => {
+            let live: std::collections::HashSet<(String, String)> = listed
+                .state()
+                .iter()
+                .map(|c| (c.namespace().unwrap_or_default(), c.name_any()))
+                .collect();
+            super::cluster_metrics::retain(metrics, |namespace, cluster| {
+                live.contains(&(namespace.to_string(), cluster.to_string()))
+            });
+        }
+        _ => {}
+    }
+}
+
 /// [`run`] with a given broker reader and chain status interval.
 pub async fn run_with_broker(
     client: Client,
@@ -206,9 +233,14 @@ pub async fn run_with_broker(
     // own, every chain status interval on a live chain) or metadata edits; the store still
     // reflects every change, so a pass always sees the latest status.
     let (reader, writer) = reflector::store();
+    // A deleted cluster's gauges go with it (no pass runs for an object that is gone); after a
+    // relist, those of clusters deleted during the gap too.
+    let gauges = context.metrics.clone();
+    let listed = reader.clone();
     let cluster_changes = watcher(clusters, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
+        .inspect_ok(move |event| forget_deleted(&gauges, &listed, event))
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
     // Each child kind's watch both triggers its owner's pass and fills a cache the apply step

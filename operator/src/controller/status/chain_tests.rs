@@ -43,6 +43,7 @@ fn read(head: Result<ChainStatus, ReadFailure>, depths: &[(&str, u64)]) -> Broke
     BrokerObservation::Read(ClusterReading {
         head: Some(head),
         queue_depths: depths.iter().map(|(s, d)| (s.to_string(), *d)).collect(),
+        ..ClusterReading::default()
     })
 }
 
@@ -208,6 +209,7 @@ fn a_disabled_chain_is_said_so_while_depths_are_still_read() {
     let reading = BrokerObservation::Read(ClusterReading {
         head: None,
         queue_depths: [("blockStore".to_string(), 2)].into(),
+        ..ClusterReading::default()
     });
     let s = pass(None, Some(reading), 100);
     assert_eq!(reachable(&s).reason, "ChainDisabled");

@@ -142,7 +142,7 @@ fn an_official_image_runs_its_own_entrypoint_without_probes() {
         (&vc, ServiceKind::Grpc),
         (&default_p2p, ServiceKind::P2p),
     ] {
-        let ours = build_service_pod_template(&vc, service(&vc, kind));
+        let ours = build_service_pod_template(vc, service(vc, kind));
         let c = container(&ours);
         let ours_image = format!("{}:{}", vc.image.repository, vc.image.tag);
         assert_eq!(c.image.as_deref(), Some(ours_image.as_str()), "{kind}");
