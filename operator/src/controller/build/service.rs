@@ -1,20 +1,32 @@
 //! A Kubernetes Service per Koinos service: the client port (jsonrpc 8080, grpc 50051,
 //! p2p 8888; type configurable) plus metrics 9100. Services without a client port get a
 //! headless Service (metrics scraping and the StatefulSet's pod DNS).
+//!
+//! The metrics port stays inside the cluster: a Service of type LoadBalancer or NodePort
+//! (reachable from outside) carries only the client port. Prometheus scrapes the pods' `metrics`
+//! port (the PodMonitor of `spec.monitoring`, see `monitoring.rs`), never through such a
+//! Service.
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::meta::{object_meta, selector_labels};
+use crate::crd::service::ServiceType;
 use crate::model::naming::child_name;
 use crate::model::profile::METRICS_PORT;
 use crate::model::{ValidatedCluster, ValidatedService};
+
+/// Whether a Service of this type may carry the metrics port: only one reachable from inside
+/// the cluster alone (ClusterIP, headless); never a LoadBalancer or NodePort.
+pub fn carries_metrics(service_type: &str) -> bool {
+    service_type == ServiceType::ClusterIP.as_str()
+}
 
 pub fn build_service_service(vc: &ValidatedCluster, svc: &ValidatedService) -> Service {
     let profile = svc.profile;
     let mut metadata = object_meta(vc, child_name(vc, profile.component), profile.component);
     let mut ports = Vec::new();
-    let (type_, cluster_ip) = match profile.main_port() {
+    let (type_, cluster_ip): (&str, _) = match profile.main_port() {
         Some(main) => {
             ports.push(ServicePort {
                 name: Some(main.name.into()),
@@ -30,13 +42,15 @@ pub fn build_service_service(vc: &ValidatedCluster, svc: &ValidatedService) -> S
         }
         None => ("ClusterIP", Some("None".to_string())),
     };
-    ports.push(ServicePort {
-        name: Some(METRICS_PORT.name.into()),
-        port: METRICS_PORT.port,
-        target_port: Some(IntOrString::String(METRICS_PORT.name.into())),
-        protocol: Some("TCP".into()),
-        ..Default::default()
-    });
+    if carries_metrics(type_) {
+        ports.push(ServicePort {
+            name: Some(METRICS_PORT.name.into()),
+            port: METRICS_PORT.port,
+            target_port: Some(IntOrString::String(METRICS_PORT.name.into())),
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        });
+    }
     Service {
         metadata,
         spec: Some(ServiceSpec {
@@ -54,7 +68,7 @@ pub fn build_service_service(vc: &ValidatedCluster, svc: &ValidatedService) -> S
 mod tests {
     use super::*;
     use crate::model::profile::ServiceKind;
-    use crate::test_support::{API_NODE, validated};
+    use crate::test_support::{API_NODE, DEVNET, validated};
 
     #[test]
     fn gateway_service_snapshot() {
@@ -82,15 +96,49 @@ mod tests {
         };
         assert_eq!(
             ports(ServiceKind::Jsonrpc),
-            ("LoadBalancer".into(), vec![80, 9100])
+            ("LoadBalancer".into(), vec![80]),
+            "the metrics port is never on a public load balancer"
         );
-        assert_eq!(
-            ports(ServiceKind::P2p),
-            ("LoadBalancer".into(), vec![8888, 9100])
-        );
+        assert_eq!(ports(ServiceKind::P2p), ("LoadBalancer".into(), vec![8888]));
         assert_eq!(
             ports(ServiceKind::BlockStore),
             ("ClusterIP".into(), vec![9100])
         );
+    }
+
+    /// Every exposure a client Service can have: metrics only on ClusterIP.
+    #[test]
+    fn metrics_port_only_on_cluster_internal_services() {
+        for (type_, metrics) in [
+            ("ClusterIP", true),
+            ("NodePort", false),
+            ("LoadBalancer", false),
+        ] {
+            for svc in ["jsonrpc", "grpc", "p2p"] {
+                let yaml = format!(
+                    "{DEVNET}  services: {{{svc}: {{enabled: true, service: {{type: {type_}}}}}}}\n"
+                );
+                let vc = validated(&yaml);
+                let kind = match svc {
+                    "jsonrpc" => ServiceKind::Jsonrpc,
+                    "grpc" => ServiceKind::Grpc,
+                    _ => ServiceKind::P2p,
+                };
+                let service = build_service_service(&vc, vc.service(kind).unwrap());
+                let spec = service.spec.unwrap();
+                assert_eq!(spec.type_.as_deref(), Some(type_));
+                let names: Vec<_> = spec
+                    .ports
+                    .unwrap()
+                    .into_iter()
+                    .filter_map(|p| p.name)
+                    .collect();
+                assert_eq!(
+                    names.contains(&METRICS_PORT.name.to_string()),
+                    metrics,
+                    "{svc} {type_}: {names:?}"
+                );
+            }
+        }
     }
 }
