@@ -93,6 +93,11 @@ update on children, never reads Pods, and needs no cluster-scoped kind.
 - apiGroups: ["keda.sh"]
   resources: ["scaledobjects", "triggerauthentications"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# The PodMonitor of clusters with spec.monitoring.podMonitor (the Prometheus Operator itself is
+# optional; without its CRDs these rules match nothing and the cluster says so in a condition).
+- apiGroups: ["monitoring.coreos.com"]
+  resources: ["podmonitors"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # kube-runtime's event Recorder creates an Event, then patches its series on repeats.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

@@ -14,11 +14,13 @@ use koinos_protocol::crypto::PrivateKey;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
+use tracing::warn;
 
 use super::build::keda::{KEDA_API_VERSION, ScaledObject, TriggerAuthentication};
 use super::build::meta::{
     LABEL_GENERATED, cluster_selector, cluster_selector_labels, content_hash,
 };
+use super::build::monitoring::{MONITORING_API_VERSION, PodMonitor};
 use super::build::rabbitmq::AmqpCredentials;
 use super::build::{Child, Desired, Generated, Order, Visitor};
 use super::error::{Error, is_rejected};
@@ -45,6 +47,64 @@ pub struct Applied {
     pub deleted: Vec<String>,
     /// StatefulSets re-created to grow their volumes.
     pub grown: Vec<String>,
+    /// What became of the PodMonitor (`None`: the walk did not reach it).
+    pub monitoring: Option<MonitoringOutcome>,
+}
+
+/// The PodMonitor of `spec.monitoring.podMonitor` after a pass. Monitoring never fails a pass:
+/// a cluster that cannot be monitored still runs, and the `Monitoring` condition says why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MonitoringOutcome {
+    /// Monitoring is off (any PodMonitor left is deleted as an orphan).
+    Disabled,
+    /// The PodMonitor is as desired.
+    Applied { name: String },
+    /// The API server serves no `monitoring.coreos.com/v1` PodMonitor.
+    CrdMissing,
+    /// Discovery or the apply failed (RBAC, admission, the API server): the error.
+    Failed { message: String },
+}
+
+/// How long the answer to "does the API server serve PodMonitors?" is reused. Shared by every
+/// cluster, so a cluster without monitoring costs no request per pass, and installing the
+/// Prometheus Operator is noticed within this much plus the next pass.
+pub const DISCOVERY_TTL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Whether the API server serves an optional kind, remembered for [`DISCOVERY_TTL`].
+#[derive(Debug, Default)]
+pub struct Discovery {
+    served: Mutex<HashMap<&'static str, (std::time::Instant, bool)>>,
+}
+
+impl Discovery {
+    /// Whether `group_version` serves `kind` (a 404 of the group is "no").
+    pub async fn serves(
+        &self,
+        client: &Client,
+        group_version: &'static str,
+        kind: &'static str,
+    ) -> Result<bool, kube::Error> {
+        if let Some((at, served)) = self.served.lock().expect("discovery lock").get(kind)
+            && at.elapsed() < DISCOVERY_TTL
+        {
+            return Ok(*served);
+        }
+        let served = match client.list_api_group_resources(group_version).await {
+            Ok(list) => list.resources.iter().any(|r| r.kind == kind),
+            Err(kube::Error::Api(status)) if status.code == 404 => false,
+            Err(error) => return Err(error),
+        };
+        self.remember(kind, served);
+        Ok(served)
+    }
+
+    /// Record what a request just showed (e.g. a 404 from the kind's endpoint).
+    pub fn remember(&self, kind: &'static str, served: bool) {
+        self.served
+            .lock()
+            .expect("discovery lock")
+            .insert(kind, (std::time::Instant::now(), served));
+    }
 }
 
 /// Live `(generation or resourceVersion)` of each object right after we applied it, keyed by
@@ -180,6 +240,7 @@ pub struct Applier<'a> {
     namespace: &'a str,
     cache: &'a AppliedCache,
     stores: Option<&'a ChildStores>,
+    discovery: Option<&'a Discovery>,
     pub applied: Applied,
 }
 
@@ -190,6 +251,7 @@ impl<'a> Applier<'a> {
             namespace,
             cache,
             stores: None,
+            discovery: None,
             applied: Applied::default(),
         }
     }
@@ -198,6 +260,58 @@ impl<'a> Applier<'a> {
     pub fn with_stores(mut self, stores: &'a ChildStores) -> Self {
         self.stores = Some(stores);
         self
+    }
+
+    /// Remember optional kinds' discovery across passes (and clusters) in `discovery`.
+    pub fn with_discovery(mut self, discovery: &'a Discovery) -> Self {
+        self.discovery = Some(discovery);
+        self
+    }
+
+    /// Whether the API server serves PodMonitors (cached when a [`Discovery`] is given).
+    async fn serves_pod_monitors(&self) -> Result<bool, kube::Error> {
+        let local = Discovery::default();
+        self.discovery
+            .unwrap_or(&local)
+            .serves(self.client, MONITORING_API_VERSION, PodMonitor::KIND)
+            .await
+    }
+
+    /// Apply the PodMonitor when its CRD is served; record what happened instead of failing.
+    async fn apply_pod_monitors(&mut self, objects: &[PodMonitor]) -> MonitoringOutcome {
+        let Some(pod_monitor) = objects.first() else {
+            return MonitoringOutcome::Disabled;
+        };
+        match self.serves_pod_monitors().await {
+            Ok(true) => {}
+            Ok(false) => return MonitoringOutcome::CrdMissing,
+            Err(error) => {
+                return MonitoringOutcome::Failed {
+                    message: format!("discovering {MONITORING_API_VERSION}: {}", describe(&error)),
+                };
+            }
+        }
+        match self.apply(pod_monitor).await {
+            Ok(()) => MonitoringOutcome::Applied {
+                name: pod_monitor.name_any(),
+            },
+            // The CRD went away since discovery said otherwise.
+            Err(Error::Apply {
+                source: kube::Error::Api(status),
+                ..
+            }) if status.code == 404 => {
+                if let Some(discovery) = self.discovery {
+                    discovery.remember(PodMonitor::KIND, false);
+                }
+                MonitoringOutcome::CrdMissing
+            }
+            Err(Error::Apply { source, name, .. }) => MonitoringOutcome::Failed {
+                message: format!("applying PodMonitor {name}: {}", describe(&source)),
+            },
+            Err(other) => MonitoringOutcome::Failed {
+                message: other.to_string(),
+            },
+        }
     }
 
     fn api<K>(&self) -> Api<K>
@@ -473,6 +587,16 @@ impl Visitor for Applier<'_> {
         Ok(())
     }
 
+    /// Never an error: the outcome goes to the `Monitoring` condition.
+    async fn visit_pod_monitors(&mut self, objects: &[PodMonitor]) -> Result<(), Error> {
+        let outcome = self.apply_pod_monitors(objects).await;
+        if let MonitoringOutcome::Failed { message } = &outcome {
+            warn!(%message, "PodMonitor");
+        }
+        self.applied.monitoring = Some(outcome);
+        Ok(())
+    }
+
     /// KEDA's CRDs are checked first; each ScaledObject replaces our HPA of its workload.
     async fn visit_keda(
         &mut self,
@@ -506,6 +630,41 @@ impl Visitor for OrphanCleanup<'_, '_> {
         self.applier
             .delete_orphans_of::<K>(self.vc, names_of(objects))
             .await
+    }
+
+    /// Nothing to list where PodMonitors are not served (no request then, thanks to the
+    /// discovery cache); an operator not allowed to list them made none.
+    async fn visit_pod_monitors(&mut self, objects: &[PodMonitor]) -> Result<(), Error> {
+        match self.applier.serves_pod_monitors().await {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(error) => {
+                warn!(error = %describe(&error), "discovering PodMonitors for orphan cleanup");
+                return Ok(());
+            }
+        }
+        match self
+            .applier
+            .delete_orphans_of::<PodMonitor>(self.vc, names_of(objects))
+            .await
+        {
+            Err(Error::ListChildren {
+                source: kube::Error::Api(status),
+                ..
+            }) if status.code == 403 => {
+                warn!(message = %status.message, "listing PodMonitors for orphan cleanup");
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+/// A kube error as users read it: the API server's message when there is one.
+fn describe(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => format!("{} (HTTP {})", status.message, status.code),
+        other => other.to_string(),
     }
 }
 

@@ -45,7 +45,30 @@ pub fn on_status_change(
 ) -> Vec<Notice> {
     let mut notices = transitions(old, new, outcome);
     notices.extend(chain_transition(old, new, observed));
+    notices.extend(monitoring_transition(old, new));
     notices
+}
+
+/// A Warning when `Monitoring` turns False or changes its reason (the Prometheus Operator's
+/// CRDs missing, the PodMonitor refused), a Normal Event when it turns True.
+fn monitoring_transition(
+    old: Option<&KoinosClusterStatus>,
+    new: &KoinosClusterStatus,
+) -> Option<Notice> {
+    let state = |status: Option<&KoinosClusterStatus>| {
+        status
+            .and_then(|s| status::find(s, status::MONITORING))
+            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    };
+    let (before, (now_status, reason, message)) = (state(old), state(Some(new))?);
+    if before.as_ref().map(|(s, r, _)| (s, r)) == Some((&now_status, &reason)) {
+        return None;
+    }
+    Some(if now_status == "True" {
+        Notice::normal(&reason, message)
+    } else {
+        Notice::warning(&reason, message)
+    })
 }
 
 /// Stalled, Ready/NotReady, paused and resumed.
@@ -275,6 +298,22 @@ mod tests {
         assert_eq!(changes(&behind, &synced), ["Synced"]);
         assert_eq!(changes(&synced, &behind), ["CatchingUp"]);
         assert_eq!(changes(&synced, &unknown), Vec::<String>::new());
+    }
+
+    #[test]
+    fn monitoring_warns_when_it_cannot_be_set_up_and_says_when_it_is() {
+        let none = with(&[]);
+        let missing = with(&[(status::MONITORING, "False", "PrometheusOperatorMissing")]);
+        let applied = with(&[(status::MONITORING, "True", "PodMonitorApplied")]);
+        let changes = |old: &KoinosClusterStatus, new: &KoinosClusterStatus| {
+            on_status_change(Some(old), new, &Outcome::Applied, None)
+        };
+        let warned = changes(&none, &missing);
+        assert_eq!(warned, [Notice::warning("PrometheusOperatorMissing", "m")]);
+        assert!(changes(&missing, &missing).is_empty(), "once per change");
+        assert_eq!(reasons(&changes(&missing, &applied)), ["PodMonitorApplied"]);
+        assert_eq!(changes(&missing, &applied)[0].type_, EventType::Normal);
+        assert!(changes(&applied, &none).is_empty(), "turned off: no news");
     }
 
     #[test]

@@ -76,7 +76,8 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
     } else {
         // The broker read (bounded by its timeout) overlaps the apply.
         let (applied, broker) = tokio::join!(apply_children(&ctx, &vc), ctx.read_broker(&vc));
-        let observed = status::observe(&ctx.client, Some(&ctx.stores), &vc).await?;
+        let mut observed = status::observe(&ctx.client, Some(&ctx.stores), &vc).await?;
+        observed.monitoring = applied.as_ref().ok().and_then(|a| a.monitoring.clone());
         (Some(applied), merge_broker(observed, broker))
     };
     let now = Time(k8s_openapi::jiff::Timestamp::now());
@@ -102,7 +103,9 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
 async fn apply_children(ctx: &Context, vc: &ValidatedCluster) -> Result<Applied, Error> {
     let generated = apply::ensure_generated(&ctx.client, Some(&ctx.stores), vc).await?;
     let desired = build::build(vc, &generated);
-    let mut applier = Applier::new(&ctx.client, &vc.namespace, &ctx.cache).with_stores(&ctx.stores);
+    let mut applier = Applier::new(&ctx.client, &vc.namespace, &ctx.cache)
+        .with_stores(&ctx.stores)
+        .with_discovery(&ctx.discovery);
     applier.apply_all(&desired).await?;
     applier.delete_orphans(vc, &desired).await?;
     Ok(applier.applied)

@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{Api, Client};
 
+use super::apply::MonitoringOutcome;
 use super::build::{Child, rabbitmq};
 use super::error::Error;
 use super::stores::ChildStores;
@@ -31,6 +32,7 @@ pub const STALLED: &str = "Stalled";
 pub const AVAILABLE: &str = "Available";
 pub const BROKER_READY: &str = "BrokerReady";
 pub const RECONCILIATION_PAUSED: &str = "ReconciliationPaused";
+pub const MONITORING: &str = "Monitoring";
 
 /// How this pass ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,6 +91,9 @@ pub struct Observed {
     pub missing: Vec<MissingInput>,
     /// p2p's identity once its seed Secret exists (our p2p image only).
     pub p2p: Option<P2pStatus>,
+    /// What became of the PodMonitor this pass (`None`: not applied this pass, e.g. paused or
+    /// failed before it; the last `Monitoring` condition stands).
+    pub monitoring: Option<MonitoringOutcome>,
 }
 
 /// A child from the watch cache when it is ready, else from the API server.
@@ -297,6 +302,10 @@ pub fn compute_status(
         conditions::broker_ready(&facts),
     ];
     conditions.extend(conditions::chain_reachable(broker, old_conditions));
+    conditions.extend(conditions::monitoring(
+        observed.and_then(|o| o.monitoring.as_ref()),
+        old_conditions,
+    ));
     conditions.extend(sync_conditions.iter().cloned());
     conditions::stamp(
         &mut conditions,

@@ -19,7 +19,7 @@ use kube::runtime::{WatchStreamExt, predicates, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{info, warn};
 
-use super::apply::AppliedCache;
+use super::apply::{AppliedCache, Discovery};
 use super::build::Child;
 use super::build::meta::{LABEL_MANAGED_BY, MANAGED_BY};
 use super::status::BrokerObservation;
@@ -79,6 +79,8 @@ pub struct Context {
     pub metrics: Metrics,
     pub recorder: Recorder,
     pub cache: AppliedCache,
+    /// Whether optional kinds (the PodMonitor) are served, shared by every cluster's pass.
+    pub discovery: Discovery,
     /// Watch caches of the children (filled by [`run_with_broker`]'s watches).
     pub stores: ChildStores,
     pub resync: Duration,
@@ -104,6 +106,7 @@ impl Context {
             client,
             metrics,
             cache: AppliedCache::default(),
+            discovery: Discovery::default(),
             stores: ChildStores::default(),
             resync,
             broker: None,

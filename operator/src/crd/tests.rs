@@ -177,6 +177,22 @@ fn cel_rejects_invalid_specs_naming_the_field() {
             json!({"network": {"devnet": {}}, "services": {"jsonrpc": {"autoscaling": {"enabled": true, "provider": "keda"}}}}),
             "spec.services.jsonrpc.autoscaling.provider: keda scales on RPC queue depth",
         ),
+        (
+            json!({"network": {"devnet": {}}, "monitoring": {"podMonitor": {"enabled": true, "interval": "soon"}}}),
+            "spec.monitoring.podMonitor.interval: a Prometheus duration",
+        ),
+        (
+            json!({"network": {"devnet": {}}, "monitoring": {"podMonitor": {"enabled": true, "interval": "0s"}}}),
+            "spec.monitoring.podMonitor.interval: a Prometheus duration",
+        ),
+        (
+            json!({"network": {"devnet": {}}, "monitoring": {"podMonitor": {"interval": "30"}}}),
+            "spec.monitoring.podMonitor.interval: a Prometheus duration",
+        ),
+        (
+            json!({"network": {"devnet": {}}, "monitoring": {"podMonitor": {"enabled": true, "labels": {"app.kubernetes.io/managed-by": "me"}}}}),
+            "spec.monitoring.podMonitor.labels: app.kubernetes.io/name, instance, component, managed-by and part-of",
+        ),
     ];
     for (spec, expected) in cases {
         let violations = cel_violations(spec.clone(), None);
@@ -315,4 +331,17 @@ fn schema_defaults_fill_a_minimal_spec() {
         amqp_default["managed"].is_object(),
         "amqp defaults to managed: {amqp_default}"
     );
+}
+
+#[test]
+fn monitoring_accepts_prometheus_durations_and_extra_labels() {
+    for interval in ["30s", "1m", "1m30s", "500ms", "2h", "1d"] {
+        let spec = json!({"network": {"devnet": {}}, "monitoring": {"podMonitor": {
+            "enabled": true, "interval": interval, "labels": {"release": "prometheus"}}}});
+        assert_eq!(
+            cel_violations(spec, None),
+            Vec::<String>::new(),
+            "{interval}"
+        );
+    }
 }

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::amqp::AmqpSpec;
+use super::monitoring::MonitoringSpec;
 use super::network::NetworkSpec;
 use super::pod::PodOverrides;
 use super::service::ServicesSpec;
@@ -79,6 +80,9 @@ pub struct KoinosClusterSpec {
     /// Cluster-wide pod overrides; each service's own `podOverrides` wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_overrides: Option<PodOverrides>,
+    /// Prometheus scraping (a PodMonitor of the Prometheus Operator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<MonitoringSpec>,
 }
 
 /// The services image: `<repository>:<tag>`, binaries `koinos-<service>`.

@@ -139,6 +139,15 @@ impl ValidatedService {
     }
 }
 
+/// `spec.monitoring.podMonitor` when enabled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodMonitorSettings {
+    /// Extra labels on the PodMonitor.
+    pub labels: BTreeMap<String, String>,
+    /// Scrape interval (a Prometheus duration).
+    pub interval: String,
+}
+
 /// A KoinosCluster whose spec passed validation, with defaults resolved.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ValidatedCluster {
@@ -154,6 +163,8 @@ pub struct ValidatedCluster {
     pub config: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     /// Enabled services in profile order.
     pub services: Vec<ValidatedService>,
+    /// The PodMonitor to write (`None`: monitoring off).
+    pub pod_monitor: Option<PodMonitorSettings>,
 }
 
 impl ValidatedCluster {

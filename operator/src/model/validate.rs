@@ -20,6 +20,7 @@ use crate::crd::KoinosCluster;
 use crate::crd::autoscaling::{
     AutoscalingProvider, AutoscalingSpec, DEFAULT_TARGET_CPU, DEFAULT_TARGET_QUEUE_DEPTH,
 };
+use crate::crd::monitoring::MonitoringSpec;
 use crate::crd::network::{ConfigMapKeyRef, NetworkSpec, PresetNetworkSpec, SecretKeyRef};
 use crate::crd::pod::PodOverrides;
 use crate::crd::service::{ServiceSpec, ServicesSpec};
@@ -104,6 +105,7 @@ pub fn validate(
     check_pod_overrides(&mut check, "spec.podOverrides", &cluster_pod);
     let amqp = validate_amqp(&mut check, cluster, &cluster_pod);
     validate_config(&mut check, &spec.config);
+    let pod_monitor = validate_monitoring(&mut check, spec.monitoring.as_ref());
 
     let services_image = format!("{}:{}", spec.image.repository, spec.image.tag);
     let mut services = Vec::new();
@@ -219,7 +221,115 @@ pub fn validate(
         amqp,
         config: spec.config.clone(),
         services,
+        pod_monitor,
     })
+}
+
+/// `spec.monitoring.podMonitor`: the settings when enabled; labels must be valid Kubernetes
+/// labels and not the operator's own (CEL checks the latter and the interval at admission).
+fn validate_monitoring(
+    check: &mut Checker,
+    monitoring: Option<&MonitoringSpec>,
+) -> Option<PodMonitorSettings> {
+    let spec = monitoring?.pod_monitor.as_ref()?;
+    let field = "spec.monitoring.podMonitor";
+    for (key, value) in &spec.labels {
+        if SELECTOR_LABEL_KEYS.contains(&key.as_str())
+            || OWNERSHIP_LABEL_KEYS.contains(&key.as_str())
+        {
+            check.fail(
+                format!("{field}.labels.{key}"),
+                "marks the operator's children: the operator sets it",
+            );
+        } else if !is_label_key(key) {
+            check.fail(
+                format!("{field}.labels.{key}"),
+                "not a valid label key (an optional DNS-subdomain prefix and `/`, then up to 63 alphanumerics, `-`, `_`, `.`)",
+            );
+        } else if !is_label_value(value) {
+            check.fail(
+                format!("{field}.labels.{key}"),
+                format!("{value:?} is not a valid label value (up to 63 alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric)"),
+            );
+        }
+    }
+    if !is_prometheus_duration(&spec.interval) {
+        check.fail(
+            format!("{field}.interval"),
+            format!(
+                "{:?} is not a Prometheus duration such as 30s, 1m or 1m30s (not zero)",
+                spec.interval
+            ),
+        );
+    }
+    spec.enabled.then(|| PodMonitorSettings {
+        labels: spec.labels.clone(),
+        interval: spec.interval.clone(),
+    })
+}
+
+/// Label keys the operator sets on its children besides the selector labels.
+const OWNERSHIP_LABEL_KEYS: &[&str] =
+    &["app.kubernetes.io/managed-by", "app.kubernetes.io/part-of"];
+
+/// A label value: empty, or up to 63 alphanumerics, `-`, `_`, `.`, alphanumeric at both ends.
+pub fn is_label_value(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    value.is_empty()
+        || (bytes.len() <= 63
+            && bytes[0].is_ascii_alphanumeric()
+            && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
+}
+
+/// A label key: `[prefix/]name`, the prefix a DNS subdomain, the name a non-empty label value.
+pub fn is_label_key(key: &str) -> bool {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let subdomain = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|part| {
+                let b = part.as_bytes();
+                !b.is_empty()
+                    && b.len() <= 63
+                    && b[0].is_ascii_alphanumeric()
+                    && b[b.len() - 1].is_ascii_alphanumeric()
+                    && b.iter()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            })
+    };
+    !name.is_empty() && is_label_value(name) && prefix.is_none_or(subdomain)
+}
+
+/// A Prometheus duration (`1y2w3d4h5m6s7ms`, each unit at most once, in that order), not zero.
+pub fn is_prometheus_duration(text: &str) -> bool {
+    const UNITS: [&str; 7] = ["y", "w", "d", "h", "m", "s", "ms"];
+    let mut rest = text;
+    let mut next_unit = 0;
+    let mut nonzero = false;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return false;
+        }
+        let (number, tail) = rest.split_at(digits);
+        nonzero |= number.bytes().any(|b| b != b'0');
+        // `ms` before `m`: the longer unit first.
+        let Some(unit) = (next_unit..UNITS.len())
+            .filter(|&u| tail.starts_with(UNITS[u]))
+            .max_by_key(|&u| UNITS[u].len())
+        else {
+            return false;
+        };
+        rest = &tail[UNITS[unit].len()..];
+        next_unit = unit + 1;
+    }
+    nonzero
 }
 
 /// `spec.network`: exactly one of the four kinds.

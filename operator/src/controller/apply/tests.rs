@@ -1,12 +1,14 @@
-//! The KEDA apply path against the in-memory API server: a clear error when KEDA's kinds are
-//! not served, and, when they are, our HPA handed over before the ScaledObject is applied.
+//! The optional kinds' apply paths against the in-memory API server. KEDA: a clear error when
+//! its kinds are not served, and, when they are, our HPA handed over before the ScaledObject is
+//! applied. The PodMonitor: never an error; applied when served, reported missing otherwise,
+//! deleted as an orphan once monitoring is turned off.
 
 use serde_json::json;
 
 use super::*;
 use crate::controller::build::build;
 use crate::test_support::fake_api::{FakeApi, Write};
-use crate::test_support::{API_NODE, generated, validated};
+use crate::test_support::{API_NODE, DEVNET, generated, validated};
 
 const HPA_PATH: &str =
     "/apis/autoscaling/v2/namespaces/koinos/horizontalpodautoscalers/mainnet-block-store";
@@ -136,4 +138,112 @@ async fn an_hpa_of_someone_else_is_left_alone() {
     let mut applier = Applier::new(&client, &vc.namespace, &cache);
     applier.apply_all(&build(&vc, &generated())).await.unwrap();
     assert!(position(&api.writes(), "DELETE", HPA_PATH).is_none());
+}
+
+const POD_MONITOR_PATH: &str =
+    "/apis/monitoring.coreos.com/v1/namespaces/koinos/podmonitors/devnet-metrics";
+
+fn monitored() -> ValidatedCluster {
+    validated(&format!(
+        "{DEVNET}  monitoring: {{podMonitor: {{enabled: true}}}}\n"
+    ))
+}
+
+fn serve_monitoring_discovery(api: &FakeApi) {
+    api.insert(
+        "/apis/monitoring.coreos.com/v1",
+        json!({"kind": "APIResourceList", "apiVersion": "v1",
+               "groupVersion": "monitoring.coreos.com/v1",
+               "resources": [{"name": "podmonitors", "singularName": "podmonitor",
+                              "namespaced": true, "kind": "PodMonitor",
+                              "verbs": ["get", "list", "watch", "create", "patch", "delete"]}]}),
+    );
+}
+
+#[tokio::test]
+async fn a_pod_monitor_without_its_crd_is_reported_not_an_error() {
+    let api = FakeApi::default();
+    let client = FakeApi::client(&api.start().await);
+    let vc = monitored();
+    let desired = build(&vc, &generated());
+    assert_eq!(desired.pod_monitors.len(), 1);
+    let cache = AppliedCache::default();
+    let discovery = Discovery::default();
+    let mut applier = Applier::new(&client, &vc.namespace, &cache).with_discovery(&discovery);
+    applier.apply_all(&desired).await.unwrap();
+    applier.delete_orphans(&vc, &desired).await.unwrap();
+    assert_eq!(
+        applier.applied.monitoring,
+        Some(MonitoringOutcome::CrdMissing)
+    );
+    let writes = api.writes();
+    assert!(
+        position(
+            &writes,
+            "PATCH",
+            "/apis/apps/v1/namespaces/koinos/statefulsets/devnet-chain"
+        )
+        .is_some(),
+        "the cluster is applied all the same"
+    );
+    assert!(
+        writes
+            .iter()
+            .all(|w| !w.path.contains("monitoring.coreos.com"))
+    );
+}
+
+#[tokio::test]
+async fn a_served_pod_monitor_is_applied_then_deleted_when_turned_off() {
+    let api = FakeApi::default();
+    let client = FakeApi::client(&api.start().await);
+    serve_monitoring_discovery(&api);
+    let vc = monitored();
+    let cache = AppliedCache::default();
+    let discovery = Discovery::default();
+    let mut applier = Applier::new(&client, &vc.namespace, &cache).with_discovery(&discovery);
+    applier.apply_all(&build(&vc, &generated())).await.unwrap();
+    assert_eq!(
+        applier.applied.monitoring,
+        Some(MonitoringOutcome::Applied {
+            name: "devnet-metrics".into()
+        })
+    );
+    let stored = api.get(POD_MONITOR_PATH).expect("PodMonitor applied");
+    assert_eq!(stored["spec"]["podMetricsEndpoints"][0]["port"], "metrics");
+    let patch = position(&api.writes(), "PATCH", POD_MONITOR_PATH).unwrap();
+    assert!(
+        api.writes()[patch]
+            .query
+            .contains("fieldManager=koinos-operator")
+    );
+
+    // Turned off: nothing to apply, and the orphan goes.
+    let off = validated(DEVNET);
+    let desired = build(&off, &generated());
+    let mut applier = Applier::new(&client, &off.namespace, &cache).with_discovery(&discovery);
+    applier.apply_all(&desired).await.unwrap();
+    applier.delete_orphans(&off, &desired).await.unwrap();
+    assert_eq!(
+        applier.applied.monitoring,
+        Some(MonitoringOutcome::Disabled)
+    );
+    assert_eq!(applier.applied.deleted, ["PodMonitor/devnet-metrics"]);
+    assert!(api.get(POD_MONITOR_PATH).is_none());
+}
+
+#[tokio::test]
+async fn discovery_is_remembered_across_passes() {
+    let api = FakeApi::default();
+    let client = FakeApi::client(&api.start().await);
+    let discovery = Discovery::default();
+    let serves = || discovery.serves(&client, "monitoring.coreos.com/v1", "PodMonitor");
+    assert!(!serves().await.unwrap());
+    serve_monitoring_discovery(&api);
+    assert!(
+        !serves().await.unwrap(),
+        "within the TTL the last answer stands (no request per pass)"
+    );
+    discovery.remember("PodMonitor", true);
+    assert!(serves().await.unwrap());
 }

@@ -6,6 +6,7 @@ pub mod devnet;
 pub mod hpa;
 pub mod keda;
 pub mod meta;
+pub mod monitoring;
 pub mod network;
 pub mod pdb;
 pub mod pvc;
@@ -30,6 +31,7 @@ use serde::de::DeserializeOwned;
 
 use self::keda::{ScaledObject, TriggerAuthentication};
 use self::meta::{LABEL_GENERATED, object_meta};
+use self::monitoring::PodMonitor;
 use self::rabbitmq::AmqpCredentials;
 use self::workload::Workload;
 use crate::model::naming::{
@@ -62,6 +64,9 @@ pub struct Desired {
     pub trigger_authentications: Vec<TriggerAuthentication>,
     pub scaled_objects: Vec<ScaledObject>,
     pub pdbs: Vec<PodDisruptionBudget>,
+    /// The PodMonitor (`spec.monitoring.podMonitor`); the Prometheus Operator's CRDs must be
+    /// installed (without them it is left out and the `Monitoring` condition says so).
+    pub pod_monitors: Vec<PodMonitor>,
     /// Generated objects that could not be built for lack of their input (`kind/name`).
     pub pending_generated: Vec<String>,
 }
@@ -97,9 +102,9 @@ impl<K> Child for K where
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Order {
     /// config -> Secrets -> Services -> NetworkPolicies -> StatefulSets (broker first) ->
-    /// Deployments -> HPAs -> TriggerAuthentications -> ScaledObjects -> PDBs.
+    /// Deployments -> HPAs -> TriggerAuthentications -> ScaledObjects -> PDBs -> PodMonitors.
     Apply,
-    /// The same, except that KEDA's objects go last and ScaledObjects before
+    /// The same, except that KEDA's objects go after the PDBs and ScaledObjects before
     /// TriggerAuthentications: KEDA then removes the HPA it made for each.
     Cleanup,
 }
@@ -117,6 +122,15 @@ pub trait Visitor: Send {
     fn visit_stateful_sets(
         &mut self,
         objects: &[StatefulSet],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.visit(objects)
+    }
+
+    /// The PodMonitors, last in both orders (optional: the applier never fails the pass on
+    /// them).
+    fn visit_pod_monitors(
+        &mut self,
+        objects: &[PodMonitor],
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.visit(objects)
     }
@@ -159,6 +173,7 @@ impl Desired {
             trigger_authentications,
             scaled_objects,
             pdbs,
+            pod_monitors,
             pending_generated: _,
         } = self;
         visitor.visit(config_maps).await?;
@@ -182,7 +197,7 @@ impl Desired {
                     .await?;
             }
         }
-        Ok(())
+        visitor.visit_pod_monitors(pod_monitors).await
     }
 }
 
@@ -286,6 +301,9 @@ pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
         }
     }
     (desired.scaled_objects, desired.trigger_authentications) = keda::build_keda(vc);
+    desired
+        .pod_monitors
+        .extend(monitoring::build_pod_monitor(vc));
     desired
 }
 

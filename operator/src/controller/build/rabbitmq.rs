@@ -37,7 +37,10 @@ pub const COMPONENT: &str = "rabbitmq";
 pub const MAX_MESSAGE_SIZE: u64 = 536_870_912;
 const CREDENTIALS_CONF_KEY: &str = "20-credentials.conf";
 const RABBITMQ_CONF_KEY: &str = "10-koinos.conf";
-const PROMETHEUS_PORT: i32 = 15692;
+/// RabbitMQ's Prometheus endpoint (`rabbitmq_prometheus`, enabled in the official image and in
+/// ours; `prometheus.tcp.port` in the config) and the name of its container port.
+pub const PROMETHEUS_PORT: i32 = 15692;
+pub const PROMETHEUS_PORT_NAME: &str = "prometheus";
 const EPMD_PORT: i32 = 4369;
 const DIST_PORT: i32 = 25672;
 /// Cluster DNS domain used in RabbitMQ node names.
@@ -169,7 +172,7 @@ pub fn build_rabbitmq_client_service(vc: &ValidatedCluster) -> Service {
             selector: Some(selector_labels(vc, COMPONENT)),
             ports: Some(vec![
                 port(AMQP_PORT.name, AMQP_PORT.port),
-                port("prometheus", PROMETHEUS_PORT),
+                port(PROMETHEUS_PORT_NAME, PROMETHEUS_PORT),
             ]),
             ..Default::default()
         }),
@@ -333,7 +336,7 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
                 ..Default::default()
             },
             ContainerPort {
-                name: Some("prometheus".into()),
+                name: Some(PROMETHEUS_PORT_NAME.into()),
                 container_port: PROMETHEUS_PORT,
                 ..Default::default()
             },

@@ -30,6 +30,7 @@ fn all_fixtures() -> Vec<(String, Desired)> {
         EXTERNAL_BROKER.to_string(),
         format!("{API_NODE}{STOPPED}"),
         keda_node(),
+        format!("{DEVNET}  monitoring: {{podMonitor: {{enabled: true}}}}\n"),
     ]
     .into_iter()
     .map(|yaml| (yaml.clone(), build(&validated(&yaml), &generated())))
@@ -431,11 +432,13 @@ fn visit_walks_every_kind_in_apply_or_cleanup_order() {
         "TriggerAuthentication",
         "ScaledObject",
         "PodDisruptionBudget",
+        "PodMonitor",
     ];
     let cleanup = [
         "PodDisruptionBudget",
         "ScaledObject",
         "TriggerAuthentication",
+        "PodMonitor",
     ];
     assert_eq!(walk(Order::Apply), [&head[..], &apply[..]].concat());
     assert_eq!(walk(Order::Cleanup), [&head[..], &cleanup[..]].concat());

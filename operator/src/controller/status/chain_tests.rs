@@ -27,6 +27,7 @@ fn observed(broker: Option<BrokerObservation>) -> Observed {
         broker,
         missing: Vec::new(),
         p2p: None,
+        monitoring: None,
     }
 }
 

@@ -4,8 +4,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::chain::{PROGRESSING, SYNC_THRESHOLD_SECONDS, SYNCED, Sync};
 use super::{
-    AVAILABLE, BROKER_READY, BrokerObservation, CHAIN_REACHABLE, MissingInput, Observed, Outcome,
-    READY, RECONCILIATION_PAUSED, RECONCILING, STALLED,
+    AVAILABLE, BROKER_READY, BrokerObservation, CHAIN_REACHABLE, MONITORING, MissingInput,
+    MonitoringOutcome, Observed, Outcome, READY, RECONCILIATION_PAUSED, RECONCILING, STALLED,
 };
 use crate::crd::status::KoinosClusterStatus;
 
@@ -232,6 +232,42 @@ pub fn chain_reachable(
             .find(|c| c.type_ == CHAIN_REACHABLE)
             .cloned(),
     }
+}
+
+/// `Monitoring`, present while `spec.monitoring.podMonitor` is enabled: True once the
+/// PodMonitor is applied, False (never Stalled: the cluster runs unmonitored) while the
+/// Prometheus Operator's CRDs are missing or the PodMonitor cannot be written. Not applied this
+/// pass (`None`: paused, or the pass failed before it), the last one stands.
+pub fn monitoring(
+    outcome: Option<&MonitoringOutcome>,
+    old_conditions: &[Condition],
+) -> Option<Condition> {
+    let Some(outcome) = outcome else {
+        return old_conditions
+            .iter()
+            .find(|c| c.type_ == MONITORING)
+            .cloned();
+    };
+    Some(match outcome {
+        MonitoringOutcome::Disabled => return None,
+        MonitoringOutcome::Applied { name } => condition(
+            MONITORING,
+            true,
+            "PodMonitorApplied",
+            format!(
+                "PodMonitor {name} scrapes every service's metrics port and the managed broker's prometheus port"
+            ),
+        ),
+        MonitoringOutcome::CrdMissing => condition(
+            MONITORING,
+            false,
+            "PrometheusOperatorMissing",
+            "spec.monitoring.podMonitor is enabled but the API server serves no monitoring.coreos.com/v1 PodMonitor: install the Prometheus Operator's CRDs (checked again every pass; the cluster runs unmonitored meanwhile)".into(),
+        ),
+        MonitoringOutcome::Failed { message } => {
+            condition(MONITORING, false, "PodMonitorFailed", message.clone())
+        }
+    })
 }
 
 /// `Synced` and `Progressing` from this pass's [`Sync`]; not read this pass (`None`), the last

@@ -1,4 +1,5 @@
 use super::*;
+use crate::controller::apply::MonitoringOutcome;
 
 fn at(seconds: i64) -> Time {
     Time(k8s_openapi::jiff::Timestamp::from_second(seconds).unwrap())
@@ -19,6 +20,7 @@ fn observed(ready: &[(&str, i32, i32)], broker: Option<bool>) -> Observed {
         broker: None,
         missing: Vec::new(),
         p2p: None,
+        monitoring: None,
     }
 }
 
@@ -282,4 +284,61 @@ fn p2p_identity_is_published_for_other_clusters_to_dial() {
         at(200),
     );
     assert_eq!(s.p2p, None);
+}
+
+#[test]
+fn monitoring_is_a_condition_of_its_own_that_never_stalls_the_cluster() {
+    let ready = [("chain", 1, 1), ("jsonrpc", 1, 1)];
+    let pass = |old: Option<&KoinosClusterStatus>, outcome: Option<MonitoringOutcome>| {
+        let observed = Observed {
+            monitoring: outcome,
+            ..observed(&ready, Some(true))
+        };
+        compute_status(
+            old,
+            Some(1),
+            &Outcome::Applied,
+            Some(&observed),
+            false,
+            at(100),
+        )
+    };
+    let missing = pass(None, Some(MonitoringOutcome::CrdMissing));
+    let c = cond(&missing, MONITORING);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("False", "PrometheusOperatorMissing")
+    );
+    assert!(
+        c.message.contains("spec.monitoring.podMonitor")
+            && c.message.contains("monitoring.coreos.com/v1 PodMonitor"),
+        "{}",
+        c.message
+    );
+    assert_eq!(
+        cond(&missing, READY).status,
+        "True",
+        "monitoring is optional"
+    );
+    assert_eq!(cond(&missing, STALLED).status, "False");
+    // A pass that did not reach the PodMonitor (paused, failed) keeps what was known.
+    let kept = pass(Some(&missing), None);
+    assert_eq!(cond(&kept, MONITORING), cond(&missing, MONITORING));
+    let applied = pass(
+        Some(&missing),
+        Some(MonitoringOutcome::Applied {
+            name: "devnet-metrics".into(),
+        }),
+    );
+    let c = cond(&applied, MONITORING);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("True", "PodMonitorApplied")
+    );
+    assert!(c.message.contains("devnet-metrics"));
+    let off = pass(Some(&applied), Some(MonitoringOutcome::Disabled));
+    assert!(
+        find(&off, MONITORING).is_none(),
+        "no condition while monitoring is off"
+    );
 }

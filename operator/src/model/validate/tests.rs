@@ -350,3 +350,65 @@ fn quantities() {
         assert!(!is_quantity(bad), "{bad}");
     }
 }
+
+#[test]
+fn pod_monitor_settings_are_resolved_only_when_enabled() {
+    assert_eq!(validated(DEVNET).pod_monitor, None);
+    let on = validated(&devnet_with(
+        "  monitoring: {podMonitor: {enabled: true, labels: {release: prometheus}}}\n",
+    ));
+    let settings = on.pod_monitor.unwrap();
+    assert_eq!(settings.interval, "30s", "the schema default");
+    assert_eq!(settings.labels["release"], "prometheus");
+    let off = validated(&devnet_with(
+        "  monitoring: {podMonitor: {enabled: false, interval: 1m}}\n",
+    ));
+    assert_eq!(off.pod_monitor, None, "kept for when it is turned back on");
+}
+
+#[test]
+fn pod_monitor_labels_and_interval_are_checked_naming_the_field() {
+    let fields = |extra: &str| -> Vec<String> {
+        errors(&devnet_with(extra))
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    };
+    assert_eq!(
+        fields(
+            "  monitoring: {podMonitor: {enabled: true, labels: {app.kubernetes.io/instance: x}}}\n"
+        ),
+        ["spec.monitoring.podMonitor.labels.app.kubernetes.io/instance"]
+    );
+    assert_eq!(
+        fields("  monitoring: {podMonitor: {enabled: true, labels: {\"bad key!\": x}}}\n"),
+        ["spec.monitoring.podMonitor.labels.bad key!"]
+    );
+    assert_eq!(
+        fields("  monitoring: {podMonitor: {enabled: true, labels: {team: \"-x-\"}}}\n"),
+        ["spec.monitoring.podMonitor.labels.team"]
+    );
+    assert_eq!(
+        fields("  monitoring: {podMonitor: {enabled: true, interval: 5x}}\n"),
+        ["spec.monitoring.podMonitor.interval"]
+    );
+}
+
+#[test]
+fn prometheus_durations_and_label_syntax() {
+    for good in ["30s", "1m30s", "100ms", "1y2w3d4h5m6s7ms", "05s"] {
+        assert!(is_prometheus_duration(good), "{good}");
+    }
+    for bad in [
+        "", "0", "0s", "0m0s", "30", "s", "1s1m", "1.5s", "1ms5s", "30sec", " 30s",
+    ] {
+        assert!(!is_prometheus_duration(bad), "{bad}");
+    }
+    for good in ["release", "example.com/team", "a_b.c-d", "x"] {
+        assert!(is_label_key(good), "{good}");
+    }
+    for bad in ["", "/x", "Example.com/x", "a/b/c", "-x", &"k".repeat(64)] {
+        assert!(!is_label_key(bad), "{bad}");
+    }
+    assert!(is_label_value("") && is_label_value("prometheus") && !is_label_value("a b"));
+}
