@@ -160,6 +160,18 @@ fn invalid_specs() -> Vec<(&'static str, Value, &'static str)> {
             devnet(json!({"services": {"chain": {"storage": {"retentionPolicy": "Maybe"}}}})),
             "spec.services.chain.storage.retentionPolicy",
         ),
+        (
+            "a PodMonitor interval that is no Prometheus duration",
+            devnet(json!({"monitoring": {"podMonitor": {"enabled": true, "interval": "soon"}}})),
+            "spec.monitoring.podMonitor.interval",
+        ),
+        (
+            "the operator's own label on the PodMonitor",
+            devnet(
+                json!({"monitoring": {"podMonitor": {"enabled": true, "labels": {"app.kubernetes.io/instance": "x"}}}}),
+            ),
+            "spec.monitoring.podMonitor.labels",
+        ),
     ]
 }
 
