@@ -118,6 +118,48 @@ impl<B> Orphans<B> {
     }
 }
 
+/// Most ids [`SyncedIds`] remembers: four sync batches, far more than the chain's
+/// announcements can lag behind the batch that applied them.
+pub const MAX_SYNCED_IDS: usize = 4 * super::config::BLOCK_BATCH as usize;
+
+/// The ids of the blocks sync applied, the most recent [`MAX_SYNCED_IDS`]. The chain announces
+/// them like any block and the mempool relays the announcement to p2p, which must not gossip
+/// them: the peer they came from holds them and its other peers sync them the same way. While
+/// the head is recent (gossip on) a syncing node otherwise published its whole catch-up back
+/// to the peer, which scored each block below its LIB as an offence and, past ~1000 blocks,
+/// banned the node.
+#[derive(Debug, Default)]
+pub struct SyncedIds {
+    order: std::collections::VecDeque<Vec<u8>>,
+    ids: std::collections::HashSet<Vec<u8>>,
+}
+
+impl SyncedIds {
+    pub fn insert(&mut self, id: Vec<u8>) {
+        if !self.ids.insert(id.clone()) {
+            return;
+        }
+        self.order.push_back(id);
+        if self.order.len() > MAX_SYNCED_IDS
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.ids.remove(&oldest);
+        }
+    }
+
+    pub fn contains(&self, id: &[u8]) -> bool {
+        self.ids.contains(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod orphan_tests {
     use super::*;
@@ -139,5 +181,18 @@ mod orphan_tests {
             assert!(orphans.insert(vec![9], "x", t0));
         }
         assert!(!orphans.insert(vec![9], "y", t0));
+    }
+
+    #[test]
+    fn synced_ids_remember_the_most_recent() {
+        let mut synced = SyncedIds::default();
+        for i in 0..MAX_SYNCED_IDS as u32 + 10 {
+            synced.insert(i.to_be_bytes().to_vec());
+        }
+        synced.insert(20u32.to_be_bytes().to_vec()); // already there: no change
+        assert_eq!(synced.len(), MAX_SYNCED_IDS);
+        assert!(!synced.contains(&9u32.to_be_bytes()));
+        assert!(synced.contains(&10u32.to_be_bytes()));
+        assert!(synced.contains(&(MAX_SYNCED_IDS as u32 + 9).to_be_bytes()));
     }
 }

@@ -81,6 +81,8 @@ pub struct Shared {
     pub control: Mutex<libp2p_stream::Control>,
     /// Gossiped blocks waiting for their parent.
     pub orphans: Mutex<super::gossip::Orphans<koinos_protocol::Block>>,
+    /// Blocks sync applied (not gossiped out).
+    pub synced: Mutex<super::gossip::SyncedIds>,
 }
 
 impl Shared {
@@ -118,6 +120,11 @@ impl Shared {
 
     pub fn gossip_enabled(&self) -> bool {
         self.gossip_enabled.load(Ordering::Relaxed)
+    }
+
+    /// True when sync applied the block `id` (it is not gossiped out).
+    pub fn applied_by_sync(&self, id: &[u8]) -> bool {
+        self.synced.lock().expect("synced lock").contains(id)
     }
 
     /// A stream control of its own (each clone has its own backpressure slot).

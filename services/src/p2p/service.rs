@@ -101,6 +101,7 @@ pub async fn run(service: Service<P2pArgs>) -> anyhow::Result<()> {
                 MEMPOOL_BLOCK_ACCEPTED => BlockAccepted::decode(broadcast.body.as_slice())
                     .ok()
                     .and_then(|a| a.block)
+                    .filter(|b| !out.applied_by_sync(&b.id))
                     .map(|b| (BLOCKS_TOPIC, b.encode_to_vec())),
                 MEMPOOL_ACCEPT => MempoolAccepted::decode(broadcast.body.as_slice())
                     .ok()
@@ -152,6 +153,7 @@ pub async fn start<L: Local>(
         gossip_enabled: Default::default(),
         control: Mutex::new(swarm.behaviour_mut().stream_control()),
         orphans: Mutex::default(),
+        synced: Mutex::default(),
     });
     tokio::spawn(run_swarm(
         swarm,

@@ -216,6 +216,12 @@ pub async fn sync_step<L: Local>(
     let apply_started = std::time::Instant::now();
     let last = blocks.last().map(|b| b.id.clone());
     for block in blocks {
+        // before the chain announces it: the announcement must find it
+        shared
+            .synced
+            .lock()
+            .expect("synced lock")
+            .insert(block.id.clone());
         match local.submit_block(block).await {
             Ok(()) | Err(SubmitError::Irreversible(_)) => {}
             Err(SubmitError::Unlinkable(message)) => return Err(PeerError::Local(message)),
