@@ -48,6 +48,15 @@ fn forget_queue(metrics: &Metrics, labels: &[&str; 4]) {
     let _ = metrics.queue_consumers.remove_label_values(labels);
 }
 
+/// A service run with `replicas: 0` (and no autoscaling): nobody is meant to consume its queue,
+/// so it has no consumers series (the consumer-missing alert would fire on purpose otherwise).
+fn scaled_to_zero(vc: &ValidatedCluster, spec_name: &str) -> bool {
+    vc.services
+        .iter()
+        .find(|s| s.profile.spec_name == spec_name)
+        .is_some_and(|s| s.autoscaling.is_none() && s.replicas == 0)
+}
+
 /// Removes every series of cluster `namespace/cluster` (stopped, or deleted).
 pub fn forget(metrics: &Metrics, namespace: &str, cluster: &str) {
     forget_chain(metrics, namespace, cluster);
@@ -145,7 +154,7 @@ pub fn record(
                     .queue_depth
                     .with_label_values(&labels)
                     .set(gauge_value(*depth));
-                match consumers {
+                match consumers.filter(|_| !scaled_to_zero(vc, service)) {
                     Some(consumers) => metrics
                         .queue_consumers
                         .with_label_values(&labels)
@@ -309,6 +318,34 @@ mod tests {
         // Brokers not read: nothing changes.
         record(&metrics, &devnet, None, &at(1_061));
         assert!(series(&metrics).is_empty());
+    }
+
+    #[test]
+    fn a_service_scaled_to_zero_has_no_consumers_series() {
+        let metrics = Metrics::new();
+        let vc = validated(&format!(
+            "{DEVNET}  services: {{mempool: {{replicas: 0}}}}\n"
+        ));
+        let observation = read(None, &[("mempool", 3, 0), ("blockStore", 0, 0)]);
+        record(&metrics, &vc, Some(&observation), &at(1));
+        let lines = series(&metrics);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("koinos_operator_queue_depth") && l.contains("mempool"))
+        );
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.starts_with("koinos_operator_queue_consumers") && l.contains("mempool")),
+            "{lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("koinos_operator_queue_consumers")
+                    && l.contains("blockStore"))
+        );
     }
 
     #[test]
