@@ -5,8 +5,11 @@
 #                                         render manifests/install.yaml (helm template)
 #   scripts/render-manifests.sh --check   fail unless the chart lints (defaults and the other
 #                                         supported value sets), the schema rejects bad values,
-#                                         RBAC stays least-privilege, the chart's CRD equals
-#                                         crds/, and install.yaml equals a fresh render
+#                                         RBAC stays least-privilege, the monitoring assets render
+#                                         (the dashboard as valid JSON, the PrometheusRule with
+#                                         every placeholder filled, checked by promtool when it is
+#                                         installed), the chart's CRD equals crds/, and
+#                                         install.yaml equals a fresh render
 #   scripts/render-manifests.sh --helm    print the path of the helm binary (building it if needed)
 #
 # Helm is built from Go modules into a cache outside the repo the first time (a few minutes on
@@ -66,6 +69,36 @@ lint() {
   }
 }
 
+# The Grafana dashboard and the PrometheusRule render and are what their files say: the
+# dashboard ConfigMap holds valid JSON equal to files/koinos-cluster-dashboard.json, and the
+# PrometheusRule's spec is a rule file with every placeholder filled (promtool checks it when
+# installed). Which metrics they use is checked by operator/src/metrics/chart_tests.rs.
+check_monitoring() {
+  command -v jq >/dev/null || fail "jq is needed to check the dashboard JSON"
+  local rendered json rules
+  rendered=$("$HELM" template "$RELEASE" "$chart" -n "$NAMESPACE" --kube-version "$KUBE_VERSION" \
+    --set metrics.prometheusRule.enabled=true --set metrics.grafanaDashboard.enabled=true \
+    --show-only templates/grafana-dashboard.yaml --show-only templates/prometheusrule.yaml) \
+    || fail "the dashboard and PrometheusRule do not render"
+  grep -q '^  labels:$' <<<"$rendered" || fail "no labels rendered"
+  grep -q 'grafana_dashboard: "1"' <<<"$rendered" || fail "the dashboard ConfigMap lacks grafana_dashboard: \"1\""
+  json=$(awk 'f { if ($0 ~ /^    / || $0 == "") { sub(/^    /, ""); print; next } exit }
+              /^  koinos-cluster.json: \|-$/ { f = 1 }' <<<"$rendered")
+  jq -e '.panels | length > 0' <<<"$json" >/dev/null || fail "the rendered dashboard is not valid JSON with panels"
+  [[ "$(jq -S . <<<"$json")" == "$(jq -S . "$chart/files/koinos-cluster-dashboard.json")" ]] \
+    || fail "the rendered dashboard differs from files/koinos-cluster-dashboard.json"
+  rules=$(awk '/^kind: PrometheusRule$/ { r = 1 } r && f { sub(/^  /, ""); print } r && /^spec:$/ { f = 1 }' <<<"$rendered")
+  [[ $(grep -c -- '- alert: Koinos' <<<"$rules") == 4 ]] || fail "the PrometheusRule lacks its four alerts"
+  if grep -Eq '__[A-Z_]+__' <<<"$rules"; then fail "a placeholder of files/prometheus-rules.yaml is left unfilled"; fi
+  if command -v promtool >/dev/null; then
+    local file
+    file=$(mktemp --suffix=.yaml)
+    printf '%s\n' "$rules" >"$file"
+    promtool check rules "$file" >/dev/null || { promtool check rules "$file" >&2; rm -f "$file"; fail "promtool check rules"; }
+    rm -f "$file"
+  fi
+}
+
 check() {
   [[ -f "$crd_source" ]] || fail "$crd_source is missing (generate it: koinos-operator crd)"
   cmp -s "$crd_source" "$crd_in_chart" \
@@ -81,11 +114,19 @@ check() {
     || fail "helm lint (no leader election, external RBAC and ServiceAccount, digest)"
   lint --set externalMetrics.enabled=true --set externalMetrics.caBundle=Q0E= \
     || fail "helm lint (external metrics API with a CA bundle)"
+  lint --set metrics.serviceMonitor.enabled=true --set metrics.prometheusRule.enabled=true \
+    --set metrics.grafanaDashboard.enabled=true --set metrics.grafanaDashboard.namespace=monitoring \
+    --set metrics.prometheusRule.queueBacklog.threshold=500 \
+    || fail "helm lint (ServiceMonitor, PrometheusRule, Grafana dashboard)"
+  check_monitoring
 
   # values.schema.json must reject what the chart cannot honour.
   local bad
   for bad in "unknownKey=1" "image.pullPolicy=Sometimes" "watchNamespace=Not_A_Namespace" \
-    "replicaCount=-1" "adminPort=70000" "logging.format=xml" "metrics.serviceMonitor.interval=soon"; do
+    "replicaCount=-1" "adminPort=70000" "logging.format=xml" "metrics.serviceMonitor.interval=soon" \
+    "metrics.service.type=LoadBalancer" "metrics.service.type=NodePort" \
+    "metrics.prometheusRule.queueBacklog.for=1.5m" "metrics.prometheusRule.lagGrowing.thresholdSeconds=0" \
+    "metrics.grafanaDashboard.namespace=Not_A_Namespace" "metrics.prometheusRule.extra=1"; do
     if lint --set "$bad" 2>/dev/null; then fail "values.schema.json accepted --set $bad"; fi
   done
   if lint --set replicaCount=2 --set leaderElection.enabled=false 2>/dev/null; then

@@ -196,6 +196,9 @@ impl Drop for ReconcileTimer {
 }
 
 #[cfg(test)]
+mod chart_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
