@@ -13,7 +13,8 @@ pub struct KoinosClusterStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Ready, Reconciling, Stalled, Available, BrokerReady, ReconciliationPaused,
-    /// ChainReachable, Synced, Progressing.
+    /// ChainReachable, Synced, Progressing, and Monitoring while spec.monitoring.podMonitor is
+    /// enabled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// Per enabled service, keyed by its spec name (`blockStore`, ...).
