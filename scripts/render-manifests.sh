@@ -7,8 +7,9 @@
 #                                         supported value sets), the schema rejects bad values,
 #                                         RBAC stays least-privilege, the monitoring assets render
 #                                         (the dashboard as valid JSON, the PrometheusRule with
-#                                         every placeholder filled, checked by promtool when it is
-#                                         installed), the chart's CRD equals crds/, and
+#                                         every placeholder filled, checked and unit-tested
+#                                         (scripts/prometheus-rules.test.yaml) by promtool when it
+#                                         is installed), the chart's CRD equals crds/, and
 #                                         install.yaml equals a fresh render
 #   scripts/render-manifests.sh --helm    print the path of the helm binary (building it if needed)
 #
@@ -91,11 +92,18 @@ check_monitoring() {
   [[ $(grep -c -- '- alert: Koinos' <<<"$rules") == 4 ]] || fail "the PrometheusRule lacks its four alerts"
   if grep -Eq '__[A-Z_]+__' <<<"$rules"; then fail "a placeholder of files/prometheus-rules.yaml is left unfilled"; fi
   if command -v promtool >/dev/null; then
-    local file
-    file=$(mktemp --suffix=.yaml)
-    printf '%s\n' "$rules" >"$file"
-    promtool check rules "$file" >/dev/null || { promtool check rules "$file" >&2; rm -f "$file"; fail "promtool check rules"; }
-    rm -f "$file"
+    local dir
+    dir=$(mktemp -d)
+    printf '%s\n' "$rules" >"$dir/rules.yaml"
+    promtool check rules "$dir/rules.yaml" >/dev/null \
+      || { promtool check rules "$dir/rules.yaml" >&2; rm -rf "$dir"; fail "promtool check rules"; }
+    # The unit tests check when each alert fires and its labels; the annotations are prose.
+    awk '/^    annotations:$/ { skip = 1; next } skip && /^      / { next } { skip = 0; print }' \
+      "$dir/rules.yaml" >"$dir/rules.tmp" && mv "$dir/rules.tmp" "$dir/rules.yaml"
+    cp "$repo/scripts/prometheus-rules.test.yaml" "$dir/"
+    promtool test rules "$dir/prometheus-rules.test.yaml" >"$dir/out" 2>&1 \
+      || { cat "$dir/out" >&2; rm -rf "$dir"; fail "promtool test rules (scripts/prometheus-rules.test.yaml)"; }
+    rm -rf "$dir"
   fi
 }
 
