@@ -8,8 +8,9 @@
 #                                         RBAC stays least-privilege, the monitoring assets render
 #                                         (the dashboard as valid JSON, the PrometheusRule with
 #                                         every placeholder filled, checked and unit-tested
-#                                         (scripts/prometheus-rules.test.yaml) by promtool when it
-#                                         is installed), the chart's CRD equals crds/, and
+#                                         (scripts/prometheus-rules.test.yaml) by promtool, which
+#                                         scripts/ensure-node-packages.sh installs), the chart's
+#                                         CRD equals crds/, and
 #                                         install.yaml equals a fresh render
 #   scripts/render-manifests.sh --helm    print the path of the helm binary (building it if needed)
 #
@@ -72,8 +73,8 @@ lint() {
 
 # The Grafana dashboard and the PrometheusRule render and are what their files say: the
 # dashboard ConfigMap holds valid JSON equal to files/koinos-cluster-dashboard.json, and the
-# PrometheusRule's spec is a rule file with every placeholder filled (promtool checks it when
-# installed). Which metrics they use is checked by operator/src/metrics/chart_tests.rs.
+# PrometheusRule's spec is a rule file with every placeholder filled, checked and unit-tested by
+# promtool (a missing promtool fails the check; scripts/ensure-node-packages.sh installs it). Which metrics they use is checked by operator/src/metrics/chart_tests.rs.
 check_monitoring() {
   command -v jq >/dev/null || fail "jq is needed to check the dashboard JSON"
   local rendered json rules
@@ -91,20 +92,20 @@ check_monitoring() {
   rules=$(awk '/^kind: PrometheusRule$/ { r = 1 } r && f { sub(/^  /, ""); print } r && /^spec:$/ { f = 1 }' <<<"$rendered")
   [[ $(grep -c -- '- alert: Koinos' <<<"$rules") == 4 ]] || fail "the PrometheusRule lacks its four alerts"
   if grep -Eq '__[A-Z_]+__' <<<"$rules"; then fail "a placeholder of files/prometheus-rules.yaml is left unfilled"; fi
-  if command -v promtool >/dev/null; then
-    local dir
-    dir=$(mktemp -d)
-    printf '%s\n' "$rules" >"$dir/rules.yaml"
-    promtool check rules "$dir/rules.yaml" >/dev/null \
-      || { promtool check rules "$dir/rules.yaml" >&2; rm -rf "$dir"; fail "promtool check rules"; }
-    # The unit tests check when each alert fires and its labels; the annotations are prose.
-    awk '/^    annotations:$/ { skip = 1; next } skip && /^      / { next } { skip = 0; print }' \
-      "$dir/rules.yaml" >"$dir/rules.tmp" && mv "$dir/rules.tmp" "$dir/rules.yaml"
-    cp "$repo/scripts/prometheus-rules.test.yaml" "$dir/"
-    promtool test rules "$dir/prometheus-rules.test.yaml" >"$dir/out" 2>&1 \
-      || { cat "$dir/out" >&2; rm -rf "$dir"; fail "promtool test rules (scripts/prometheus-rules.test.yaml)"; }
-    rm -rf "$dir"
-  fi
+  command -v promtool >/dev/null \
+    || fail "promtool is needed to check the alert rules (scripts/ensure-node-packages.sh installs it)"
+  local dir
+  dir=$(mktemp -d)
+  printf '%s\n' "$rules" >"$dir/rules.yaml"
+  promtool check rules "$dir/rules.yaml" >/dev/null \
+    || { promtool check rules "$dir/rules.yaml" >&2; rm -rf "$dir"; fail "promtool check rules"; }
+  # The unit tests check when each alert fires and its labels; the annotations are prose.
+  awk '/^    annotations:$/ { skip = 1; next } skip && /^      / { next } { skip = 0; print }' \
+    "$dir/rules.yaml" >"$dir/rules.tmp" && mv "$dir/rules.tmp" "$dir/rules.yaml"
+  cp "$repo/scripts/prometheus-rules.test.yaml" "$dir/"
+  promtool test rules "$dir/prometheus-rules.test.yaml" >"$dir/out" 2>&1 \
+    || { cat "$dir/out" >&2; rm -rf "$dir"; fail "promtool test rules (scripts/prometheus-rules.test.yaml)"; }
+  rm -rf "$dir"
 }
 
 check() {
