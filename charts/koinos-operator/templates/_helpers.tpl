@@ -86,7 +86,7 @@ update on children, never reads Pods, and needs no cluster-scoped kind.
   resources: ["poddisruptionbudgets"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["networking.k8s.io"]
-  resources: ["networkpolicies"]
+  resources: ["networkpolicies", "ingresses"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # KEDA objects of clusters with autoscaling.provider: keda (KEDA itself is optional; without
 # its CRDs these rules match nothing).

@@ -192,7 +192,15 @@ pub fn p2p_status(vc: &ValidatedCluster, seed: &str, component: &str) -> P2pStat
         vc.namespace,
         P2P_PORT.port
     );
-    P2pStatus { peer_id, address }
+    let external_address = vc
+        .service(ServiceKind::P2p)
+        .and_then(|p2p| p2p.announce.as_ref())
+        .map(|announce| format!("{announce}/p2p/{peer_id}"));
+    P2pStatus {
+        peer_id,
+        address,
+        external_address,
+    }
 }
 
 /// Which of the user's objects the pods need are missing (or lack their key).

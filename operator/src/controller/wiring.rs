@@ -10,7 +10,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::ListParams;
 use kube::runtime::controller::Controller;
@@ -252,6 +252,7 @@ pub async fn run_with_broker(
     let config_maps = child_watch::<ConfigMap>(&client, ns, &children, stores);
     let secrets = child_watch::<Secret>(&client, ns, &children, stores);
     let services = child_watch::<Service>(&client, ns, &children, stores);
+    let ingresses = child_watch::<Ingress>(&client, ns, &children, stores);
     let policies = child_watch::<NetworkPolicy>(&client, ns, &children, stores);
     let sets = child_watch::<StatefulSet>(&client, ns, &children, stores);
     let deployments = child_watch::<Deployment>(&client, ns, &children, stores);
@@ -262,6 +263,7 @@ pub async fn run_with_broker(
         .owns_stream(config_maps)
         .owns_stream(secrets)
         .owns_stream(services)
+        .owns_stream(ingresses)
         .owns_stream(policies)
         .owns_stream(sets)
         .owns_stream(deployments)

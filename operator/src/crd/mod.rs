@@ -2,6 +2,7 @@
 
 pub mod amqp;
 pub mod autoscaling;
+pub mod exposure;
 pub mod monitoring;
 pub mod network;
 pub mod pod;

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::autoscaling::AutoscalingSpec;
+use super::exposure::{ExternalTrafficPolicy, IngressSpec};
 use super::network::SecretKeyRef;
 use super::pod::PodOverrides;
 use super::storage::StorageSpec;
@@ -128,7 +129,24 @@ macro_rules! absent {
     validation = Rule::new(absent!("accountHistory", "seeds")).message("spec.services.accountHistory.seeds: only p2p takes seeds"),
     validation = Rule::new(absent!("blockProducer", "seeds")).message("spec.services.blockProducer.seeds: only p2p takes seeds"),
     validation = Rule::new(absent!("jsonrpc", "seeds")).message("spec.services.jsonrpc.seeds: only p2p takes seeds"),
-    validation = Rule::new(absent!("grpc", "seeds")).message("spec.services.grpc.seeds: only p2p takes seeds")
+    validation = Rule::new(absent!("grpc", "seeds")).message("spec.services.grpc.seeds: only p2p takes seeds"),
+    validation = Rule::new(absent!("chain", "ingress")).message("spec.services.chain.ingress: only jsonrpc and grpc serve HTTP behind an Ingress"),
+    validation = Rule::new(absent!("blockStore", "ingress")).message("spec.services.blockStore.ingress: only jsonrpc and grpc serve HTTP behind an Ingress"),
+    validation = Rule::new(absent!("mempool", "ingress")).message("spec.services.mempool.ingress: only jsonrpc and grpc serve HTTP behind an Ingress"),
+    validation = Rule::new(absent!("transactionStore", "ingress")).message("spec.services.transactionStore.ingress: only jsonrpc and grpc serve HTTP behind an Ingress"),
+    validation = Rule::new(absent!("contractMetaStore", "ingress")).message("spec.services.contractMetaStore.ingress: only jsonrpc and grpc serve HTTP behind an Ingress"),
+    validation = Rule::new(absent!("accountHistory", "ingress")).message("spec.services.accountHistory.ingress: only jsonrpc and grpc serve HTTP behind an Ingress"),
+    validation = Rule::new(absent!("blockProducer", "ingress")).message("spec.services.blockProducer.ingress: only jsonrpc and grpc serve HTTP behind an Ingress"),
+    validation = Rule::new(absent!("p2p", "ingress")).message("spec.services.p2p.ingress: p2p speaks libp2p over TCP, not HTTP: expose it with service.type LoadBalancer or NodePort and announce"),
+    validation = Rule::new(absent!("chain", "announce")).message("spec.services.chain.announce: only p2p announces an address to peers"),
+    validation = Rule::new(absent!("blockStore", "announce")).message("spec.services.blockStore.announce: only p2p announces an address to peers"),
+    validation = Rule::new(absent!("mempool", "announce")).message("spec.services.mempool.announce: only p2p announces an address to peers"),
+    validation = Rule::new(absent!("transactionStore", "announce")).message("spec.services.transactionStore.announce: only p2p announces an address to peers"),
+    validation = Rule::new(absent!("contractMetaStore", "announce")).message("spec.services.contractMetaStore.announce: only p2p announces an address to peers"),
+    validation = Rule::new(absent!("accountHistory", "announce")).message("spec.services.accountHistory.announce: only p2p announces an address to peers"),
+    validation = Rule::new(absent!("blockProducer", "announce")).message("spec.services.blockProducer.announce: only p2p announces an address to peers"),
+    validation = Rule::new(absent!("jsonrpc", "announce")).message("spec.services.jsonrpc.announce: only p2p announces an address to peers"),
+    validation = Rule::new(absent!("grpc", "announce")).message("spec.services.grpc.announce: only p2p announces an address to peers")
 )]
 pub struct ServicesSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,11 +212,30 @@ pub struct ServiceSpec {
     /// p2p only: peers to connect to (multiaddrs, rendered as the official `peer` option).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub seeds: Vec<String>,
+    /// jsonrpc and grpc only: an Ingress in front of the client port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressSpec>,
+    /// p2p only: the address peers outside the Kubernetes cluster dial (the LoadBalancer's DNS
+    /// name or IP, a NodePort's node address), as `host`, `host:port` (default port: the
+    /// Service's) or a multiaddr without `/p2p` (`/dns4/p2p.example.com/tcp/8888`). Published
+    /// with the peer id as `status.p2p.externalAddress`, for another cluster's `seeds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 253),
+        regex(
+            pattern = r"^(/(ip4|ip6|dns|dns4|dns6)/[^/]+/tcp/[0-9]{1,5}|[a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?(:[0-9]{1,5})?)$"
+        )
+    )]
+    pub announce: Option<String>,
 }
 
 /// How a service's Kubernetes Service is exposed.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.loadBalancerSourceRanges) || size(self.loadBalancerSourceRanges) == 0 || (has(self.type) && self.type == 'LoadBalancer')").message("loadBalancerSourceRanges: only a Service of type LoadBalancer takes source ranges").field_path(".loadBalancerSourceRanges"),
+    validation = Rule::new("!has(self.externalTrafficPolicy) || (has(self.type) && self.type != 'ClusterIP')").message("externalTrafficPolicy: only a Service of type LoadBalancer or NodePort takes external traffic").field_path(".externalTrafficPolicy")
+)]
 pub struct ServiceExposure {
     #[serde(default, rename = "type")]
     pub type_: ServiceType,
@@ -209,6 +246,16 @@ pub struct ServiceExposure {
     /// Annotations for the Service (e.g. load balancer settings).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub annotations: std::collections::BTreeMap<String, String>,
+    /// LoadBalancer only: the client CIDRs allowed through the load balancer (e.g.
+    /// `203.0.113.0/24`); unset: every address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(max = 43)))]
+    #[x_kube(validation = Rule::new("self.all(c, isCIDR(c))").message("loadBalancerSourceRanges: each entry is a CIDR such as 203.0.113.0/24 or 2001:db8::/32"))]
+    pub load_balancer_source_ranges: Vec<String>,
+    /// LoadBalancer or NodePort only: `Local` keeps the client's source IP (only nodes running a
+    /// pod take traffic), `Cluster` (Kubernetes' default) spreads over every node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_traffic_policy: Option<ExternalTrafficPolicy>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

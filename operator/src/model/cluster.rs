@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, TopologySpreadC
 use super::network::Preset;
 use super::profile::{ServiceClass, ServiceInput, ServiceKind, ServiceProfile};
 use crate::crd::autoscaling::AutoscalingProvider;
+use crate::crd::exposure::IngressSpec;
 use crate::crd::network::SecretKeyRef;
 use crate::crd::service::ServiceExposure;
 use crate::crd::storage::RetentionPolicy;
@@ -114,6 +115,10 @@ pub struct ValidatedService {
     pub storage: Option<Storage>,
     pub autoscaling: Option<Autoscaling>,
     pub exposure: ServiceExposure,
+    /// jsonrpc, grpc: the Ingress to write.
+    pub ingress: Option<IngressSpec>,
+    /// p2p: the externally dialable multiaddr (without `/p2p/<id>`) from `announce`.
+    pub announce: Option<String>,
     pub resources: ResourceRequirements,
     pub pod: ResolvedPod,
     pub health_probes: bool,

@@ -123,6 +123,7 @@ pub fn validate(
         });
         let field = format!("spec.services.{}", profile.spec_name);
         check_class_fields(&mut check, &field, profile, svc);
+        let announce = exposure::check_exposure(&mut check, &field, profile, svc);
         if !enabled {
             continue;
         }
@@ -189,6 +190,8 @@ pub fn validate(
             storage,
             autoscaling,
             exposure: svc.service.clone().unwrap_or_default(),
+            ingress: svc.ingress.clone(),
+            announce,
             resources: svc
                 .resources
                 .clone()
@@ -718,6 +721,8 @@ fn resolve_pod(
             .unwrap_or_default(),
     }
 }
+
+mod exposure;
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod devnet;
 pub mod hpa;
+pub mod ingress;
 pub mod keda;
 pub mod meta;
 pub mod monitoring;
@@ -21,7 +22,7 @@ use std::fmt::Debug;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::{ByteString, NamespaceResourceScope};
 
@@ -56,6 +57,8 @@ pub struct Desired {
     pub config_maps: Vec<ConfigMap>,
     pub secrets: Vec<Secret>,
     pub services: Vec<Service>,
+    /// Ingresses of jsonrpc and grpc (`spec.services.<svc>.ingress`).
+    pub ingresses: Vec<Ingress>,
     pub network_policies: Vec<NetworkPolicy>,
     pub stateful_sets: Vec<StatefulSet>,
     pub deployments: Vec<Deployment>,
@@ -101,7 +104,7 @@ impl<K> Child for K where
 /// The order of a walk over [`Desired`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Order {
-    /// config -> Secrets -> Services -> NetworkPolicies -> StatefulSets (broker first) ->
+    /// config -> Secrets -> Services -> Ingresses -> NetworkPolicies -> StatefulSets (broker first) ->
     /// Deployments -> HPAs -> TriggerAuthentications -> ScaledObjects -> PDBs -> PodMonitors.
     Apply,
     /// The same, except that KEDA's objects go after the PDBs and ScaledObjects before
@@ -166,6 +169,7 @@ impl Desired {
             config_maps,
             secrets,
             services,
+            ingresses,
             network_policies,
             stateful_sets,
             deployments,
@@ -179,6 +183,7 @@ impl Desired {
         visitor.visit(config_maps).await?;
         visitor.visit(secrets).await?;
         visitor.visit(services).await?;
+        visitor.visit(ingresses).await?;
         visitor.visit(network_policies).await?;
         visitor.visit_stateful_sets(stateful_sets).await?;
         visitor.visit(deployments).await?;
@@ -291,6 +296,7 @@ pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
         desired
             .services
             .push(service::build_service_service(vc, svc));
+        desired.ingresses.extend(ingress::build_ingress(vc, svc));
         match workload::build_service_workload(vc, svc) {
             Workload::StatefulSet(sts) => desired.stateful_sets.push(*sts),
             Workload::Deployment(deployment) => desired.deployments.push(*deployment),

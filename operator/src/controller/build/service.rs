@@ -51,11 +51,22 @@ pub fn build_service_service(vc: &ValidatedCluster, svc: &ValidatedService) -> S
             ..Default::default()
         });
     }
+    // Only a client Service takes the external settings (validation refuses them elsewhere).
+    let exposure = profile.main_port().map(|_| &svc.exposure);
+    let load_balancer_source_ranges = exposure
+        .map(|e| e.load_balancer_source_ranges.clone())
+        .filter(|r| !r.is_empty() && type_ == ServiceType::LoadBalancer.as_str());
+    let external_traffic_policy = exposure
+        .and_then(|e| e.external_traffic_policy)
+        .filter(|_| !carries_metrics(type_))
+        .map(|p| p.as_str().to_string());
     Service {
         metadata,
         spec: Some(ServiceSpec {
             type_: Some(type_.into()),
             cluster_ip,
+            load_balancer_source_ranges,
+            external_traffic_policy,
             selector: Some(selector_labels(vc, profile.component)),
             ports: Some(ports),
             ..Default::default()
@@ -104,6 +115,30 @@ mod tests {
             ports(ServiceKind::BlockStore),
             ("ClusterIP".into(), vec![9100])
         );
+    }
+
+    #[test]
+    fn source_ranges_and_traffic_policy_on_external_services() {
+        let vc = validated(&format!(
+            "{DEVNET}  services:\n    jsonrpc: {{service: {{type: LoadBalancer, loadBalancerSourceRanges: [203.0.113.0/24, \"2001:db8::/32\"], externalTrafficPolicy: Local}}}}\n    grpc: {{service: {{type: NodePort, externalTrafficPolicy: Cluster}}}}\n"
+        ));
+        let spec = |kind| {
+            build_service_service(&vc, vc.service(kind).unwrap())
+                .spec
+                .unwrap()
+        };
+        let jsonrpc = spec(ServiceKind::Jsonrpc);
+        assert_eq!(
+            jsonrpc.load_balancer_source_ranges,
+            Some(vec!["203.0.113.0/24".into(), "2001:db8::/32".into()])
+        );
+        assert_eq!(jsonrpc.external_traffic_policy.as_deref(), Some("Local"));
+        let grpc = spec(ServiceKind::Grpc);
+        assert_eq!(grpc.load_balancer_source_ranges, None);
+        assert_eq!(grpc.external_traffic_policy.as_deref(), Some("Cluster"));
+        let chain = spec(ServiceKind::Chain);
+        assert_eq!(chain.load_balancer_source_ranges, None);
+        assert_eq!(chain.external_traffic_policy, None);
     }
 
     /// Every exposure a client Service can have: metrics only on ClusterIP.

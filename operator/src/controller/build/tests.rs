@@ -423,6 +423,7 @@ fn visit_walks_every_kind_in_apply_or_cleanup_order() {
         "ConfigMap",
         "Secret",
         "Service",
+        "Ingress",
         "NetworkPolicy",
         "StatefulSet",
         "Deployment",

@@ -269,6 +269,7 @@ fn p2p_identity_is_published_for_other_clusters_to_dial() {
             vc.namespace, p2p.peer_id
         )
     );
+    assert_eq!(p2p.external_address, None, "nothing announced");
     let mut obs = observed(&[("p2p", 1, 1)], Some(true));
     obs.p2p = Some(p2p.clone());
     let s = compute_status(None, Some(1), &Outcome::Applied, Some(&obs), false, at(100));
@@ -341,4 +342,38 @@ fn monitoring_is_a_condition_of_its_own_that_never_stalls_the_cluster() {
         find(&off, MONITORING).is_none(),
         "no condition while monitoring is off"
     );
+}
+
+#[test]
+fn p2p_announce_is_published_with_the_peer_id() {
+    let spec = |p2p: &str| {
+        crate::test_support::validated(&format!(
+            "{}  services: {{p2p: {{enabled: true, {p2p}}}}}\n",
+            crate::test_support::DEVNET
+        ))
+    };
+    let id = koinos_protocol::p2p_identity::peer_id("some seed");
+    for (p2p, external) in [
+        (
+            "announce: p2p.example.com",
+            format!("/dns/p2p.example.com/tcp/8888/p2p/{id}"),
+        ),
+        (
+            "announce: 203.0.113.7:30888, service: {type: NodePort}",
+            format!("/ip4/203.0.113.7/tcp/30888/p2p/{id}"),
+        ),
+        (
+            "announce: p2p.example.com, service: {type: LoadBalancer, port: 9000}",
+            format!("/dns/p2p.example.com/tcp/9000/p2p/{id}"),
+        ),
+        (
+            "announce: /dns4/p2p.example.com/tcp/8888",
+            format!("/dns4/p2p.example.com/tcp/8888/p2p/{id}"),
+        ),
+    ] {
+        let vc = spec(p2p);
+        let status = p2p_status(&vc, "some seed", "p2p");
+        assert_eq!(status.external_address, Some(external), "{p2p}");
+        assert!(status.address.starts_with("/dns4/devnet-p2p."), "{p2p}");
+    }
 }

@@ -412,3 +412,81 @@ fn prometheus_durations_and_label_syntax() {
     }
     assert!(is_label_value("") && is_label_value("prometheus") && !is_label_value("a b"));
 }
+
+#[test]
+fn exposure_settings_are_checked_naming_the_field() {
+    let fields = |extra: &str| -> Vec<String> {
+        errors(&devnet_with(extra))
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    };
+    assert_eq!(
+        fields("  services: {jsonrpc: {service: {loadBalancerSourceRanges: [10.0.0.0/8]}}}\n"),
+        ["spec.services.jsonrpc.service.loadBalancerSourceRanges"]
+    );
+    assert_eq!(
+        fields(
+            "  services: {jsonrpc: {service: {type: LoadBalancer, loadBalancerSourceRanges: [10.0.0.0/8, 10.0.0.0, 1.2.3.4/33]}}}\n"
+        ),
+        [
+            "spec.services.jsonrpc.service.loadBalancerSourceRanges[1]",
+            "spec.services.jsonrpc.service.loadBalancerSourceRanges[2]"
+        ]
+    );
+    assert_eq!(
+        fields("  services: {grpc: {service: {externalTrafficPolicy: Local}}}\n"),
+        ["spec.services.grpc.service.externalTrafficPolicy"]
+    );
+    assert_eq!(
+        fields("  services: {jsonrpc: {ingress: {tlsSecretName: tls, path: rpc, host: A.com}}}\n"),
+        [
+            "spec.services.jsonrpc.ingress.host",
+            "spec.services.jsonrpc.ingress.path"
+        ]
+    );
+    assert_eq!(
+        fields(
+            "  services: {jsonrpc: {ingress: {tlsSecretName: tls, annotations: {\"bad key!\": x}}}}\n"
+        ),
+        [
+            "spec.services.jsonrpc.ingress.tlsSecretName",
+            "spec.services.jsonrpc.ingress.annotations.bad key!"
+        ]
+    );
+    assert_eq!(
+        fields("  services: {mempool: {ingress: {host: a.com}}}\n"),
+        ["spec.services.mempool.ingress"]
+    );
+    assert_eq!(
+        fields("  services: {p2p: {enabled: true, ingress: {host: a.com}}}\n"),
+        ["spec.services.p2p.ingress"]
+    );
+    assert_eq!(
+        fields("  services: {jsonrpc: {announce: a.com}}\n"),
+        ["spec.services.jsonrpc.announce"]
+    );
+    assert_eq!(
+        fields("  services: {p2p: {enabled: true, announce: \"a.com:0\"}}\n"),
+        ["spec.services.p2p.announce"]
+    );
+}
+
+#[test]
+fn exposure_settings_are_resolved() {
+    let vc = validated(&devnet_with(
+        "  services:\n    jsonrpc: {service: {type: LoadBalancer, loadBalancerSourceRanges: [10.0.0.0/8], externalTrafficPolicy: Local}, ingress: {host: rpc.example.com}}\n    p2p: {enabled: true, announce: 203.0.113.7}\n",
+    ));
+    let jsonrpc = vc.service(ServiceKind::Jsonrpc).unwrap();
+    let ingress = jsonrpc.ingress.as_ref().unwrap();
+    assert_eq!(ingress.path, "/");
+    assert_eq!(
+        ingress.path_type,
+        crate::crd::exposure::IngressPathType::Prefix
+    );
+    assert_eq!(
+        vc.service(ServiceKind::P2p).unwrap().announce.as_deref(),
+        Some("/ip4/203.0.113.7/tcp/8888")
+    );
+    assert_eq!(vc.service(ServiceKind::Grpc).unwrap().ingress, None);
+}

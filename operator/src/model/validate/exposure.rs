@@ -1,0 +1,279 @@
+//! `service` (Service settings), `ingress` and `announce` of a service: what CEL checks at
+//! admission, repeated, plus the syntax CEL leaves to patterns.
+
+use std::net::IpAddr;
+
+use super::Checker;
+use crate::crd::exposure::IngressSpec;
+use crate::crd::service::{ServiceExposure, ServiceSpec, ServiceType};
+use crate::model::profile::{ServiceKind, ServiceProfile};
+
+/// The class checks (which service may set what) and the syntax of each setting. Returns the
+/// announce address as a multiaddr without `/p2p` (p2p only).
+pub(super) fn check_exposure(
+    check: &mut Checker,
+    field: &str,
+    profile: &ServiceProfile,
+    svc: &ServiceSpec,
+) -> Option<String> {
+    if let Some(exposure) = &svc.service {
+        check_service_exposure(check, &format!("{field}.service"), exposure);
+    }
+    if let Some(ingress) = &svc.ingress {
+        match profile.kind {
+            ServiceKind::Jsonrpc | ServiceKind::Grpc => {
+                check_ingress(check, &format!("{field}.ingress"), ingress)
+            }
+            ServiceKind::P2p => check.fail(
+                format!("{field}.ingress"),
+                "p2p speaks libp2p over TCP, not HTTP: expose it with service.type LoadBalancer or NodePort and announce",
+            ),
+            _ => check.fail(
+                format!("{field}.ingress"),
+                "only jsonrpc and grpc serve HTTP behind an Ingress",
+            ),
+        }
+    }
+    let announce = svc.announce.as_ref()?;
+    if profile.kind != ServiceKind::P2p {
+        check.fail(
+            format!("{field}.announce"),
+            "only p2p announces an address to peers",
+        );
+        return None;
+    }
+    let default_port = svc
+        .service
+        .as_ref()
+        .and_then(|s| s.port)
+        .or(profile.main_port().map(|p| p.port))
+        .unwrap_or(8888);
+    match announce_multiaddr(announce, default_port) {
+        Some(addr) => Some(addr),
+        None => {
+            check.fail(
+                format!("{field}.announce"),
+                "a host, host:port or multiaddr /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port> (without /p2p)",
+            );
+            None
+        }
+    }
+}
+
+fn check_service_exposure(check: &mut Checker, field: &str, exposure: &ServiceExposure) {
+    if !exposure.load_balancer_source_ranges.is_empty() {
+        if exposure.type_ != ServiceType::LoadBalancer {
+            check.fail(
+                format!("{field}.loadBalancerSourceRanges"),
+                "only a Service of type LoadBalancer takes source ranges",
+            );
+        }
+        for (i, range) in exposure.load_balancer_source_ranges.iter().enumerate() {
+            if !is_cidr(range) {
+                check.fail(
+                    format!("{field}.loadBalancerSourceRanges[{i}]"),
+                    format!("{range:?} is not a CIDR such as 203.0.113.0/24 or 2001:db8::/32"),
+                );
+            }
+        }
+    }
+    if exposure.external_traffic_policy.is_some() && exposure.type_ == ServiceType::ClusterIP {
+        check.fail(
+            format!("{field}.externalTrafficPolicy"),
+            "only a Service of type LoadBalancer or NodePort takes external traffic",
+        );
+    }
+}
+
+fn check_ingress(check: &mut Checker, field: &str, ingress: &IngressSpec) {
+    if let Some(host) = &ingress.host
+        && !is_ingress_host(host)
+    {
+        check.fail(
+            format!("{field}.host"),
+            "a lowercase DNS name, optionally with a leading `*.`",
+        );
+    }
+    if !ingress.path.starts_with('/') {
+        check.fail(format!("{field}.path"), "must start with /");
+    }
+    if ingress.tls_secret_name.is_some() && ingress.host.is_none() {
+        check.fail(
+            format!("{field}.tlsSecretName"),
+            "TLS needs a host (the name the certificate covers)",
+        );
+    }
+    for key in ingress.annotations.keys() {
+        if !super::is_label_key(key) {
+            check.fail(
+                format!("{field}.annotations.{key}"),
+                "not a valid annotation key ([prefix/]name)",
+            );
+        }
+    }
+}
+
+/// An IP network in CIDR notation (`203.0.113.0/24`, `2001:db8::/32`).
+pub fn is_cidr(text: &str) -> bool {
+    let Some((ip, bits)) = text.split_once('/') else {
+        return false;
+    };
+    let Ok(ip) = ip.parse::<IpAddr>() else {
+        return false;
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    !bits.is_empty()
+        && bits.bytes().all(|b| b.is_ascii_digit())
+        && bits.len() <= 3
+        && bits.parse::<u8>().is_ok_and(|b| b <= max)
+}
+
+/// An Ingress host: a DNS subdomain, optionally `*.` first.
+pub fn is_ingress_host(host: &str) -> bool {
+    let name = host.strip_prefix("*.").unwrap_or(host);
+    !name.is_empty() && name.len() <= 253 && name.split('.').all(is_dns_label)
+}
+
+fn is_dns_label(part: &str) -> bool {
+    let b = part.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+}
+
+/// `announce` as a multiaddr without `/p2p`: a multiaddr is kept; `host[:port]` becomes
+/// `/ip4|ip6/<ip>/tcp/<port>` or `/dns/<name>/tcp/<port>` (port `default_port` when absent).
+pub fn announce_multiaddr(announce: &str, default_port: i32) -> Option<String> {
+    let valid_port = |p: &str| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p))
+    };
+    if let Some(rest) = announce.strip_prefix('/') {
+        let parts: Vec<&str> = rest.split('/').collect();
+        let [proto, host, "tcp", port] = parts[..] else {
+            return None;
+        };
+        let host_ok = match proto {
+            "ip4" => host.parse::<std::net::Ipv4Addr>().is_ok(),
+            "ip6" => host.parse::<std::net::Ipv6Addr>().is_ok(),
+            "dns" | "dns4" | "dns6" => is_hostname(host),
+            _ => false,
+        };
+        return (host_ok && valid_port(port)).then(|| announce.to_string());
+    }
+    let (host, port) = match announce.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, Some(port)),
+        _ => (announce, None),
+    };
+    let port = match port {
+        Some(p) if valid_port(p) => p.to_string(),
+        Some(_) => return None,
+        None => default_port.to_string(),
+    };
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => Some(format!("/ip4/{ip}/tcp/{port}")),
+        Ok(IpAddr::V6(_)) => None,
+        Err(_) if is_hostname(host) => {
+            Some(format!("/dns/{}/tcp/{port}", host.to_ascii_lowercase()))
+        }
+        Err(_) => None,
+    }
+}
+
+fn is_hostname(host: &str) -> bool {
+    let lower = host.to_ascii_lowercase();
+    !lower.is_empty() && lower.len() <= 253 && lower.split('.').all(is_dns_label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs() {
+        for ok in [
+            "203.0.113.0/24",
+            "0.0.0.0/0",
+            "10.0.0.1/32",
+            "2001:db8::/32",
+            "::/0",
+        ] {
+            assert!(is_cidr(ok), "{ok}");
+        }
+        for bad in [
+            "203.0.113.0",
+            "203.0.113.0/33",
+            "2001:db8::/129",
+            "x/8",
+            "1.2.3.4/",
+            "1.2.3.4/+8",
+            "/8",
+        ] {
+            assert!(!is_cidr(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ingress_hosts() {
+        for ok in ["rpc.example.com", "*.example.com", "localhost", "a-b.c0"] {
+            assert!(is_ingress_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "*",
+            "RPC.example.com",
+            "-a.com",
+            "a..b",
+            "a.*.com",
+            "a_b.com",
+        ] {
+            assert!(!is_ingress_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn announce_addresses() {
+        let m = |a| announce_multiaddr(a, 8888);
+        assert_eq!(
+            m("p2p.example.com").as_deref(),
+            Some("/dns/p2p.example.com/tcp/8888")
+        );
+        assert_eq!(
+            m("P2P.example.com:30888").as_deref(),
+            Some("/dns/p2p.example.com/tcp/30888")
+        );
+        assert_eq!(
+            m("203.0.113.7").as_deref(),
+            Some("/ip4/203.0.113.7/tcp/8888")
+        );
+        assert_eq!(
+            m("203.0.113.7:9000").as_deref(),
+            Some("/ip4/203.0.113.7/tcp/9000")
+        );
+        for kept in [
+            "/dns4/p2p.example.com/tcp/8888",
+            "/ip6/2001:db8::1/tcp/1",
+            "/ip4/1.2.3.4/tcp/65535",
+        ] {
+            assert_eq!(m(kept).as_deref(), Some(kept));
+        }
+        for bad in [
+            "",
+            "host:0",
+            "host:70000",
+            "host:",
+            "2001:db8::1",
+            "/ip4/1.2.3.4/tcp/8888/p2p/QmX",
+            "/ip4/1.2.3/tcp/8888",
+            "/dns4/a/udp/1",
+            "/tcp/8888",
+            "a b",
+        ] {
+            assert_eq!(m(bad), None, "{bad}");
+        }
+    }
+}
