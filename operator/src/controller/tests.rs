@@ -118,14 +118,14 @@ async fn disabled_service_children_are_deleted_but_generated_secrets_kept() {
         setup(&format!("{DEVNET}  services: {{p2p: {{enabled: true}}}}\n")).await;
     reconcile(Arc::new(cluster), ctx.clone()).await.unwrap();
     let mut changed = (*stored_cluster(&api)).clone();
-    changed.spec.services.grpc = Some(crate::crd::service::ServiceSpec {
+    changed.spec.services.grpc = Some(Box::new(crate::crd::service::ServiceSpec {
         enabled: Some(false),
         ..Default::default()
-    });
-    changed.spec.services.p2p = Some(crate::crd::service::ServiceSpec {
+    }));
+    changed.spec.services.p2p = Some(Box::new(crate::crd::service::ServiceSpec {
         enabled: Some(false),
         ..Default::default()
-    });
+    }));
     changed.metadata.generation = Some(2);
     api.clear_writes();
     reconcile(Arc::new(changed), ctx).await.unwrap();

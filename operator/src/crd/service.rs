@@ -83,6 +83,8 @@ macro_rules! absent {
     };
 }
 
+// Boxed: a deserializer's frame holds every field, and ten inline `ServiceSpec`s overflowed
+// a 2 MiB thread stack in debug builds.
 /// The ten Koinos services. Omitted services take their defaults: every service is enabled,
 /// except that on a devnet the block producer is on and p2p is off, and elsewhere the reverse.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
@@ -150,25 +152,25 @@ macro_rules! absent {
 )]
 pub struct ServicesSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain: Option<ServiceSpec>,
+    pub chain: Option<Box<ServiceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub block_store: Option<ServiceSpec>,
+    pub block_store: Option<Box<ServiceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mempool: Option<ServiceSpec>,
+    pub mempool: Option<Box<ServiceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_store: Option<ServiceSpec>,
+    pub transaction_store: Option<Box<ServiceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contract_meta_store: Option<ServiceSpec>,
+    pub contract_meta_store: Option<Box<ServiceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_history: Option<ServiceSpec>,
+    pub account_history: Option<Box<ServiceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub block_producer: Option<ServiceSpec>,
+    pub block_producer: Option<Box<ServiceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jsonrpc: Option<ServiceSpec>,
+    pub jsonrpc: Option<Box<ServiceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grpc: Option<ServiceSpec>,
+    pub grpc: Option<Box<ServiceSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p2p: Option<ServiceSpec>,
+    pub p2p: Option<Box<ServiceSpec>>,
 }
 
 /// One Koinos service. Fields that do not apply to a service's class are rejected.

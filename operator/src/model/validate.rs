@@ -388,16 +388,16 @@ fn validate_network(check: &mut Checker, network: &NetworkSpec) -> Network {
 
 fn service_spec(services: &ServicesSpec, kind: ServiceKind) -> Option<&ServiceSpec> {
     match kind {
-        ServiceKind::Chain => services.chain.as_ref(),
-        ServiceKind::BlockStore => services.block_store.as_ref(),
-        ServiceKind::Mempool => services.mempool.as_ref(),
-        ServiceKind::TransactionStore => services.transaction_store.as_ref(),
-        ServiceKind::ContractMetaStore => services.contract_meta_store.as_ref(),
-        ServiceKind::AccountHistory => services.account_history.as_ref(),
-        ServiceKind::BlockProducer => services.block_producer.as_ref(),
-        ServiceKind::Jsonrpc => services.jsonrpc.as_ref(),
-        ServiceKind::Grpc => services.grpc.as_ref(),
-        ServiceKind::P2p => services.p2p.as_ref(),
+        ServiceKind::Chain => services.chain.as_deref(),
+        ServiceKind::BlockStore => services.block_store.as_deref(),
+        ServiceKind::Mempool => services.mempool.as_deref(),
+        ServiceKind::TransactionStore => services.transaction_store.as_deref(),
+        ServiceKind::ContractMetaStore => services.contract_meta_store.as_deref(),
+        ServiceKind::AccountHistory => services.account_history.as_deref(),
+        ServiceKind::BlockProducer => services.block_producer.as_deref(),
+        ServiceKind::Jsonrpc => services.jsonrpc.as_deref(),
+        ServiceKind::Grpc => services.grpc.as_deref(),
+        ServiceKind::P2p => services.p2p.as_deref(),
     }
 }
 
