@@ -31,6 +31,7 @@ pub const CHILD_KINDS: &[(&str, &str, &str, &str)] = &[
         "NetworkPolicy",
         "networkpolicies",
     ),
+    ("networking.k8s.io", "v1", "Ingress", "ingresses"),
 ];
 
 /// The label every child carries with the cluster's name.
