@@ -6,13 +6,28 @@ use super::*;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{ObjectMeta, PostParams};
 
-/// Services neither cluster needs here, off to fit two nodes on the 2-core machine.
-fn without_extras(mut services: Value) -> Value {
+/// Two nodes on the 2-core machine: the services neither cluster needs here off, and small CPU
+/// requests on the others (the defaults of two clusters together exceed the node's 2 CPUs, and
+/// the scheduler would leave pods Pending).
+fn slim(mut services: Value, running: &[&str]) -> Value {
     for name in ["grpc", "accountHistory", "contractMetaStore"] {
         services[name]["enabled"] = false.into();
     }
+    for name in running {
+        services[*name]["resources"] = json!({"requests": {"cpu": "50m", "memory": "64Mi"}});
+    }
     services
 }
+
+/// What both clusters run besides the broker (the origin adds its producer).
+const RUNNING: [&str; 6] = [
+    "chain",
+    "blockStore",
+    "mempool",
+    "transactionStore",
+    "jsonrpc",
+    "p2p",
+];
 
 /// Cluster `name`'s `status.p2p.address` once the operator has published it.
 async fn p2p_address(kcs: &KoinosClusters, name: &str) -> Result<String> {
@@ -57,7 +72,7 @@ async fn two_clusters_peer_through_services() -> Result<()> {
         .get("services")
         .cloned()
         .unwrap_or_else(|| json!({}));
-    let mut services = without_extras(services);
+    let mut services = slim(services, &[&RUNNING[..], &["blockProducer"]].concat());
     services["p2p"]["enabled"] = true.into();
     origin["spec"]["services"] = services;
     let started = Instant::now();
@@ -95,8 +110,8 @@ async fn two_clusters_peer_through_services() -> Result<()> {
             },
         )
         .await?;
-    let mut services = without_extras(json!({}));
-    services["p2p"] = json!({"seeds": [seed]});
+    let mut services = slim(json!({}), &RUNNING);
+    services["p2p"]["seeds"] = json!([seed]);
     let follower = for_this_machine(json!({
         "apiVersion": "koinos.io/v1alpha1",
         "kind": "KoinosCluster",
