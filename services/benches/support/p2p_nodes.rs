@@ -32,7 +32,7 @@ use koinos_services::devnet::launcher::Node;
 use koinos_services::devnet::{self, DevnetInfo, DevnetSpec};
 use koinos_services::mq::topology::service;
 use koinos_services::mq::typed::TypedClient;
-use koinos_services::mq::{CallOptions, Connection, RpcClient, Subscriber};
+use koinos_services::mq::{Broadcaster, CallOptions, Connection, RpcClient, Subscriber};
 use koinos_services::p2p::config::identity;
 use serde_json::json;
 
@@ -274,6 +274,11 @@ impl P2pNode {
             .await
             .expect("subscriber bound");
         subscriber
+    }
+
+    /// A broadcaster on this node's `koinos.event` (publishes wait for the broker's confirm).
+    pub fn broadcaster(&self) -> Broadcaster {
+        Broadcaster::new(&self.conn)
     }
 
     /// The whole p2p log.
