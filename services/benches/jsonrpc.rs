@@ -22,6 +22,8 @@
 mod blocks;
 #[path = "../tests/node_support/mod.rs"]
 mod node_support;
+#[path = "support/proc_cpu.rs"]
+mod proc_cpu;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -41,6 +43,7 @@ use koinos_services::devnet::launcher::Node;
 use koinos_services::devnet::{self, DevnetSpec, http_client};
 use koinos_services::mq::{CallOptions, Connection, RpcClient, RpcServer, ServerOptions};
 use node_support::Vhost;
+use proc_cpu::{cpu_seconds, rabbitmq_pid};
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -74,48 +77,6 @@ fn median_by_ratio<T>(mut runs: Vec<(Run, Run, T)>) -> (Run, Run, T) {
         (a.0.per_second / a.1.per_second).total_cmp(&(b.0.per_second / b.1.per_second))
     });
     runs.swap_remove(runs.len() / 2)
-}
-
-/// CPU seconds (user + system) used so far by `pid` ("self" for this process).
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / clock_ticks()
-}
-
-fn clock_ticks() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        std::process::Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(100.0)
-    })
-}
-
-/// The RabbitMQ node's pid: the `beam.smp` process with the most CPU time (`rabbitmqctl`
-/// runs short-lived ones too).
-fn rabbitmq_pid() -> Option<String> {
-    let beams = std::fs::read_dir("/proc").ok()?.filter_map(|entry| {
-        let entry = entry.ok()?;
-        let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
-        (comm.trim() == "beam.smp").then(|| entry.file_name().to_string_lossy().into_owned())
-    });
-    beams.max_by(|a, b| cpu_seconds(a).total_cmp(&cpu_seconds(b)))
 }
 
 /// Latencies of one worker's requests that started and ended inside the measurement window.

@@ -31,6 +31,8 @@
 mod node_support;
 #[path = "support/p2p_nodes.rs"]
 mod p2p_nodes;
+#[path = "support/proc_cpu.rs"]
+mod proc_cpu;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,7 @@ use koinos_services::chain::{Chain, ForkAlgorithm};
 use koinos_services::mq::Subscriber;
 use koinos_services::mq::topology::topic::{BLOCK_ACCEPT, MEMPOOL_BLOCK_ACCEPTED};
 use p2p_nodes::{BlockBuilder, P2pNode, SyncBatch, now_ms, sync_batches};
+use proc_cpu::{cpu_seconds, rabbitmq_pid};
 use prost::Message;
 
 /// Pause between gossiped blocks (the next one is given once the follower has the last).
@@ -77,40 +80,6 @@ fn record(mut subscriber: Subscriber, arrivals: Arrivals, prefix: &'static str) 
             }
         }
     });
-}
-
-/// CPU seconds (user + system) used so far by `pid` ("self" for this process).
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // after the parenthesised command name, utime and stime are the 12th and 13th fields
-    let fields: Vec<f64> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .map(|f| f.parse().unwrap_or(0.0))
-        .collect();
-    let ticks = fields.get(11).unwrap_or(&0.0) + fields.get(12).unwrap_or(&0.0);
-    static CLOCK_TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    ticks
-        / *CLOCK_TICKS.get_or_init(|| {
-            std::process::Command::new("getconf")
-                .arg("CLK_TCK")
-                .output()
-                .ok()
-                .and_then(|o| String::from_utf8(o.stdout).ok())
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(100.0)
-        })
-}
-
-/// The broker's pid: the `beam.smp` process with the most CPU time.
-fn rabbitmq_pid() -> Option<String> {
-    let beams = std::fs::read_dir("/proc").ok()?.filter_map(|entry| {
-        let entry = entry.ok()?;
-        let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
-        (comm.trim() == "beam.smp").then(|| entry.file_name().to_string_lossy().into_owned())
-    });
-    beams.max_by(|a, b| cpu_seconds(a).total_cmp(&cpu_seconds(b)))
 }
 
 /// CPU time of named processes over a window.
