@@ -288,17 +288,7 @@ impl P2pNode {
 
     /// The last `lines` lines of each service's log, p2p's included (for failure reports).
     pub fn logs(&self, lines: usize) -> String {
-        let mut out = format!("===== {} =====\n", self.name);
-        for name in ALL_SERVICES {
-            let text = std::fs::read_to_string(self.node.log_path(name)).unwrap_or_default();
-            let all: Vec<&str> = text.lines().collect();
-            out.push_str(&format!("--- {name} ---\n"));
-            for line in &all[all.len().saturating_sub(lines)..] {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-        out
+        format!("===== {} =====\n{}", self.name, self.node.log_tail(lines))
     }
 }
 

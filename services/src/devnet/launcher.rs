@@ -152,11 +152,24 @@ impl Node {
         }
     }
 
-    /// The last `lines` lines of every service log (for failure reports).
+    /// The last `lines` lines of every service log there is (for failure reports): those of
+    /// [`SERVICES`] in start order, then any other service's (p2p, grpc) by name.
     pub fn log_tail(&self, lines: usize) -> String {
+        let mut others: Vec<String> = std::fs::read_dir(self.basedir.join("logs"))
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                let service = name.strip_suffix(".log")?;
+                (!SERVICES.contains(&service)).then(|| service.to_owned())
+            })
+            .collect();
+        others.sort();
         let mut out = String::new();
-        for service in SERVICES {
-            let text = std::fs::read_to_string(self.log_path(service)).unwrap_or_default();
+        for service in SERVICES.iter().map(|s| s.to_string()).chain(others) {
+            let Ok(text) = std::fs::read_to_string(self.log_path(&service)) else {
+                continue;
+            };
             let all: Vec<&str> = text.lines().collect();
             out.push_str(&format!("--- {service} ---\n"));
             for line in &all[all.len().saturating_sub(lines)..] {

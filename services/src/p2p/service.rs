@@ -415,7 +415,11 @@ pub async fn resolve_dns(addr: &libp2p::Multiaddr) -> std::io::Result<libp2p::Mu
                 std::io::ErrorKind::NotFound,
                 format!(
                     "{host} has no {} address",
-                    if want_v6 && !want_v4 { "IPv6" } else { "IPv4" }
+                    match (want_v4, want_v6) {
+                        (true, false) => "IPv4",
+                        (false, true) => "IPv6",
+                        _ => "IP",
+                    }
                 ),
             )
         })?;
