@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -127,4 +127,32 @@ pub fn rejection<T: std::fmt::Debug>(result: kube::Result<T>) -> Result<(u16, St
         Err(other) => bail!("request failed without an API status: {other}"),
         Ok(accepted) => bail!("the API server accepted the request: {accepted:?}"),
     }
+}
+
+/// Creates a cluster `invalid-<i>` of each `(case, spec, field)` and checks that the API server
+/// refuses it (422) with a message naming `field`; every case is tried, and all that were not
+/// refused that way are reported together.
+pub async fn expect_refused_naming_fields(
+    kcs: &KoinosClusters,
+    cases: Vec<(&str, Value, &str)>,
+) -> Result<()> {
+    let mut failures = Vec::new();
+    for (i, (case, spec, field)) in cases.into_iter().enumerate() {
+        let cluster =
+            serde_json::json!({"metadata": {"name": format!("invalid-{i}")}, "spec": spec});
+        match rejection(kcs.create(cluster).await) {
+            Ok((422, message)) if message.contains(field) => eprintln!("{case}: {message}"),
+            Ok((code, message)) => failures.push(format!(
+                "{case}: code {code}, message lacks {field:?}: {message}"
+            )),
+            Err(e) => failures.push(format!("{case}: {e:#}")),
+        }
+    }
+    ensure!(
+        failures.is_empty(),
+        "{} invalid specs not refused as expected:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    Ok(())
 }

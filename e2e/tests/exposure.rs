@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::Ingress;
 use koinos_e2e::fixtures::CONVERGE_TIMEOUT;
 use koinos_e2e::install::install_operator;
-use koinos_e2e::koinos::rejection;
+use koinos_e2e::koinos::expect_refused_naming_fields;
 use koinos_e2e::operator::Operator;
 use koinos_e2e::{ControlPlane, KoinosClusters, TestNamespace, install_crd, wait_until};
 use kube::api::DynamicObject;
@@ -250,22 +250,6 @@ async fn exposure_settings_that_make_no_sense_are_refused_naming_the_field() -> 
     kcs.create(manifest(true))
         .await
         .context("a valid exposure")?;
-    let mut failures = Vec::new();
-    for (i, (case, spec, field)) in invalid_specs().into_iter().enumerate() {
-        let cluster = json!({"metadata": {"name": format!("invalid-{i}")}, "spec": spec});
-        match rejection(kcs.create(cluster).await) {
-            Ok((422, message)) if message.contains(field) => eprintln!("{case}: {message}"),
-            Ok((code, message)) => failures.push(format!(
-                "{case}: code {code}, message lacks {field:?}: {message}"
-            )),
-            Err(e) => failures.push(format!("{case}: {e:#}")),
-        }
-    }
-    ensure!(
-        failures.is_empty(),
-        "{} invalid specs not refused as expected:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    expect_refused_naming_fields(&kcs, invalid_specs()).await?;
     ns.delete().await
 }
