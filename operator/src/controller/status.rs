@@ -21,7 +21,7 @@ use crate::model::naming::{
     InputKind, P2P_SEED_KEY, UserInput, child_name, p2p_identity_secret_name, user_inputs,
 };
 use crate::model::profile::{P2P_PORT, ServiceKind};
-use crate::model::{Amqp, ValidatedCluster};
+use crate::model::{Amqp, ValidatedCluster, ValidatedService};
 
 pub use self::chain::{BrokerObservation, CHAIN_REACHABLE, PROGRESSING, SYNCED};
 use self::conditions::Facts;
@@ -180,21 +180,21 @@ async fn observe_p2p(
         .and_then(|s| s.data)
         .and_then(|mut data| data.remove(P2P_SEED_KEY))
         .and_then(|seed| String::from_utf8(seed.0).ok());
-    Ok(seed.map(|seed| p2p_status(vc, &seed, p2p.profile.component)))
+    Ok(seed.map(|seed| p2p_status(vc, p2p, &seed)))
 }
 
-/// What `status.p2p` says for this seed.
-pub fn p2p_status(vc: &ValidatedCluster, seed: &str, component: &str) -> P2pStatus {
+/// What `status.p2p` says for the cluster's p2p service `p2p` with this seed.
+pub fn p2p_status(vc: &ValidatedCluster, p2p: &ValidatedService, seed: &str) -> P2pStatus {
     let peer_id = koinos_protocol::p2p_identity::peer_id(seed);
     let address = format!(
         "/dns4/{}.{}.svc/tcp/{}/p2p/{peer_id}",
-        child_name(vc, component),
+        child_name(vc, p2p.profile.component),
         vc.namespace,
         P2P_PORT.port
     );
-    let external_address = vc
-        .service(ServiceKind::P2p)
-        .and_then(|p2p| p2p.announce.as_ref())
+    let external_address = p2p
+        .announce
+        .as_ref()
         .map(|announce| format!("{announce}/p2p/{peer_id}"));
     P2pStatus {
         peer_id,

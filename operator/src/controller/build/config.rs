@@ -162,14 +162,20 @@ mod tests {
     use super::*;
     use crate::test_support::{API_NODE, DEVNET, HARBINGER, MAINNET, validated};
 
+    /// Option `key` of `kind`'s own section in its rendered config.yml (the cluster of
+    /// `manifest` runs `kind`).
+    fn rendered_option(manifest: &str, kind: ServiceKind, key: &str) -> Option<Value> {
+        let vc = validated(manifest);
+        let svc = vc.service(kind).unwrap();
+        let doc: BTreeMap<String, BTreeMap<String, Value>> =
+            serde_yaml::from_str(&render_service_config(&vc, svc)).unwrap();
+        doc[svc.profile.section].get(key).cloned()
+    }
+
     #[test]
     fn the_producer_waits_for_gossip_only_when_the_cluster_runs_p2p() {
         let gossip_production = |manifest: &str| {
-            let vc = validated(manifest);
-            let producer = vc.service(ServiceKind::BlockProducer).unwrap();
-            let doc: BTreeMap<String, BTreeMap<String, Value>> =
-                serde_yaml::from_str(&render_service_config(&vc, producer)).unwrap();
-            doc["block_producer"].get("gossip-production").cloned()
+            rendered_option(manifest, ServiceKind::BlockProducer, "gossip-production")
         };
         let without_p2p = DEVNET.to_string() + "  services:\n    p2p: {enabled: false}\n";
         assert_eq!(gossip_production(&without_p2p), Some(json!(false)));
@@ -179,13 +185,8 @@ mod tests {
 
     #[test]
     fn a_producing_node_without_seeds_forces_gossip_on() {
-        let force_gossip = |manifest: &str| {
-            let vc = validated(manifest);
-            let p2p = vc.service(ServiceKind::P2p).unwrap();
-            let doc: BTreeMap<String, BTreeMap<String, Value>> =
-                serde_yaml::from_str(&render_service_config(&vc, p2p)).unwrap();
-            doc["p2p"].get("force-gossip").cloned()
-        };
+        let force_gossip =
+            |manifest: &str| rendered_option(manifest, ServiceKind::P2p, "force-gossip");
         let origin = DEVNET.to_string() + "  services:\n    p2p: {enabled: true}\n";
         assert_eq!(force_gossip(&origin), Some(json!(true)));
         // a second producer joining through a seed syncs first: gossip follows sync state

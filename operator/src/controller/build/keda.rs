@@ -3,9 +3,8 @@
 //! TriggerAuthentication per cluster that hands KEDA the broker URL from the cluster's AMQP
 //! Secret. KEDA then makes and drives the HorizontalPodAutoscaler itself.
 //!
-//! The types are local (KEDA's CRDs may be absent, and no crate we trust ships them); they
-//! implement k8s-openapi's `Resource`, so the applier and orphan cleanup treat them like
-//! every other child.
+//! The types are local (KEDA's CRDs may be absent, and no crate we trust ships them; see
+//! `meta::third_party_resource`).
 
 use std::collections::BTreeMap;
 
@@ -14,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
 use super::hpa::workload_kind;
-use super::meta::object_meta;
+use super::meta::{object_meta, third_party_resource};
 use crate::crd::autoscaling::AutoscalingProvider;
 use crate::crd::network::SecretKeyRef;
 use crate::model::naming::{amqp_url_secret, child_name};
@@ -119,30 +118,19 @@ pub struct SecretTargetRef {
     pub key: String,
 }
 
-macro_rules! keda_resource {
-    ($type:ty, $kind:literal, $plural:literal) => {
-        impl k8s_openapi::Resource for $type {
-            const API_VERSION: &'static str = KEDA_API_VERSION;
-            const GROUP: &'static str = KEDA_GROUP;
-            const KIND: &'static str = $kind;
-            const VERSION: &'static str = KEDA_VERSION;
-            const URL_PATH_SEGMENT: &'static str = $plural;
-            type Scope = k8s_openapi::NamespaceResourceScope;
-        }
-        impl k8s_openapi::Metadata for $type {
-            type Ty = ObjectMeta;
-            fn metadata(&self) -> &ObjectMeta {
-                &self.metadata
-            }
-            fn metadata_mut(&mut self) -> &mut ObjectMeta {
-                &mut self.metadata
-            }
-        }
-    };
-}
-keda_resource!(ScaledObject, "ScaledObject", "scaledobjects");
-keda_resource!(
+third_party_resource!(
+    ScaledObject,
+    KEDA_GROUP,
+    KEDA_VERSION,
+    KEDA_API_VERSION,
+    "ScaledObject",
+    "scaledobjects"
+);
+third_party_resource!(
     TriggerAuthentication,
+    KEDA_GROUP,
+    KEDA_VERSION,
+    KEDA_API_VERSION,
     "TriggerAuthentication",
     "triggerauthentications"
 );

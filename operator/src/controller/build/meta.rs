@@ -91,3 +91,29 @@ pub fn object_meta(vc: &ValidatedCluster, name: String, component: &str) -> Obje
 pub fn content_hash(content: &[u8]) -> String {
     hex::encode(&Sha256::digest(content)[..8])
 }
+
+/// k8s-openapi's `Resource` and `Metadata` for a local type of a third-party, namespaced kind
+/// (KEDA's, the Prometheus Operator's: their CRDs may be absent), so the applier and orphan
+/// cleanup treat it like every other child. The type has a `metadata: ObjectMeta` field.
+macro_rules! third_party_resource {
+    ($type:ty, $group:expr, $version:expr, $api_version:expr, $kind:literal, $plural:literal) => {
+        impl k8s_openapi::Resource for $type {
+            const API_VERSION: &'static str = $api_version;
+            const GROUP: &'static str = $group;
+            const KIND: &'static str = $kind;
+            const VERSION: &'static str = $version;
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = k8s_openapi::NamespaceResourceScope;
+        }
+        impl k8s_openapi::Metadata for $type {
+            type Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+            fn metadata(&self) -> &Self::Ty {
+                &self.metadata
+            }
+            fn metadata_mut(&mut self) -> &mut Self::Ty {
+                &mut self.metadata
+            }
+        }
+    };
+}
+pub(crate) use third_party_resource;

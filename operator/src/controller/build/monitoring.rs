@@ -11,15 +11,15 @@
 //! does, see `service.rs`), every replica of a Deployment or StatefulSet is a target of its own,
 //! and one object covers the services and the broker with one selector.
 //!
-//! The type is local, like KEDA's (the Prometheus Operator's CRDs may be absent); it implements
-//! k8s-openapi's `Resource`, so the applier and orphan cleanup treat it like any child.
+//! The type is local, like KEDA's (the Prometheus Operator's CRDs may be absent; see
+//! `meta::third_party_resource`).
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde::{Deserialize, Serialize};
 
-use super::meta::{APP_NAME, LABEL_INSTANCE, LABEL_NAME, object_meta};
+use super::meta::{APP_NAME, LABEL_INSTANCE, LABEL_NAME, object_meta, third_party_resource};
 use super::rabbitmq::PROMETHEUS_PORT_NAME;
 use crate::model::naming::child_name;
 use crate::model::profile::METRICS_PORT;
@@ -89,24 +89,14 @@ pub struct RelabelConfig {
     pub action: Option<String>,
 }
 
-impl k8s_openapi::Resource for PodMonitor {
-    const API_VERSION: &'static str = MONITORING_API_VERSION;
-    const GROUP: &'static str = MONITORING_GROUP;
-    const KIND: &'static str = "PodMonitor";
-    const VERSION: &'static str = MONITORING_VERSION;
-    const URL_PATH_SEGMENT: &'static str = "podmonitors";
-    type Scope = k8s_openapi::NamespaceResourceScope;
-}
-
-impl k8s_openapi::Metadata for PodMonitor {
-    type Ty = ObjectMeta;
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+third_party_resource!(
+    PodMonitor,
+    MONITORING_GROUP,
+    MONITORING_VERSION,
+    MONITORING_API_VERSION,
+    "PodMonitor",
+    "podmonitors"
+);
 
 /// `<cluster>-metrics`.
 pub fn pod_monitor_name(vc: &ValidatedCluster) -> String {

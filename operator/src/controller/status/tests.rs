@@ -257,7 +257,7 @@ fn p2p_identity_is_published_for_other_clusters_to_dial() {
         "{}  services: {{p2p: {{enabled: true}}}}\n",
         crate::test_support::DEVNET
     ));
-    let p2p = p2p_status(&vc, "some seed", "p2p");
+    let p2p = p2p_status(&vc, vc.service(ServiceKind::P2p).unwrap(), "some seed");
     assert_eq!(
         p2p.peer_id,
         koinos_protocol::p2p_identity::peer_id("some seed")
@@ -372,7 +372,7 @@ fn p2p_announce_is_published_with_the_peer_id() {
         ),
     ] {
         let vc = spec(p2p);
-        let status = p2p_status(&vc, "some seed", "p2p");
+        let status = p2p_status(&vc, vc.service(ServiceKind::P2p).unwrap(), "some seed");
         assert_eq!(status.external_address, Some(external), "{p2p}");
         assert!(status.address.starts_with("/dns4/devnet-p2p."), "{p2p}");
     }

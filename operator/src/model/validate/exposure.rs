@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::Checker;
+use super::{Checker, is_dns_subdomain};
 use crate::crd::exposure::IngressSpec;
 use crate::crd::service::{ServiceExposure, ServiceSpec, ServiceType};
 use crate::model::profile::{ServiceKind, ServiceProfile};
@@ -130,18 +130,7 @@ pub fn is_cidr(text: &str) -> bool {
 
 /// An Ingress host: a DNS subdomain, optionally `*.` first.
 pub fn is_ingress_host(host: &str) -> bool {
-    let name = host.strip_prefix("*.").unwrap_or(host);
-    !name.is_empty() && name.len() <= 253 && name.split('.').all(is_dns_label)
-}
-
-fn is_dns_label(part: &str) -> bool {
-    let b = part.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+    is_dns_subdomain(host.strip_prefix("*.").unwrap_or(host))
 }
 
 /// `announce` as a multiaddr without `/p2p`: a multiaddr is kept; `host[:port]` becomes
@@ -160,7 +149,7 @@ pub fn announce_multiaddr(announce: &str, default_port: i32) -> Option<String> {
         let host_ok = match proto {
             "ip4" => host.parse::<std::net::Ipv4Addr>().is_ok(),
             "ip6" => host.parse::<std::net::Ipv6Addr>().is_ok(),
-            "dns" | "dns4" | "dns6" => is_hostname(host),
+            "dns" | "dns4" | "dns6" => is_dns_subdomain(&host.to_ascii_lowercase()),
             _ => false,
         };
         return (host_ok && valid_port(port)).then(|| announce.to_string());
@@ -177,16 +166,12 @@ pub fn announce_multiaddr(announce: &str, default_port: i32) -> Option<String> {
     match host.parse::<IpAddr>() {
         Ok(IpAddr::V4(ip)) => Some(format!("/ip4/{ip}/tcp/{port}")),
         Ok(IpAddr::V6(_)) => None,
-        Err(_) if is_hostname(host) => {
-            Some(format!("/dns/{}/tcp/{port}", host.to_ascii_lowercase()))
+        Err(_) => {
+            // host names are case-insensitive: checked and published in lowercase
+            let lower = host.to_ascii_lowercase();
+            is_dns_subdomain(&lower).then(|| format!("/dns/{lower}/tcp/{port}"))
         }
-        Err(_) => None,
     }
-}
-
-fn is_hostname(host: &str) -> bool {
-    let lower = host.to_ascii_lowercase();
-    !lower.is_empty() && lower.len() <= 253 && lower.split('.').all(is_dns_label)
 }
 
 #[cfg(test)]

@@ -12,6 +12,14 @@ fn devnet_with(spec_extra: &str) -> String {
     format!("{DEVNET}{spec_extra}")
 }
 
+/// The fields the errors of a devnet with `spec_extra` name.
+fn devnet_error_fields(spec_extra: &str) -> Vec<String> {
+    errors(&devnet_with(spec_extra))
+        .into_iter()
+        .map(|e| e.field)
+        .collect()
+}
+
 #[test]
 fn devnet_defaults() {
     let vc = validated(DEVNET);
@@ -368,28 +376,26 @@ fn pod_monitor_settings_are_resolved_only_when_enabled() {
 
 #[test]
 fn pod_monitor_labels_and_interval_are_checked_naming_the_field() {
-    let fields = |extra: &str| -> Vec<String> {
-        errors(&devnet_with(extra))
-            .into_iter()
-            .map(|e| e.field)
-            .collect()
-    };
     assert_eq!(
-        fields(
+        devnet_error_fields(
             "  monitoring: {podMonitor: {enabled: true, labels: {app.kubernetes.io/instance: x}}}\n"
         ),
         ["spec.monitoring.podMonitor.labels.app.kubernetes.io/instance"]
     );
     assert_eq!(
-        fields("  monitoring: {podMonitor: {enabled: true, labels: {\"bad key!\": x}}}\n"),
+        devnet_error_fields(
+            "  monitoring: {podMonitor: {enabled: true, labels: {\"bad key!\": x}}}\n"
+        ),
         ["spec.monitoring.podMonitor.labels.bad key!"]
     );
     assert_eq!(
-        fields("  monitoring: {podMonitor: {enabled: true, labels: {team: \"-x-\"}}}\n"),
+        devnet_error_fields(
+            "  monitoring: {podMonitor: {enabled: true, labels: {team: \"-x-\"}}}\n"
+        ),
         ["spec.monitoring.podMonitor.labels.team"]
     );
     assert_eq!(
-        fields("  monitoring: {podMonitor: {enabled: true, interval: 5x}}\n"),
+        devnet_error_fields("  monitoring: {podMonitor: {enabled: true, interval: 5x}}\n"),
         ["spec.monitoring.podMonitor.interval"]
     );
 }
@@ -415,18 +421,14 @@ fn prometheus_durations_and_label_syntax() {
 
 #[test]
 fn exposure_settings_are_checked_naming_the_field() {
-    let fields = |extra: &str| -> Vec<String> {
-        errors(&devnet_with(extra))
-            .into_iter()
-            .map(|e| e.field)
-            .collect()
-    };
     assert_eq!(
-        fields("  services: {jsonrpc: {service: {loadBalancerSourceRanges: [10.0.0.0/8]}}}\n"),
+        devnet_error_fields(
+            "  services: {jsonrpc: {service: {loadBalancerSourceRanges: [10.0.0.0/8]}}}\n"
+        ),
         ["spec.services.jsonrpc.service.loadBalancerSourceRanges"]
     );
     assert_eq!(
-        fields(
+        devnet_error_fields(
             "  services: {jsonrpc: {service: {type: LoadBalancer, loadBalancerSourceRanges: [10.0.0.0/8, 10.0.0.0, 1.2.3.4/33]}}}\n"
         ),
         [
@@ -435,18 +437,20 @@ fn exposure_settings_are_checked_naming_the_field() {
         ]
     );
     assert_eq!(
-        fields("  services: {grpc: {service: {externalTrafficPolicy: Local}}}\n"),
+        devnet_error_fields("  services: {grpc: {service: {externalTrafficPolicy: Local}}}\n"),
         ["spec.services.grpc.service.externalTrafficPolicy"]
     );
     assert_eq!(
-        fields("  services: {jsonrpc: {ingress: {tlsSecretName: tls, path: rpc, host: A.com}}}\n"),
+        devnet_error_fields(
+            "  services: {jsonrpc: {ingress: {tlsSecretName: tls, path: rpc, host: A.com}}}\n"
+        ),
         [
             "spec.services.jsonrpc.ingress.host",
             "spec.services.jsonrpc.ingress.path"
         ]
     );
     assert_eq!(
-        fields(
+        devnet_error_fields(
             "  services: {jsonrpc: {ingress: {tlsSecretName: tls, annotations: {\"bad key!\": x}}}}\n"
         ),
         [
@@ -455,19 +459,19 @@ fn exposure_settings_are_checked_naming_the_field() {
         ]
     );
     assert_eq!(
-        fields("  services: {mempool: {ingress: {host: a.com}}}\n"),
+        devnet_error_fields("  services: {mempool: {ingress: {host: a.com}}}\n"),
         ["spec.services.mempool.ingress"]
     );
     assert_eq!(
-        fields("  services: {p2p: {enabled: true, ingress: {host: a.com}}}\n"),
+        devnet_error_fields("  services: {p2p: {enabled: true, ingress: {host: a.com}}}\n"),
         ["spec.services.p2p.ingress"]
     );
     assert_eq!(
-        fields("  services: {jsonrpc: {announce: a.com}}\n"),
+        devnet_error_fields("  services: {jsonrpc: {announce: a.com}}\n"),
         ["spec.services.jsonrpc.announce"]
     );
     assert_eq!(
-        fields("  services: {p2p: {enabled: true, announce: \"a.com:0\"}}\n"),
+        devnet_error_fields("  services: {p2p: {enabled: true, announce: \"a.com:0\"}}\n"),
         ["spec.services.p2p.announce"]
     );
 }
