@@ -1,0 +1,141 @@
+//! The compiled instruction stream. One [`Op`] per instruction the official VM keeps in its own
+//! compiled code, so "one tick per executed `Op`" is its metering rule: `block`, `loop` and `end`
+//! are instructions here too, and branch targets sit where the official VM puts them (see
+//! [`crate::compile`]).
+
+/// Where a branch goes and what it keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Branch {
+    /// Index of the next `Op` to execute.
+    pub target: u32,
+    /// Operand-stack height (above the frame's locals) the target label restores.
+    pub height: u32,
+    /// Values the branch carries (0 or 1 in WebAssembly 1.0; always 0 for a `loop`).
+    pub arity: u8,
+}
+
+/// Memory access: the static offset of the `memarg` (alignment is a hint and is dropped).
+pub(crate) type Offset = u32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Unreachable,
+    Nop,
+    Block,
+    Loop,
+    /// Falls through when the condition is non-zero, else jumps to `else_target` (the first
+    /// instruction of the `else` arm, or past the `end` when there is none).
+    If {
+        else_target: u32,
+    },
+    /// Reached only at the end of a taken `then` arm: jumps past the `end`.
+    Else {
+        end_target: u32,
+    },
+    /// The end of a block, loop, if or else: nothing to do.
+    End,
+    /// The end of the function body: return.
+    Return,
+    Br(Branch),
+    BrIf(Branch),
+    /// Targets are `branches[first..first + len]`, then the default at `first + len`.
+    BrTable {
+        first: u32,
+        len: u32,
+    },
+    Call(u32),
+    CallIndirect(u32),
+    Drop,
+    Select,
+    LocalGet(u32),
+    LocalSet(u32),
+    LocalTee(u32),
+    GlobalGet(u32),
+    GlobalSet(u32),
+    // Loads: width and extension. f32/f64 loads move raw bits, as the official VM allows them.
+    I32Load(Offset),
+    I64Load(Offset),
+    I32Load8S(Offset),
+    I32Load8U(Offset),
+    I32Load16S(Offset),
+    I32Load16U(Offset),
+    I64Load8S(Offset),
+    I64Load8U(Offset),
+    I64Load16S(Offset),
+    I64Load16U(Offset),
+    I64Load32S(Offset),
+    I64Load32U(Offset),
+    I32Store(Offset),
+    I64Store(Offset),
+    Store8(Offset),
+    Store16(Offset),
+    Store32(Offset),
+    MemorySize,
+    MemoryGrow,
+    I32Const(u32),
+    I64Const(u64),
+    /// Every instruction that computes with, stores or creates a float: the official VM is
+    /// built with floats disabled, and these trap when executed (after their tick).
+    FloatTrap,
+    I32Eqz,
+    I32Eq,
+    I32Ne,
+    I32LtS,
+    I32LtU,
+    I32GtS,
+    I32GtU,
+    I32LeS,
+    I32LeU,
+    I32GeS,
+    I32GeU,
+    I64Eqz,
+    I64Eq,
+    I64Ne,
+    I64LtS,
+    I64LtU,
+    I64GtS,
+    I64GtU,
+    I64LeS,
+    I64LeU,
+    I64GeS,
+    I64GeU,
+    I32Clz,
+    I32Ctz,
+    I32Popcnt,
+    I32Add,
+    I32Sub,
+    I32Mul,
+    I32DivS,
+    I32DivU,
+    I32RemS,
+    I32RemU,
+    I32And,
+    I32Or,
+    I32Xor,
+    I32Shl,
+    I32ShrS,
+    I32ShrU,
+    I32Rotl,
+    I32Rotr,
+    I64Clz,
+    I64Ctz,
+    I64Popcnt,
+    I64Add,
+    I64Sub,
+    I64Mul,
+    I64DivS,
+    I64DivU,
+    I64RemS,
+    I64RemU,
+    I64And,
+    I64Or,
+    I64Xor,
+    I64Shl,
+    I64ShrS,
+    I64ShrU,
+    I64Rotl,
+    I64Rotr,
+    I32WrapI64,
+    I64ExtendI32S,
+    I64ExtendI32U,
+}
