@@ -21,7 +21,8 @@ pub struct BrokerTarget {
     pub url: String,
     /// `amqp://host:port/vhost`, without credentials: for messages.
     pub endpoint: String,
-    /// `koinos.rpc.<service>` queue -> spec name, for every enabled service that has one.
+    /// `koinos.rpc.<service>` queue -> spec name, for every enabled service that has one, and
+    /// each extra service's queue -> its name.
     pub queues: BTreeMap<String, String>,
     /// Whether the chain service is enabled (otherwise nobody answers `get_head_info`).
     pub chain_enabled: bool,
@@ -37,15 +38,18 @@ impl std::fmt::Debug for BrokerTarget {
     }
 }
 
-/// The RPC queues of the enabled services: queue name -> spec name.
+/// The RPC queues of the enabled services: queue name -> spec name; and of the extra
+/// services: their queue -> their name (validate keeps both apart).
 pub fn rpc_queues(vc: &ValidatedCluster) -> BTreeMap<String, String> {
-    vc.services
+    let builtin = vc.services.iter().filter_map(|s| {
+        let queue = s.profile.rpc_queue?;
+        Some((queue.to_string(), s.profile.spec_name.to_string()))
+    });
+    let extra = vc
+        .extra_services
         .iter()
-        .filter_map(|s| {
-            let queue = s.profile.rpc_queue?;
-            Some((queue.to_string(), s.profile.spec_name.to_string()))
-        })
-        .collect()
+        .map(|e| (e.queue.clone(), e.name.clone()));
+    builtin.chain(extra).collect()
 }
 
 /// The target from the cluster and its URL Secret (`None`: the Secret does not exist).
@@ -171,6 +175,23 @@ mod tests {
         let target = target(&vc, Some(&secret("amqp-url", url))).unwrap();
         assert_eq!(target.endpoint, "amqp://10.0.0.7:5673/koinos");
         assert!(!target.queues.contains_key("koinos.rpc.account_history"));
+    }
+
+    #[test]
+    fn extra_services_queues_are_read_under_their_names() {
+        let kc: KoinosCluster = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "demo", "namespace": "ns"},
+            "spec": {"network": {"devnet": {}}, "extraServices": [
+                {"name": "indexer", "image": "example/indexer:1"},
+                {"name": "notifier", "image": "example/notifier:1", "queue": "acme.notify"},
+            ]},
+        }))
+        .unwrap();
+        let vc = validate(&kc, "ns").unwrap();
+        let queues = rpc_queues(&vc);
+        assert_eq!(queues["koinos.rpc.indexer"], "indexer");
+        assert_eq!(queues["acme.notify"], "notifier");
+        assert_eq!(queues["koinos.rpc.chain"], "chain");
     }
 
     #[test]

@@ -135,25 +135,8 @@ pub async fn observe(
     }
     for svc in &vc.services {
         let name = child_name(vc, svc.profile.component);
-        let (desired, ready) = if svc.profile.class.is_stateful_set() {
-            let sts = live::<StatefulSet>(client, stores, vc, &name).await?;
-            let desired = sts
-                .as_ref()
-                .and_then(|s| s.spec.as_ref())
-                .and_then(|s| s.replicas);
-            let ready = sts.and_then(|s| s.status).and_then(|s| s.ready_replicas);
-            (desired, ready)
-        } else {
-            let deployment = live::<Deployment>(client, stores, vc, &name).await?;
-            let desired = deployment
-                .as_ref()
-                .and_then(|d| d.spec.as_ref())
-                .and_then(|s| s.replicas);
-            let ready = deployment
-                .and_then(|d| d.status)
-                .and_then(|s| s.ready_replicas);
-            (desired, ready)
-        };
+        let stateful = svc.profile.class.is_stateful_set();
+        let (desired, ready) = observe_workload(client, stores, vc, &name, stateful).await?;
         observed.services.push(ObservedService {
             spec_name: svc.profile.spec_name.into(),
             desired: desired.unwrap_or(svc.replicas),
@@ -161,8 +144,51 @@ pub async fn observe(
             image: svc.image.clone(),
         });
     }
+    // Extra services are members like ours: in `status.services` under their name (validate
+    // keeps it apart from the Koinos services' names) and counted in `servicesReady`.
+    for extra in &vc.extra_services {
+        let name = child_name(vc, &extra.name);
+        let (desired, ready) = observe_workload(client, stores, vc, &name, false).await?;
+        observed.services.push(ObservedService {
+            spec_name: extra.name.clone(),
+            desired: desired.unwrap_or(extra.replicas),
+            ready: ready.unwrap_or(0),
+            image: extra.image.clone(),
+        });
+    }
     observed.p2p = observe_p2p(client, stores, vc).await?;
     Ok(observed)
+}
+
+/// `(spec.replicas, status.readyReplicas)` of the StatefulSet or Deployment `name`.
+async fn observe_workload(
+    client: &Client,
+    stores: Option<&ChildStores>,
+    vc: &ValidatedCluster,
+    name: &str,
+    stateful: bool,
+) -> Result<(Option<i32>, Option<i32>), Error> {
+    Ok(if stateful {
+        let sts = live::<StatefulSet>(client, stores, vc, name).await?;
+        let desired = sts
+            .as_ref()
+            .and_then(|s| s.spec.as_ref())
+            .and_then(|s| s.replicas);
+        (
+            desired,
+            sts.and_then(|s| s.status).and_then(|s| s.ready_replicas),
+        )
+    } else {
+        let deployment = live::<Deployment>(client, stores, vc, name).await?;
+        let desired = deployment
+            .as_ref()
+            .and_then(|d| d.spec.as_ref())
+            .and_then(|s| s.replicas);
+        let ready = deployment
+            .and_then(|d| d.status)
+            .and_then(|s| s.ready_replicas);
+        (desired, ready)
+    })
 }
 
 /// The peer id and in-cluster address of p2p when it runs our image (whose key derivation the

@@ -3,6 +3,7 @@
 pub mod amqp;
 pub mod autoscaling;
 pub mod exposure;
+pub mod extra;
 pub mod monitoring;
 pub mod network;
 pub mod pod;

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::amqp::AmqpSpec;
+use super::extra::ExtraServiceSpec;
 use super::monitoring::MonitoringSpec;
 use super::network::NetworkSpec;
 use super::pod::PodOverrides;
@@ -77,6 +78,11 @@ pub struct KoinosClusterSpec {
     pub config: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     #[serde(default)]
     pub services: ServicesSpec,
+    /// The user's own consumers of the cluster's broker, run beside the Koinos services (see
+    /// `ExtraServiceSpec`); keyed by `name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub extra_services: Vec<ExtraServiceSpec>,
     /// Cluster-wide pod overrides; each service's own `podOverrides` wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_overrides: Option<PodOverrides>,

@@ -137,10 +137,43 @@ impl ValidatedService {
     }
     /// More than one pod may run (PodDisruptionBudget worth having).
     pub fn is_multi_replica(&self) -> bool {
-        self.autoscaling
-            .as_ref()
-            .map_or(self.replicas, |a| a.max_replicas)
-            > 1
+        multi_replica(self.replicas, self.autoscaling.as_ref())
+    }
+}
+
+/// More than one pod may run: `replicas`, or the autoscaler's ceiling.
+fn multi_replica(replicas: i32, autoscaling: Option<&Autoscaling>) -> bool {
+    autoscaling.map_or(replicas, |a| a.max_replicas) > 1
+}
+
+/// One extra service (`spec.extraServices`) with every default resolved: the user's image
+/// consuming `queue` on the cluster's broker, a Deployment like mempool's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidatedExtraService {
+    /// DNS label, not one of the operator's children: the component, the child name suffix
+    /// and the key in `status.services`.
+    pub name: String,
+    pub image: String,
+    /// The container's command and args (empty: the image's).
+    pub command: Vec<String>,
+    pub args: Vec<String>,
+    /// Replicas when autoscaling is off.
+    pub replicas: i32,
+    /// The service's own env vars (after the cluster-wide ones in `pod.env`).
+    pub env: Vec<k8s_openapi::api::core::v1::EnvVar>,
+    pub resources: ResourceRequirements,
+    /// The AMQP queue it consumes (`koinos.rpc.<name>` unless given).
+    pub queue: String,
+    /// On the queue's depth (`target_queue_depth`).
+    pub autoscaling: Option<Autoscaling>,
+    /// `spec.podOverrides`, the cluster-wide ones.
+    pub pod: ResolvedPod,
+}
+
+impl ValidatedExtraService {
+    /// More than one pod may run (PodDisruptionBudget worth having).
+    pub fn is_multi_replica(&self) -> bool {
+        multi_replica(self.replicas, self.autoscaling.as_ref())
     }
 }
 
@@ -168,6 +201,8 @@ pub struct ValidatedCluster {
     pub config: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     /// Enabled services in profile order.
     pub services: Vec<ValidatedService>,
+    /// `spec.extraServices`, in spec order.
+    pub extra_services: Vec<ValidatedExtraService>,
     /// The PodMonitor to write (`None`: monitoring off).
     pub pod_monitor: Option<PodMonitorSettings>,
 }
@@ -183,7 +218,11 @@ impl ValidatedCluster {
     }
     /// The autoscaling that runs for `svc`: none while the cluster is stopped.
     pub fn running_autoscaling<'a>(&self, svc: &'a ValidatedService) -> Option<&'a Autoscaling> {
-        svc.autoscaling.as_ref().filter(|_| !self.is_stopped())
+        self.running(svc.autoscaling.as_ref())
+    }
+    /// `autoscaling` unless the cluster is stopped (a built-in or an extra service's).
+    pub fn running<'a>(&self, autoscaling: Option<&'a Autoscaling>) -> Option<&'a Autoscaling> {
+        autoscaling.filter(|_| !self.is_stopped())
     }
     /// Some enabled service takes `input` (so its generated material is needed).
     pub fn takes(&self, input: ServiceInput) -> bool {

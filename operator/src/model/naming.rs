@@ -168,3 +168,40 @@ pub const OPERATOR_ENV: [&str; 7] = [
     "RABBITMQ_CONFIG_FILES",
     "RABBITMQ_LOGS",
 ];
+
+/// Names an extra service cannot take: `<cluster>-<name>` would be one of the operator's own
+/// children (a Koinos service's component, the broker's, a generated object's). The CRD's CEL
+/// rule on `spec.extraServices[].name` lists the same names (checked by `model::tests`).
+pub const RESERVED_EXTRA_NAMES: [&str; 20] = [
+    "chain",
+    "block-store",
+    "mempool",
+    "transaction-store",
+    "contract-meta-store",
+    "account-history",
+    "block-producer",
+    "jsonrpc",
+    "grpc",
+    "p2p",
+    "rabbitmq",
+    "rabbitmq-headless",
+    "rabbitmq-config",
+    "config",
+    "amqp",
+    "genesis",
+    "producer-key",
+    "p2p-identity",
+    "keda-amqp",
+    "metrics",
+];
+
+/// Env var with an extra service's queue name (beside `KOINOS_AMQP_URL` and `POD_NAME`).
+pub const RPC_QUEUE_ENV: &str = "KOINOS_RPC_QUEUE";
+/// Environment variables the operator sets on an extra service's container (its `env`
+/// cannot set them; the CRD's CEL rule lists the same names).
+pub const EXTRA_SERVICE_ENV: [&str; 3] = ["KOINOS_AMQP_URL", RPC_QUEUE_ENV, "POD_NAME"];
+
+/// The queue an extra service consumes when its spec names none.
+pub fn default_extra_queue(name: &str) -> String {
+    koinos_mq::topology::rpc_queue(name)
+}

@@ -208,6 +208,9 @@ pub fn validate(
         });
     }
 
+    let extra_services =
+        extra::validate_extra_services(&mut check, &spec.extra_services, &cluster_pod);
+
     if !check.errors.is_empty() {
         return Err(InvalidSpec(check.errors));
     }
@@ -224,6 +227,7 @@ pub fn validate(
         amqp,
         config: spec.config.clone(),
         services,
+        extra_services,
         pod_monitor,
     })
 }
@@ -726,6 +730,9 @@ fn resolve_pod(
 }
 
 mod exposure;
+mod extra;
+
+pub use self::extra::is_builtin_queue;
 
 #[cfg(test)]
 mod tests;

@@ -17,7 +17,7 @@ use crate::crd::autoscaling::AutoscalingProvider;
 use crate::model::metric::{METRIC_LABEL_CLUSTER, METRIC_LABEL_QUEUE, QUEUE_DEPTH_METRIC};
 use crate::model::naming::child_name;
 use crate::model::profile::{ScaleSignal, ServiceProfile};
-use crate::model::{ValidatedCluster, ValidatedService};
+use crate::model::{Autoscaling, ValidatedCluster, ValidatedService};
 
 /// Kind of the workload an autoscaler targets (`apps/v1`).
 pub fn workload_kind(profile: &ServiceProfile) -> &'static str {
@@ -38,30 +38,7 @@ pub fn build_service_hpa(
         .filter(|a| a.provider == AutoscalingProvider::Hpa)?;
     let profile = svc.profile;
     let metric = match profile.scale_signal? {
-        ScaleSignal::QueueDepth => MetricSpec {
-            type_: "External".into(),
-            external: Some(ExternalMetricSource {
-                metric: MetricIdentifier {
-                    name: QUEUE_DEPTH_METRIC.into(),
-                    selector: Some(LabelSelector {
-                        match_labels: Some(BTreeMap::from([
-                            (METRIC_LABEL_CLUSTER.to_string(), vc.name.clone()),
-                            (
-                                METRIC_LABEL_QUEUE.to_string(),
-                                profile.rpc_queue?.to_string(),
-                            ),
-                        ])),
-                        ..Default::default()
-                    }),
-                },
-                target: MetricTarget {
-                    type_: "AverageValue".into(),
-                    average_value: Some(Quantity(autoscaling.target_queue_depth.to_string())),
-                    ..Default::default()
-                },
-            }),
-            ..Default::default()
-        },
+        ScaleSignal::QueueDepth => queue_depth_metric(vc, profile.rpc_queue?, autoscaling),
         ScaleSignal::Cpu => MetricSpec {
             type_: "Resource".into(),
             resource: Some(ResourceMetricSource {
@@ -75,13 +52,61 @@ pub fn build_service_hpa(
             ..Default::default()
         },
     };
-    let name = child_name(vc, profile.component);
-    Some(HorizontalPodAutoscaler {
-        metadata: object_meta(vc, name.clone(), profile.component),
+    Some(build_hpa(
+        vc,
+        profile.component,
+        workload_kind(profile),
+        metric,
+        autoscaling,
+    ))
+}
+
+/// The External metric `koinos_rpc_queue_depth` of `queue` in this cluster (served by the
+/// operator's metrics API), `targetQueueDepth` messages per replica.
+pub fn queue_depth_metric(
+    vc: &ValidatedCluster,
+    queue: &str,
+    autoscaling: &Autoscaling,
+) -> MetricSpec {
+    MetricSpec {
+        type_: "External".into(),
+        external: Some(ExternalMetricSource {
+            metric: MetricIdentifier {
+                name: QUEUE_DEPTH_METRIC.into(),
+                selector: Some(LabelSelector {
+                    match_labels: Some(BTreeMap::from([
+                        (METRIC_LABEL_CLUSTER.to_string(), vc.name.clone()),
+                        (METRIC_LABEL_QUEUE.to_string(), queue.to_string()),
+                    ])),
+                    ..Default::default()
+                }),
+            },
+            target: MetricTarget {
+                type_: "AverageValue".into(),
+                average_value: Some(Quantity(autoscaling.target_queue_depth.to_string())),
+                ..Default::default()
+            },
+        }),
+        ..Default::default()
+    }
+}
+
+/// The HPA `<cluster>-<component>` scaling that workload (`kind`) on `metric`: a Koinos
+/// service's or an extra service's.
+pub fn build_hpa(
+    vc: &ValidatedCluster,
+    component: &str,
+    kind: &str,
+    metric: MetricSpec,
+    autoscaling: &Autoscaling,
+) -> HorizontalPodAutoscaler {
+    let name = child_name(vc, component);
+    HorizontalPodAutoscaler {
+        metadata: object_meta(vc, name.clone(), component),
         spec: HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
                 api_version: Some("apps/v1".into()),
-                kind: workload_kind(profile).into(),
+                kind: kind.into(),
                 name,
             },
             min_replicas: Some(autoscaling.min_replicas),
@@ -98,7 +123,7 @@ pub fn build_service_hpa(
             }),
         },
         ..Default::default()
-    })
+    }
 }
 
 #[cfg(test)]

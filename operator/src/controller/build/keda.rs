@@ -18,7 +18,7 @@ use crate::crd::autoscaling::AutoscalingProvider;
 use crate::crd::network::SecretKeyRef;
 use crate::model::naming::{amqp_url_secret, child_name};
 use crate::model::profile::ScaleSignal;
-use crate::model::{ValidatedCluster, ValidatedService};
+use crate::model::{Autoscaling, ValidatedCluster, ValidatedService};
 
 pub const KEDA_GROUP: &str = "keda.sh";
 pub const KEDA_VERSION: &str = "v1alpha1";
@@ -162,8 +162,25 @@ pub fn build_service_scaled_object(
         .as_ref()
         .filter(|a| a.provider == AutoscalingProvider::Keda)?;
     let profile = svc.profile;
-    let queue = profile.rpc_queue?;
-    let name = child_name(vc, profile.component);
+    Some(build_scaled_object(
+        vc,
+        profile.component,
+        workload_kind(profile),
+        profile.rpc_queue?,
+        autoscaling,
+    ))
+}
+
+/// The ScaledObject `<cluster>-<component>` scaling that workload (`kind`) on the depth of
+/// `queue`: a Koinos service's or an extra service's.
+pub fn build_scaled_object(
+    vc: &ValidatedCluster,
+    component: &str,
+    kind: &str,
+    queue: &str,
+    autoscaling: &Autoscaling,
+) -> ScaledObject {
+    let name = child_name(vc, component);
     let metadata = BTreeMap::from([
         ("protocol".to_string(), "amqp".to_string()),
         ("mode".to_string(), "QueueLength".to_string()),
@@ -173,14 +190,14 @@ pub fn build_service_scaled_object(
         ),
         ("queueName".to_string(), queue.to_string()),
     ]);
-    Some(ScaledObject {
+    ScaledObject {
         api_version: KEDA_API_VERSION.into(),
         kind: "ScaledObject".into(),
-        metadata: object_meta(vc, name.clone(), profile.component),
+        metadata: object_meta(vc, name.clone(), component),
         spec: ScaledObjectSpec {
             scale_target_ref: ScaleTargetRef {
                 api_version: Some("apps/v1".into()),
-                kind: Some(workload_kind(profile).into()),
+                kind: Some(kind.into()),
                 name,
             },
             min_replica_count: Some(autoscaling.min_replicas),
@@ -206,7 +223,7 @@ pub fn build_service_scaled_object(
                 }),
             }],
         },
-    })
+    }
 }
 
 /// The cluster's TriggerAuthentication: KEDA reads the broker URL (`host`) from the AMQP
@@ -227,11 +244,16 @@ pub fn build_trigger_authentication(vc: &ValidatedCluster) -> TriggerAuthenticat
     }
 }
 
-/// Every KEDA object of the cluster: the ScaledObjects, plus the TriggerAuthentication when
-/// there is at least one.
+/// Every KEDA object of the cluster: the ScaledObjects (the Koinos services', then the extra
+/// services'), plus the TriggerAuthentication when there is at least one.
 pub fn build_keda(vc: &ValidatedCluster) -> (Vec<ScaledObject>, Vec<TriggerAuthentication>) {
     let scaled: Vec<_> = keda_scaled(vc)
         .filter_map(|svc| build_service_scaled_object(vc, svc))
+        .chain(
+            vc.extra_services
+                .iter()
+                .filter_map(|extra| super::extra::build_extra_scaled_object(vc, extra)),
+        )
         .collect();
     let auth = if scaled.is_empty() {
         Vec::new()

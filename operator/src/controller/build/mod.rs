@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod devnet;
+pub mod extra;
 pub mod hpa;
 pub mod ingress;
 pub mod keda;
@@ -304,6 +305,15 @@ pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
         desired.hpas.extend(hpa::build_service_hpa(vc, svc));
         if svc.is_multi_replica() {
             desired.pdbs.push(pdb::build_pdb(vc, svc.profile.component));
+        }
+    }
+    for extra in &vc.extra_services {
+        desired
+            .deployments
+            .push(extra::build_extra_deployment(vc, extra));
+        desired.hpas.extend(extra::build_extra_hpa(vc, extra));
+        if extra.is_multi_replica() {
+            desired.pdbs.push(pdb::build_pdb(vc, &extra.name));
         }
     }
     (desired.scaled_objects, desired.trigger_authentications) = keda::build_keda(vc);

@@ -85,7 +85,8 @@ fn secret_env(var: &str, name: String, key: String) -> EnvVar {
     }
 }
 
-fn pod_name_env() -> EnvVar {
+/// `POD_NAME`, from the pod's name (the services' `--instance-id`).
+pub fn pod_name_env() -> EnvVar {
     EnvVar {
         name: "POD_NAME".into(),
         value_from: Some(EnvVarSource {
@@ -99,7 +100,7 @@ fn pod_name_env() -> EnvVar {
     }
 }
 
-fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+pub fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     VolumeMount {
         name: name.into(),
         mount_path: path.into(),
@@ -108,7 +109,7 @@ fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     }
 }
 
-fn empty_dir(name: &str) -> Volume {
+pub fn empty_dir(name: &str) -> Volume {
     Volume {
         name: name.into(),
         empty_dir: Some(EmptyDirVolumeSource::default()),
@@ -356,11 +357,26 @@ pub fn build_service_statefulset(vc: &ValidatedCluster, svc: &ValidatedService) 
 }
 
 pub fn build_service_deployment(vc: &ValidatedCluster, svc: &ValidatedService) -> Deployment {
-    let component = svc.profile.component;
+    build_deployment(
+        vc,
+        svc.profile.component,
+        workload_replicas(vc, svc),
+        build_service_pod_template(vc, svc),
+    )
+}
+
+/// The Deployment `<cluster>-<component>` running `template` (a Koinos service's or an extra
+/// service's pods); `replicas` `None` leaves them to the autoscaler.
+pub fn build_deployment(
+    vc: &ValidatedCluster,
+    component: &str,
+    replicas: Option<i32>,
+    template: PodTemplateSpec,
+) -> Deployment {
     Deployment {
         metadata: object_meta(vc, child_name(vc, component), component),
         spec: Some(DeploymentSpec {
-            replicas: workload_replicas(vc, svc),
+            replicas,
             selector: selector(vc, component),
             // Surge one new pod before retiring an old one: capacity never dips.
             strategy: Some(DeploymentStrategy {
@@ -370,7 +386,7 @@ pub fn build_service_deployment(vc: &ValidatedCluster, svc: &ValidatedService) -
                     max_unavailable: Some(IntOrString::Int(0)),
                 }),
             }),
-            template: build_service_pod_template(vc, svc),
+            template,
             revision_history_limit: Some(5),
             ..Default::default()
         }),
