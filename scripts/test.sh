@@ -36,6 +36,9 @@ step "unit tests: no broker, no API server (builders, protocol vectors, service 
 cargo test --workspace --exclude koinos-e2e --locked --lib --bins -- --skip with_rabbitmq
 cargo test --workspace --exclude koinos-e2e --locked --doc
 
+step "contracts: the official AssemblyScript toolchain from npm (compat/contracts/build.sh; cached)"
+bash compat/contracts/build.sh
+
 step "broker integration: RabbitMQ on 127.0.0.1:5672 (every tests/ target, the operator's with_rabbitmq tests)"
 cargo test --workspace --exclude koinos-e2e --locked --test '*'
 cargo test -p koinos-operator --locked --lib with_rabbitmq
