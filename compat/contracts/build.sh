@@ -8,9 +8,11 @@
 #   misbehaving/  hand-written WAT (trap, infinite loop, unbounded recursion, out-of-bounds store,
 #                 a float module, a sign-extension module) and two files that are not valid wasm
 # each contract with its ABI, and features.txt/features.json: the WebAssembly features every
-# module uses (features.mjs). Fails if a contract uses anything beyond the MVP, or floats.
+# module uses (features.mjs). Fails if a contract uses anything beyond the MVP, or floats, or
+# if smoke.mjs (the contracts run on the official mock VM in Node) fails (smoke.txt).
 #
-#   bash compat/contracts/build.sh [OUT_DIR]     (or KOINOS_CONTRACTS_OUT=DIR; default
+#   bash compat/contracts/build.sh [OUT_DIR]     (or KOINOS_CONTRACTS_DIR=DIR, the variable
+#                                                  vm/tests/contracts.rs reads; default
 #                                                  target/contracts at the repository root)
 #
 # Cached: skipped when package-lock.json, the sources, the scripts, node and protoc are unchanged
@@ -19,7 +21,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-out="${1:-${KOINOS_CONTRACTS_OUT:-$root/target/contracts}}"
+out="${1:-${KOINOS_CONTRACTS_DIR:-${KOINOS_CONTRACTS_OUT:-$root/target/contracts}}}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
@@ -38,12 +40,12 @@ stamp="$(
   {
     node --version
     protoc --version
-    sha256sum package.json package-lock.json asconfig.json build.sh features.mjs
+    sha256sum package.json package-lock.json asconfig.json build.sh features.mjs smoke.mjs
     find src -type f -print0 | sort -z | xargs -0 sha256sum
   } | sha256sum | cut -d' ' -f1
 )"
 expected=(koin.wasm koin-abi.json token.wasm token-abi.json nft.wasm nft-abi.json counter.wasm
-  counter.abi counter-abi.json features.txt features.json)
+  counter.abi counter-abi.json features.txt features.json smoke.txt)
 if [ "${FORCE:-0}" != 1 ] && [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ]; then
   complete=1
   for f in "${expected[@]}"; do [ -f "$out/$f" ] || complete=0; done
@@ -158,6 +160,10 @@ node features.mjs --json "$out" > "$out/features.json"
   node features.mjs "$out/misbehaving" 2>&1 || true
 } >> "$out/features.txt"
 grep -E '^[a-z_]+\.wasm|beyond MVP|floats:|wabt|does not decode' "$out/features.txt" | sed 's/^/  /'
+
+echo "contracts: smoke test (Node's WebAssembly with @koinos/mock-vm as the host)"
+node smoke.mjs "$out" > "$out/smoke.txt" || { cat "$out/smoke.txt"; exit 1; }
+tail -n 1 "$out/smoke.txt" | sed 's/^/  /'
 
 echo "$stamp" > "$out/.stamp"
 ls -l "$out"/*.wasm "$out"/*.abi "$out"/*-abi.json "$out"/misbehaving/*.wasm | awk '{print "  " $5 "\t" $NF}'

@@ -2,7 +2,8 @@
 // account. It exercises the host API a real contract needs: get_arguments/exit (through the
 // generated index.ts), get_contract_id, get_object/put_object/remove_object on the contract's
 // object space, event, log, check_authority (increment) and the SDK's requireAuthority, which
-// also reads the caller and the owner's contract metadata (reset).
+// also reads the arguments and the caller, and the owner's contract metadata when another
+// contract is the caller (reset).
 //
 // index.ts (the entry-point dispatch) and proto/counter.ts (the message classes) are generated
 // from proto/counter.proto by build.sh, as `koinos-sdk-as-cli build-all` would.
