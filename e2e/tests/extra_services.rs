@@ -1,7 +1,8 @@
 //! `spec.extraServices`: a user's own consumer joins a cluster as a member. With the managed
 //! broker, its Deployment runs the user's image with the cluster's broker URL Secret, its pods
 //! are ones the broker's NetworkPolicy admits to AMQP, its HPA scales it on its queue's
-//! External metric, it has a PDB, and `status.services.<name>` and `servicesReady` count it.
+//! External metric, it has a PDB, and `status.services.<name>` and `servicesReady` count it;
+//! removed from the list, its children and status entry go.
 //! With an external broker (a vhost of the local RabbitMQ holding a backlog on the extra
 //! service's queue), the operator reads that queue: `status.services.<name>.queueDepth` and the
 //! broker reader the metrics API serves from both give the backlog. Invalid extra services are
@@ -293,6 +294,29 @@ async fn an_extra_service_is_a_member_of_the_cluster() -> Result<()> {
         "servicesReady {:?}",
         kc.data.pointer("/status/servicesReady")
     );
+
+    // Removing an entry removes its children; the other extra service stays.
+    kcs.patch_spec(MANAGED, json!({"extraServices": [extras[0].clone()]}))
+        .await?;
+    let notifier = format!("{MANAGED}-notifier");
+    wait_until(
+        "the notifier's Deployment and PDB to go",
+        CONVERGE_TIMEOUT,
+        || async {
+            let deployment = deployments.get_opt(&notifier).await?;
+            let pdb = ns.api::<PodDisruptionBudget>().get_opt(&notifier).await?;
+            Ok((deployment.is_none() && pdb.is_none()).then_some(()))
+        },
+    )
+    .await?;
+    let kc = wait_condition(&kcs, MANAGED, "Ready", "True").await?;
+    ensure!(
+        service_status(&kc, "notifier").is_none()
+            && kc.data.pointer("/status/servicesReady") == Some(&json!("10/10")),
+        "status after removing the notifier: {:?}",
+        kc.data.pointer("/status")
+    );
+    ensure!(deployments.get_opt(&indexer).await?.is_some());
 
     // 2. External broker: the extra service's queue is read like ours.
     let depth = wait_until(
