@@ -39,8 +39,9 @@ pub struct PodOverrides {
     pub priority_class_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
-    /// Extra environment variables for the main container (each service's, RabbitMQ's); the
-    /// names the operator sets (KOINOS_AMQP_URL, KOINOS_P2P_SEED, POD_NAME, RABBITMQ_USE_LONGNAME,
+    /// Extra environment variables for the main container (each service's, RabbitMQ's; the
+    /// cluster-wide ones also each extra service's); the names the operator sets
+    /// (KOINOS_AMQP_URL, KOINOS_P2P_SEED, KOINOS_RPC_QUEUE, POD_NAME, RABBITMQ_USE_LONGNAME,
     /// RABBITMQ_NODENAME, RABBITMQ_CONFIG_FILES, RABBITMQ_LOGS) are refused (Stalled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<EnvVar>>,

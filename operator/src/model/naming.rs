@@ -157,11 +157,12 @@ pub const SELECTOR_LABEL_KEYS: [&str; 3] = [
 ];
 /// Pod-template annotation: hash of the rendered config, so a config change rolls the pods.
 pub const CONFIG_HASH_ANNOTATION: &str = "koinos.io/config-hash";
-/// Environment variables the operator sets on the services' and RabbitMQ's containers
-/// (`podOverrides.env` cannot set them; the CRD's CEL rule lists the same names).
-pub const OPERATOR_ENV: [&str; 7] = [
+/// Environment variables the operator sets on the services', the extra services' and
+/// RabbitMQ's containers (`podOverrides.env` cannot set them).
+pub const OPERATOR_ENV: [&str; 8] = [
     "KOINOS_AMQP_URL",
     "KOINOS_P2P_SEED",
+    RPC_QUEUE_ENV,
     "POD_NAME",
     "RABBITMQ_USE_LONGNAME",
     "RABBITMQ_NODENAME",

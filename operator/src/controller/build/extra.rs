@@ -36,7 +36,7 @@ pub fn extra_replicas(vc: &ValidatedCluster, extra: &ValidatedExtraService) -> O
 
 /// The pod template: the user's image, command and args; `POD_NAME`, `KOINOS_AMQP_URL` (the
 /// Secret every Koinos service reads) and `KOINOS_RPC_QUEUE`, then `spec.podOverrides.env`
-/// and the service's own env; the services' security defaults (non-root, read-only root
+/// and the service's own env (which wins by name); the services' security defaults (non-root, read-only root
 /// filesystem with a writable `/tmp`).
 pub fn build_extra_pod_template(
     vc: &ValidatedCluster,
@@ -51,7 +51,9 @@ pub fn build_extra_pod_template(
             ..Default::default()
         },
     ];
-    env.extend(extra.pod.env.iter().cloned());
+    // The service's own env wins over a cluster-wide variable of the same name.
+    let own = |name: &str| extra.env.iter().any(|e| e.name == name);
+    env.extend(extra.pod.env.iter().filter(|e| !own(&e.name)).cloned());
     env.extend(extra.env.iter().cloned());
     let container = Container {
         name: extra.name.clone(),

@@ -239,3 +239,23 @@ fn a_stopped_cluster_stops_extra_services_and_their_autoscalers() {
     assert_eq!(deployment.spec.unwrap().replicas, Some(0));
     assert!(build_extra_hpa(&vc, indexer).is_none());
 }
+
+#[test]
+fn the_services_own_env_wins_over_the_cluster_wide_one() {
+    let vc = validated(&WITH_EXTRAS.replace(
+        "env: [{name: INDEXER_DB, value: \"postgres://db\"}]",
+        "env: [{name: LOG_LEVEL, value: debug}]",
+    ));
+    let template = build_extra_pod_template(&vc, extra(&vc, "indexer"));
+    assert_eq!(
+        env_names(&template),
+        [
+            "POD_NAME",
+            "KOINOS_AMQP_URL",
+            "KOINOS_RPC_QUEUE",
+            "LOG_LEVEL"
+        ]
+    );
+    let env = template.spec.unwrap().containers[0].env.clone().unwrap();
+    assert_eq!(env[3].value.as_deref(), Some("debug"));
+}

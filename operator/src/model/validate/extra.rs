@@ -74,9 +74,12 @@ pub(super) fn validate_extra_services(
         if spec.queue.is_some() || check.errors.len() == name_errors {
             check_queue(check, &field, &queue, &mut queues);
         }
+        let mut env_names = BTreeSet::new();
         for var in &spec.env {
             if EXTRA_SERVICE_ENV.contains(&var.name.as_str()) {
                 check.fail(format!("{field}.env.{}", var.name), "set by the operator");
+            } else if !env_names.insert(var.name.as_str()) {
+                check.fail(format!("{field}.env.{}", var.name), "set twice");
             }
         }
         let replicas = spec.replicas.unwrap_or(1);

@@ -99,3 +99,20 @@ fn operator_env_cpu_targets_and_inverted_bounds_are_refused() {
         "{errors:#?}"
     );
 }
+
+#[test]
+fn env_names_are_set_once_and_the_queue_var_is_the_operators_everywhere() {
+    let errors = errors(
+        "    - name: a\n      image: a\n      env: [{name: X, value: '1'}, {name: X, value: '2'}]\n",
+    );
+    assert_eq!(errors, ["spec.extraServices[0].env.X: set twice"]);
+    let cluster_wide =
+        format!("{DEVNET}  podOverrides: {{env: [{{name: KOINOS_RPC_QUEUE, value: q}}]}}\n");
+    let fields: Vec<_> = validate(&fixture(&cluster_wide), "default")
+        .expect_err("the operator sets KOINOS_RPC_QUEUE")
+        .0
+        .into_iter()
+        .map(|e| e.field)
+        .collect();
+    assert_eq!(fields, ["spec.podOverrides.env.KOINOS_RPC_QUEUE"]);
+}
