@@ -14,6 +14,31 @@ pub mod code {
     pub const RIPEMD_160: u64 = 0x1053;
 }
 
+/// The multihash of `data` under `code` (the `hash` system call): digests truncated to `size`
+/// bytes when it is non-zero and smaller; `None` for an unknown code or a larger size.
+pub fn hash(code: u64, data: &[u8], size: u64) -> Option<Vec<u8>> {
+    let digest: Vec<u8> = match code {
+        code::SHA1 => sha1::Sha1::digest(data).to_vec(),
+        code::SHA2_256 => Sha256::digest(data).to_vec(),
+        code::SHA2_512 => sha2::Sha512::digest(data).to_vec(),
+        code::KECCAK_256 => sha3::Keccak256::digest(data).to_vec(),
+        code::RIPEMD_160 => ripemd::Ripemd160::digest(data).to_vec(),
+        _ => return None,
+    };
+    let size = match usize::try_from(size).ok()? {
+        0 => digest.len(),
+        n if n <= digest.len() => n,
+        _ => return None,
+    };
+    Some(
+        Multihash {
+            code,
+            digest: digest[..size].to_vec(),
+        }
+        .to_bytes(),
+    )
+}
+
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];

@@ -144,6 +144,14 @@ impl PublicKey {
         out
     }
 
+    /// The 65-byte uncompressed SEC1 encoding.
+    pub fn to_uncompressed(&self) -> [u8; 65] {
+        let point = self.0.to_sec1_point(false);
+        let mut out = [0u8; 65];
+        out.copy_from_slice(point.as_bytes());
+        out
+    }
+
     pub fn address(&self) -> Address {
         Address::from_compressed_public_key(&self.to_compressed())
     }

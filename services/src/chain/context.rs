@@ -15,8 +15,13 @@
 //!   operation costs, and fails with -1013 beyond `read-compute-bandwidth-limit`
 //!   ([`DEFAULT_READ_COMPUTE_LIMIT`]). System calls are not metered.
 
-use koinos_protocol::chain::{ContractMetadataObject, MaxAccountResources, ResourceLimitData};
-use koinos_protocol::pb::koinos::protocol::EventData;
+use std::collections::HashMap;
+
+use koinos_protocol::chain::{
+    ComputeBandwidthRegistry, ContractMetadataObject, MaxAccountResources, Privilege,
+    ResourceLimitData,
+};
+use koinos_protocol::pb::koinos::protocol::{EventData, Operation, Transaction};
 use prost::Message;
 
 use super::error::{ChainError, ChainResult, code};
@@ -97,6 +102,9 @@ pub struct ChainParams {
     pub account_rc: u64,
     /// Multihash code of block ids (0x12 sha2-256 is the only one supported).
     pub block_hash_code: u64,
+    /// What each system call (and per-byte work) costs in compute, by name, from genesis
+    /// `compute_bandwidth_registry`; `None` when genesis has none (see [`ChainParams::compute_cost`]).
+    pub compute_registry: Option<HashMap<String, u64>>,
 }
 
 impl ChainParams {
@@ -122,14 +130,50 @@ impl ChainParams {
                 .map_err(|e| ChainError::internal(format!("bad block_hash_code: {e}")))?,
             None => 0x12,
         };
+        let compute_registry = match read("compute_bandwidth_registry")? {
+            Some(bytes) => Some(
+                ComputeBandwidthRegistry::decode(bytes.as_slice())
+                    .map_err(|e| {
+                        ChainError::internal(format!("bad compute_bandwidth_registry: {e}"))
+                    })?
+                    .entries
+                    .into_iter()
+                    .map(|entry| (entry.name, entry.compute))
+                    .collect(),
+            ),
+            None => None,
+        };
         Ok(Self {
             chain_id,
             genesis_key,
             limits,
             account_rc,
             block_hash_code,
+            compute_registry,
         })
     }
+
+    /// The compute cost named `name` in the registry. A registry without the name reverts as
+    /// the official chain does ("unable to find compute bandwidth for ..."); a genesis without
+    /// any registry (our native-token devnets) charges nothing beyond VM ticks.
+    pub fn compute_cost(&self, name: &str) -> ChainResult<u64> {
+        match &self.compute_registry {
+            None => Ok(0),
+            Some(registry) => registry.get(name).copied().ok_or_else(|| {
+                ChainError::new(code::REVERSION, "unable to find compute bandwidth for ${t}")
+                    .with_param("t", name)
+            }),
+        }
+    }
+}
+
+/// A contract call in progress: who runs, with what privilege, called how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallFrame {
+    pub contract_id: Vec<u8>,
+    pub privilege: Privilege,
+    pub entry_point: u32,
+    pub args: Vec<u8>,
 }
 
 /// Where a call runs: in a transaction (may write) or a read-only query.
@@ -156,6 +200,11 @@ pub struct ApplyContext<'p> {
     /// Compute allowed to [`ApplyContext::use_compute`]: `read-compute-bandwidth-limit` in a
     /// read-only call; none in a transaction (its RC limit and the block limits bound it).
     pub compute_limit: Option<u64>,
+    /// Contracts being called, innermost last.
+    pub frames: Vec<CallFrame>,
+    /// The transaction and operation being applied (none in a read-only call).
+    pub transaction: Option<Transaction>,
+    pub operation: Option<Operation>,
 }
 
 impl<'p> ApplyContext<'p> {
@@ -170,7 +219,18 @@ impl<'p> ApplyContext<'p> {
             logs: Vec::new(),
             compute: 0,
             compute_limit: None,
+            frames: Vec::new(),
+            transaction: None,
+            operation: None,
         }
+    }
+
+    /// Compute still available: up to the read limit in a read-only call, else up to the
+    /// block's compute limit (a transaction's RC limit is checked when it ends).
+    pub fn compute_remaining(&self) -> u64 {
+        self.compute_limit
+            .unwrap_or(self.params.limits.compute_bandwidth_limit)
+            .saturating_sub(self.compute)
     }
 
     /// Meters `ticks` of compute; beyond [`ApplyContext::compute_limit`] the call fails with

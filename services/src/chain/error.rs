@@ -16,13 +16,16 @@ pub mod code {
     pub const INVALID_CONTRACT: i32 = 102;
     pub const INSUFFICIENT_PRIVILEGES: i32 = 103;
     pub const INSUFFICIENT_RC: i32 = 104;
+    pub const INSUFFICIENT_RETURN_BUFFER: i32 = 105;
     pub const UNKNOWN_THUNK: i32 = 106;
     pub const UNKNOWN_OPERATION: i32 = 107;
     pub const READ_ONLY_CONTEXT: i32 = 108;
     pub const FAILURE: i32 = -1;
     pub const FIELD_NOT_FOUND: i32 = -100;
     pub const UNKNOWN_HASH_CODE: i32 = -101;
+    pub const UNKNOWN_DSA: i32 = -102;
     pub const UNKNOWN_SYSTEM_CALL: i32 = -103;
+    pub const OPERATION_NOT_FOUND: i32 = -104;
     pub const AUTHORIZATION_FAILURE: i32 = -200;
     pub const INVALID_NONCE: i32 = -201;
     pub const INVALID_SIGNATURE: i32 = -202;

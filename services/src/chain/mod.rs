@@ -1,5 +1,6 @@
 //! The chain service: fork-aware state on redb, genesis, block and transaction validation and
-//! application, fork choice and a native KCS-4 token (no WASM VM yet).
+//! application, fork choice, uploaded WebAssembly contracts ([`wasm`], on `koinos-vm`) and a
+//! native KCS-4 token.
 //!
 //! # Layers
 //! - [`state`]: the state database (`basedir/chain/blockchain/state.redb`): committed state at
@@ -32,16 +33,18 @@
 //! metadata `chain_id`. The same delta is published as the block receipt's
 //! `state_delta_entries`, so catch-up can rebuild and verify it.
 //!
-//! # Without a WASM VM
-//! - The native KCS-4 token ([`token`]) runs wherever genesis stores its bytecode marker.
-//! - `upload_contract` is stored: bytecode in system space 2, `contract_metadata_object` in
-//!   space 3, the ABI in non-standard system space 5 (all keyed by contract id); it needs the
-//!   contract id's signature. Calling an uploaded contract (operation or `read_contract`)
-//!   fails with `invalid_contract` (102), message "contract is uploaded WASM bytecode; this
-//!   chain has no WASM VM yet, ...": in a block the transaction is included as reverted.
-//! - `set_system_call` / `set_system_contract` need the genesis key (else 101) and are stored,
-//!   without effect on dispatch. `invoke_system_call` serves the subset in [`system_call`]
-//!   (the others: -103, "system call needs a WASM VM, which this chain does not have").
+//! # Contracts
+//! - Uploaded bytecode runs in [`wasm`] (`koinos-vm`, metered in the official VM's ticks) with
+//!   the host API of [`wasm`]'s thunks: objects, events, logs, hashing, signatures, nested
+//!   calls, authority (an account's contract decides through its `authorize` entry point when
+//!   its metadata says so), system-call overrides (`set_system_call` dispatches to a contract
+//!   or another thunk). A genesis without `compute_bandwidth_registry` charges VM ticks only.
+//! - The native KCS-4 token ([`token`]) runs wherever genesis stores its bytecode marker
+//!   (the devnet default until the devnet installs the WASM token).
+//! - `upload_contract` stores bytecode in system space 2, `contract_metadata_object` in space
+//!   3, and (non-standard, so state roots differ from the official chain's) the ABI in system
+//!   space 5.
+//! - `invoke_system_call` (the RPC) serves the subset in [`system_call`].
 //! - RC follows the devnet model of [`context`]: a fixed budget per account.
 //! - Fork choice: [`fork`]; with `pob`, the double-production rule follows docs/protocol.md
 //!   "Fork choice" literally (the head is excluded, the other heads, including the new block,
@@ -62,6 +65,7 @@ pub mod state;
 pub mod system_call;
 pub mod token;
 pub mod transaction;
+pub mod wasm;
 
 pub use block::{AppliedBlock, BlockMode, BlockOutcome};
 pub use controller::{Chain, Committed, zero_block_id};

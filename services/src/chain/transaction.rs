@@ -1,7 +1,7 @@
 //! Transaction validation and application (docs/protocol.md "Transaction validation") and the
 //! operations it runs.
 
-use koinos_protocol::chain::ContractMetadataObject;
+use koinos_protocol::chain::{AuthorizationType, ContractMetadataObject};
 use koinos_protocol::crypto::CryptoError;
 use koinos_protocol::crypto::sha256_multihash;
 use koinos_protocol::crypto::signature::recover_address_from_id;
@@ -217,6 +217,8 @@ fn validate_and_set_nonce(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> Chain
 
 fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<AppliedTransaction> {
     check_required_fields(tx)?;
+    // Contracts read the transaction (`get_transaction`, `check_authority`).
+    ctx.transaction = Some(tx.clone());
     validate_and_set_nonce(ctx, tx)?;
     let header = tx.header.clone().unwrap_or_default();
     let params = ctx.params;
@@ -293,16 +295,16 @@ fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<A
     })
 }
 
-/// `account` authorizes the transaction: it signed, and no contract overrides its authority.
-fn authorize_transaction(ctx: &ApplyContext<'_>, account: &[u8]) -> ChainResult<()> {
-    let overridden = ctx.contract_metadata(account)?;
-    if overridden.is_some_and(|meta| meta.authorizes_transaction_application) {
-        return Err(ChainError::new(
-            code::AUTHORIZATION_FAILURE,
-            "account authorizes transactions with its contract, which needs a WASM VM",
-        ));
-    }
-    if !ctx.has_authority(account) {
+/// `account` authorizes the transaction: it signed, or its contract's `authorize` says so when
+/// it overrides transaction application.
+fn authorize_transaction(ctx: &mut ApplyContext<'_>, account: &[u8]) -> ChainResult<()> {
+    let authorized = super::wasm::authorize(
+        ctx,
+        account,
+        AuthorizationType::TransactionApplication,
+        Vec::new(),
+    )?;
+    if !authorized {
         return Err(ChainError::new(
             code::AUTHORIZATION_FAILURE,
             "account ${account} has not authorized transaction",
@@ -314,6 +316,7 @@ fn authorize_transaction(ctx: &ApplyContext<'_>, account: &[u8]) -> ChainResult<
 
 fn apply_operation(ctx: &mut ApplyContext<'_>, op: &Operation) -> ChainResult<()> {
     ctx.use_compute(COMPUTE_PER_OPERATION)?;
+    ctx.operation = Some(op.clone());
     match &op.op {
         None => Err(ChainError::new(
             code::UNKNOWN_OPERATION,
@@ -332,16 +335,13 @@ fn apply_operation(ctx: &mut ApplyContext<'_>, op: &Operation) -> ChainResult<()
                     "cannot replace a native contract",
                 ));
             }
-            if existing
-                .as_ref()
-                .is_some_and(|m| m.authorizes_upload_contract)
-            {
-                return Err(ChainError::new(
-                    code::INVALID_CONTRACT,
-                    "contract authorizes its own upgrades, which needs a WASM VM",
-                ));
-            }
-            if !ctx.has_authority(&upload.contract_id) {
+            let authorized = super::wasm::authorize(
+                ctx,
+                &upload.contract_id,
+                AuthorizationType::ContractUpload,
+                Vec::new(),
+            )?;
+            if !authorized {
                 return Err(ChainError::new(
                     code::REVERSION,
                     "contract upload not authorized by the contract id's key",
@@ -403,24 +403,14 @@ fn require_system_authority(ctx: &ApplyContext<'_>) -> ChainResult<()> {
     }
 }
 
-/// Calls a contract: the native token runs here; uploaded (WASM) contracts cannot run yet and
-/// revert with `invalid_contract` (102).
+/// Calls a contract directly from an operation or a read-only query: the native token, or
+/// uploaded bytecode in the WASM VM ([`super::wasm`]).
 pub fn call_contract(
     ctx: &mut ApplyContext<'_>,
     contract_id: &[u8],
     entry_point: u32,
     args: &[u8],
 ) -> ChainResult<Vec<u8>> {
-    match ctx.contract_bytecode(contract_id)? {
-        Some(bytecode) if bytecode == token::NATIVE_TOKEN_BYTECODE => {
-            token::call(ctx, contract_id, entry_point, args)
-        }
-        Some(_) => Err(ChainError::new(
-            code::INVALID_CONTRACT,
-            "contract is uploaded WASM bytecode; this chain has no WASM VM yet, so only native contracts can be called",
-        )
-        .with_param("contract_id", bs58::encode(contract_id).into_string())),
-        None => Err(ChainError::new(code::INVALID_CONTRACT, "contract does not exist")
-            .with_param("contract_id", bs58::encode(contract_id).into_string())),
-    }
+    super::wasm::call_contract(ctx, contract_id, entry_point, args)
+        .map_err(|e| e.with_param("contract_id", bs58::encode(contract_id).into_string()))
 }

@@ -212,7 +212,7 @@ fn approve_allowance_and_spending_through_it() {
 }
 
 #[test]
-fn uploaded_contracts_are_stored_and_calling_them_reverts_with_102() {
+fn uploaded_contracts_are_stored_and_a_module_without_start_reverts() {
     let mut f = Fixture::new();
     let contract = PrivateKey::from_seed("my contract");
     let upload = Operation {
@@ -229,12 +229,12 @@ fn uploaded_contracts_are_stored_and_calling_them_reverts_with_102() {
         .chain
         .read_contract(contract.address().as_bytes(), 1, &[])
         .unwrap_err();
-    assert_eq!(error.code, code::INVALID_CONTRACT);
-    assert!(error.message.contains("no WASM VM"));
+    assert_eq!(error.code, code::REVERSION);
+    assert_eq!(error.message, "module does not have _start function");
     let call = builder::call_operation(contract.address().as_bytes(), 1, vec![]);
     let committed = f.produce(vec![f.tx(&f.alice, vec![call])]);
     let receipt = &committed.receipt.transaction_receipts[0];
-    assert!(receipt.reverted && receipt.logs[0].contains("no WASM VM"));
+    assert!(receipt.reverted && receipt.logs[0].contains("_start"));
     // The native token cannot be replaced.
     let token_key = PrivateKey::from_seed("token");
     let replace = Operation {

@@ -1,0 +1,148 @@
+//! Contracts compiled by the official AssemblyScript toolchain (`compat/contracts/build.sh`
+//! writes them to `target/contracts/`, or `KOINOS_CONTRACTS_DIR`) uploaded to and run by the
+//! chain: the KCS-4 token of `@koinosbox/contracts` is uploaded, minted (only by a transaction
+//! the contract's own key signs), transferred (only with the sender's signature) and read.
+
+mod fuzz_chain_support;
+
+use std::path::PathBuf;
+
+use fuzz_chain_support::{ChainFixture, RC_LIMIT};
+use koinos_protocol::crypto::PrivateKey;
+use koinos_protocol::pb::koinos::contracts::token::{
+    BalanceOfArguments, BalanceOfResult, MintArguments, NameResult, TransferArguments,
+};
+use koinos_protocol::pb::koinos::protocol::{
+    Operation, TransactionReceipt, UploadContractOperation, operation::Op,
+};
+use koinos_services::chain::builder;
+use koinos_services::chain::token::entry;
+use prost::Message;
+
+fn contract(name: &str) -> Vec<u8> {
+    let dir = std::env::var_os("KOINOS_CONTRACTS_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/contracts"),
+        PathBuf::from,
+    );
+    std::fs::read(dir.join(name)).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run compat/contracts/build.sh",
+            dir.join(name).display()
+        )
+    })
+}
+
+/// Applies one block with `operations` in one transaction paid and signed by `payer`, and
+/// returns the transaction's receipt.
+fn apply(
+    fixture: &mut ChainFixture,
+    payer: &PrivateKey,
+    operations: Vec<Operation>,
+) -> TransactionReceipt {
+    let tx = builder::transaction(
+        fixture.chain.chain_id(),
+        payer,
+        fixture.next_nonce(payer),
+        RC_LIMIT,
+        operations,
+    );
+    let block = fixture.next_block(vec![tx]);
+    let now = ChainFixture::now_for(&block);
+    let committed = fixture
+        .chain
+        .submit_block(&block, now)
+        .expect("block applies")
+        .expect("block is new");
+    committed.receipt.transaction_receipts[0].clone()
+}
+
+fn balance(fixture: &ChainFixture, token: &[u8], owner: &PrivateKey) -> u64 {
+    let args = BalanceOfArguments {
+        owner: owner.address().to_vec(),
+    };
+    let (result, _) = fixture
+        .chain
+        .read_contract(token, entry::BALANCE_OF, &args.encode_to_vec())
+        .expect("balance_of reads");
+    BalanceOfResult::decode(result.as_slice()).unwrap().value
+}
+
+#[test]
+fn the_official_toolchain_token_runs_on_the_chain() {
+    let mut fixture = ChainFixture::new();
+    let koin = PrivateKey::from_seed("wasm koin");
+    let id = koin.address().to_vec();
+    let (alice, bob) = (fixture.alice.clone(), fixture.bob.clone());
+
+    let upload = Operation {
+        op: Some(Op::UploadContract(UploadContractOperation {
+            contract_id: id.clone(),
+            bytecode: contract("koin.wasm"),
+            ..Default::default()
+        })),
+    };
+    let receipt = apply(&mut fixture, &koin, vec![upload]);
+    assert!(!receipt.reverted, "upload: {:?}", receipt.logs);
+
+    let (name, _) = fixture.chain.read_contract(&id, entry::NAME, &[]).unwrap();
+    assert_eq!(NameResult::decode(name.as_slice()).unwrap().value, "Koin");
+
+    // mint: only a transaction signed by the contract's own key
+    let mint = |value| {
+        builder::call_operation(
+            &id,
+            entry::MINT,
+            MintArguments {
+                to: alice.address().to_vec(),
+                value,
+                memo: None,
+            }
+            .encode_to_vec(),
+        )
+    };
+    let refused = apply(&mut fixture, &alice, vec![mint(5)]);
+    assert!(refused.reverted);
+    assert!(
+        refused
+            .logs
+            .iter()
+            .any(|l| l.contains("owner has not authorized mint")),
+        "{:?}",
+        refused.logs
+    );
+    let minted = apply(&mut fixture, &koin, vec![mint(1_000)]);
+    assert!(!minted.reverted, "mint: {:?}", minted.logs);
+    assert_eq!(minted.events.len(), 1, "{:?}", minted.events);
+    assert_eq!(minted.events[0].source, id);
+    assert!(minted.compute_bandwidth_used > 0);
+    assert_eq!(balance(&fixture, &id, &alice), 1_000);
+
+    // transfer: the sender's signature authorizes it; a forged sender is refused
+    let transfer = |from: &PrivateKey, value| {
+        builder::call_operation(
+            &id,
+            entry::TRANSFER,
+            TransferArguments {
+                from: from.address().to_vec(),
+                to: bob.address().to_vec(),
+                value,
+                memo: None,
+            }
+            .encode_to_vec(),
+        )
+    };
+    let sent = apply(&mut fixture, &alice, vec![transfer(&alice, 300)]);
+    assert!(!sent.reverted, "transfer: {:?}", sent.logs);
+    let forged = apply(&mut fixture, &bob, vec![transfer(&alice, 100)]);
+    assert!(forged.reverted);
+    assert!(
+        forged
+            .logs
+            .iter()
+            .any(|l| l.contains("from has not authorized transfer")),
+        "{:?}",
+        forged.logs
+    );
+    assert_eq!(balance(&fixture, &id, &alice), 700);
+    assert_eq!(balance(&fixture, &id, &bob), 300);
+}
