@@ -1,5 +1,6 @@
 use super::*;
 use crate::controller::apply::MonitoringOutcome;
+use crate::model::profile::ServiceKind;
 
 fn at(seconds: i64) -> Time {
     Time(k8s_openapi::jiff::Timestamp::from_second(seconds).unwrap())
