@@ -146,3 +146,66 @@ fn the_official_toolchain_token_runs_on_the_chain() {
     assert_eq!(balance(&fixture, &id, &alice), 700);
     assert_eq!(balance(&fixture, &id, &bob), 300);
 }
+
+/// Each misbehaving module is a clear error in its receipt, and the chain goes on.
+#[test]
+fn misbehaving_contracts_revert_with_a_clear_error() {
+    let mut fixture = ChainFixture::new();
+    let cases = [
+        ("invalid_not_wasm.wasm", "could not parse module"),
+        ("sign_extension.wasm", "could not parse module"),
+        ("trap.wasm", "module exited due to trap"),
+        ("oob_store.wasm", "module exited due to trap"),
+        ("deep_recursion.wasm", "module exited due to trap"),
+        ("uses_float.wasm", "module exited due to trap"),
+        // Runs until the transaction's RC limit stops it.
+        ("infinite_loop.wasm", "insufficient rc"),
+    ];
+    for (file, expected) in cases {
+        let key = PrivateKey::from_seed(file);
+        let id = key.address().to_vec();
+        let upload = Operation {
+            op: Some(Op::UploadContract(UploadContractOperation {
+                contract_id: id.clone(),
+                bytecode: contract(&format!("misbehaving/{file}")),
+                ..Default::default()
+            })),
+        };
+        let receipt = apply(&mut fixture, &key, vec![upload]);
+        assert!(!receipt.reverted, "{file}: upload stores any bytes");
+        let alice = fixture.alice.clone();
+        let call = builder::call_operation(&id, 1, vec![]);
+        let tx = builder::transaction(
+            fixture.chain.chain_id(),
+            &alice,
+            fixture.next_nonce(&alice),
+            RC_LIMIT,
+            vec![call],
+        );
+        let block = fixture.next_block(vec![tx]);
+        let now = ChainFixture::now_for(&block);
+        match fixture
+            .chain
+            .submit_block(&block, now)
+            .map(|c| c.map(Box::new))
+        {
+            Ok(Some(committed)) => {
+                let receipt = &committed.receipt.transaction_receipts[0];
+                assert!(receipt.reverted, "{file}");
+                assert!(
+                    receipt.logs.iter().any(|l| l.contains(expected)),
+                    "{file}: {:?}",
+                    receipt.logs
+                );
+            }
+            other => panic!("{file}: {other:?}"),
+        }
+    }
+    // The native token still moves.
+    let (alice, bob) = (fixture.alice.clone(), fixture.bob.clone());
+    let tx = fixture.transfer(&alice, &bob, 5);
+    let block = fixture.next_block(vec![tx]);
+    let now = ChainFixture::now_for(&block);
+    let committed = fixture.chain.submit_block(&block, now).unwrap().unwrap();
+    assert!(!committed.receipt.transaction_receipts[0].reverted);
+}

@@ -200,6 +200,9 @@ pub struct ApplyContext<'p> {
     /// Compute allowed to [`ApplyContext::use_compute`]: `read-compute-bandwidth-limit` in a
     /// read-only call; none in a transaction (its RC limit and the block limits bound it).
     pub compute_limit: Option<u64>,
+    /// Compute the current transaction's RC limit still pays for, after its size and fixed
+    /// costs; beyond it the transaction reverts with `insufficient rc` (104).
+    pub rc_compute_limit: Option<u64>,
     /// Contracts being called, innermost last.
     pub frames: Vec<CallFrame>,
     /// The transaction and operation being applied (none in a read-only call).
@@ -219,6 +222,7 @@ impl<'p> ApplyContext<'p> {
             logs: Vec::new(),
             compute: 0,
             compute_limit: None,
+            rc_compute_limit: None,
             frames: Vec::new(),
             transaction: None,
             operation: None,
@@ -226,25 +230,34 @@ impl<'p> ApplyContext<'p> {
     }
 
     /// Compute still available: up to the read limit in a read-only call, else up to the
-    /// block's compute limit (a transaction's RC limit is checked when it ends).
+    /// block's compute limit and what the transaction's RC pays for.
     pub fn compute_remaining(&self) -> u64 {
-        self.compute_limit
-            .unwrap_or(self.params.limits.compute_bandwidth_limit)
+        self.compute_limit()
+            .min(self.rc_compute_limit.unwrap_or(u64::MAX))
             .saturating_sub(self.compute)
     }
 
-    /// Meters `ticks` of compute; beyond [`ApplyContext::compute_limit`] the call fails with
-    /// `compute_bandwidth_limit_exceeded` (-1013), as the official resource meter does.
+    /// Meters `ticks` of compute, as the official resource meter does: beyond the compute
+    /// limit (the read limit, or the block's) it fails with `compute_bandwidth_limit_exceeded`
+    /// (-1013); beyond what the transaction's RC pays for it reverts with `insufficient rc`.
     pub fn use_compute(&mut self, ticks: u64) -> ChainResult<()> {
         let used = self.compute.saturating_add(ticks);
-        if self.compute_limit.is_some_and(|limit| used > limit) {
+        if used > self.compute_limit() {
             return Err(ChainError::new(
                 code::COMPUTE_BANDWIDTH_LIMIT_EXCEEDED,
                 "compute bandwidth limit exceeded",
             ));
         }
+        if self.rc_compute_limit.is_some_and(|limit| used > limit) {
+            return Err(ChainError::new(code::INSUFFICIENT_RC, "insufficient rc"));
+        }
         self.compute = used;
         Ok(())
+    }
+
+    fn compute_limit(&self) -> u64 {
+        self.compute_limit
+            .unwrap_or(self.params.limits.compute_bandwidth_limit)
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> ChainResult<()> {

@@ -231,6 +231,11 @@ fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<A
     ctx.events.clear();
     ctx.logs.clear();
     ctx.compute = 0;
+    let fixed_rc = usage.rc(&params.limits);
+    ctx.rc_compute_limit = Some(match params.limits.compute_bandwidth_cost {
+        0 => u64::MAX,
+        cost => header.rc_limit.saturating_sub(fixed_rc) / cost,
+    });
     ctx.session.push_frame();
     let outcome = tx
         .operations

@@ -44,18 +44,11 @@ impl<'c, 'p> ContractHost<'c, 'p> {
         self.previous
     }
 
-    /// Charges what the VM used since the last synchronization; more than is left is `compute
-    /// bandwidth limit exceeded`.
+    /// Charges what the VM used since the last synchronization (more than is left fails as
+    /// [`ApplyContext::use_compute`] says).
     fn charge(&mut self, ticks: i64) -> ChainResult<()> {
         let used = u64::try_from(self.previous.saturating_sub(ticks)).unwrap_or(0);
-        if used > self.ctx.compute_remaining() {
-            self.ctx.compute = self.ctx.compute.saturating_add(used);
-            return Err(ChainError::new(
-                code::COMPUTE_BANDWIDTH_LIMIT_EXCEEDED,
-                "compute bandwidth limit exceeded",
-            ));
-        }
-        self.ctx.compute += used;
+        self.ctx.use_compute(used)?;
         self.previous = ticks;
         Ok(())
     }
