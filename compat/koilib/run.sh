@@ -50,3 +50,7 @@ for _ in $(seq 1 60); do
   sleep 1
 done
 KOINOS_RPC_URL="$url" KOINOS_DEVNET_DIR="$basedir" node "$here/test.mjs"
+# A contract built by the official toolchain, deployed and called by koilib.
+bash "$root/compat/contracts/build.sh" >/dev/null
+KOINOS_RPC_URL="$url" KOINOS_DEVNET_DIR="$basedir" \
+  KOINOS_CONTRACTS_DIR="${KOINOS_CONTRACTS_DIR:-$root/target/contracts}" node "$here/contracts.mjs"

@@ -209,3 +209,4 @@ fn misbehaving_contracts_revert_with_a_clear_error() {
     let committed = fixture.chain.submit_block(&block, now).unwrap().unwrap();
     assert!(!committed.receipt.transaction_receipts[0].reverted);
 }
+
