@@ -210,13 +210,9 @@ fn execute_block(
     };
 
     let mut ctx = ApplyContext::new(state.session(&parent.id)?, params, Mode::Transaction);
-    let head_block = Block {
-        id: block.id.clone(),
-        header: Some(header.clone()),
-        ..Block::default()
-    };
+    // The whole block, as the official chain stores it (not charged as disk).
     ctx.session
-        .put(metadata_state_key("head_block"), head_block.encode_to_vec());
+        .put(metadata_state_key("head_block"), block.encode_to_vec());
 
     let mut receipts = Vec::with_capacity(block.transactions.len());
     let mut failed = Vec::new();

@@ -27,8 +27,8 @@
 //! each written key in bytewise order of its serialized `database_key{space, key}`, the leaves
 //! sha256(key) and sha256(value, or "" when removed); pairs hash as sha256(left ‖ right), an
 //! odd last node is promoted; the root is a sha2-256 multihash. The delta includes the block's
-//! `head_block` metadata (`block{id, header}`, no transactions or signature), nonces and
-//! contract writes.
+//! `head_block` metadata (the whole serialized block, as the official chain stores it), nonces
+//! and contract writes.
 //! The genesis root (id 0x1220‖0³², height 0, timestamp 0) covers the genesis entries plus
 //! metadata `chain_id`. The same delta is published as the block receipt's
 //! `state_delta_entries`, so catch-up can rebuild and verify it.
@@ -41,9 +41,8 @@
 //!   or another thunk). A genesis without `compute_bandwidth_registry` charges VM ticks only.
 //! - The native KCS-4 token ([`token`]) runs wherever genesis stores its bytecode marker
 //!   (the devnet default until the devnet installs the WASM token).
-//! - `upload_contract` stores bytecode in system space 2, `contract_metadata_object` in space
-//!   3, and (non-standard, so state roots differ from the official chain's) the ABI in system
-//!   space 5.
+//! - `upload_contract` stores bytecode in system space 2 and `contract_metadata_object` in
+//!   space 3, as the official chain does (the ABI is not state: contract_meta_store indexes it).
 //! - `invoke_system_call` (the RPC) serves the subset in [`system_call`].
 //! - RC follows the devnet model of [`context`]: a fixed budget per account.
 //! - Fork choice: [`fork`]; with `pob`, the double-production rule follows docs/protocol.md

@@ -19,9 +19,6 @@ use super::genesis::{space, system_space};
 use super::state::{Delta, split_state_key, state_key};
 use super::token;
 
-/// Non-standard system space where uploaded contracts' ABIs are kept (id 5, zone empty).
-pub const CONTRACT_ABI_SPACE: u32 = 5;
-
 /// Checks the fields every transaction needs (-1002), in the official chain's order and words
 /// (a missing signature is named `signature_data`).
 pub fn check_required_fields(tx: &Transaction) -> ChainResult<()> {
@@ -364,13 +361,10 @@ fn apply_operation(ctx: &mut ApplyContext<'_>, op: &Operation) -> ChainResult<()
                 state_key(&system_space(space::CONTRACT_BYTECODE), id),
                 upload.bytecode.clone(),
             )?;
+            // The ABI is not state: contract_meta_store indexes it from the operation.
             ctx.put(
                 state_key(&system_space(space::CONTRACT_METADATA), id),
                 metadata.encode_to_vec(),
-            )?;
-            ctx.put(
-                state_key(&system_space(CONTRACT_ABI_SPACE), id),
-                upload.abi.clone().into_bytes(),
             )
         }
         Some(Op::SetSystemCall(set)) => {
