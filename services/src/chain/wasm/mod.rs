@@ -88,10 +88,14 @@ fn run_start(ctx: &mut ApplyContext<'_>, module: &Module) -> ChainResult<Vec<u8>
         .exported_function("_start")
         .ok_or_else(|| ChainError::new(code::REVERSION, "module does not have _start function"))?;
     let mut host = host::ContractHost::new(ctx);
-    let mut instance = Instance::new(module, Limits::default(), &mut host, 0).map_err(|e| {
-        ChainError::new(code::REVERSION, "could not instantiate module - ${msg}")
-            .with_param("msg", e.message)
-    })?;
+    // A start section (AssemblyScript emits none) runs at instantiation uncharged, as in the
+    // official VM, but within the compute left rather than without any bound.
+    let start_budget = host.start_ticks();
+    let mut instance =
+        Instance::new(module, Limits::default(), &mut host, start_budget).map_err(|e| {
+            ChainError::new(code::REVERSION, "could not instantiate module - ${msg}")
+                .with_param("msg", e.message)
+        })?;
     let mut ticks = host.start_ticks();
     let outcome = instance.call(start, &mut host, &mut ticks);
     host.finish(ticks)?;
