@@ -29,7 +29,7 @@ use koinos_e2e::install::{
     OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, install_operator, service_account_client,
 };
 use koinos_e2e::koinos::{TEST_FIELD_MANAGER, expect_refused_naming_fields};
-use koinos_e2e::{ControlPlane, KoinosClusters, TestNamespace, wait_until};
+use koinos_e2e::{ControlPlane, KoinosClusters, TestNamespace, install_crd, wait_until};
 use koinos_operator::broker::{AmqpBrokerReader, BrokerReader, ReaderOptions};
 use koinos_operator::controller::{BrokerOptions, ControllerOptions, run_with_broker};
 use koinos_operator::metrics::Metrics;
@@ -376,7 +376,20 @@ async fn an_extra_service_is_a_member_of_the_cluster() -> Result<()> {
         "Stalled: {condition}"
     );
 
-    // 4. Refused at admission, naming the field.
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), operator)
+        .await
+        .context("the operator did not stop")???;
+    ns.delete().await
+}
+
+/// Refused at admission (schema, CEL, the list-map key), naming the field.
+#[tokio::test]
+async fn invalid_extra_services_are_refused_naming_the_field() -> Result<()> {
+    let cp = ControlPlane::connect().await?;
+    install_crd(&cp.client).await?;
+    let ns = TestNamespace::create(&cp.client, "extra-invalid").await?;
+    let kcs = KoinosClusters::new(&cp.client, &ns.name);
     let spec = |extra: Value| json!({"network": {"devnet": {}}, "extraServices": [extra]});
     expect_refused_naming_fields(
         &kcs,
@@ -428,9 +441,5 @@ async fn an_extra_service_is_a_member_of_the_cluster() -> Result<()> {
     )
     .await?;
 
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(30), operator)
-        .await
-        .context("the operator did not stop")???;
     ns.delete().await
 }
