@@ -210,3 +210,67 @@ fn misbehaving_contracts_revert_with_a_clear_error() {
     assert!(!committed.receipt.transaction_receipts[0].reverted);
 }
 
+/// A contract that makes system call `id` with `args` and exits with its result object.
+fn system_call_contract(id: u32, args: &[u8]) -> Vec<u8> {
+    let escaped: String = args.iter().map(|b| format!("\\{b:02x}")).collect();
+    let wat = format!(
+        r#"(module
+          (import "env" "invoke_system_call" (func $sc (param i32 i32 i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 256) "{escaped}")
+          (func (export "_start") (local $n i32)
+            (drop (call $sc (i32.const {id}) (i32.const 4096) (i32.const 1024)
+                            (i32.const 256) (i32.const {len}) (i32.const 8)))
+            (local.set $n (i32.load (i32.const 8)))
+            ;; exit_arguments{{res = result{{object = the n bytes at 4096}}}}
+            (i32.store8 (i32.const 4092) (i32.const 0x12))
+            (i32.store8 (i32.const 4093) (i32.add (local.get $n) (i32.const 2)))
+            (i32.store8 (i32.const 4094) (i32.const 0x0a))
+            (i32.store8 (i32.const 4095) (local.get $n))
+            (drop (call $sc (i32.const 602) (i32.const 0) (i32.const 0)
+                            (i32.const 4092) (i32.add (local.get $n) (i32.const 4)) (i32.const 8)))))"#,
+        len = args.len()
+    );
+    wat::parse_str(wat).expect("valid module")
+}
+
+#[test]
+fn contracts_see_the_head() {
+    use koinos_protocol::chain::{GetHeadInfoResult, GetLastIrreversibleBlockResult};
+    let mut fixture = ChainFixture::new();
+    let deploy = |fixture: &mut ChainFixture, seed: &str, bytecode: Vec<u8>| {
+        let key = PrivateKey::from_seed(seed);
+        let upload = Operation {
+            op: Some(Op::UploadContract(UploadContractOperation {
+                contract_id: key.address().to_vec(),
+                bytecode,
+                ..Default::default()
+            })),
+        };
+        assert!(!apply(fixture, &key, vec![upload]).reverted);
+        key.address().to_vec()
+    };
+    let head_info = deploy(&mut fixture, "head info", system_call_contract(1, &[]));
+    let lib = deploy(&mut fixture, "lib", system_call_contract(106, &[]));
+
+    let (result, _) = fixture.chain.read_contract(&head_info, 0, &[]).unwrap();
+    let info = GetHeadInfoResult::decode(result.as_slice())
+        .unwrap()
+        .value
+        .unwrap();
+    let head = fixture.chain.head().clone();
+    let topology = info.head_topology.unwrap();
+    assert_eq!(
+        (topology.id, topology.height, topology.previous),
+        (head.id, head.height, head.previous)
+    );
+    assert_eq!(info.head_block_time, head.timestamp);
+    assert_eq!(info.last_irreversible_block, head.height.saturating_sub(60));
+    let (result, _) = fixture.chain.read_contract(&lib, 0, &[]).unwrap();
+    assert_eq!(
+        GetLastIrreversibleBlockResult::decode(result.as_slice())
+            .unwrap()
+            .value,
+        head.height.saturating_sub(60)
+    );
+}

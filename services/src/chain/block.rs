@@ -209,7 +209,13 @@ fn execute_block(
         ..Usage::default()
     };
 
-    let mut ctx = ApplyContext::new(state.session(&parent.id)?, params, Mode::Transaction);
+    let topology = koinos_protocol::BlockTopology {
+        id: block.id.clone(),
+        height: header.height,
+        previous: header.previous.clone(),
+    };
+    let mut ctx = ApplyContext::new(state.session(&parent.id)?, params, Mode::Transaction)
+        .at(topology, Some(block.clone()));
     // The whole block, as the official chain stores it (not charged as disk).
     ctx.session
         .put(metadata_state_key("head_block"), block.encode_to_vec());

@@ -17,11 +17,12 @@
 
 use std::collections::HashMap;
 
+use koinos_protocol::BlockTopology;
 use koinos_protocol::chain::{
     ComputeBandwidthRegistry, ContractMetadataObject, MaxAccountResources, Privilege,
     ResourceLimitData,
 };
-use koinos_protocol::pb::koinos::protocol::{EventData, Operation, Transaction};
+use koinos_protocol::pb::koinos::protocol::{Block, EventData, Operation, Transaction};
 use prost::Message;
 
 use super::error::{ChainError, ChainResult, code};
@@ -208,6 +209,11 @@ pub struct ApplyContext<'p> {
     /// The transaction and operation being applied (none in a read-only call).
     pub transaction: Option<Transaction>,
     pub operation: Option<Operation>,
+    /// The block being applied (none for pending transactions and read-only calls).
+    pub block: Option<Block>,
+    /// The state node contracts see as the head (`get_head_info`): the block being applied,
+    /// else the head block.
+    pub head: BlockTopology,
 }
 
 impl<'p> ApplyContext<'p> {
@@ -226,7 +232,16 @@ impl<'p> ApplyContext<'p> {
             frames: Vec::new(),
             transaction: None,
             operation: None,
+            block: None,
+            head: BlockTopology::default(),
         }
+    }
+
+    /// Sets what contracts see as the head: `block` being applied, or the head block.
+    pub fn at(mut self, head: BlockTopology, block: Option<Block>) -> Self {
+        self.head = head;
+        self.block = block;
+        self
     }
 
     /// Compute still available: up to the read limit in a read-only call, else up to the

@@ -176,7 +176,8 @@ impl Chain {
         pending_nonce: Option<&[u8]>,
     ) -> ChainResult<AppliedTransaction> {
         let session = self.state.session(&self.head().id.clone())?;
-        let mut ctx = ApplyContext::new(session, &self.params, Mode::Transaction);
+        let mut ctx = ApplyContext::new(session, &self.params, Mode::Transaction)
+            .at(self.head_topology(), None);
         if let (Some(nonce), Some(header)) = (pending_nonce, &tx.header) {
             let key = state_key(
                 &system_space(space::TRANSACTION_NONCE),
@@ -198,7 +199,8 @@ impl Chain {
         args: &[u8],
     ) -> ChainResult<(Vec<u8>, Vec<String>)> {
         let session = self.state.session(&self.head().id.clone())?;
-        let mut ctx = ApplyContext::new(session, &self.params, Mode::ReadOnly);
+        let mut ctx =
+            ApplyContext::new(session, &self.params, Mode::ReadOnly).at(self.head_topology(), None);
         ctx.compute_limit = Some(self.read_compute_limit);
         let result = ctx
             .use_compute(COMPUTE_PER_OPERATION)
@@ -226,6 +228,16 @@ impl Chain {
 
     pub fn resource_limits(&self) -> ResourceLimitData {
         self.params.limits
+    }
+
+    /// The head block's topology.
+    pub fn head_topology(&self) -> koinos_protocol::BlockTopology {
+        let head = self.head();
+        koinos_protocol::BlockTopology {
+            id: head.id.clone(),
+            height: head.height,
+            previous: head.previous.clone(),
+        }
     }
 
     /// A read session over the head state.

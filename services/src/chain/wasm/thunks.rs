@@ -2,8 +2,7 @@
 //! returning its `<name>_result` message, with the official chain's checks, costs and words.
 //!
 //! Not served yet (the contract gets `unknown_thunk`, 106, "thunk ${tid} is not supported by
-//! this chain yet"): `get_head_info`, `get_last_irreversible_block`, `get_block`,
-//! `get_block_field`, `verify_merkle_root`, `verify_vrf_proof`,
+//! this chain yet"): `verify_merkle_root`, `verify_vrf_proof`,
 //! `process_block_signature` and the `apply_*` / callback thunks of block application.
 
 use koinos_protocol::chain::{
@@ -18,12 +17,18 @@ use koinos_protocol::chain::{
     PutObjectArguments, RecoverPublicKeyArguments, RecoverPublicKeyResult, RemoveObjectArguments,
     SystemCallId, VerifySignatureArguments, VerifySignatureResult,
 };
+use koinos_protocol::chain::{
+    GetBlockFieldArguments, GetBlockFieldResult, GetBlockResult, GetHeadInfoResult,
+    GetLastIrreversibleBlockResult, HeadInfo, ValueType,
+};
 use koinos_protocol::crypto::signature::recover_public_key;
 use koinos_protocol::crypto::{CryptoError, multihash};
+use koinos_protocol::pb::koinos::protocol::Block;
 use prost::Message;
 
 use super::super::context::{ApplyContext, CallFrame};
 use super::super::error::{ChainError, ChainResult, code};
+use super::super::genesis::metadata_state_key;
 use super::super::state::{space_range, split_state_key, state_key};
 use super::super::transaction::account_nonce;
 use super::host::frame;
@@ -64,6 +69,37 @@ pub(crate) fn thunk(
     use SystemCallId as S;
     match id {
         S::Nop => Ok(Vec::new()),
+        S::GetHeadInfo => {
+            let head_block_time = match &ctx.block {
+                Some(block) => block.header.as_ref().map_or(0, |h| h.timestamp),
+                None => ctx
+                    .session
+                    .get(&metadata_state_key("head_block"))?
+                    .and_then(|bytes| Block::decode(bytes.as_slice()).ok())
+                    .and_then(|b| b.header)
+                    .map_or(0, |h| h.timestamp),
+            };
+            ok(GetHeadInfoResult {
+                value: Some(HeadInfo {
+                    head_topology: Some(ctx.head.clone()),
+                    head_block_time,
+                    last_irreversible_block: last_irreversible(ctx),
+                }),
+            })
+        }
+        S::GetLastIrreversibleBlock => ok(GetLastIrreversibleBlockResult {
+            value: last_irreversible(ctx),
+        }),
+        S::GetBlock => ok(GetBlockResult {
+            value: Some(ctx.block.clone().ok_or_else(no_block)?),
+        }),
+        S::GetBlockField => {
+            let args: GetBlockFieldArguments = decode(args)?;
+            let block = ctx.block.as_ref().ok_or_else(no_block)?;
+            ok(GetBlockFieldResult {
+                value: Some(field_of(block, "koinos.protocol.block", &args.field)?),
+            })
+        }
         S::GetChainId => ok(GetChainIdResult {
             value: ctx.params.chain_id.clone(),
         }),
@@ -73,13 +109,10 @@ pub(crate) fn thunk(
         S::GetTransactionField => {
             let args: GetTransactionFieldArguments = decode(args)?;
             let transaction = ctx.transaction.as_ref().ok_or_else(no_transaction)?;
-            let descriptor = koinos_protocol::descriptor_pool()
-                .get_message_by_name("koinos.protocol.transaction")
-                .ok_or_else(|| ChainError::internal("no transaction descriptor"))?;
             ok(GetTransactionFieldResult {
-                value: Some(super::fields::nested_field_value(
+                value: Some(field_of(
                     transaction,
-                    descriptor,
+                    "koinos.protocol.transaction",
                     &args.field,
                 )?),
             })
@@ -201,6 +234,24 @@ pub(crate) fn thunk(
         )
         .with_param("tid", other as i32)),
     }
+}
+
+/// The irreversibility threshold of `get_last_irreversible_block`: 60 blocks below the head.
+const IRREVERSIBLE_THRESHOLD: u64 = 60;
+
+fn last_irreversible(ctx: &ApplyContext<'_>) -> u64 {
+    ctx.head.height.saturating_sub(IRREVERSIBLE_THRESHOLD)
+}
+
+fn field_of<M: Message>(message: &M, type_name: &str, field: &str) -> ChainResult<ValueType> {
+    let descriptor = koinos_protocol::descriptor_pool()
+        .get_message_by_name(type_name)
+        .ok_or_else(|| ChainError::internal(format!("no descriptor for {type_name}")))?;
+    super::fields::nested_field_value(message, descriptor, field)
+}
+
+fn no_block() -> ChainError {
+    ChainError::new(code::INTERNAL_ERROR, "block does not exist")
 }
 
 fn no_transaction() -> ChainError {
