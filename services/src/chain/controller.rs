@@ -230,6 +230,11 @@ impl Chain {
         self.params.limits
     }
 
+    /// `read-compute-bandwidth-limit`.
+    pub fn read_compute_limit(&self) -> u64 {
+        self.read_compute_limit
+    }
+
     /// The head block's topology.
     pub fn head_topology(&self) -> koinos_protocol::BlockTopology {
         let head = self.head();

@@ -1,19 +1,23 @@
-//! `invoke_system_call` for the system calls that mean something without a VM. Arguments and
-//! results are the `<name>_arguments` / `<name>_result` messages (`{value = 1}` results).
+//! The chain RPC `invoke_system_call`. Arguments and results are the `<name>_arguments` /
+//! `<name>_result` messages.
 //!
-//! Supported: `get_head_info` (1), `get_chain_id` (12), `get_last_irreversible_block` (106),
-//! `get_account_nonce` (107), `get_contract_metadata` (112), `get_account_rc` (201),
-//! `get_resource_limits` (203). The others, which need a VM, fail with `unknown_system_call`
-//! (-103). As in the official chain: no id or name is `-1002`, an unknown name `-103` "unknown
-//! system call name", an unknown id `106` "thunk <id> does not exist".
+//! Answered from the chain's own view: `get_head_info` (1, with the chain's LIB),
+//! `get_chain_id` (12), `get_last_irreversible_block` (106), `get_account_nonce` (107),
+//! `get_contract_metadata` (112), `get_account_rc` (201), `get_resource_limits` (203). Every
+//! other system call runs as a contract's would ([`super::wasm::system_call`]: overrides,
+//! registry cost, the thunk), read-only at the head within `read-compute-bandwidth-limit`, as
+//! the request's `caller_data`. As in the official chain: no id or name is `-1002`, an unknown
+//! name `-103` "unknown system call name", an unknown id `106` "thunk <id> does not exist".
 
-use koinos_protocol::chain::{ContractMetadataObject, HeadInfo, ResourceLimitData, SystemCallId};
+use koinos_protocol::chain::{
+    ContractMetadataObject, HeadInfo, Privilege, ResourceLimitData, SystemCallId,
+};
 use koinos_protocol::rpc::chain::{
     InvokeSystemCallRequest, invoke_system_call_request::SystemCall,
 };
 use prost::Message;
 
-use super::context::{ApplyContext, Mode};
+use super::context::{ApplyContext, CallFrame, Mode};
 use super::controller::{Chain, topology};
 use super::error::{ChainError, ChainResult, code};
 
@@ -79,13 +83,6 @@ pub fn invoke(chain: &Chain, request: &InvokeSystemCallRequest) -> ChainResult<V
             .with_param("f2", "name"));
         }
     };
-    let unknown = || {
-        ChainError::new(
-            code::UNKNOWN_SYSTEM_CALL,
-            "system call needs a WASM VM, which this chain does not have",
-        )
-        .with_param("system_call", id.as_str_name())
-    };
     let args = request.args.as_slice();
     Ok(match id {
         SystemCallId::GetHeadInfo => {
@@ -134,6 +131,22 @@ pub fn invoke(chain: &Chain, request: &InvokeSystemCallRequest) -> ChainResult<V
             }
             .encode_to_vec()
         }
-        _ => return Err(unknown()),
+        // Every other system call runs as a contract's would: read-only at the head, within
+        // the read compute limit, as the caller the request names.
+        _ => {
+            let session = chain.head_session()?;
+            let mut ctx = ApplyContext::new(session, chain.params(), Mode::ReadOnly)
+                .at(chain.head_topology(), None);
+            ctx.compute_limit = Some(chain.read_compute_limit());
+            let caller = request.caller_data.clone().unwrap_or_default();
+            ctx.frames.push(CallFrame {
+                contract_id: caller.caller,
+                privilege: Privilege::try_from(caller.caller_privilege)
+                    .unwrap_or(Privilege::KernelMode),
+                entry_point: 0,
+                args: Vec::new(),
+            });
+            super::wasm::system_call(&mut ctx, id as u32, args)?
+        }
     })
 }

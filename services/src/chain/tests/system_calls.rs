@@ -69,13 +69,34 @@ fn head_info_rc_and_chain_id_by_name_and_id() {
 }
 
 #[test]
-fn vm_only_and_unknown_system_calls_fail_as_the_official_chain_answers() {
+fn other_system_calls_run_as_a_contract_would() {
+    use koinos_protocol::chain::{HashArguments, HashResult};
+    let f = Fixture::new();
+    let args = HashArguments {
+        code: 0x12,
+        obj: b"koinos".to_vec(),
+        size: 0,
+    };
+    let bytes = call(&f, SystemCall::Name("hash".into()), args.encode_to_vec()).unwrap();
+    assert_eq!(
+        HashResult::decode(bytes.as_slice()).unwrap().value,
+        koinos_protocol::crypto::sha256_multihash(b"koinos")
+    );
+    // A read-only call cannot write.
+    assert_eq!(
+        code_of(call(&f, SystemCall::Name("put_object".into()), vec![])),
+        code::READ_ONLY_CONTEXT
+    );
+}
+
+#[test]
+fn unknown_system_calls_fail_as_the_official_chain_answers() {
     let f = Fixture::new();
     let expected = [
-        // Needs a VM: a deliberate difference, reported as an unknown system call.
+        // Name-service calls without a name service installed: no such thunk.
         (
             SystemCall::Name("get_contract_address".into()),
-            code::UNKNOWN_SYSTEM_CALL,
+            code::UNKNOWN_THUNK,
         ),
         (SystemCall::Id(99_999), code::UNKNOWN_THUNK),
         (SystemCall::Id(-1), code::UNKNOWN_THUNK),

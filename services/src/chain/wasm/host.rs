@@ -65,42 +65,6 @@ impl<'c, 'p> ContractHost<'c, 'p> {
             .map_or(Privilege::KernelMode, |f| f.privilege)
     }
 
-    /// A system call: a contract override when the dispatch table names one, else the thunk
-    /// it names (or the thunk of the same id), charged its registry cost.
-    fn system_call(&mut self, id: u32, args: &[u8]) -> ChainResult<Vec<u8>> {
-        let key = state_key(
-            &system_space(space::SYSTEM_CALL_DISPATCH),
-            &id.to_be_bytes(),
-        );
-        let target = match self.ctx.session.get(&key)? {
-            Some(bytes) => {
-                SystemCallTarget::decode(bytes.as_slice())
-                    .map_err(|e| ChainError::internal(format!("bad system call target: {e}")))?
-                    .target
-            }
-            None => None,
-        };
-        let thunk_id = match target {
-            Some(Target::SystemCallBundle(bundle)) => {
-                return thunks::call_contract(
-                    self.ctx,
-                    &bundle.contract_id,
-                    bundle.entry_point,
-                    args,
-                );
-            }
-            Some(Target::ThunkId(thunk)) => thunk,
-            None => id,
-        };
-        let thunk = SystemCallId::try_from(thunk_id as i32).map_err(|_| {
-            ChainError::new(code::UNKNOWN_THUNK, "thunk ${tid} does not exist")
-                .with_param("tid", thunk_id)
-        })?;
-        let cost = self.ctx.params.compute_cost(thunk.as_str_name())?;
-        self.ctx.use_compute(cost)?;
-        thunks::thunk(self.ctx, thunk, args)
-    }
-
     fn thunk(&mut self, id: u32, args: &[u8]) -> ChainResult<Vec<u8>> {
         let thunk = SystemCallId::try_from(id as i32).map_err(|_| {
             ChainError::new(code::UNKNOWN_THUNK, "thunk ${tid} does not exist")
@@ -108,6 +72,37 @@ impl<'c, 'p> ContractHost<'c, 'p> {
         })?;
         thunks::thunk(self.ctx, thunk, args)
     }
+}
+
+/// A system call: a contract override when the dispatch table names one, else the thunk it
+/// names (or the thunk of the same id), charged its registry cost.
+pub fn system_call(ctx: &mut ApplyContext<'_>, id: u32, args: &[u8]) -> ChainResult<Vec<u8>> {
+    let key = state_key(
+        &system_space(space::SYSTEM_CALL_DISPATCH),
+        &id.to_be_bytes(),
+    );
+    let target = match ctx.session.get(&key)? {
+        Some(bytes) => {
+            SystemCallTarget::decode(bytes.as_slice())
+                .map_err(|e| ChainError::internal(format!("bad system call target: {e}")))?
+                .target
+        }
+        None => None,
+    };
+    let thunk_id = match target {
+        Some(Target::SystemCallBundle(bundle)) => {
+            return thunks::call_contract(ctx, &bundle.contract_id, bundle.entry_point, args);
+        }
+        Some(Target::ThunkId(thunk)) => thunk,
+        None => id,
+    };
+    let thunk = SystemCallId::try_from(thunk_id as i32).map_err(|_| {
+        ChainError::new(code::UNKNOWN_THUNK, "thunk ${tid} does not exist")
+            .with_param("tid", thunk_id)
+    })?;
+    let cost = ctx.params.compute_cost(thunk.as_str_name())?;
+    ctx.use_compute(cost)?;
+    thunks::thunk(ctx, thunk, args)
 }
 
 /// `exit`'s arguments as the end of the contract.
@@ -173,7 +168,7 @@ impl Host for ContractHost<'_, '_> {
                 return Err(exit(&args));
             }
             HostFunction::InvokeThunk => self.thunk(call.id, &args),
-            HostFunction::InvokeSystemCall => self.system_call(call.id, &args),
+            HostFunction::InvokeSystemCall => system_call(self.ctx, call.id, &args),
         };
         // The VM continues with what is left after the call.
         self.previous = i64::try_from(self.ctx.compute_remaining()).unwrap_or(i64::MAX);

@@ -27,7 +27,7 @@ use koinos_vm::{Exit, Instance, Limits, Module, Trap};
 use super::context::{ApplyContext, CallFrame};
 use super::error::{ChainError, ChainResult, code};
 
-pub use host::Stop;
+pub use host::{Stop, system_call};
 pub use thunks::{AUTHORIZE_ENTRY_POINT, authorize, call_contract};
 
 /// Nested contract calls allowed: the official chain's stack of 256 frames holds a system-call

@@ -228,6 +228,12 @@ pub(crate) fn thunk(
             })
         }
         S::CheckAuthority => check_authority(ctx, decode(args)?),
+        // Ids of system calls only a contract implements (the name service's).
+        S::GetContractName | S::GetContractAddress => Err(ChainError::new(
+            code::UNKNOWN_THUNK,
+            "thunk ${tid} does not exist",
+        )
+        .with_param("tid", id as i32)),
         other => Err(ChainError::new(
             code::UNKNOWN_THUNK,
             "thunk ${tid} is not supported by this chain yet",
