@@ -82,6 +82,31 @@ fn other_system_calls_run_as_a_contract_would() {
         HashResult::decode(bytes.as_slice()).unwrap().value,
         koinos_protocol::crypto::sha256_multihash(b"koinos")
     );
+    // verify_merkle_root over two sha2-256 leaves
+    use koinos_protocol::chain::{VerifyMerkleRootArguments, VerifyMerkleRootResult};
+    let leaves = [
+        koinos_protocol::crypto::sha256(b"a"),
+        koinos_protocol::crypto::sha256(b"b"),
+    ];
+    let multihash = |d: &[u8; 32]| [&[0x12, 0x20][..], d].concat();
+    let root = koinos_protocol::merkle::merkle_root(&leaves);
+    let verify = |root: Vec<u8>| {
+        let args = VerifyMerkleRootArguments {
+            root,
+            hashes: leaves.iter().map(multihash).collect(),
+        };
+        let bytes = call(
+            &f,
+            SystemCall::Name("verify_merkle_root".into()),
+            args.encode_to_vec(),
+        )
+        .unwrap();
+        VerifyMerkleRootResult::decode(bytes.as_slice())
+            .unwrap()
+            .value
+    };
+    assert!(verify(root.clone()));
+    assert!(!verify(multihash(&leaves[0])));
     // A read-only call cannot write.
     assert_eq!(
         code_of(call(&f, SystemCall::Name("put_object".into()), vec![])),

@@ -2,7 +2,7 @@
 //! returning its `<name>_result` message, with the official chain's checks, costs and words.
 //!
 //! Not served yet (the contract gets `unknown_thunk`, 106, "thunk ${tid} is not supported by
-//! this chain yet"): `verify_merkle_root`, `verify_vrf_proof`,
+//! this chain yet"): `verify_vrf_proof`,
 //! `process_block_signature` and the `apply_*` / callback thunks of block application.
 
 use koinos_protocol::chain::{
@@ -19,7 +19,8 @@ use koinos_protocol::chain::{
 };
 use koinos_protocol::chain::{
     GetBlockFieldArguments, GetBlockFieldResult, GetBlockResult, GetHeadInfoResult,
-    GetLastIrreversibleBlockResult, HeadInfo, ValueType,
+    GetLastIrreversibleBlockResult, HeadInfo, ValueType, VerifyMerkleRootArguments,
+    VerifyMerkleRootResult,
 };
 use koinos_protocol::crypto::signature::recover_public_key;
 use koinos_protocol::crypto::{CryptoError, multihash};
@@ -178,6 +179,7 @@ pub(crate) fn thunk(
                 .ok_or_else(|| ChainError::new(code::UNKNOWN_HASH_CODE, "unknown hash code"))?;
             ok(HashResult { value })
         }
+        S::VerifyMerkleRoot => verify_merkle_root(ctx, decode(args)?),
         S::RecoverPublicKey => {
             let args: RecoverPublicKeyArguments = decode(args)?;
             ok(RecoverPublicKeyResult {
@@ -367,6 +369,64 @@ fn event(ctx: &mut ApplyContext<'_>, args: EventArguments) -> ChainResult<Vec<u8
     let source = caller(ctx);
     ctx.emit_event(&source, &args.name, args.data, args.impacted);
     Ok(Vec::new())
+}
+
+/// `verify_merkle_root`: whether the sha2-256 leaves hash to `root`, charged as the official
+/// chain charges it (deserializing every multihash, then each inner node's hash).
+fn verify_merkle_root(
+    ctx: &mut ApplyContext<'_>,
+    args: VerifyMerkleRootArguments,
+) -> ChainResult<Vec<u8>> {
+    let params = ctx.params;
+    let per_multihash = params.compute_cost("deserialize_multihash_base")?
+        + args.root.len() as u64 * params.compute_cost("deserialize_multihash_per_byte")?;
+    ctx.use_compute((args.hashes.len() as u64 + 1) * per_multihash)?;
+    let root = multihash::Multihash::from_bytes(&args.root)
+        .map_err(|_| ChainError::new(code::UNKNOWN_HASH_CODE, "unknown hash code"))?;
+    let (base, per_byte) = hash_cost_names(root.code)?;
+    let node = params.compute_cost(base)?
+        + 2 * root.digest.len() as u64 * params.compute_cost(per_byte)?;
+    ctx.use_compute(hashes_per_leaves(args.hashes.len() as u64) * node)?;
+    if root.code != multihash::code::SHA2_256 {
+        return Err(ChainError::new(
+            code::UNKNOWN_HASH_CODE,
+            "merkle roots other than sha2-256 are not supported by this chain yet",
+        ));
+    }
+    let mut leaves = Vec::with_capacity(args.hashes.len());
+    for hash in &args.hashes {
+        let leaf = multihash::Multihash::from_bytes(hash)
+            .ok()
+            .filter(|m| m.code == root.code)
+            .ok_or_else(|| {
+                ChainError::new(
+                    code::UNKNOWN_HASH_CODE,
+                    "leaf and merkle root hash codes do not match",
+                )
+            })?;
+        let digest = <[u8; 32]>::try_from(leaf.digest.as_slice()).map_err(|_| {
+            ChainError::new(
+                code::UNKNOWN_HASH_CODE,
+                "leaf and merkle root hash sizes do not match",
+            )
+        })?;
+        leaves.push(digest);
+    }
+    ok(VerifyMerkleRootResult {
+        value: koinos_protocol::merkle::merkle_root(&leaves) == args.root,
+    })
+}
+
+/// Inner nodes a merkle tree of `leaves` hashes, as the official chain counts them.
+fn hashes_per_leaves(leaves: u64) -> u64 {
+    if leaves <= 2 {
+        return 1;
+    }
+    let even = leaves.div_ceil(2) * 2;
+    if even.is_power_of_two() {
+        return even - 1;
+    }
+    even / 2 + hashes_per_leaves(even / 2)
 }
 
 fn hash_cost_names(code: u64) -> ChainResult<(&'static str, &'static str)> {
