@@ -98,6 +98,11 @@ update on children, never reads Pods, and needs no cluster-scoped kind.
 - apiGroups: ["monitoring.coreos.com"]
   resources: ["podmonitors"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# The VolumeSnapshot a storage.dataSource names, read to say when it is missing or not ready
+# (the CSI snapshot CRDs are optional; without them this rule matches nothing).
+- apiGroups: ["snapshot.storage.k8s.io"]
+  resources: ["volumesnapshots"]
+  verbs: ["get"]
 # kube-runtime's event Recorder creates an Event, then patches its series on repeats.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

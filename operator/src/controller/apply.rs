@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PersistentVolumeClaimSpec, Secret};
 use k8s_openapi::{NamespaceResourceScope, Resource as _};
 use koinos_protocol::crypto::PrivateKey;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PropagationPolicy};
@@ -362,27 +362,43 @@ impl<'a> Applier<'a> {
     }
 
     /// Apply a StatefulSet; when the API server refuses a change to its (immutable) volume
-    /// claim templates because storage grew, grow the existing PVCs in place, delete the
-    /// StatefulSet without its pods (orphan) and apply it again.
+    /// claim templates because storage grew or `storage.dataSource` changed, grow the existing
+    /// PVCs in place (if it grew), delete the StatefulSet without its pods (orphan) and apply
+    /// it again. A new data source seeds only the volumes created afterwards.
     pub async fn apply_stateful_set(&mut self, desired: &StatefulSet) -> Result<(), Error> {
-        match self.apply(desired).await {
-            Err(Error::Apply { source, name, .. })
-                if is_rejected(&source) && self.volume_grew(desired).await? =>
-            {
-                self.grow_volumes(desired)
-                    .await
-                    .map_err(|source| Error::GrowVolumes {
-                        name: name.clone(),
-                        source,
-                    })?;
-                self.applied.grown.push(name);
-                self.apply(desired).await
-            }
-            other => other,
+        let result = self.apply(desired).await;
+        let name = match &result {
+            Err(Error::Apply { source, name, .. }) if is_rejected(source) => name.clone(),
+            _ => return result,
+        };
+        let (grew, reseeded) = self.claims_changed(desired).await?;
+        if !grew && !reseeded {
+            return result;
         }
+        let recreate = async {
+            if grew {
+                self.grow_volumes(desired).await?;
+            }
+            let sets: Api<StatefulSet> = self.api();
+            let orphan = DeleteParams {
+                propagation_policy: Some(PropagationPolicy::Orphan),
+                ..Default::default()
+            };
+            sets.delete(&name, &orphan).await.map(drop)
+        };
+        recreate.await.map_err(|source| Error::GrowVolumes {
+            name: name.clone(),
+            source,
+        })?;
+        if grew {
+            self.applied.grown.push(name);
+        }
+        self.apply(desired).await
     }
 
-    async fn volume_grew(&self, desired: &StatefulSet) -> Result<bool, Error> {
+    /// Whether the live StatefulSet's volume claim template differs from `desired`'s in its
+    /// size, and in its data source.
+    async fn claims_changed(&self, desired: &StatefulSet) -> Result<(bool, bool), Error> {
         let api: Api<StatefulSet> = self.api();
         let name = desired.name_any();
         let live = api
@@ -392,25 +408,33 @@ impl<'a> Applier<'a> {
                 name: name.clone(),
                 source,
             })?;
-        let size = |sts: &StatefulSet| -> Option<String> {
-            let template = sts
-                .spec
+        let template = |sts: &StatefulSet| -> Option<PersistentVolumeClaimSpec> {
+            sts.spec
                 .as_ref()?
                 .volume_claim_templates
                 .as_ref()?
                 .first()?
-                .clone();
+                .spec
+                .clone()
+        };
+        let size = |spec: &PersistentVolumeClaimSpec| -> Option<String> {
             Some(
-                template
-                    .spec?
-                    .resources?
-                    .requests?
+                spec.resources
+                    .as_ref()?
+                    .requests
+                    .as_ref()?
                     .get("storage")?
                     .0
                     .clone(),
             )
         };
-        Ok(matches!((live.as_ref().and_then(size), size(desired)), (Some(a), Some(b)) if a != b))
+        let (Some(live), Some(desired)) = (live.as_ref().and_then(template), template(desired))
+        else {
+            return Ok((false, false));
+        };
+        let grew = matches!((size(&live), size(&desired)), (Some(a), Some(b)) if a != b);
+        let reseeded = live.data_source_ref != desired.data_source_ref;
+        Ok((grew, reseeded))
     }
 
     async fn grow_volumes(&self, desired: &StatefulSet) -> Result<(), kube::Error> {
@@ -423,7 +447,7 @@ impl<'a> Applier<'a> {
         let template = &spec
             .volume_claim_templates
             .as_ref()
-            .expect("checked by volume_grew")[0];
+            .expect("checked by claims_changed")[0];
         let size = template
             .spec
             .as_ref()
@@ -447,12 +471,6 @@ impl<'a> Applier<'a> {
                 .await?;
             }
         }
-        let sets: Api<StatefulSet> = self.api();
-        let orphan = DeleteParams {
-            propagation_policy: Some(PropagationPolicy::Orphan),
-            ..Default::default()
-        };
-        sets.delete(&name, &orphan).await?;
         Ok(())
     }
 

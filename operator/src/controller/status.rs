@@ -5,6 +5,7 @@
 pub mod chain;
 pub mod conditions;
 mod observe;
+mod sources;
 
 use std::collections::BTreeMap;
 
@@ -65,7 +66,9 @@ pub struct ObservedService {
 /// An object of the user's that the cluster's pods need, missing (or without its key).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MissingInput {
-    /// `MissingGenesis`, `MissingProducerKey`, `MissingBrokerSecret`.
+    /// `MissingGenesis`, `MissingProducerKey`, `MissingBrokerSecret`; for `storage.dataSource`
+    /// `MissingVolumeSnapshot`, `VolumeSnapshotNotReady`, `VolumeSnapshotApiMissing`,
+    /// `MissingSourceVolume`.
     pub reason: &'static str,
     /// Names the object, the key and the spec field that refers to it.
     pub message: String,

@@ -25,6 +25,33 @@ pub struct StorageSpec {
     /// What happens to the volumes when the KoinosCluster is deleted.
     #[serde(default)]
     pub retention_policy: RetentionPolicy,
+    /// Where a new volume's data comes from: a VolumeSnapshot (CSI snapshot API) or a clone of
+    /// another PersistentVolumeClaim, in the cluster's namespace. It seeds volumes only when
+    /// they are created (a fresh cluster, a replica added by scaling up); existing volumes keep
+    /// their data when it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_source: Option<VolumeDataSource>,
+}
+
+/// Exactly one source of a new volume's data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.volumeSnapshot) != has(self.persistentVolumeClaim)").message("storage.dataSource names exactly one of volumeSnapshot, persistentVolumeClaim")
+)]
+pub struct VolumeDataSource {
+    /// A VolumeSnapshot (`snapshot.storage.k8s.io/v1`) to restore from; the StorageClass's CSI
+    /// driver must support snapshots and the snapshot must be `readyToUse`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')").message("storage.dataSource.volumeSnapshot must be a VolumeSnapshot name (a DNS subdomain)"))]
+    pub volume_snapshot: Option<String>,
+    /// A PersistentVolumeClaim to clone (e.g. another replica's `data-<statefulset>-<n>`); same
+    /// StorageClass and CSI driver, and at most the new volume's size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')").message("storage.dataSource.persistentVolumeClaim must be a PersistentVolumeClaim name (a DNS subdomain)"))]
+    pub persistent_volume_claim: Option<String>,
 }
 
 /// PVC retention on deletion of the KoinosCluster.

@@ -60,7 +60,37 @@ pub struct Storage {
     pub size: String,
     pub storage_class_name: Option<String>,
     pub retention: RetentionPolicy,
+    /// What new volumes start from (`storage.dataSource`).
+    pub data_source: Option<DataSource>,
 }
+
+/// Where a new volume's data comes from, with the spec field naming it (for messages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataSource {
+    pub kind: DataSourceKind,
+    pub name: String,
+    /// e.g. `spec.services.blockStore.storage.dataSource.volumeSnapshot`.
+    pub field: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataSourceKind {
+    VolumeSnapshot,
+    PersistentVolumeClaim,
+}
+
+impl DataSourceKind {
+    /// `(apiGroup, kind)` as a PVC's `dataSourceRef` names it.
+    pub fn api_group_kind(self) -> (Option<&'static str>, &'static str) {
+        match self {
+            Self::VolumeSnapshot => (Some(VOLUME_SNAPSHOT_GROUP), "VolumeSnapshot"),
+            Self::PersistentVolumeClaim => (None, "PersistentVolumeClaim"),
+        }
+    }
+}
+
+/// The CSI snapshot API group.
+pub const VOLUME_SNAPSHOT_GROUP: &str = "snapshot.storage.k8s.io";
 
 /// The managed RabbitMQ broker.
 #[derive(Clone, Debug, PartialEq)]

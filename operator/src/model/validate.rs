@@ -547,6 +547,11 @@ fn resolve_storage(
         size,
         storage_class_name: given.storage_class_name,
         retention: given.retention_policy,
+        data_source: storage::resolve_data_source(
+            check,
+            &format!("{field}.dataSource"),
+            given.data_source.as_ref(),
+        ),
     }
 }
 
@@ -731,6 +736,7 @@ fn resolve_pod(
 
 mod exposure;
 mod extra;
+mod storage;
 
 pub use self::extra::is_builtin_queue;
 

@@ -202,6 +202,7 @@ pub async fn missing_inputs(
             });
         }
     }
+    missing.extend(super::sources::missing_sources(client, vc).await?);
     Ok(missing)
 }
 
