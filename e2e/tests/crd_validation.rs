@@ -161,6 +161,20 @@ fn invalid_specs() -> Vec<(&'static str, Value, &'static str)> {
             "spec.services.chain.storage.retentionPolicy",
         ),
         (
+            "a data source naming both a snapshot and a volume",
+            devnet(
+                json!({"services": {"blockStore": {"storage": {"dataSource": {"volumeSnapshot": "s", "persistentVolumeClaim": "p"}}}}}),
+            ),
+            "spec.services.blockStore.storage.dataSource",
+        ),
+        (
+            "a data source naming no object",
+            devnet(
+                json!({"services": {"chain": {"storage": {"dataSource": {"volumeSnapshot": "Not_A_Name"}}}}}),
+            ),
+            "spec.services.chain.storage.dataSource.volumeSnapshot",
+        ),
+        (
             "a PodMonitor interval that is no Prometheus duration",
             devnet(json!({"monitoring": {"podMonitor": {"enabled": true, "interval": "soon"}}})),
             "spec.monitoring.podMonitor.interval",
