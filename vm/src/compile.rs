@@ -43,6 +43,7 @@ enum Pending {
 pub(crate) fn compile(
     mut validator: FuncValidator<ValidatorResources>,
     body: &FunctionBody<'_>,
+    fusion: bool,
 ) -> Result<Code, ParseError> {
     let mut local_count = 0u32;
     let mut locals = body.get_locals_reader()?;
@@ -71,8 +72,10 @@ pub(crate) fn compile(
         // Branch heights come from the validator's view *before* the instruction.
         let op = translate(&operator, &validator, &mut labels, &mut code)?;
         validator.op(offset, &operator)?;
-        if let Some(op) = op {
-            code.ops.push(op);
+        match op {
+            Some(op) if fusion => fuse(&mut code.ops, op),
+            Some(op) => code.ops.push(op),
+            None => {}
         }
     }
     reader.finish()?;
@@ -394,6 +397,34 @@ fn translate(
         _ => return Ok(None),
     };
     Ok(Some(op))
+}
+
+/// Appends `op`, fused with the op before it when the pair is a common sequence. Safe for
+/// branch targets: only plain (non-control) ops fuse, and a branch target is always the index
+/// of a control op or of the first op after one, which keeps its index when later ops fuse into
+/// it. Ticks are unchanged: a fused op costs what its instructions cost.
+fn fuse(ops: &mut Vec<Op>, op: Op) {
+    let fused = match (ops.last().copied(), op) {
+        (Some(Op::LocalGet(a)), Op::LocalGet(b)) => Some(Op::LocalGet2(a, b)),
+        (Some(Op::LocalGet(a)), Op::I32Const(c)) => Some(Op::LocalGetI32Const(a, c)),
+        (Some(Op::LocalGetI32Const(a, c)), Op::I32Add) => Some(Op::LocalGetI32AddConst(a, c)),
+        (Some(Op::LocalGetI32Const(a, c)), Op::I32Sub) => {
+            Some(Op::LocalGetI32AddConst(a, c.wrapping_neg()))
+        }
+        (Some(Op::I32Const(c)), Op::I32Add) => Some(Op::I32AddConst(c)),
+        (Some(Op::I32Const(c)), Op::I32Sub) => Some(Op::I32AddConst(c.wrapping_neg())),
+        (Some(Op::LocalGet(a)), Op::I32Load(offset)) => Some(Op::LocalGetI32Load(a, offset)),
+        (Some(Op::I64Const(c)), Op::I64Store(offset)) => Some(Op::I64StoreConst(c, offset)),
+        _ => None,
+    };
+    match fused {
+        Some(fused) => {
+            if let Some(last) = ops.last_mut() {
+                *last = fused;
+            }
+        }
+        None => ops.push(op),
+    }
 }
 
 fn offset(memarg: wasmparser::MemArg) -> u32 {

@@ -63,6 +63,13 @@ pub struct Module {
 impl Module {
     /// Decodes, validates and compiles `bytecode`.
     pub fn parse(bytecode: &[u8]) -> Result<Module, ParseError> {
+        Self::parse_with(bytecode, true)
+    }
+
+    /// [`Module::parse`] with or without fused instructions (the differential tests run both:
+    /// the same results and the same ticks).
+    #[doc(hidden)]
+    pub fn parse_with(bytecode: &[u8], fusion: bool) -> Result<Module, ParseError> {
         let mut features = WasmFeatures::WASM1;
         // The official VM accepts float *types* (and traps on float instructions), so floats
         // stay enabled for validation.
@@ -74,7 +81,7 @@ impl Module {
             match validator.payload(&payload)? {
                 ValidPayload::Func(to_validate, body) => {
                     let func = to_validate.into_validator(Default::default());
-                    module.code.push(compile(func, &body)?);
+                    module.code.push(compile(func, &body, fusion)?);
                 }
                 ValidPayload::Ok | ValidPayload::End(_) => {}
                 ValidPayload::Parser(_) => return Err(ParseError::new("nested modules")),

@@ -138,4 +138,18 @@ pub(crate) enum Op {
     I32WrapI64,
     I64ExtendI32S,
     I64ExtendI32U,
+    // Fused instructions (see `compile::fuse`): each stands for the sequence in its name and
+    // costs one tick per instruction of it.
+    /// `local.get; local.get`
+    LocalGet2(u32, u32),
+    /// `local.get; i32.const`
+    LocalGetI32Const(u32, u32),
+    /// `local.get; i32.const; i32.add` (`i32.sub` is stored as the negated constant's add)
+    LocalGetI32AddConst(u32, u32),
+    /// `i32.const; i32.add` (or `i32.sub` with the constant negated)
+    I32AddConst(u32),
+    /// `local.get; i32.load`
+    LocalGetI32Load(u32, Offset),
+    /// `i64.const; i64.store`
+    I64StoreConst(u64, Offset),
 }

@@ -126,6 +126,16 @@ fn official_toolchain_token_answers_its_name() {
         );
         let used = 10_000_000 - left;
         assert!(used > 100, "{file}: {used} ticks");
+        // The same run without fused instructions: the same calls and ticks.
+        let reference = Module::parse_with(&std::fs::read(dir.join(file)).unwrap(), false).unwrap();
+        let mut reference_host = EntryPointHost {
+            entry_point: 0x82a3_537f,
+            calls: Vec::new(),
+            exit: None,
+        };
+        let (_, reference_left) = start(&reference, &mut reference_host, 10_000_000);
+        assert_eq!(reference_left, left, "{file}: fused and unfused ticks");
+        assert_eq!(reference_host.calls, host.calls);
         eprintln!(
             "{file}: name() in {used} ticks, system calls {:?}",
             host.calls

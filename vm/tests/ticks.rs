@@ -196,3 +196,24 @@ fn unbounded_recursion_hits_the_call_depth_limit() {
     assert_eq!(result, Err(Exit::Trap(Trap::CallDepth)));
     assert_eq!((1i64 << 40) - left, 1796 + 1);
 }
+
+#[test]
+fn fused_sequences_trap_and_run_out_as_single_instructions() {
+    // i32.const, local.set, local.get + i32.load (fused): the load traps after 4 ticks.
+    let wat = r#"(memory 1) (func (export "_start") (local i32)
+        i32.const 65535 local.set 0 local.get 0 i32.load drop)"#;
+    let (result, left) = run(wat, 100);
+    assert_eq!(result, Err(Exit::Trap(Trap::MemoryOutOfBounds)));
+    assert_eq!(100 - left, 4);
+    // Every budget that ends inside the fused sequences: the same ticks left as one
+    // instruction at a time (`run` compares with the unfused compilation).
+    let wat = r#"(func (export "_start") (local i32)
+        local.get 0 i32.const 7 i32.add local.get 0 local.get 0 drop drop drop)"#;
+    let total = ticks_used(wat);
+    assert_eq!(total, 9);
+    for budget in 0..total {
+        let (result, left) = run(wat, budget);
+        assert_eq!(result, Err(Exit::Trap(Trap::OutOfTicks)), "budget {budget}");
+        assert_eq!(left, -1, "budget {budget}");
+    }
+}

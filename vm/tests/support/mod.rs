@@ -48,13 +48,31 @@ pub fn parse(wat: &str) -> Module {
     Module::parse(&wasm).expect("module the VM accepts")
 }
 
+/// Runs `function` with `ticks`, compiled with and without fused instructions: both must end
+/// the same way, with the same ticks left and the same memory (the differential check every
+/// test here makes). Returns the outcome and the ticks left.
 pub fn run_function(wat: &str, function: u32, ticks: i64) -> (Result<(), Exit<String>>, i64) {
-    let module = parse(wat);
-    let mut host = RecordingHost::default();
-    let mut instance =
-        Instance::new(&module, Limits::default(), &mut host, 0).expect("instantiates");
-    let mut left = ticks;
-    let result = instance.call(function, &mut host, &mut left);
+    let wasm = wat::parse_str(module_text(wat)).expect("valid WAT");
+    let run = |fusion: bool| {
+        let module = Module::parse_with(&wasm, fusion).expect("module the VM accepts");
+        let mut host = RecordingHost::default();
+        let mut instance =
+            Instance::new(&module, Limits::default(), &mut host, 0).expect("instantiates");
+        let mut left = ticks;
+        let result = instance.call(function, &mut host, &mut left);
+        (result, left, instance.memory().bytes().to_vec())
+    };
+    let (result, left, memory) = run(true);
+    let (reference, reference_left, reference_memory) = run(false);
+    assert_eq!(
+        (&result, left),
+        (&reference, reference_left),
+        "fused and unfused runs differ"
+    );
+    assert!(
+        memory == reference_memory,
+        "fused and unfused memories differ"
+    );
     (result, left)
 }
 
