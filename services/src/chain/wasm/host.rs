@@ -91,7 +91,12 @@ pub fn system_call(ctx: &mut ApplyContext<'_>, id: u32, args: &[u8]) -> ChainRes
     };
     let thunk_id = match target {
         Some(Target::SystemCallBundle(bundle)) => {
-            return thunks::call_contract(ctx, &bundle.contract_id, bundle.entry_point, args);
+            return super::authority::call_contract(
+                ctx,
+                &bundle.contract_id,
+                bundle.entry_point,
+                args,
+            );
         }
         Some(Target::ThunkId(thunk)) => thunk,
         None => id,

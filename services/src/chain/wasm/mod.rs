@@ -6,7 +6,9 @@
 //! - [`host::ContractHost`] serves `env.invoke_system_call` and `env.invoke_thunk`: compute
 //!   is synchronized with the VM's tick counter at every host call, as the official VM does
 //!   (ticks used so far are charged, the call runs, the VM continues with what is left).
-//! - [`thunks`] are the system calls themselves.
+//! - [`thunks`] dispatches the system calls themselves, with [`objects`] (the object
+//!   calls), [`crypto`], [`authority`] (`call`, `check_authority`, `authorize`) and [`fields`]
+//!   (`get_transaction_field`, `get_block_field`).
 //!
 //! How a run ends (the official chain's classification): `exit` with code 0 returns its
 //! object; `exit` with a code ≥ 1 reverts and ≤ -1 fails with its `error_data` message; a
@@ -14,8 +16,11 @@
 //! trap"); running out of ticks is `compute bandwidth limit exceeded` (-1013); bytecode the VM
 //! refuses reverts with "could not parse module ..." / "could not instantiate module ...".
 
+mod authority;
+mod crypto;
 mod fields;
 mod host;
+mod objects;
 mod thunks;
 
 use std::collections::HashMap;
@@ -27,8 +32,8 @@ use koinos_vm::{Exit, Instance, Limits, Module, Trap};
 use super::context::{ApplyContext, CallFrame};
 use super::error::{ChainError, ChainResult, code};
 
+pub use authority::{AUTHORIZE_ENTRY_POINT, authorize, call_contract};
 pub use host::{Stop, system_call};
-pub use thunks::{AUTHORIZE_ENTRY_POINT, authorize, call_contract};
 
 /// Nested contract calls allowed: the official chain's stack of 256 frames holds a system-call
 /// frame and a contract frame per nested call.
