@@ -46,6 +46,7 @@ mod exec;
 mod instance;
 mod module;
 mod op;
+mod plain;
 
 pub use error::{Exit, InstantiateError, ParseError, Trap};
 pub use instance::{Host, HostCall, HostFunction, Instance, Limits, Memory, PAGE_SIZE};
