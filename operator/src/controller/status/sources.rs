@@ -7,6 +7,7 @@ use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::{Api, Client, ResourceExt};
 
 use super::MissingInput;
+use crate::controller::build::meta::cluster_selector;
 use crate::controller::build::pvc::DATA_VOLUME;
 use crate::controller::build::rabbitmq;
 use crate::controller::error::Error;
@@ -99,27 +100,32 @@ pub async fn missing_sources(
     }
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &vc.namespace);
     let list = pvcs
-        .list(&ListParams::default())
+        .list(&ListParams::default().labels(&cluster_selector(&vc.name)))
         .await
         .map_err(|source| read_error("PersistentVolumeClaim", "(list)", source))?;
     for (statefulset, storage, replicas) in seeded {
         let source = storage.data_source.as_ref().expect("filtered by seeded");
-        let prefix = format!("{DATA_VOLUME}-{statefulset}-");
-        let volumes: Vec<_> = list
-            .items
-            .iter()
-            .filter(|pvc| pvc.name_any().starts_with(&prefix))
-            .collect();
-        let bound = |pvc: &&PersistentVolumeClaim| {
-            pvc.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound")
-        };
-        if volumes.len() >= replicas as usize && volumes.iter().all(bound) {
-            continue; // no volume waits for the source
+        if !waits_for_source(&list.items, &statefulset, replicas) {
+            continue;
         }
         let state = source_state(client, &vc.namespace, source).await?;
         missing.extend(source_problem(source, &vc.namespace, &state));
     }
     Ok(missing)
+}
+
+/// Whether a volume of StatefulSet `statefulset` (at least `replicas`) is still to be created
+/// or bound, i.e. may still need its source (pure).
+pub fn waits_for_source(pvcs: &[PersistentVolumeClaim], statefulset: &str, replicas: i32) -> bool {
+    let prefix = format!("{DATA_VOLUME}-{statefulset}-");
+    let volumes: Vec<_> = pvcs
+        .iter()
+        .filter(|pvc| pvc.name_any().starts_with(&prefix))
+        .collect();
+    let bound = |pvc: &&PersistentVolumeClaim| {
+        pvc.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound")
+    };
+    volumes.len() < usize::try_from(replicas).unwrap_or(0) || !volumes.iter().all(bound)
 }
 
 async fn source_state(
@@ -233,6 +239,27 @@ mod tests {
                 .message
                 .starts_with("PersistentVolumeClaim ns/data-a-0 (named by f)")
         );
+    }
+
+    fn pvc(name: &str, phase: &str) -> PersistentVolumeClaim {
+        serde_json::from_value(json!({"metadata": {"name": name}, "status": {"phase": phase}}))
+            .unwrap()
+    }
+
+    #[test]
+    fn the_source_matters_until_every_volume_is_bound() {
+        let sts = "node-block-store";
+        let bound = [
+            pvc("data-node-block-store-0", "Bound"),
+            pvc("data-node-chain-0", "Pending"),
+        ];
+        assert!(!waits_for_source(&bound, sts, 1));
+        // A replica whose volume is not created yet, or not bound yet.
+        assert!(waits_for_source(&bound, sts, 2));
+        let pending = [pvc("data-node-block-store-0", "Pending")];
+        assert!(waits_for_source(&pending, sts, 1));
+        // Stopped (zero replicas) with its volume kept: nothing waits.
+        assert!(!waits_for_source(&bound, sts, 0));
     }
 
     #[test]
