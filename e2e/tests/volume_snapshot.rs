@@ -5,7 +5,7 @@
 //! external-snapshotter's own, client/v8 v8.7.0) because the snapshot does not exist, then
 //! because it is not `readyToUse`; once it is, nothing is reported missing. Changing the source
 //! of an existing cluster re-creates the StatefulSet (never an apply failure) so that it seeds
-//! volumes created afterwards.
+//! volumes created afterwards; a clone's missing source PVC is named the same way.
 //!
 //! No snapshot controller or CSI driver runs: the control plane's hostPath provisioner cannot
 //! restore, so the restored PVCs stay Pending and the test checks what the operator writes and
@@ -79,8 +79,13 @@ fn manifest(snapshot: &str) -> Value {
         "services": {"blockStore": {"storage": {"dataSource": {"volumeSnapshot": snapshot}}}}}})
 }
 
-/// Waits for `Stalled=True` with `reason`, and returns its message.
+/// Waits for `Stalled=True` with `reason` naming [`FIELD`], and returns its message.
 async fn stalled_with(kcs: &KoinosClusters, reason: &str) -> Result<String> {
+    stalled_naming(kcs, reason, FIELD).await
+}
+
+/// Waits for `Stalled=True` with `reason` naming `field`, and returns its message.
+async fn stalled_naming(kcs: &KoinosClusters, reason: &str, field: &str) -> Result<String> {
     let what = format!("Stalled=True ({reason})");
     let c = wait_until(&what, CONVERGE_TIMEOUT, || async {
         let c = kcs.condition(CLUSTER, "Stalled").await?;
@@ -89,7 +94,7 @@ async fn stalled_with(kcs: &KoinosClusters, reason: &str) -> Result<String> {
     .await?;
     let message = c["message"].as_str().unwrap_or_default().to_string();
     ensure!(
-        message.contains(FIELD),
+        message.contains(field),
         "{reason} names no field: {message}"
     );
     Ok(message)
@@ -240,6 +245,29 @@ async fn a_store_restores_from_a_volume_snapshot_and_says_what_it_waits_for() ->
         "existing volume re-sourced: {}",
         source_ref(&pvc)
     );
+
+    // 7. A clone of another volume instead: a missing source PVC is named too, and once it
+    //    exists nothing is missing.
+    kcs.patch_spec(
+        CLUSTER,
+        json!({"services": {"blockStore": {"storage": {"dataSource": {"volumeSnapshot": null, "persistentVolumeClaim": "seed"}}}}}),
+    )
+    .await?;
+    let field = "spec.services.blockStore.storage.dataSource.persistentVolumeClaim";
+    let message = stalled_naming(&kcs, "MissingSourceVolume", field).await?;
+    ensure!(
+        message.contains(&format!("PersistentVolumeClaim {}/seed", ns.name)),
+        "MissingSourceVolume: {message}"
+    );
+    let seed: PersistentVolumeClaim = serde_json::from_value(json!({
+        "metadata": {"name": "seed"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))?;
+    pvcs.create(&PostParams::default(), &seed).await?;
+    wait_until("Stalled=False", CONVERGE_TIMEOUT, || async {
+        let c = kcs.condition(CLUSTER, "Stalled").await?;
+        Ok(c.filter(|c| c["status"] == "False"))
+    })
+    .await?;
 
     operator.stop().await?;
     ns.delete().await?;
