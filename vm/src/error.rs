@@ -73,6 +73,8 @@ pub enum Trap {
     CallDepth,
     /// The value stack reached its size limit (locals of deeply nested calls).
     StackExhausted,
+    /// The function called from outside takes parameters (an entry point takes none).
+    EntryParameters,
 }
 
 impl fmt::Display for Trap {
@@ -86,6 +88,7 @@ impl fmt::Display for Trap {
             Trap::IndirectCall => "indirect call to a missing or mistyped function",
             Trap::CallDepth => "call depth exceeded",
             Trap::StackExhausted => "value stack exhausted",
+            Trap::EntryParameters => "the entry function takes parameters",
         })
     }
 }

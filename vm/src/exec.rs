@@ -37,6 +37,9 @@ pub(crate) fn run<H: Host>(
     if initial_depth >= depth_limit {
         return Err(Exit::Trap(Trap::CallDepth));
     }
+    if module.signature_of(function).params > 0 {
+        return Err(Exit::Trap(Trap::EntryParameters));
+    }
     if (function as usize) < imports {
         // Calling a host function directly: nothing the VM runs, no tick.
         let call = host_call(state, function as usize, &mut stack);

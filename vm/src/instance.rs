@@ -195,8 +195,8 @@ impl<'m> Instance<'m> {
         &self.state.memory
     }
 
-    /// Runs function `function` (no parameters) until it returns, traps, or a host call
-    /// fails. `ticks` is the budget: one per executed instruction, plus one per page
+    /// Runs function `function` (one without parameters, else [`crate::Trap::EntryParameters`]) until
+    /// it returns, traps, or a host call fails. `ticks` is the budget: one per executed instruction, plus one per page
     /// `memory.grow` asks for; what is left stays in it (negative when it ran out).
     pub fn call<H: Host>(
         &mut self,

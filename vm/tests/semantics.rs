@@ -288,3 +288,10 @@ fn memory_grows_to_the_page_limit_and_no_further() {
     assert_eq!(bytes as u32, 1);
     assert_eq!((bytes >> 32) as u32, u32::MAX);
 }
+
+#[test]
+fn an_entry_function_with_parameters_is_refused() {
+    // `_start` exported as a function that takes a parameter.
+    let wat = r#"(func $f (export "_start") (param i32) local.get 0 drop)"#;
+    assert_eq!(run(wat, 100).0, Err(Exit::Trap(Trap::EntryParameters)));
+}
