@@ -274,3 +274,42 @@ fn contracts_see_the_head() {
         head.height.saturating_sub(60)
     );
 }
+
+/// A contract that calls itself through `call` without end reverts at the frame limit; the
+/// native stack holds the nesting (this runs on a test thread's 2 MiB stack, in debug).
+#[test]
+fn unbounded_nested_calls_revert_at_the_frame_limit() {
+    let wat = r#"(module
+      (import "env" "invoke_system_call" (func $sc (param i32 i32 i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "_start")
+        ;; get_contract_id_result{value = id} is 0a 19 <id>: call_arguments{contract_id = id}
+        (drop (call $sc (i32.const 604) (i32.const 100) (i32.const 64) (i32.const 0) (i32.const 0) (i32.const 8)))
+        (drop (call $sc (i32.const 601) (i32.const 1024) (i32.const 1024) (i32.const 100) (i32.load (i32.const 8)) (i32.const 8)))))"#;
+    let mut fixture = ChainFixture::new();
+    let key = PrivateKey::from_seed("recursive");
+    let id = key.address().to_vec();
+    let upload = Operation {
+        op: Some(Op::UploadContract(UploadContractOperation {
+            contract_id: id.clone(),
+            bytecode: wat::parse_str(wat).unwrap(),
+            ..Default::default()
+        })),
+    };
+    assert!(!apply(&mut fixture, &key, vec![upload]).reverted);
+    let alice = fixture.alice.clone();
+    let receipt = apply(
+        &mut fixture,
+        &alice,
+        vec![builder::call_operation(&id, 0, vec![])],
+    );
+    assert!(receipt.reverted);
+    assert!(
+        receipt
+            .logs
+            .iter()
+            .any(|l| l.contains("apply context stack overflow")),
+        "{:?}",
+        receipt.logs
+    );
+}

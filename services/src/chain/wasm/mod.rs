@@ -82,8 +82,34 @@ pub fn run_contract(
         ));
     }
     let module = parse(hash, bytecode)?;
+    if ctx.frames.is_empty() {
+        // The outermost contract: nested calls recurse on the native stack (each level a VM
+        // run and a host call), so they get a stack sized for the frame limit.
+        return std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("contract".into())
+                .stack_size(CONTRACT_STACK_SIZE)
+                .spawn_scoped(scope, || run_in_frame(ctx, frame, &module))
+                .map_err(|e| ChainError::internal(format!("cannot start a contract thread: {e}")))?
+                .join()
+                .unwrap_or_else(|_| Err(ChainError::internal("a contract run panicked")))
+        });
+    }
+    run_in_frame(ctx, frame, &module)
+}
+
+/// Native stack for a contract and everything it calls: tens of KiB per nested call level in
+/// a debug build (2 MiB overflowed below [`MAX_CALL_FRAMES`]), less in release; reserved, not
+/// committed until used.
+const CONTRACT_STACK_SIZE: usize = 64 << 20;
+
+fn run_in_frame(
+    ctx: &mut ApplyContext<'_>,
+    frame: CallFrame,
+    module: &Module,
+) -> ChainResult<Vec<u8>> {
     ctx.frames.push(frame);
-    let outcome = run_start(ctx, &module);
+    let outcome = run_start(ctx, module);
     ctx.frames.pop();
     outcome
 }
