@@ -82,20 +82,29 @@ pub fn run_contract(
         ));
     }
     let module = parse(hash, bytecode)?;
-    if ctx.frames.is_empty() {
-        // The outermost contract: nested calls recurse on the native stack (each level a VM
-        // run and a host call), so they get a stack sized for the frame limit.
+    if !ON_CONTRACT_STACK.get() {
+        // The outermost contract (of an operation, a read, or an authority check): nested
+        // calls recurse on the native stack (each level a VM run and a host call), so they get
+        // a stack sized for the frame limit.
         return std::thread::scope(|scope| {
             std::thread::Builder::new()
                 .name("contract".into())
                 .stack_size(CONTRACT_STACK_SIZE)
-                .spawn_scoped(scope, || run_in_frame(ctx, frame, &module))
+                .spawn_scoped(scope, || {
+                    ON_CONTRACT_STACK.set(true);
+                    run_in_frame(ctx, frame, &module)
+                })
                 .map_err(|e| ChainError::internal(format!("cannot start a contract thread: {e}")))?
                 .join()
                 .unwrap_or_else(|_| Err(ChainError::internal("a contract run panicked")))
         });
     }
     run_in_frame(ctx, frame, &module)
+}
+
+thread_local! {
+    /// Set on the threads [`run_contract`] starts for contracts.
+    static ON_CONTRACT_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Native stack for a contract and everything it calls: tens of KiB per nested call level in
