@@ -11,9 +11,9 @@
 //!   existing values. `rc_used` = Σ usage × the cost in `resource_limit_data` (genesis, else
 //!   [`default_resource_limits`]), capped by `rc_limit`; exceeding `rc_limit` reverts (104).
 //! - A block's summed usage must stay within the limits (-1012, -1013, -1014).
-//! - A read-only call (`read_contract`) costs [`COMPUTE_PER_OPERATION`], what a `call_contract`
-//!   operation costs, and fails with -1013 beyond `read-compute-bandwidth-limit`
-//!   ([`DEFAULT_READ_COMPUTE_LIMIT`]). System calls are not metered.
+//! - A read-only call (`read_contract`) of the native token costs [`COMPUTE_PER_OPERATION`], what
+//!   a `call_contract` operation costs; of a WASM contract, its ticks and system calls. Beyond
+//!   `read-compute-bandwidth-limit` ([`DEFAULT_READ_COMPUTE_LIMIT`]) it fails with -1013.
 
 use std::collections::HashMap;
 

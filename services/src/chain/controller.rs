@@ -202,8 +202,13 @@ impl Chain {
         let mut ctx =
             ApplyContext::new(session, &self.params, Mode::ReadOnly).at(self.head_topology(), None);
         ctx.compute_limit = Some(self.read_compute_limit);
+        // The native token has no tick meter: a read of it costs what a call operation does. A
+        // WASM contract costs its ticks and system calls, as on the official chain.
+        let native = ctx.contract_bytecode(contract_id)?.as_deref()
+            == Some(super::token::NATIVE_TOKEN_BYTECODE);
+        let flat = if native { COMPUTE_PER_OPERATION } else { 0 };
         let result = ctx
-            .use_compute(COMPUTE_PER_OPERATION)
+            .use_compute(flat)
             .and_then(|()| call_contract(&mut ctx, contract_id, entry_point, args));
         match result {
             Ok(result) => Ok((result, ctx.logs)),
