@@ -17,6 +17,11 @@
 //!   instruction except loads traps when executed (the official VM is built with floats off).
 //! - Limits ([`Limits`]): 512 memory pages; calls start at depth 251 and trap at 2048.
 //!
+//! The layout rules follow fizzy's parser of the version whose interpreter the fork carries
+//! (the one that still emits `block` and `loop`); a cost of 1 per instruction and the call
+//! stack limit of 2048 are that version's, as the fork's own tables are not published apart
+//! from its interpreter loop.
+//!
 //! Engine choice: an interpreter of our own over wasmparser's decoder and validator, because
 //! the tick count must follow the reference interpreter's layout instruction by instruction;
 //! an optimizing engine with fuel (wasmtime, wasmi) charges per its own basic blocks and
