@@ -128,22 +128,8 @@ pub fn validate(
             continue;
         }
         let replicas = svc.replicas.unwrap_or(1);
-        let autoscaling = svc
-            .autoscaling
-            .as_ref()
-            .filter(|a| a.enabled)
-            .map(|a| resolve_autoscaling(a, replicas));
-        if let Some(a) = &autoscaling
-            && a.min_replicas > a.max_replicas
-        {
-            check.fail(
-                format!("{field}.autoscaling.minReplicas"),
-                format!(
-                    "{} exceeds autoscaling.maxReplicas {}",
-                    a.min_replicas, a.max_replicas
-                ),
-            );
-        }
+        let autoscaling =
+            checked_autoscaling(&mut check, &field, svc.autoscaling.as_ref(), replicas);
         let storage = profile.default_storage.map(|default_size| {
             resolve_storage(
                 &mut check,
@@ -514,6 +500,31 @@ fn check_pod_overrides(check: &mut Checker, field: &str, pod: &PodOverrides) {
             check.fail(format!("{field}.env.{}", var.name), "set by the operator");
         }
     }
+}
+
+/// The autoscaler of a service (ours or an extra one) when enabled, its minimum checked
+/// against its maximum.
+fn checked_autoscaling(
+    check: &mut Checker,
+    field: &str,
+    given: Option<&AutoscalingSpec>,
+    replicas: i32,
+) -> Option<Autoscaling> {
+    let autoscaling = given
+        .filter(|a| a.enabled)
+        .map(|a| resolve_autoscaling(a, replicas));
+    if let Some(a) = &autoscaling
+        && a.min_replicas > a.max_replicas
+    {
+        check.fail(
+            format!("{field}.autoscaling.minReplicas"),
+            format!(
+                "{} exceeds autoscaling.maxReplicas {}",
+                a.min_replicas, a.max_replicas
+            ),
+        );
+    }
+    autoscaling
 }
 
 fn resolve_autoscaling(a: &AutoscalingSpec, replicas: i32) -> Autoscaling {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Checker, default_resources, is_dns_label, resolve_autoscaling, resolve_pod};
+use super::{Checker, checked_autoscaling, default_resources, is_dns_label, resolve_pod};
 use crate::crd::extra::{ExtraServiceSpec, MAX_EXTRA_SERVICE_NAME};
 use crate::crd::pod::PodOverrides;
 use crate::model::cluster::ValidatedExtraService;
@@ -94,22 +94,7 @@ pub(super) fn validate_extra_services(
                 "an extra service scales on its queue's depth: use targetQueueDepth",
             );
         }
-        let autoscaling = spec
-            .autoscaling
-            .as_ref()
-            .filter(|a| a.enabled)
-            .map(|a| resolve_autoscaling(a, replicas));
-        if let Some(a) = &autoscaling
-            && a.min_replicas > a.max_replicas
-        {
-            check.fail(
-                format!("{field}.autoscaling.minReplicas"),
-                format!(
-                    "{} exceeds autoscaling.maxReplicas {}",
-                    a.min_replicas, a.max_replicas
-                ),
-            );
-        }
+        let autoscaling = checked_autoscaling(check, &field, spec.autoscaling.as_ref(), replicas);
         let pod = resolve_pod(check, &field, cluster_pod, None);
         if check.errors.len() > errors {
             continue;
