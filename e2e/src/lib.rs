@@ -14,6 +14,7 @@ pub mod koinos;
 pub mod namespace;
 pub mod operator;
 pub mod real_pods;
+pub mod third_party_crd;
 pub mod wait;
 
 pub use audit::{AuditEvent, AuditLog};

@@ -14,16 +14,20 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use koinos_e2e::fixtures::{CONVERGE_TIMEOUT, wait_condition};
 use koinos_e2e::install::{install_operator, kubectl_apply};
 use koinos_e2e::operator::Operator;
+use koinos_e2e::third_party_crd::ThirdPartyCrd;
 use koinos_e2e::{ControlPlane, KoinosClusters, TestNamespace, wait_until};
-use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams};
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 
-const CRD: &str = "podmonitors.monitoring.coreos.com";
+const CRD: ThirdPartyCrd = ThirdPartyCrd {
+    name: "podmonitors.monitoring.coreos.com",
+    group_version: "monitoring.coreos.com/v1",
+    kind: "PodMonitor",
+};
 const FIXTURE: &str = "e2e/fixtures/prometheus-operator-podmonitor-crd.yaml";
 const CLUSTER: &str = "mon";
 
@@ -33,32 +37,6 @@ fn pod_monitors(client: &Client, namespace: &str) -> Api<DynamicObject> {
         "podmonitors",
     );
     Api::namespaced_with(client.clone(), namespace, &resource)
-}
-
-/// Whether discovery serves PodMonitor.
-async fn served(client: &Client) -> Result<bool> {
-    match client
-        .list_api_group_resources("monitoring.coreos.com/v1")
-        .await
-    {
-        Ok(list) => Ok(list.resources.iter().any(|r| r.kind == "PodMonitor")),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn remove_crd(client: &Client) -> Result<()> {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    match crds.delete(CRD, &DeleteParams::default()).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(status)) if status.code == 404 => {}
-        Err(e) => return Err(e.into()),
-    }
-    wait_until("PodMonitor to be gone", Duration::from_secs(60), || async {
-        let gone = crds.get_opt(CRD).await?.is_none() && !served(client).await?;
-        Ok(gone.then_some(()))
-    })
-    .await
 }
 
 fn manifest(enabled: bool) -> Value {
@@ -72,7 +50,7 @@ fn manifest(enabled: bool) -> Value {
 async fn pod_monitor_is_written_when_its_crd_exists_and_reported_missing_otherwise() -> Result<()> {
     let cp = ControlPlane::connect().await?;
     install_operator(&cp)?;
-    remove_crd(&cp.client).await?;
+    CRD.remove(&cp.client).await?;
     let ns = TestNamespace::create(&cp.client, "monitoring").await?;
     let operator = Operator::start_with_resync(&cp, &ns.name, Duration::from_secs(5)).await?;
     let kcs = KoinosClusters::new(&cp.client, &ns.name);
@@ -131,7 +109,7 @@ async fn pod_monitor_is_written_when_its_crd_exists_and_reported_missing_otherwi
     wait_until(
         "PodMonitor to be served",
         Duration::from_secs(60),
-        || async { Ok(served(&cp.client).await?.then_some(())) },
+        || async { Ok(CRD.served(&cp.client).await?.then_some(())) },
     )
     .await?;
     let name = format!("{CLUSTER}-metrics");
@@ -246,5 +224,5 @@ async fn pod_monitor_is_written_when_its_crd_exists_and_reported_missing_otherwi
 
     operator.stop().await?;
     ns.delete().await?;
-    remove_crd(&cp.client).await
+    CRD.remove(&cp.client).await
 }

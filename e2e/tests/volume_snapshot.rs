@@ -17,19 +17,22 @@ use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use koinos_e2e::fixtures::CONVERGE_TIMEOUT;
 use koinos_e2e::install::{install_operator, kubectl_apply};
 use koinos_e2e::operator::Operator;
+use koinos_e2e::third_party_crd::ThirdPartyCrd;
 use koinos_e2e::{ControlPlane, KoinosClusters, TestNamespace, wait_until};
 use kube::api::{
-    ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
-    PostParams,
+    ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
 };
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 
-const CRD: &str = "volumesnapshots.snapshot.storage.k8s.io";
+const CRD: ThirdPartyCrd = ThirdPartyCrd {
+    name: "volumesnapshots.snapshot.storage.k8s.io",
+    group_version: "snapshot.storage.k8s.io/v1",
+    kind: "VolumeSnapshot",
+};
 const FIXTURE: &str = "e2e/fixtures/external-snapshotter-volumesnapshot-crd.yaml";
 const CLUSTER: &str = "restored";
 const SNAPSHOT: &str = "bs-snap";
@@ -41,36 +44,6 @@ fn snapshots(client: &Client, namespace: &str) -> Api<DynamicObject> {
         "volumesnapshots",
     );
     Api::namespaced_with(client.clone(), namespace, &resource)
-}
-
-/// Whether discovery serves VolumeSnapshot.
-async fn served(client: &Client) -> Result<bool> {
-    match client
-        .list_api_group_resources("snapshot.storage.k8s.io/v1")
-        .await
-    {
-        Ok(list) => Ok(list.resources.iter().any(|r| r.kind == "VolumeSnapshot")),
-        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn remove_crd(client: &Client) -> Result<()> {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    match crds.delete(CRD, &DeleteParams::default()).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(status)) if status.code == 404 => {}
-        Err(e) => return Err(e.into()),
-    }
-    wait_until(
-        "VolumeSnapshot to be gone",
-        Duration::from_secs(60),
-        || async {
-            let gone = crds.get_opt(CRD).await?.is_none() && !served(client).await?;
-            Ok(gone.then_some(()))
-        },
-    )
-    .await
 }
 
 fn manifest(snapshot: &str) -> Value {
@@ -110,7 +83,7 @@ fn source_ref(pvc: &PersistentVolumeClaim) -> Value {
 async fn a_store_restores_from_a_volume_snapshot_and_says_what_it_waits_for() -> Result<()> {
     let cp = ControlPlane::connect().await?;
     install_operator(&cp)?;
-    remove_crd(&cp.client).await?;
+    CRD.remove(&cp.client).await?;
     let ns = TestNamespace::create(&cp.client, "snapshot").await?;
     let operator = Operator::start_with_resync(&cp, &ns.name, Duration::from_secs(5)).await?;
     let kcs = KoinosClusters::new(&cp.client, &ns.name);
@@ -177,7 +150,7 @@ async fn a_store_restores_from_a_volume_snapshot_and_says_what_it_waits_for() ->
     wait_until(
         "VolumeSnapshot to be served",
         Duration::from_secs(60),
-        || async { Ok(served(&cp.client).await?.then_some(())) },
+        || async { Ok(CRD.served(&cp.client).await?.then_some(())) },
     )
     .await?;
     let message = stalled_with(&kcs, "MissingVolumeSnapshot").await?;
@@ -271,5 +244,5 @@ async fn a_store_restores_from_a_volume_snapshot_and_says_what_it_waits_for() ->
 
     operator.stop().await?;
     ns.delete().await?;
-    remove_crd(&cp.client).await
+    CRD.remove(&cp.client).await
 }
