@@ -47,6 +47,16 @@ fn rpc_queues(vc: &ValidatedCluster) -> Vec<(String, String)> {
     builtin.chain(extra).collect()
 }
 
+/// The value of label `name` of a collected series ("" when it has none).
+fn label_value(metric: &prometheus::proto::Metric, name: &str) -> String {
+    metric
+        .get_label()
+        .iter()
+        .find(|l| l.name() == name)
+        .map(|l| l.value().to_string())
+        .unwrap_or_default()
+}
+
 /// `(service, queue)` of the queue series of cluster `namespace/cluster` there are now (an
 /// extra service removed from the spec leaves some that no longer are its queues).
 fn queue_series(metrics: &Metrics, namespace: &str, cluster: &str) -> BTreeSet<(String, String)> {
@@ -55,14 +65,7 @@ fn queue_series(metrics: &Metrics, namespace: &str, cluster: &str) -> BTreeSet<(
     for gauge in [&metrics.queue_depth, &metrics.queue_consumers] {
         for family in gauge.collect() {
             for metric in family.get_metric() {
-                let label = |name: &str| {
-                    metric
-                        .get_label()
-                        .iter()
-                        .find(|l| l.name() == name)
-                        .map(|l| l.value().to_string())
-                        .unwrap_or_default()
-                };
+                let label = |name: &str| label_value(metric, name);
                 if label("namespace") == namespace && label("cluster") == cluster {
                     found.insert((label("service"), label("queue")));
                 }
@@ -121,14 +124,7 @@ pub fn retain(metrics: &Metrics, keep: impl Fn(&str, &str) -> bool) {
     {
         for family in gauge.collect() {
             for metric in family.get_metric() {
-                let label = |name: &str| {
-                    metric
-                        .get_label()
-                        .iter()
-                        .find(|l| l.name() == name)
-                        .map(|l| l.value().to_string())
-                        .unwrap_or_default()
-                };
+                let label = |name: &str| label_value(metric, name);
                 let (namespace, cluster) = (label("namespace"), label("cluster"));
                 if !keep(&namespace, &cluster) {
                     gone.insert((namespace, cluster));
