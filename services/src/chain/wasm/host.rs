@@ -66,11 +66,7 @@ impl<'c, 'p> ContractHost<'c, 'p> {
     }
 
     fn thunk(&mut self, id: u32, args: &[u8]) -> ChainResult<Vec<u8>> {
-        let thunk = SystemCallId::try_from(id as i32).map_err(|_| {
-            ChainError::new(code::UNKNOWN_THUNK, "thunk ${tid} does not exist")
-                .with_param("tid", id)
-        })?;
-        thunks::thunk(self.ctx, thunk, args)
+        thunks::thunk(self.ctx, thunk_id(id)?, args)
     }
 }
 
@@ -101,13 +97,17 @@ pub fn system_call(ctx: &mut ApplyContext<'_>, id: u32, args: &[u8]) -> ChainRes
         Some(Target::ThunkId(thunk)) => thunk,
         None => id,
     };
-    let thunk = SystemCallId::try_from(thunk_id as i32).map_err(|_| {
-        ChainError::new(code::UNKNOWN_THUNK, "thunk ${tid} does not exist")
-            .with_param("tid", thunk_id)
-    })?;
+    let thunk = self::thunk_id(thunk_id)?;
     let cost = ctx.params.compute_cost(thunk.as_str_name())?;
     ctx.use_compute(cost)?;
     thunks::thunk(ctx, thunk, args)
+}
+
+/// The thunk numbered `id`; "thunk ${tid} does not exist" (106) for a number none has.
+fn thunk_id(id: u32) -> ChainResult<SystemCallId> {
+    SystemCallId::try_from(id as i32).map_err(|_| {
+        ChainError::new(code::UNKNOWN_THUNK, "thunk ${tid} does not exist").with_param("tid", id)
+    })
 }
 
 /// `exit`'s arguments as the end of the contract.
