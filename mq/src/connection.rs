@@ -4,8 +4,10 @@
 
 use crate::MqError;
 use crate::backoff::Backoff;
+use crate::tls::{self, CaBundle};
 use crate::topology;
 use futures::StreamExt;
+use lapin::tcp::OwnedTLSConfig;
 use lapin::uri::AMQPUri;
 use lapin::{ConnectionProperties, Event};
 use std::sync::{Arc, Mutex};
@@ -16,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How long [`Connection::close`] waits for servers and subscribers to drain.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one connection attempt (TCP, TLS, AMQP handshake) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A handle to a supervised AMQP connection; cheap to clone, shared by every component.
 #[derive(Clone, Debug)]
@@ -61,7 +65,29 @@ impl Connection {
     ///
     /// A URL whose path is `/` or empty means the vhost `/`, as in the Go and C++ clients.
     pub fn connect_supervised(url: &str) -> Result<Connection, MqError> {
+        Self::connect_supervised_with(url, None)
+    }
+
+    /// [`Connection::connect_supervised`], with the CA bundle an `amqps://` broker's
+    /// certificate must chain to (`None`: the system roots). A CA with an `amqp://` URL is
+    /// refused: it would be ignored, and the caller meant TLS.
+    pub fn connect_supervised_with(
+        url: &str,
+        ca: Option<&CaBundle>,
+    ) -> Result<Connection, MqError> {
         let uri = parse_url(url)?;
+        if ca.is_some() && uri.scheme != lapin::uri::AMQPScheme::AMQPS {
+            return Err(MqError::InvalidUrl {
+                url: redact(url),
+                reason: "a CA is given but the URL is not amqps://".into(),
+            });
+        }
+        let tls = tls::tls_config(&uri, ca)?;
+        let target = Target {
+            uri,
+            tls,
+            shown: redact(url),
+        };
         let (link, _) = watch::channel(None);
         let (active, _) = watch::channel(0);
         let shared = Arc::new(Shared {
@@ -72,7 +98,7 @@ impl Connection {
             last_error: Mutex::new(None),
             supervisor: Mutex::new(None),
         });
-        let task = tokio::spawn(supervise(uri, shared.clone()));
+        let task = tokio::spawn(supervise(target, shared.clone()));
         *shared.supervisor.lock().expect("supervisor lock") = Some(task);
         Ok(Connection { shared })
     }
@@ -179,7 +205,7 @@ pub fn parse_url(url: &str) -> Result<AMQPUri, MqError> {
 }
 
 /// The URL without its password, for error messages and logs.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];
@@ -190,20 +216,35 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn supervise(uri: AMQPUri, shared: Arc<Shared>) {
+/// Where the supervisor connects: the URL, its TLS roots, and how to name it in messages.
+struct Target {
+    uri: AMQPUri,
+    tls: OwnedTLSConfig,
+    /// The URL without its password.
+    shown: String,
+}
+
+async fn supervise(target: Target, shared: Arc<Shared>) {
+    let uri = &target.uri;
     let mut backoff = Backoff::reconnect();
     let mut generation = 0;
     let mut failures = 0u32;
     while !shared.closed.is_cancelled() {
         let attempt = tokio::select! {
-            res = connect_once(&uri) => res,
+            res = connect_once(&target) => res,
             _ = shared.closed.cancelled() => break,
         };
         let conn = match attempt {
             Ok(conn) => Arc::new(conn),
             Err(err) => {
                 failures += 1;
-                *shared.last_error.lock().expect("last_error lock") = Some(err.to_string());
+                // Name the broker: a TLS failure (unknown CA, wrong host name, a plaintext
+                // listener) says nothing of which broker it was.
+                let err = match tls::explain(&err.to_string()) {
+                    Some(reading) => format!("{}: {err} ({reading})", target.shown),
+                    None => format!("{}: {err}", target.shown),
+                };
+                *shared.last_error.lock().expect("last_error lock") = Some(err.clone());
                 // The first failure is worth a warning; repeats while the broker is down are not.
                 if failures == 1 {
                     tracing::warn!(error = %err, host = %uri.authority.host, "broker unreachable, retrying");
@@ -237,10 +278,26 @@ async fn supervise(uri: AMQPUri, shared: Arc<Shared>) {
     shared.link.send_replace(None);
 }
 
-async fn connect_once(uri: &AMQPUri) -> Result<lapin::Connection, lapin::Error> {
+async fn connect_once(target: &Target) -> Result<lapin::Connection, lapin::Error> {
     let name = format!("koinos-services/{}", std::process::id());
     let properties = ConnectionProperties::default().with_connection_name(name.into());
-    let conn = lapin::Connection::connect_uri(uri.clone(), properties).await?;
+    let runtime = lapin::runtime::default_runtime()?;
+    let connect = lapin::Connection::connect_uri_with_config(
+        target.uri.clone(),
+        properties,
+        target.tls.clone(),
+        runtime,
+    );
+    // lapin bounds neither the TCP connect nor the handshakes: a listener that accepts and
+    // stays silent must fail the attempt, not hang the supervisor.
+    let conn = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| {
+            lapin::Error::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no AMQP handshake within {CONNECT_TIMEOUT:?}"),
+            ))
+        })??;
     let channel = conn.create_channel().await?;
     topology::declare_exchanges(&channel).await?;
     channel.close(200, "declared".into()).await?;

@@ -46,6 +46,7 @@ mod envelopes;
 mod inspect;
 pub mod metrics;
 mod server;
+mod tls;
 pub mod topology;
 pub mod typed;
 
@@ -53,7 +54,9 @@ pub use broadcast::{Broadcast, Broadcaster, Subscriber};
 pub use client::{CallOptions, RetryPolicy, RpcClient};
 pub use connection::{Connection, parse_url};
 pub use inspect::QueueStats;
+pub use lapin::uri::{AMQPScheme, AMQPUri};
 pub use server::{RawHandler, RpcServer, ServerOptions};
+pub use tls::CaBundle;
 
 use std::time::Duration;
 
@@ -66,6 +69,14 @@ pub enum MqError {
         /// The URL, password redacted.
         url: String,
         /// Why it does not parse.
+        reason: String,
+    },
+    /// The CA bundle for an `amqps://` broker is unusable.
+    #[error("CA bundle {origin}: {reason}")]
+    InvalidCa {
+        /// Where it came from: a file, a Secret key, the system roots.
+        origin: String,
+        /// What is wrong.
         reason: String,
     },
     /// No broker connection (yet) within the time allowed.
