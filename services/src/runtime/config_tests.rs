@@ -153,3 +153,62 @@ fn help_is_informational_not_an_error() {
     let err = load_with::<StoreArgs>(&dir, &["--jobs", "x"]).unwrap_err();
     assert!(!err.is_informational());
 }
+
+/// A self-signed CA certificate (any PEM certificate will do for loading).
+const CA_PEM: &str = "-----BEGIN CERTIFICATE-----
+MIIBlzCCAT2gAwIBAgIUFkBZSpxoZAK45WVAIZcBFmA4B+cwCgYIKoZIzj0EAwIw
+GTEXMBUGA1UEAwwOa29pbm9zLXRlc3QtY2EwHhcNMjYxMjA2MDQzNzA2WhcNMzYx
+MjAzMDQzNzA2WjAZMRcwFQYDVQQDDA5rb2lub3MtdGVzdC1jYTBZMBMGByqGSM49
+AgEGCCqGSM49AwEHA0IABE44/yd7alQecmS8PdRCazG1wF2/8VRM2GABWRAK4MZN
+tKlJ6dxlTr2JJuQ/9U/NZrYwAuleWbb8+BLCRAtbd2WjYzBhMB0GA1UdDgQWBBRB
+KCm9tSTPz0l60DIP1a843oQPbTAfBgNVHSMEGDAWgBRBKCm9tSTPz0l60DIP1a84
+3oQPbTAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIBBjAKBggqhkjOPQQD
+AgNIADBFAiAg2fzXcNCD6wc8McRam3VjtxxUXba/LpOvV7nOdXyliwIhAOIWTeH0
+guKsk2hgOVuiylVZOU6d9JYy+uel5hEhnI6p
+-----END CERTIFICATE-----
+";
+
+#[test]
+fn amqp_ca_file_is_read_from_global_and_needs_an_amqps_url() {
+    let dir = basedir(None);
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, CA_PEM).unwrap();
+    std::fs::write(
+        dir.join("config.yml"),
+        format!(
+            "global:\n  amqp: amqps://u:p@broker:5671/\n  amqp-ca-file: {}\n",
+            ca.display()
+        ),
+    )
+    .unwrap();
+    let s = load_with::<NoArgs>(&dir, &[]).unwrap();
+    assert!(s.amqp_ca.is_some());
+    assert!(load_with::<NoArgs>(&dir, &["--amqp", "amqps://u:p@b/"]).is_ok());
+
+    let e = load_with::<NoArgs>(&dir, &["--amqp", "amqp://u:p@b/"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`amqp-ca-file`") && e.contains("not amqps://"),
+        "{e}"
+    );
+
+    let missing = dir.join("missing.pem").display().to_string();
+    let e = load_with::<NoArgs>(&dir, &["--amqp-ca-file", &missing])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`amqp-ca-file`") && e.contains("missing.pem"),
+        "{e}"
+    );
+
+    std::fs::write(&ca, "not a certificate").unwrap();
+    let e = load_with::<NoArgs>(&dir, &[]).unwrap_err().to_string();
+    assert!(e.contains("no PEM certificate"), "{e}");
+}
+
+#[test]
+fn no_amqp_ca_file_means_system_roots() {
+    let dir = basedir(Some("global:\n  amqp: amqps://u:p@broker/\n"));
+    assert!(load_with::<NoArgs>(&dir, &[]).unwrap().amqp_ca.is_none());
+}

@@ -169,7 +169,7 @@ where
     F: FnOnce(Service<A>) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    let conn = Connection::connect_supervised(&settings.amqp)?;
+    let conn = Connection::connect_supervised_with(&settings.amqp, settings.amqp_ca.as_ref())?;
     let readiness = Readiness::new(&conn);
     let admin = admin::spawn(settings.metrics_address, readiness.clone())
         .await
