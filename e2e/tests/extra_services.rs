@@ -186,7 +186,8 @@ async fn an_extra_service_is_a_member_of_the_cluster() -> Result<()> {
         .and_then(|v| v.secret_key_ref.as_ref())
         .context("KOINOS_AMQP_URL from a Secret")?;
     ensure!(
-        url.name == format!("{MANAGED}-amqp") && url.key == "url",
+        // Its own broker user's Secret, never the administrator's `<cluster>-amqp`.
+        url.name == format!("{MANAGED}-indexer-amqp") && url.key == "url",
         "the broker URL comes from {}/{}",
         url.name,
         url.key

@@ -200,7 +200,9 @@ async fn keda_provider_writes_scaled_objects_or_stalls_without_keda() -> Result<
     expect("/triggers/0/authenticationRef/name", json!(auth_name))?;
     let target = &auth.data["spec"]["secretTargetRef"][0];
     ensure!(
-        *target == json!({"parameter": "host", "name": format!("{CLUSTER}-amqp"), "key": "url"}),
+        // KEDA reads queue depths as the operator does, with its reader user.
+        *target
+            == json!({"parameter": "host", "name": format!("{CLUSTER}-amqp-reader"), "key": "url"}),
         "TriggerAuthentication target {target}"
     );
     wait_until("Stalled to clear", CONVERGE_TIMEOUT, || async {

@@ -101,7 +101,26 @@ pub fn generated() -> crate::controller::build::Generated {
             .unwrap(),
         ),
         p2p_seed: Some("p2p-seed-for-tests".into()),
+        broker_users: broker_users_for_tests(),
     }
+}
+
+/// A fixed user per Koinos service, per extra service name the tests use, and the reader.
+fn broker_users_for_tests()
+-> std::collections::BTreeMap<String, crate::controller::build::broker_users::UserCredentials> {
+    use crate::model::ServiceKind;
+    let keys = ServiceKind::ALL
+        .iter()
+        .map(|kind| kind.profile().component)
+        .chain(["indexer", "notifier", crate::model::broker_users::READER]);
+    keys.map(|key| {
+        let credentials = crate::controller::build::broker_users::UserCredentials {
+            username: format!("{key}-test0001"),
+            password: format!("{key}-password-for-tests"),
+        };
+        (key.to_string(), credentials)
+    })
+    .collect()
 }
 
 /// A cluster on an external broker, with the producer enabled by a user key.

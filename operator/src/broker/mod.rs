@@ -15,9 +15,11 @@
 //! requests routed to it are dropped by the broker, so nothing is waiting (an HPA then sits at
 //! its floor instead of reporting a failed metric).
 
+pub mod management;
 pub mod reader;
 pub mod session;
 pub mod target;
+pub mod users;
 #[cfg(test)]
 pub(crate) mod test_vhost;
 

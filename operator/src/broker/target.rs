@@ -134,9 +134,10 @@ mod tests {
     fn managed_broker_url_comes_from_the_generated_secret() {
         let vc = cluster(serde_json::json!({"managed": {}}), serde_json::json!({}));
         let reference = amqp_url_secret(&vc);
+        // The operator's own reader user, never the administrator's `demo-amqp`.
         assert_eq!(
             (reference.name.as_str(), reference.key.as_str()),
-            ("demo-amqp", "url")
+            ("demo-amqp-reader", "url")
         );
         let url = "amqp://koinos:s3cret@demo-rabbitmq.ns.svc:5672/";
         let target = target(&vc, Some(&secret("url", url))).unwrap();
@@ -203,15 +204,15 @@ mod tests {
         };
         assert_eq!(
             message(target(&vc, None)),
-            "Secret ns/demo-amqp (the broker URL) does not exist"
+            "Secret ns/demo-amqp-reader (the broker URL) does not exist"
         );
         assert_eq!(
             message(target(&vc, Some(&secret("username", "x")))),
-            "Secret ns/demo-amqp has no key url (the broker URL)"
+            "Secret ns/demo-amqp-reader has no key url (the broker URL)"
         );
         assert_eq!(
             message(target(&vc, Some(&secret("url", "http://nope:1/")))),
-            "Secret ns/demo-amqp key url is not an AMQP URL"
+            "Secret ns/demo-amqp-reader key url is not an AMQP URL"
         );
     }
 }

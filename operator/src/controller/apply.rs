@@ -21,11 +21,13 @@ use super::build::meta::{
     LABEL_GENERATED, cluster_selector, cluster_selector_labels, content_hash,
 };
 use super::build::monitoring::{MONITORING_API_VERSION, PodMonitor};
+use super::build::broker_users::UserCredentials;
 use super::build::rabbitmq::AmqpCredentials;
 use super::build::{Child, Desired, Generated, Order, Visitor};
 use super::error::{Error, is_rejected};
 use super::stores::ChildStores;
 use crate::crd::FIELD_MANAGER;
+use crate::model::broker_users::broker_users;
 use crate::model::naming::{
     AMQP_PASSWORD_KEY, AMQP_USERNAME_KEY, ERLANG_COOKIE_KEY, P2P_SEED_KEY, PRODUCER_KEY_SECRET_KEY,
     amqp_secret_name, p2p_identity_secret_name, producer_key_secret_name,
@@ -49,6 +51,8 @@ pub struct Applied {
     pub grown: Vec<String>,
     /// What became of the PodMonitor (`None`: the walk did not reach it).
     pub monitoring: Option<MonitoringOutcome>,
+    /// What became of the managed broker's users (`None`: an external broker).
+    pub broker_users: Option<crate::broker::users::UsersOutcome>,
 }
 
 /// The PodMonitor of `spec.monitoring.podMonitor` after a pass. Monitoring never fails a pass:
@@ -212,6 +216,23 @@ pub async fn ensure_generated(
                 erlang_cookie: random_alphanumeric(48),
             },
         });
+    }
+    // One user per workload of a managed broker. A missing Secret means a new user (a new name
+    // too, so the old one can be removed only once nothing uses it): deleting it rotates.
+    for user in broker_users(vc) {
+        let credentials = match read_secret(user.secret.clone()).await? {
+            Some(secret) => UserCredentials {
+                username: secret_text(&secret, AMQP_USERNAME_KEY)
+                    .ok_or_else(|| corrupt(&user.secret, "no username"))?,
+                password: secret_text(&secret, AMQP_PASSWORD_KEY)
+                    .ok_or_else(|| corrupt(&user.secret, "no password"))?,
+            },
+            None => UserCredentials {
+                username: format!("{}-{}", user.key, random_alphanumeric(8).to_lowercase()),
+                password: random_alphanumeric(32),
+            },
+        };
+        generated.broker_users.insert(user.key, credentials);
     }
     if vc.network == Network::Devnet {
         let name = producer_key_secret_name(&vc.name);

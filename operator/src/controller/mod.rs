@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod status;
 pub mod stores;
+pub mod users;
 mod wiring;
 
 pub use self::wiring::{
@@ -78,6 +79,7 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
         let (applied, broker) = tokio::join!(apply_children(&ctx, &vc), ctx.read_broker(&vc));
         let mut observed = status::observe(&ctx.client, Some(&ctx.stores), &vc).await?;
         observed.monitoring = applied.as_ref().ok().and_then(|a| a.monitoring.clone());
+        observed.broker_users = applied.as_ref().ok().and_then(|a| a.broker_users.clone());
         (Some(applied), merge_broker(observed, broker))
     };
     let now = Time(k8s_openapi::jiff::Timestamp::now());
@@ -99,15 +101,19 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
     Ok(Action::requeue(ctx.requeue_after(stopped)))
 }
 
-/// Generated material (read back, or made once) -> build (pure) -> apply -> orphan cleanup.
+/// Generated material (read back, or made once) -> the broker's users -> build (pure) ->
+/// apply -> orphan cleanup.
 async fn apply_children(ctx: &Context, vc: &ValidatedCluster) -> Result<Applied, Error> {
     let generated = apply::ensure_generated(&ctx.client, Some(&ctx.stores), vc).await?;
+    // Before the apply: a workload rolled onto a new user finds it in the broker.
+    let broker_users = users::provision_users(&ctx.stores, vc, &generated).await;
     let desired = build::build(vc, &generated);
     let mut applier = Applier::new(&ctx.client, &vc.namespace, &ctx.cache)
         .with_stores(&ctx.stores)
         .with_discovery(&ctx.discovery);
     applier.apply_all(&desired).await?;
     applier.delete_orphans(vc, &desired).await?;
+    applier.applied.broker_users = broker_users;
     Ok(applier.applied)
 }
 

@@ -89,6 +89,9 @@ pub struct Observed {
     /// What became of the PodMonitor this pass (`None`: not applied this pass, e.g. paused or
     /// failed before it; the last `Monitoring` condition stands).
     pub monitoring: Option<MonitoringOutcome>,
+    /// What became of the managed broker's users this pass (`BrokerReady` names the users
+    /// that could not be provisioned).
+    pub broker_users: Option<crate::broker::users::UsersOutcome>,
 }
 
 /// The new status. `observed` is `None` when the spec is invalid (the old per-service status

@@ -55,7 +55,8 @@ async fn first_reconcile_applies_every_child_in_order_with_one_field_manager() {
     }
     let order: Vec<String> = patches.iter().map(|w| resource_of(w)).collect();
     let mut expected_order = vec!["configmaps"; 3];
-    expected_order.extend(["secrets"; 2]);
+    // The administrator's, the producer key, a user per service and the operator's reader.
+    expected_order.extend(["secrets"; 2 + 9 + 1]);
     expected_order.extend(["services"; 11]);
     expected_order.push("networkpolicies");
     expected_order.extend(["statefulsets"; 7]);

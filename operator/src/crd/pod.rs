@@ -42,7 +42,8 @@ pub struct PodOverrides {
     /// Extra environment variables for the main container (each service's, RabbitMQ's; the
     /// cluster-wide ones also each extra service's); the names the operator sets
     /// (KOINOS_AMQP_URL, KOINOS_P2P_SEED, KOINOS_RPC_QUEUE, POD_NAME, RABBITMQ_USE_LONGNAME,
-    /// RABBITMQ_NODENAME, RABBITMQ_CONFIG_FILES, RABBITMQ_LOGS) are refused (Stalled).
+    /// RABBITMQ_NODENAME, RABBITMQ_CONFIG_FILES, RABBITMQ_LOGS, RABBITMQ_ENABLED_PLUGINS_FILE)
+    /// are refused (Stalled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<EnvVar>>,
 }

@@ -14,26 +14,35 @@ pub fn config_map_name(vc: &ValidatedCluster) -> String {
     child_name(vc, "config")
 }
 
-/// The generated AMQP credentials Secret of a managed broker.
+/// The generated Secret of a managed broker's administrator (and its Erlang cookie): only the
+/// broker and the operator's user provisioning read it, never a workload.
 pub fn amqp_secret_name(vc: &ValidatedCluster) -> String {
     child_name(vc, "amqp")
 }
-/// Keys of the `<cluster>-amqp` Secret.
+/// Keys of the `<cluster>-amqp` Secret and of each user's Secret (`username`, `password`,
+/// `url`; see [`super::broker_users`]).
 pub const AMQP_URL_KEY: &str = "url";
 pub const AMQP_USERNAME_KEY: &str = "username";
 pub const AMQP_PASSWORD_KEY: &str = "password";
 pub const ERLANG_COOKIE_KEY: &str = "erlang-cookie";
 
-/// The Secret and key holding the cluster's AMQP URL: the generated `<cluster>-amqp` of a
-/// managed broker or the user's of an external one (the workloads, KEDA and the broker reader
-/// all read this one).
+/// The Secret and key holding the AMQP URL the operator reads the broker with (and KEDA, when
+/// it scales): the managed broker's reader user `<cluster>-amqp-reader`, or the user's Secret
+/// of an external broker.
 pub fn amqp_url_secret(vc: &ValidatedCluster) -> SecretKeyRef {
+    amqp_url_secret_of(vc, super::broker_users::READER)
+}
+
+/// The Secret and key holding the AMQP URL of the workload `user` (a service's component, an
+/// extra service's name): its own user's `<cluster>-<user>-amqp` on a managed broker, the one
+/// URL of an external broker (whose users are its owner's business).
+pub fn amqp_url_secret_of(vc: &ValidatedCluster, user: &str) -> SecretKeyRef {
     match &vc.amqp {
         Amqp::Managed(_) => SecretKeyRef {
-            name: amqp_secret_name(vc),
+            name: super::broker_users::user_secret_name(vc, user),
             key: AMQP_URL_KEY.into(),
         },
-        Amqp::External { url_secret } => url_secret.clone(),
+        Amqp::External { url_secret, .. } => url_secret.clone(),
     }
 }
 
@@ -159,7 +168,7 @@ pub const SELECTOR_LABEL_KEYS: [&str; 3] = [
 pub const CONFIG_HASH_ANNOTATION: &str = "koinos.io/config-hash";
 /// Environment variables the operator sets on the services', the extra services' and
 /// RabbitMQ's containers (`podOverrides.env` cannot set them).
-pub const OPERATOR_ENV: [&str; 8] = [
+pub const OPERATOR_ENV: [&str; 9] = [
     "KOINOS_AMQP_URL",
     "KOINOS_P2P_SEED",
     RPC_QUEUE_ENV,
@@ -168,6 +177,7 @@ pub const OPERATOR_ENV: [&str; 8] = [
     "RABBITMQ_NODENAME",
     "RABBITMQ_CONFIG_FILES",
     "RABBITMQ_LOGS",
+    "RABBITMQ_ENABLED_PLUGINS_FILE",
 ];
 
 /// Names an extra service cannot take: `<cluster>-<name>` would be one of the operator's own

@@ -34,8 +34,8 @@ pub fn extra_replicas(vc: &ValidatedCluster, extra: &ValidatedExtraService) -> O
     }
 }
 
-/// The pod template: the user's image, command and args; `POD_NAME`, `KOINOS_AMQP_URL` (the
-/// Secret every Koinos service reads) and `KOINOS_RPC_QUEUE`, then `spec.podOverrides.env`
+/// The pod template: the user's image, command and args; `POD_NAME`, `KOINOS_AMQP_URL` (its
+/// own broker user's Secret on a managed broker) and `KOINOS_RPC_QUEUE`, then `spec.podOverrides.env`
 /// and the service's own env (which wins by name); the services' security defaults (non-root, read-only root
 /// filesystem with a writable `/tmp`).
 pub fn build_extra_pod_template(
@@ -44,7 +44,7 @@ pub fn build_extra_pod_template(
 ) -> PodTemplateSpec {
     let mut env = vec![
         pod_name_env(),
-        amqp_url_env(vc),
+        amqp_url_env(vc, &extra.name),
         EnvVar {
             name: RPC_QUEUE_ENV.into(),
             value: Some(extra.queue.clone()),

@@ -73,7 +73,7 @@ fn deployment_runs_the_users_image_with_the_broker_url_and_queue() {
         .unwrap();
     assert_eq!(
         (url.name.as_str(), url.key.as_str()),
-        ("devnet-amqp", "url")
+        ("devnet-indexer-amqp", "url")
     );
     let queue = &container.env.as_ref().unwrap()[2];
     assert_eq!(queue.value.as_deref(), Some("koinos.rpc.indexer"));

@@ -344,7 +344,7 @@ mod tests {
                 target.name.as_str(),
                 target.key.as_str()
             ),
-            ("host", "mainnet-amqp", "url")
+            ("host", "mainnet-amqp-reader", "url")
         );
     }
 

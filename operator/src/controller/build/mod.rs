@@ -1,6 +1,7 @@
 //! Pure builders: `ValidatedCluster` (+ generated material) -> every desired child object.
 //! No client, clock or randomness here: anything generated comes in through [`Generated`].
 
+pub mod broker_users;
 pub mod config;
 pub mod devnet;
 pub mod extra;
@@ -34,6 +35,7 @@ use serde::de::DeserializeOwned;
 use self::keda::{ScaledObject, TriggerAuthentication};
 use self::meta::{LABEL_GENERATED, object_meta};
 use self::monitoring::PodMonitor;
+use self::broker_users::UserCredentials;
 use self::rabbitmq::AmqpCredentials;
 use self::workload::Workload;
 use crate::model::naming::{
@@ -47,7 +49,10 @@ use crate::model::{Amqp, Network, ValidatedCluster};
 /// unknown, e.g. `render` without a cluster: the objects derived from it are then left out.
 #[derive(Clone, Debug, Default)]
 pub struct Generated {
+    /// The managed broker's administrator (and Erlang cookie).
     pub amqp: Option<AmqpCredentials>,
+    /// The managed broker's users, by [`crate::model::broker_users::BrokerUser::key`].
+    pub broker_users: BTreeMap<String, UserCredentials>,
     pub producer_key: Option<PrivateKey>,
     pub p2p_seed: Option<String>,
 }
@@ -292,15 +297,43 @@ pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
             desired.pdbs.push(pdb::build_pdb(vc, rabbitmq::COMPONENT));
         }
     }
+    for user in crate::model::broker_users::broker_users(vc) {
+        match generated.broker_users.get(&user.key) {
+            Some(credentials) => {
+                desired
+                    .secrets
+                    .push(broker_users::build_user_secret(vc, &user, credentials))
+            }
+            None => desired
+                .pending_generated
+                .push(format!("Secret/{}", user.secret)),
+        }
+    }
+    // The user a workload connects as (managed broker only): a new one rolls its pods.
+    let username = |key: &str| match vc.amqp {
+        Amqp::Managed(_) => generated.broker_users.get(key).map(|c| c.username.as_str()),
+        Amqp::External { .. } => None,
+    };
 
     for svc in &vc.services {
         desired
             .services
             .push(service::build_service_service(vc, svc));
         desired.ingresses.extend(ingress::build_ingress(vc, svc));
+        let user = username(svc.profile.component);
         match workload::build_service_workload(vc, svc) {
-            Workload::StatefulSet(sts) => desired.stateful_sets.push(*sts),
-            Workload::Deployment(deployment) => desired.deployments.push(*deployment),
+            Workload::StatefulSet(mut sts) => {
+                if let Some(user) = user {
+                    broker_users::annotate_stateful_set(&mut sts, user);
+                }
+                desired.stateful_sets.push(*sts)
+            }
+            Workload::Deployment(mut deployment) => {
+                if let Some(user) = user {
+                    broker_users::annotate_deployment(&mut deployment, user);
+                }
+                desired.deployments.push(*deployment)
+            }
         }
         desired.hpas.extend(hpa::build_service_hpa(vc, svc));
         if svc.is_multi_replica() {
@@ -308,9 +341,11 @@ pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
         }
     }
     for extra in &vc.extra_services {
-        desired
-            .deployments
-            .push(extra::build_extra_deployment(vc, extra));
+        let mut deployment = extra::build_extra_deployment(vc, extra);
+        if let Some(user) = username(&extra.name) {
+            broker_users::annotate_deployment(&mut deployment, user);
+        }
+        desired.deployments.push(deployment);
         desired.hpas.extend(extra::build_extra_hpa(vc, extra));
         if extra.is_multi_replica() {
             desired.pdbs.push(pdb::build_pdb(vc, &extra.name));

@@ -1,5 +1,7 @@
-//! The managed broker: credentials Secret `<cluster>-amqp`, config, headless and client
-//! Services, the StatefulSet, and the NetworkPolicy admitting AMQP only from the cluster's pods.
+//! The managed broker: the administrator's Secret `<cluster>-amqp`, config, headless and client
+//! Services, the StatefulSet, and the NetworkPolicy admitting AMQP only from the cluster's pods
+//! and the management API only from the operator (which keeps the workloads' users through it,
+//! [`super::broker_users`]).
 
 use std::collections::BTreeMap;
 
@@ -37,6 +39,14 @@ pub const COMPONENT: &str = "rabbitmq";
 pub const MAX_MESSAGE_SIZE: u64 = 536_870_912;
 const CREDENTIALS_CONF_KEY: &str = "20-credentials.conf";
 const RABBITMQ_CONF_KEY: &str = "10-koinos.conf";
+/// The plugins file (`RABBITMQ_ENABLED_PLUGINS_FILE`): Prometheus, and the management API the
+/// operator provisions users through. Mounted apart from `conf.d`, which holds only config.
+const ENABLED_PLUGINS_KEY: &str = "enabled_plugins";
+const ENABLED_PLUGINS: &str = "[rabbitmq_prometheus,rabbitmq_management].\n";
+const PLUGINS_DIR: &str = "/etc/rabbitmq/plugins";
+/// The management API's port and the name of its container and Service port.
+pub const MANAGEMENT_PORT: i32 = crate::broker::management::MANAGEMENT_PORT as i32;
+pub const MANAGEMENT_PORT_NAME: &str = "management";
 /// RabbitMQ's Prometheus endpoint (`rabbitmq_prometheus`, enabled in the official image and in
 /// ours; `prometheus.tcp.port` in the config) and the name of its container port.
 pub const PROMETHEUS_PORT: i32 = 15692;
@@ -146,10 +156,13 @@ pub fn render_rabbitmq_conf(vc: &ValidatedCluster, broker: &ManagedBroker) -> St
 pub fn build_rabbitmq_config_map(vc: &ValidatedCluster, broker: &ManagedBroker) -> ConfigMap {
     ConfigMap {
         metadata: object_meta(vc, child_name(vc, "rabbitmq-config"), COMPONENT),
-        data: Some(BTreeMap::from([(
-            RABBITMQ_CONF_KEY.to_string(),
-            render_rabbitmq_conf(vc, broker),
-        )])),
+        data: Some(BTreeMap::from([
+            (
+                RABBITMQ_CONF_KEY.to_string(),
+                render_rabbitmq_conf(vc, broker),
+            ),
+            (ENABLED_PLUGINS_KEY.to_string(), ENABLED_PLUGINS.to_string()),
+        ])),
         ..Default::default()
     }
 }
@@ -173,6 +186,7 @@ pub fn build_rabbitmq_client_service(vc: &ValidatedCluster) -> Service {
             ports: Some(vec![
                 port(AMQP_PORT.name, AMQP_PORT.port),
                 port(PROMETHEUS_PORT_NAME, PROMETHEUS_PORT),
+                port(MANAGEMENT_PORT_NAME, MANAGEMENT_PORT),
             ]),
             ..Default::default()
         }),
@@ -257,6 +271,20 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
         }),
         ..Default::default()
     };
+    let plugins_volume = Volume {
+        name: "plugins".into(),
+        config_map: Some(k8s_openapi::api::core::v1::ConfigMapVolumeSource {
+            name: child_name(vc, "rabbitmq-config"),
+            items: Some(vec![KeyToPath {
+                key: ENABLED_PLUGINS_KEY.into(),
+                path: ENABLED_PLUGINS_KEY.into(),
+                mode: None,
+            }]),
+            default_mode: Some(0o444),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
     let cookie_volume = Volume {
         name: "erlang-cookie".into(),
         secret: Some(SecretVolumeSource {
@@ -322,6 +350,10 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
                     ),
                 ),
                 env("RABBITMQ_CONFIG_FILES", "/etc/rabbitmq/conf.d".into()),
+                env(
+                    "RABBITMQ_ENABLED_PLUGINS_FILE",
+                    format!("{PLUGINS_DIR}/{ENABLED_PLUGINS_KEY}"),
+                ),
                 env("RABBITMQ_LOGS", "-".into()),
             ]
             .into_iter()
@@ -341,6 +373,11 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
                 ..Default::default()
             },
             ContainerPort {
+                name: Some(MANAGEMENT_PORT_NAME.into()),
+                container_port: MANAGEMENT_PORT,
+                ..Default::default()
+            },
+            ContainerPort {
                 name: Some("epmd".into()),
                 container_port: EPMD_PORT,
                 ..Default::default()
@@ -354,6 +391,7 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
         volume_mounts: Some(vec![
             mount(DATA_VOLUME, "/var/lib/rabbitmq", false),
             mount("conf", "/etc/rabbitmq/conf.d", true),
+            mount("plugins", PLUGINS_DIR, true),
             mount("tmp", "/tmp", false),
         ]),
         resources: Some(broker.resources.clone()),
@@ -373,7 +411,7 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
     let mut spec = PodSpec {
         init_containers: Some(vec![init]),
         containers: vec![container],
-        volumes: Some(vec![conf_volume, cookie_volume, tmp]),
+        volumes: Some(vec![conf_volume, plugins_volume, cookie_volume, tmp]),
         security_context: Some(pod_security_context(RABBITMQ_UID)),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
@@ -412,8 +450,8 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
     }
 }
 
-/// AMQP only from this cluster's pods and the operator; clustering only between broker
-/// nodes; Prometheus metrics from anywhere.
+/// AMQP only from this cluster's pods and the operator; the management API (users) only from
+/// the operator; clustering only between broker nodes; Prometheus metrics from anywhere.
 pub fn build_rabbitmq_network_policy(vc: &ValidatedCluster) -> NetworkPolicy {
     let tcp = |number: i32| NetworkPolicyPort {
         port: Some(IntOrString::Int(number)),
@@ -448,8 +486,12 @@ pub fn build_rabbitmq_network_policy(vc: &ValidatedCluster) -> NetworkPolicy {
             policy_types: Some(vec!["Ingress".into()]),
             ingress: Some(vec![
                 NetworkPolicyIngressRule {
-                    from: Some(vec![cluster_pods, operator_pods]),
+                    from: Some(vec![cluster_pods, operator_pods.clone()]),
                     ports: Some(vec![tcp(AMQP_PORT.port)]),
+                },
+                NetworkPolicyIngressRule {
+                    from: Some(vec![operator_pods]),
+                    ports: Some(vec![tcp(MANAGEMENT_PORT)]),
                 },
                 NetworkPolicyIngressRule {
                     from: Some(vec![NetworkPolicyPeer {

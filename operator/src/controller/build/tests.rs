@@ -187,8 +187,8 @@ fn keda_provider_replaces_the_hpa_with_a_scaled_object() {
     let amqp_secret = d
         .secrets
         .iter()
-        .find(|s| s.metadata.name.as_deref() == Some("mainnet-amqp"))
-        .expect("managed broker Secret");
+        .find(|s| s.metadata.name.as_deref() == Some("mainnet-amqp-reader"))
+        .expect("the operator's reader Secret (KEDA reads queue depths as the operator does)");
     let target = &auth.spec.secret_target_ref[0];
     assert_eq!(Some(&target.name), amqp_secret.metadata.name.as_ref());
     assert!(
@@ -387,7 +387,17 @@ fn render_without_generated_material_lists_what_is_pending() {
         [
             "ConfigMap/devnet-genesis",
             "Secret/devnet-producer-key",
-            "Secret/devnet-amqp"
+            "Secret/devnet-amqp",
+            "Secret/devnet-chain-amqp",
+            "Secret/devnet-block-store-amqp",
+            "Secret/devnet-mempool-amqp",
+            "Secret/devnet-transaction-store-amqp",
+            "Secret/devnet-contract-meta-store-amqp",
+            "Secret/devnet-account-history-amqp",
+            "Secret/devnet-block-producer-amqp",
+            "Secret/devnet-jsonrpc-amqp",
+            "Secret/devnet-grpc-amqp",
+            "Secret/devnet-amqp-reader"
         ]
     );
 }

@@ -24,7 +24,7 @@ use super::pvc::{DATA_VOLUME, build_volume_claim_template, retention_policy};
 use super::security::{SERVICES_UID, container_security_context, pod_security_context};
 use crate::crd::network::SecretKeyRef;
 use crate::model::naming::{
-    P2P_SEED_KEY, amqp_url_secret, child_name, config_map_name, genesis_source,
+    P2P_SEED_KEY, amqp_url_secret_of, child_name, config_map_name, genesis_source,
     p2p_identity_secret_name,
 };
 use crate::model::profile::{BASEDIR, METRICS_PORT, ServiceClass, ServiceInput};
@@ -64,9 +64,10 @@ pub fn workload_replicas(vc: &ValidatedCluster, svc: &ValidatedService) -> Optio
     }
 }
 
-/// The env var carrying the broker URL, from the generated or the user's Secret.
-pub fn amqp_url_env(vc: &ValidatedCluster) -> EnvVar {
-    let SecretKeyRef { name, key } = amqp_url_secret(vc);
+/// The env var carrying the broker URL of the workload `user` (a component, an extra
+/// service's name): its own user's generated Secret, or the user's Secret of an external broker.
+pub fn amqp_url_env(vc: &ValidatedCluster, user: &str) -> EnvVar {
+    let SecretKeyRef { name, key } = amqp_url_secret_of(vc, user);
     secret_env(AMQP_URL_ENV, name, key)
 }
 
@@ -172,7 +173,7 @@ pub fn build_service_pod_template(
     svc: &ValidatedService,
 ) -> PodTemplateSpec {
     let profile = svc.profile;
-    let mut env = vec![pod_name_env(), amqp_url_env(vc)];
+    let mut env = vec![pod_name_env(), amqp_url_env(vc, profile.component)];
     let mut args = profile.args();
     let mut volumes = vec![
         empty_dir("basedir"),

@@ -24,6 +24,8 @@ pub struct Facts<'a> {
     pub all_up: bool,
     /// `None` for an external broker (not probed).
     pub broker_ready: Option<bool>,
+    /// The reason and message when some of the managed broker's users could not be made.
+    pub users_failure: Option<(&'static str, String)>,
     /// The first missing object of the user's that pods need (genesis, keys, broker URL).
     pub missing: Option<&'a MissingInput>,
     /// The `Synced` condition's status: `None` when unknown.
@@ -51,6 +53,9 @@ impl<'a> Facts<'a> {
                 .all(|s| s.ready_replicas >= s.desired_replicas),
             all_up: !services.is_empty() && services.iter().all(|s| s.ready_replicas > 0),
             broker_ready: observed.and_then(|o| o.broker_ready),
+            users_failure: observed
+                .and_then(|o| o.broker_users.as_ref())
+                .and_then(|u| u.failure()),
             missing: observed.and_then(|o| o.missing.first()),
             synced: synced.and_then(|c| match c.status.as_str() {
                 "True" => Some(true),
@@ -193,6 +198,11 @@ pub fn reconciliation_paused(f: &Facts) -> Condition {
 
 pub fn broker_ready(f: &Facts) -> Condition {
     match f.broker_ready {
+        // The node runs, but some workloads' users are missing: they cannot connect.
+        Some(true) if f.users_failure.is_some() => {
+            let (reason, message) = f.users_failure.clone().unwrap_or_default();
+            condition(BROKER_READY, false, reason, message)
+        }
         Some(true) => condition(
             BROKER_READY,
             true,

@@ -22,11 +22,36 @@ fn observed(ready: &[(&str, i32, i32)], broker: Option<bool>) -> Observed {
         missing: Vec::new(),
         p2p: None,
         monitoring: None,
+        broker_users: None,
     }
 }
 
 fn cond<'a>(s: &'a KoinosClusterStatus, type_: &str) -> &'a Condition {
     find(s, type_).unwrap_or_else(|| panic!("{type_} missing"))
+}
+
+#[test]
+fn broker_users_that_could_not_be_made_are_named_by_broker_ready() {
+    let mut obs = observed(&[("chain", 1, 1)], Some(true));
+    obs.broker_users = Some(crate::broker::users::UsersOutcome::Failed {
+        users: vec!["chain".into(), "indexer".into()],
+        unreachable: false,
+        detail: "PUT /api/users/chain-x: HTTP 400".into(),
+    });
+    let s = compute_status(None, Some(3), &Outcome::Applied, Some(&obs), false, at(100));
+    let broker = cond(&s, BROKER_READY);
+    assert_eq!(broker.status, "False");
+    assert_eq!(broker.reason, "BrokerUsersNotProvisioned");
+    assert_eq!(
+        broker.message,
+        "the broker users of chain, indexer could not be provisioned: its management API refused"
+    );
+    obs.broker_users = Some(crate::broker::users::UsersOutcome::Provisioned {
+        retired: vec![],
+        retiring: vec!["chain-old00000".into()],
+    });
+    let s = compute_status(None, Some(3), &Outcome::Applied, Some(&obs), false, at(100));
+    assert_eq!(cond(&s, BROKER_READY).status, "True");
 }
 
 #[test]
