@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds real Koinos smart contracts with the official AssemblyScript toolchain from npm (pinned
 # by package-lock.json) for our WebAssembly VM:
-#   koin.wasm     KCS-4 token of @koinosbox/contracts named Koin/KOIN (the devnet's KOIN)
+#   koin.wasm     KCS-4 token of @koinosbox/contracts named Koin/KOIN (the devnet's KOIN; must equal
+#                 the copy shipped in protocol/contracts/, which every run checks)
 #   token.wasm    the same token as the package ships it ("My Token"/TKN)
 #   nft.wasm      the NFT (KCS-5-style collection) of @koinosbox/contracts
 #   counter.wasm  our own contract (src/counter), built the way `koinos-sdk-as-cli build-all` does
@@ -44,12 +45,25 @@ stamp="$(
     find src -type f -print0 | sort -z | xargs -0 sha256sum
   } | sha256sum | cut -d' ' -f1
 )"
+# The devnet's KOIN ships with the protocol crate (protocol/contracts/): it must be exactly what
+# this source and toolchain build, checked on every run, cached or not.
+check_shipped() {
+  local f
+  for f in koin.wasm koin-abi.json; do
+    if ! cmp -s "$out/$f" "$root/protocol/contracts/$f"; then
+      echo "contracts: protocol/contracts/$f differs from the build in $out/$f;" >&2
+      echo "  after changing src/koin or the pinned toolchain: cp $out/$f $root/protocol/contracts/" >&2
+      exit 1
+    fi
+  done
+}
 expected=(koin.wasm koin-abi.json token.wasm token-abi.json nft.wasm nft-abi.json counter.wasm
   counter.abi counter-abi.json features.txt features.json smoke.txt)
 if [ "${FORCE:-0}" != 1 ] && [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ]; then
   complete=1
   for f in "${expected[@]}"; do [ -f "$out/$f" ] || complete=0; done
   if [ "$complete" = 1 ]; then
+    check_shipped
     echo "contracts: up to date in $out"
     exit 0
   fi
@@ -165,6 +179,7 @@ echo "contracts: smoke test (Node's WebAssembly with @koinos/mock-vm as the host
 node smoke.mjs "$out" > "$out/smoke.txt" || { cat "$out/smoke.txt"; exit 1; }
 tail -n 1 "$out/smoke.txt" | sed 's/^/  /'
 
+check_shipped
 echo "$stamp" > "$out/.stamp"
 ls -l "$out"/*.wasm "$out"/*.abi "$out"/*-abi.json "$out"/misbehaving/*.wasm | awk '{print "  " $5 "\t" $NF}'
 echo "contracts: built into $out"

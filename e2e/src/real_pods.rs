@@ -228,7 +228,7 @@ pub async fn operator_devnet_info(
     namespace: &str,
     cluster: &str,
 ) -> Result<Value> {
-    use koinos_protocol::devnet::{DEFAULT_INITIAL_BALANCE, token_info};
+    use koinos_protocol::devnet::{DEFAULT_INITIAL_BALANCE, DevnetToken};
     use koinos_protocol::genesis::{chain_id, genesis_from_json};
 
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
@@ -250,12 +250,18 @@ pub async fn operator_devnet_info(
             .with_context(|| format!("producer key Secret without {k}"))?;
         Ok(String::from_utf8(bytes.0.clone())?)
     };
-    let info = token_info();
+    let token_kind: DevnetToken = data
+        .get("token")
+        .context("genesis ConfigMap without token")?
+        .parse()
+        .map_err(anyhow::Error::msg)?;
+    let info = token_kind.info();
     Ok(json!({
         "chain_id": URL_SAFE.encode(chain_id(&genesis)),
         "producer_address": text("address")?,
         "funded_account_address": text("address")?,
         "funded_account_wif": text("private.key")?,
+        "token": token_kind.as_str(),
         "token_contract_id": token,
         "token_name": info.name,
         "token_symbol": info.symbol,

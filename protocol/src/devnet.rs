@@ -1,20 +1,28 @@
-//! Devnet genesis: the entries a private network needs to run our chain with its native KCS-4
-//! token. Pure (no randomness): the same inputs always give the same genesis and chain id, so
-//! the operator's builders and `koinos-devnet init` share it.
+//! Devnet genesis: the entries a private network needs, with KOIN either as the WebAssembly
+//! KCS-4 token contract (the default) or as our chain's native token. Pure (no randomness): the
+//! same inputs always give the same genesis and chain id, so the operator's builders and
+//! `koinos-devnet init` share it.
 //!
 //! [`genesis`] returns `genesis_data` with, in this order:
 //! 1. metadata `genesis_key` → the 25-byte genesis (block producer) address;
 //! 2. metadata `resource_limit_data` → [`resource_limits`] (the mainnet values);
 //! 3. metadata `max_account_resources` → `{value: ACCOUNT_RC}` (each account's RC);
 //! 4. metadata `block_hash_code` → varint 0x12 (sha2-256);
-//! 5. the native token at `token_contract_id`:
-//!    - system space 2 (`contract_bytecode`), key contract id → [`NATIVE_TOKEN_BYTECODE`];
+//! 5. the token at `token_contract_id`:
+//!    - system space 2 (`contract_bytecode`), key contract id → [`DevnetToken::bytecode`]:
+//!      [`KOIN_WASM`], or the [`NATIVE_TOKEN_BYTECODE`] marker;
 //!    - system space 3 (`contract_metadata`), key contract id → `contract_metadata_object{hash =
-//!      multihash(sha256(bytecode)), system = true}`;
-//!    - contract space `{system: false, zone: contract id, id: INFO_SPACE}` key `""` →
-//!      [`token_info`];
+//!      multihash(sha256(bytecode)), system = true}` (a system contract, as mainnet's koin is);
+//!    - native token only: contract space `{system: false, zone: contract id, id: INFO_SPACE}`
+//!      key `""` → [`DevnetToken::info`] (the WASM token's info is compiled into it);
 //!    - one entry per initial balance (space [`BALANCES_SPACE`], key owner address), then the
 //!      total supply (space [`SUPPLY_SPACE`], key `""`); each value a `{uint64 value = 1}`.
+//!      Both tokens keep balances and supply in these spaces and keys, so the same entries
+//!      fund either.
+//!
+//! A genesis that carries bytecode is an ordinary genesis to any Koinos chain: it writes these
+//! objects before block 1, so the WASM devnet needs no upload transaction and no key for the
+//! contract id.
 //!
 //! Write it with [`crate::genesis::genesis_to_json`] as `genesis_data.json`.
 
@@ -31,6 +39,67 @@ use crate::pb::koinos::contracts::token::{BalanceOfResult, GetInfoResult};
 
 /// Bytecode marking a contract id as the native KCS-4 token (the chain runs it natively).
 pub const NATIVE_TOKEN_BYTECODE: &[u8] = b"koinos-native:kcs4-token:v1";
+
+/// The devnet's KOIN as WebAssembly: the KCS-4 token of `@koinosbox/contracts` named Koin,
+/// built from `compat/contracts/src/koin` by `compat/contracts/build.sh`, which checks that this
+/// copy is what the pinned toolchain builds (protocol/contracts/README.md).
+pub const KOIN_WASM: &[u8] = include_bytes!("../contracts/koin.wasm");
+
+/// Which implementation holds a devnet's KOIN.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DevnetToken {
+    /// [`KOIN_WASM`], run by the chain's WebAssembly VM as any Koinos chain runs a contract.
+    #[default]
+    Wasm,
+    /// The chain's native Rust KCS-4 token: about 25 times the transfer rate of the WASM one,
+    /// but only our chain can run it (an official chain sees an invalid module).
+    Native,
+}
+
+impl DevnetToken {
+    /// The bytecode stored at the token's contract id.
+    pub fn bytecode(self) -> &'static [u8] {
+        match self {
+            Self::Wasm => KOIN_WASM,
+            Self::Native => NATIVE_TOKEN_BYTECODE,
+        }
+    }
+
+    /// What the token's `get_info` returns.
+    pub fn info(self) -> GetInfoResult {
+        match self {
+            // The names compat/contracts/src/koin/Koin.ts compiles in.
+            Self::Wasm => GetInfoResult {
+                name: "Koin".into(),
+                symbol: "KOIN".into(),
+                decimals: 8,
+            },
+            Self::Native => token_info(),
+        }
+    }
+
+    /// The name `koinos-devnet init --token` and the operator's `devnet.token` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wasm => "wasm",
+            Self::Native => "native",
+        }
+    }
+}
+
+impl std::str::FromStr for DevnetToken {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "wasm" => Ok(Self::Wasm),
+            "native" => Ok(Self::Native),
+            other => Err(format!(
+                "unknown devnet token {other:?}: expected wasm or native"
+            )),
+        }
+    }
+}
 
 /// The token's own object spaces (zone = contract id).
 pub const SUPPLY_SPACE: u32 = 0;
@@ -56,7 +125,7 @@ pub fn resource_limits() -> ResourceLimitData {
     }
 }
 
-/// The devnet token's name, symbol and decimals.
+/// The native devnet token's name, symbol and decimals.
 pub fn token_info() -> GetInfoResult {
     GetInfoResult {
         name: "Koinos Devnet".into(),
@@ -136,13 +205,15 @@ pub fn token_state_entries(
     entries
 }
 
-/// Genesis data for a devnet signed by `genesis_key` (an address) with the native KCS-4 token
-/// at `token_contract_id` holding `initial_balances` (address, amount).
+/// Genesis data for a devnet signed by `genesis_key` (an address) with `token` as KOIN at
+/// `token_contract_id` holding `initial_balances` (address, amount).
 pub fn genesis(
     genesis_key: &[u8],
     token_contract_id: &[u8],
+    token: DevnetToken,
     initial_balances: &[(Vec<u8>, u64)],
 ) -> GenesisData {
+    let bytecode = token.bytecode();
     let mut entries = vec![
         metadata_entry("genesis_key", genesis_key.to_vec()),
         metadata_entry("resource_limit_data", resource_limits().encode_to_vec()),
@@ -154,24 +225,24 @@ pub fn genesis(
         entry(
             system_space(SystemSpaceId::ContractBytecode),
             token_contract_id.to_vec(),
-            NATIVE_TOKEN_BYTECODE.to_vec(),
+            bytecode.to_vec(),
         ),
         entry(
             system_space(SystemSpaceId::ContractMetadata),
             token_contract_id.to_vec(),
             ContractMetadataObject {
-                hash: sha256_multihash(NATIVE_TOKEN_BYTECODE),
+                hash: sha256_multihash(bytecode),
                 system: true,
                 ..Default::default()
             }
             .encode_to_vec(),
         ),
     ];
-    entries.extend(token_state_entries(
-        token_contract_id,
-        &token_info(),
-        initial_balances,
-    ));
+    let mut state = token_state_entries(token_contract_id, &token.info(), initial_balances);
+    if token == DevnetToken::Wasm {
+        state.retain(|e| e.space != Some(contract_space(token_contract_id, INFO_SPACE)));
+    }
+    entries.extend(state);
     GenesisData { entries }
 }
 
@@ -185,14 +256,19 @@ mod tests {
         PrivateKey::from_bytes(&sha256(b"koinos-test-vector")).unwrap()
     }
 
-    fn devnet(balance: u64) -> GenesisData {
+    fn devnet_with(token_kind: DevnetToken, balance: u64) -> GenesisData {
         let producer = key().address();
         let token = token_contract_id(producer.as_bytes());
         genesis(
             producer.as_bytes(),
             token.as_bytes(),
+            token_kind,
             &[(producer.to_vec(), balance)],
         )
+    }
+
+    fn devnet(balance: u64) -> GenesisData {
+        devnet_with(DevnetToken::default(), balance)
     }
 
     fn find<'a>(genesis: &'a GenesisData, space: &ObjectSpace, key: &[u8]) -> Option<&'a [u8]> {
@@ -213,10 +289,33 @@ mod tests {
             chain_id(&devnet(1)),
             "balances are part of the chain id"
         );
-        // Pinned so an accidental change of the layout (which would fork every devnet) shows.
+        // Pinned so an accidental change of the layout or of the shipped KOIN (either would
+        // fork every devnet) shows.
         assert_eq!(
             hex::encode(&id),
+            "12207da3d6e38114cc1f3fde74ed2752e06217fb187681238a97318e85929aef2e22"
+        );
+        assert_eq!(
+            hex::encode(chain_id(&devnet_with(
+                DevnetToken::Native,
+                DEFAULT_INITIAL_BALANCE
+            ))),
             "1220c8e504a8d992d9407490ac7476bdf698610a79fe2a4a1b6715b595db31da6a18"
+        );
+    }
+
+    #[test]
+    fn the_default_token_is_the_shipped_wasm_module() {
+        assert_eq!(DevnetToken::default(), DevnetToken::Wasm);
+        assert_eq!(&KOIN_WASM[..4], b"\0asm", "a WebAssembly module");
+        for kind in [DevnetToken::Wasm, DevnetToken::Native] {
+            assert_eq!(kind.as_str().parse::<DevnetToken>(), Ok(kind));
+        }
+        assert!(
+            "evm"
+                .parse::<DevnetToken>()
+                .unwrap_err()
+                .contains("wasm or native")
         );
     }
 
@@ -253,14 +352,17 @@ mod tests {
 
     #[test]
     fn token_entries_are_present() {
-        let genesis = devnet(7);
+        for kind in [DevnetToken::Wasm, DevnetToken::Native] {
+            token_entries_are_present_for(kind);
+        }
+    }
+
+    fn token_entries_are_present_for(kind: DevnetToken) {
+        let genesis = devnet_with(kind, 7);
         let producer = key().address();
         let token = token_contract_id(producer.as_bytes()).to_vec();
         let bytecode = system_space(SystemSpaceId::ContractBytecode);
-        assert_eq!(
-            find(&genesis, &bytecode, &token),
-            Some(NATIVE_TOKEN_BYTECODE)
-        );
+        assert_eq!(find(&genesis, &bytecode, &token), Some(kind.bytecode()));
         let metadata = ContractMetadataObject::decode(
             find(
                 &genesis,
@@ -271,9 +373,15 @@ mod tests {
         )
         .unwrap();
         assert!(metadata.system);
-        assert_eq!(metadata.hash, sha256_multihash(NATIVE_TOKEN_BYTECODE));
-        let info = find(&genesis, &contract_space(&token, INFO_SPACE), b"").unwrap();
-        assert_eq!(GetInfoResult::decode(info).unwrap(), token_info());
+        assert_eq!(metadata.hash, sha256_multihash(kind.bytecode()));
+        let info = find(&genesis, &contract_space(&token, INFO_SPACE), b"");
+        match kind {
+            DevnetToken::Native => {
+                assert_eq!(GetInfoResult::decode(info.unwrap()).unwrap(), token_info())
+            }
+            // Compiled into the module; a state object would be dead weight in every node.
+            DevnetToken::Wasm => assert_eq!(info, None),
+        }
         let balance = |owner: &[u8]| {
             find(&genesis, &contract_space(&token, BALANCES_SPACE), owner)
                 .map(|v| BalanceOfResult::decode(v).unwrap().value)

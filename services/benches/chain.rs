@@ -134,7 +134,12 @@ fn main() {
         .iter()
         .map(|k| (k.address().to_vec(), 1_000_000_000))
         .collect();
-    let genesis = devnet::genesis(producer.address().as_bytes(), &token, &balances);
+    let genesis = devnet::genesis(
+        producer.address().as_bytes(),
+        &token,
+        devnet::DevnetToken::Native,
+        &balances,
+    );
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut chain = Chain::open(dir.path(), &genesis, ForkAlgorithm::Fifo).expect("open chain");
 

@@ -33,7 +33,7 @@ use crate::model::naming::{
     amqp_secret_name, p2p_identity_secret_name, producer_key_secret_name,
 };
 use crate::model::profile::ServiceInput;
-use crate::model::{Amqp, Network, ValidatedCluster};
+use crate::model::{Amqp, ValidatedCluster};
 
 /// Annotation on every applied child: hash of the object as last applied.
 pub const ANNOTATION_APPLIED_HASH: &str = "koinos.io/applied-hash";
@@ -234,7 +234,7 @@ pub async fn ensure_generated(
         };
         generated.broker_users.insert(user.key, credentials);
     }
-    if vc.network == Network::Devnet {
+    if vc.network.is_devnet() {
         let name = producer_key_secret_name(&vc.name);
         generated.producer_key = Some(match read_secret(name.clone()).await? {
             Some(secret) => secret_text(&secret, PRODUCER_KEY_SECRET_KEY)

@@ -1,6 +1,7 @@
 //! `spec.network`: which chain the cluster runs.
 
 use kube::KubeSchema;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Exactly one of `mainnet` or `harbinger` (a public network whose genesis, fork algorithm,
@@ -72,10 +73,26 @@ fn default_genesis_key() -> String {
     "genesis_data.json".into()
 }
 
-/// Devnet options (none yet: an empty object selects a devnet).
+/// Devnet options; `{}` selects a devnet with the defaults.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct DevnetSpec {}
+pub struct DevnetSpec {
+    /// KOIN's implementation, part of the genesis: `wasm` (the KCS-4 token contract, run by
+    /// the chain's WebAssembly VM as on any Koinos chain) or `native` (our chain's Rust token:
+    /// faster, but only our chain image runs it). Devnets created by operator versions before
+    /// this field existed hold the native token: set `native` for them.
+    #[serde(default)]
+    pub token: DevnetTokenKind,
+}
+
+/// `spec.network.devnet.token`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DevnetTokenKind {
+    #[default]
+    Wasm,
+    Native,
+}
 
 /// A key of a Secret in the cluster's namespace.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, TopologySpreadConstraint};
+pub use koinos_protocol::devnet::DevnetToken;
 
 use super::network::Preset;
 use super::profile::{ServiceClass, ServiceInput, ServiceKind, ServiceProfile};
@@ -17,8 +18,8 @@ use crate::crd::v1alpha1::{ClusterOperation, ImageSpec};
 pub enum Network {
     /// Genesis from a user's ConfigMap.
     Genesis { config_map: String, key: String },
-    /// Generated genesis and producer key.
-    Devnet,
+    /// Generated genesis (with `token` as KOIN) and producer key.
+    Devnet { token: DevnetToken },
     /// A network the operator knows; its genesis ships with the operator unless the user
     /// names a ConfigMap (`genesis`).
     Preset {
@@ -35,6 +36,11 @@ pub struct GenesisRef {
 }
 
 impl Network {
+    /// A devnet, whatever its token.
+    pub fn is_devnet(&self) -> bool {
+        matches!(self, Self::Devnet { .. })
+    }
+
     /// The preset network, if any.
     pub fn preset(&self) -> Option<Preset> {
         match self {

@@ -71,7 +71,7 @@ pub fn genesis_source(vc: &ValidatedCluster) -> GenesisRef {
             config_map: config_map.clone(),
             key: key.clone(),
         },
-        Network::Devnet | Network::Preset { genesis: None, .. } => GenesisRef {
+        Network::Devnet { .. } | Network::Preset { genesis: None, .. } => GenesisRef {
             config_map: genesis_config_map_name(vc),
             key: GENESIS_KEY.into(),
         },
@@ -134,8 +134,7 @@ pub fn user_inputs(vc: &ValidatedCluster) -> Vec<UserInput> {
         .service(ServiceKind::BlockProducer)
         .and_then(|s| s.private_key.as_ref())
     {
-        let generated =
-            vc.network == Network::Devnet && key.name == producer_key_secret_name(&vc.name);
+        let generated = vc.network.is_devnet() && key.name == producer_key_secret_name(&vc.name);
         if !generated {
             inputs.push(UserInput {
                 kind: InputKind::Secret,

@@ -21,7 +21,9 @@ use crate::crd::autoscaling::{
     AutoscalingProvider, AutoscalingSpec, DEFAULT_TARGET_CPU, DEFAULT_TARGET_QUEUE_DEPTH,
 };
 use crate::crd::monitoring::MonitoringSpec;
-use crate::crd::network::{ConfigMapKeyRef, NetworkSpec, PresetNetworkSpec, SecretKeyRef};
+use crate::crd::network::{
+    ConfigMapKeyRef, DevnetTokenKind, NetworkSpec, PresetNetworkSpec, SecretKeyRef,
+};
 use crate::crd::pod::PodOverrides;
 use crate::crd::service::{ServiceSpec, ServicesSpec};
 use crate::crd::storage::StorageSpec;
@@ -114,7 +116,7 @@ pub fn validate(
         let given = service_spec(&spec.services, kind);
         let default = ServiceSpec::default();
         let svc = given.unwrap_or(&default);
-        let devnet = network == Network::Devnet;
+        let devnet = network.is_devnet();
         // A devnet produces its own blocks and has no peers: producer on, p2p off.
         let enabled = svc.enabled.unwrap_or(match kind {
             ServiceKind::BlockProducer => devnet,
@@ -366,7 +368,12 @@ fn validate_network(check: &mut Checker, network: &NetworkSpec) -> Network {
                 key: r.key,
             }
         }
-        (None, Some(_), None, None) => Network::Devnet,
+        (None, Some(devnet), None, None) => Network::Devnet {
+            token: match devnet.token {
+                DevnetTokenKind::Wasm => DevnetToken::Wasm,
+                DevnetTokenKind::Native => DevnetToken::Native,
+            },
+        },
         (None, None, Some(spec), None) => preset(check, Preset::Mainnet, spec),
         (None, None, None, Some(spec)) => preset(check, Preset::Harbinger, spec),
         _ => {
@@ -374,7 +381,9 @@ fn validate_network(check: &mut Checker, network: &NetworkSpec) -> Network {
                 "spec.network",
                 "set exactly one of mainnet, harbinger, genesis or devnet",
             );
-            Network::Devnet
+            Network::Devnet {
+                token: DevnetToken::default(),
+            }
         }
     }
 }

@@ -94,6 +94,9 @@ impl P2pNode {
             None => {
                 let spec = DevnetSpec {
                     amqp: vhost.amqp_url(),
+                    // Sync and gossip are measured, not the token: the native one keeps the
+                    // figures comparable across runs (benches/chain.rs compares the tokens).
+                    token: devnet::DevnetToken::Native,
                     ..DevnetSpec::default()
                 };
                 devnet::init(dir.path(), &spec).expect("devnet init");

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use koinos_services::devnet::{self, DevnetSpec};
+use koinos_services::devnet::{self, DevnetSpec, DevnetToken};
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +40,10 @@ enum Command {
         /// Initial token balance (base units) of the funded account and the genesis key
         #[arg(long, default_value_t = DevnetSpec::default().initial_balance)]
         initial_balance: u64,
+        /// KOIN's implementation: `wasm` (the KCS-4 token contract, run by the WebAssembly VM
+        /// as on any Koinos chain) or `native` (our chain's Rust token: faster, our chain only)
+        #[arg(long, default_value = "wasm")]
+        token: DevnetToken,
     },
     /// Run chain, block_store, mempool, transaction_store, contract_meta_store, account_history, block_producer and jsonrpc
     Run {
@@ -63,12 +67,14 @@ fn main() -> ExitCode {
             listen,
             block_interval_ms,
             initial_balance,
+            token,
         } => {
             let spec = DevnetSpec {
                 amqp,
                 listen,
                 block_interval_ms,
                 initial_balance,
+                token,
             };
             devnet::init(&basedir, &spec).map(|info| {
                 println!("devnet written to {}", basedir.display());
@@ -79,8 +85,8 @@ fn main() -> ExitCode {
                     info.funded_account_address
                 );
                 println!(
-                    "  token contract:  {} ({})",
-                    info.token_contract_id, info.token_symbol
+                    "  token contract:  {} ({}, {})",
+                    info.token_contract_id, info.token_symbol, info.token
                 );
                 println!("  JSON-RPC:        {}", info.rpc_url);
             })

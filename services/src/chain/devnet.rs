@@ -1,9 +1,9 @@
-//! Devnet genesis: [`koinos_protocol::devnet`] builds it (pure, shared with the operator); the
-//! native token it installs is run by [`super::token`], whose layout constants are the same
-//! ones. Write it with [`koinos_protocol::genesis::genesis_to_json`] to
+//! Devnet genesis: [`koinos_protocol::devnet`] builds it (pure, shared with the operator). KOIN
+//! is the WebAssembly token by default, run by [`super::wasm`]; the native one is run by
+//! [`super::token`], whose layout constants are the same ones. Write it with [`koinos_protocol::genesis::genesis_to_json`] to
 //! `basedir/chain/genesis_data.json`.
 
-pub use koinos_protocol::devnet::{genesis, token_contract_id, token_info};
+pub use koinos_protocol::devnet::{DevnetToken, genesis, token_contract_id, token_info};
 
 #[cfg(test)]
 mod tests {
@@ -31,7 +31,7 @@ mod tests {
             token::genesis_state(&contract, &token_info(), &balances)
         );
         assert!(
-            genesis(owner.as_bytes(), &contract, &balances)
+            genesis(owner.as_bytes(), &contract, DevnetToken::Native, &balances)
                 .entries
                 .iter()
                 .any(|e| e.key == contract && e.value == token::NATIVE_TOKEN_BYTECODE)

@@ -1,13 +1,14 @@
 //! Devnet tooling (`koinos-devnet`): write a private network (genesis with a new genesis key
-//! and the native token, keys, `config.yml`) with [`init`], then run the eight services of a
-//! complete producing node as processes with [`launcher::Node`].
+//! and KOIN, keys, `config.yml`) with [`init`], then run the eight services of a complete
+//! producing node as processes with [`launcher::Node`]. KOIN is the WebAssembly KCS-4 token
+//! unless the spec asks for the chain's native one ([`DevnetToken`]).
 //!
 //! Layout written under the base directory:
 //! - `config.yml`: `global` (AMQP URL, metrics on an ephemeral port so several processes fit
 //!   on one host), `block_producer` (`gossip-production: false`, interval) and `jsonrpc`
 //!   (`listen`);
 //! - `chain/genesis_data.json`: [`crate::chain::devnet::genesis`] for the genesis key, the token
-//!   contract id and the initial balances;
+//!   (kind and contract id) and the initial balances;
 //! - `block_producer/private.key` (WIF of the genesis key: federated blocks must be signed by
 //!   it) and `public.key`;
 //! - `keys/funded.wif`: an account holding the initial token balance;
@@ -24,7 +25,8 @@ use base64::engine::general_purpose::URL_SAFE;
 use serde::{Deserialize, Serialize};
 
 use crate::block_producer::ProducerKey;
-use crate::chain::devnet::{genesis, token_info};
+use crate::chain::devnet::genesis;
+pub use koinos_protocol::devnet::DevnetToken;
 use koinos_protocol::genesis::{chain_id, genesis_to_json};
 
 /// What `koinos-devnet init` is asked for.
@@ -38,6 +40,8 @@ pub struct DevnetSpec {
     pub block_interval_ms: u64,
     /// Token balance (in base units) of the funded account and of the genesis key each.
     pub initial_balance: u64,
+    /// Which implementation holds KOIN.
+    pub token: DevnetToken,
 }
 
 impl Default for DevnetSpec {
@@ -47,6 +51,7 @@ impl Default for DevnetSpec {
             listen: "127.0.0.1:8080".into(),
             block_interval_ms: 1000,
             initial_balance: 100_000_000 * 100_000_000,
+            token: DevnetToken::default(),
         }
     }
 }
@@ -61,7 +66,9 @@ pub struct DevnetInfo {
     /// An account funded at genesis (base58) and its WIF.
     pub funded_account_address: String,
     pub funded_account_wif: String,
-    /// The native KCS-4 token (base58 contract id) and its info.
+    /// KOIN, a KCS-4 token: `wasm` or `native` ([`DevnetToken`]), its base58 contract id and
+    /// its info.
+    pub token: String,
     pub token_contract_id: String,
     pub token_name: String,
     pub token_symbol: String,
@@ -134,7 +141,7 @@ pub fn init(basedir: &Path, spec: &DevnetSpec) -> anyhow::Result<DevnetInfo> {
         (funded.address().to_vec(), spec.initial_balance),
         (producer.address().to_vec(), spec.initial_balance),
     ];
-    let genesis_data = genesis(producer.address(), token.address(), &balances);
+    let genesis_data = genesis(producer.address(), token.address(), spec.token, &balances);
     let chain_dir = basedir.join("chain");
     std::fs::create_dir_all(&chain_dir)?;
     std::fs::write(
@@ -143,13 +150,14 @@ pub fn init(basedir: &Path, spec: &DevnetSpec) -> anyhow::Result<DevnetInfo> {
     )?;
     std::fs::write(basedir.join("config.yml"), render_config(spec))?;
 
-    let info = token_info();
+    let info = spec.token.info();
     let base58 = |bytes: &[u8]| bs58::encode(bytes).into_string();
     let devnet = DevnetInfo {
         chain_id: URL_SAFE.encode(chain_id(&genesis_data)),
         producer_address: base58(producer.address()),
         funded_account_address: base58(funded.address()),
         funded_account_wif: funded.wif(),
+        token: spec.token.as_str().into(),
         token_contract_id: base58(token.address()),
         token_name: info.name,
         token_symbol: info.symbol,
@@ -187,6 +195,7 @@ mod tests {
             listen: "127.0.0.1:18080".into(),
             block_interval_ms: 250,
             initial_balance: 777,
+            token: DevnetToken::Wasm,
         };
         let info = init(dir.path(), &spec).unwrap();
         assert_eq!(DevnetInfo::read(dir.path()).unwrap(), info);
@@ -202,6 +211,17 @@ mod tests {
         let wif = std::fs::read_to_string(dir.path().join("keys/funded.wif")).unwrap();
         assert_eq!(wif, info.funded_account_wif);
         assert_ne!(info.funded_account_address, info.producer_address);
+        assert_eq!(
+            (info.token.as_str(), info.token_name.as_str()),
+            ("wasm", "Koin")
+        );
+        assert!(
+            genesis_data
+                .entries
+                .iter()
+                .any(|e| e.value == koinos_protocol::devnet::KOIN_WASM),
+            "the WASM KOIN is in the genesis"
+        );
 
         // Each service reads its options from the written config.yml.
         let basedir = dir.path().to_str().unwrap();

@@ -32,6 +32,8 @@ impl ChainFixture {
         let genesis = devnet::genesis(
             producer.address().as_bytes(),
             &token,
+            // The native token: fuzzing needs many blocks per second.
+            devnet::DevnetToken::Native,
             &[(alice.address().to_vec(), 1_000_000_000)],
         );
         let dir = tempfile::tempdir().unwrap();

@@ -2,7 +2,8 @@
 //! apply step generates once (or reads back from the existing Secret): the builders stay pure.
 //!
 //! The genesis is [`koinos_protocol::devnet::genesis`] (what `koinos-devnet init` writes too):
-//! the producer's address is the genesis key, and the native KCS-4 token lives at
+//! the producer's address is the genesis key, and KOIN (`spec.network.devnet.token`: the
+//! WebAssembly KCS-4 contract by default, or the chain's native token) lives at
 //! [`koinos_protocol::devnet::token_contract_id`] of that address with one initial balance,
 //! [`DEFAULT_INITIAL_BALANCE`] (100 000 000 KOIN of 8 decimals) held by the producer address,
 //! so the producer key's holder can fund accounts from the first block.
@@ -13,7 +14,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use koinos_protocol::chain::GenesisData;
 use koinos_protocol::crypto::PrivateKey;
-use koinos_protocol::devnet::{DEFAULT_INITIAL_BALANCE, genesis, token_contract_id};
+use koinos_protocol::devnet::{DEFAULT_INITIAL_BALANCE, DevnetToken, genesis, token_contract_id};
 use koinos_protocol::genesis::genesis_to_json;
 
 use super::config::GENESIS_FILE;
@@ -25,22 +26,29 @@ use crate::model::naming::{
 
 /// Genesis ConfigMap key holding the token contract id (base58), for clients.
 pub const TOKEN_CONTRACT_ID_KEY: &str = "token-contract-id";
+/// Genesis ConfigMap key holding the token's implementation (`wasm` or `native`).
+pub const TOKEN_KEY: &str = "token";
 /// Producer key Secret key holding the producer's address (base58), for convenience.
 pub const PRODUCER_ADDRESS_KEY: &str = "address";
 
-/// The genesis data of the devnet produced by `key`.
-pub fn devnet_genesis(key: &PrivateKey) -> GenesisData {
+/// The genesis data of the devnet produced by `key`, with `token` as KOIN.
+pub fn devnet_genesis(key: &PrivateKey, token: DevnetToken) -> GenesisData {
     let producer = key.address();
     genesis(
         producer.as_bytes(),
         token_contract_id(producer.as_bytes()).as_bytes(),
+        token,
         &[(producer.to_vec(), DEFAULT_INITIAL_BALANCE)],
     )
 }
 
 /// The devnet genesis ConfigMap (immutable: the chain id must never change): the chain's
-/// `genesis_data.json` (standard protobuf JSON) and the token contract id.
-pub fn build_devnet_genesis_config_map(vc: &ValidatedCluster, key: &PrivateKey) -> ConfigMap {
+/// `genesis_data.json` (standard protobuf JSON), the token contract id and its kind.
+pub fn build_devnet_genesis_config_map(
+    vc: &ValidatedCluster,
+    key: &PrivateKey,
+    token_kind: DevnetToken,
+) -> ConfigMap {
     let mut metadata = object_meta(vc, genesis_config_map_name(vc), "genesis");
     metadata
         .labels
@@ -52,9 +60,10 @@ pub fn build_devnet_genesis_config_map(vc: &ValidatedCluster, key: &PrivateKey) 
         data: Some(BTreeMap::from([
             (
                 GENESIS_FILE.to_string(),
-                genesis_to_json(&devnet_genesis(key)),
+                genesis_to_json(&devnet_genesis(key, token_kind)),
             ),
             (TOKEN_CONTRACT_ID_KEY.to_string(), token.to_string()),
+            (TOKEN_KEY.to_string(), token_kind.as_str().to_string()),
         ])),
         immutable: Some(true),
         ..Default::default()
@@ -89,11 +98,12 @@ pub fn build_producer_key_secret(vc: &ValidatedCluster, key: &PrivateKey) -> Sec
 #[cfg(test)]
 mod tests {
     use koinos_protocol::devnet::{BALANCES_SPACE, INFO_SPACE, contract_space, token_info};
-    use koinos_protocol::genesis::{chain_id, genesis_from_json, metadata_value};
+    use koinos_protocol::genesis::{genesis_from_json, metadata_value};
     use koinos_protocol::pb::koinos::contracts::token::BalanceOfResult;
     use prost::Message;
 
     use super::*;
+    use crate::model::Network;
     use crate::test_support::{DEVNET, generated, validated};
 
     fn key() -> PrivateKey {
@@ -103,23 +113,59 @@ mod tests {
     #[test]
     fn genesis_json_is_what_the_chain_loader_reads() {
         let key = key();
-        let map = build_devnet_genesis_config_map(&validated(DEVNET), &key);
-        let data = map.data.unwrap();
-        let parsed = genesis_from_json(&data[GENESIS_FILE]).unwrap();
-        assert_eq!(parsed, devnet_genesis(&key));
-        assert_eq!(chain_id(&parsed), chain_id(&devnet_genesis(&key)));
+        for token_kind in [DevnetToken::Wasm, DevnetToken::Native] {
+            let map = build_devnet_genesis_config_map(&validated(DEVNET), &key, token_kind);
+            let data = map.data.unwrap();
+            let parsed = genesis_from_json(&data[GENESIS_FILE]).unwrap();
+            assert_eq!(parsed, devnet_genesis(&key, token_kind));
+            assert_eq!(
+                metadata_value(&parsed, "genesis_key"),
+                Some(&key.address().as_bytes()[..])
+            );
+            let token = token_contract_id(key.address().as_bytes());
+            assert_eq!(data[TOKEN_CONTRACT_ID_KEY], token.to_string());
+            assert_eq!(data[TOKEN_KEY], token_kind.as_str());
+            assert!(
+                parsed
+                    .entries
+                    .iter()
+                    .any(|e| e.key == token.as_bytes() && e.value == token_kind.bytecode()),
+                "{token_kind:?} bytecode at the token id"
+            );
+        }
+    }
+
+    #[test]
+    fn the_spec_chooses_the_token_and_wasm_is_the_default() {
+        let network = |yaml: &str| {
+            validated(&DEVNET.replace("network: {devnet: {}}", &format!("network: {{{yaml}}}")))
+                .network
+        };
         assert_eq!(
-            metadata_value(&parsed, "genesis_key"),
-            Some(&key.address().as_bytes()[..])
+            network("devnet: {}"),
+            Network::Devnet {
+                token: DevnetToken::Wasm
+            }
         );
-        let token = token_contract_id(key.address().as_bytes());
-        assert_eq!(data[TOKEN_CONTRACT_ID_KEY], token.to_string());
+        assert_eq!(
+            network("devnet: {token: native}"),
+            Network::Devnet {
+                token: DevnetToken::Native
+            }
+        );
+        let desired = super::super::build(&validated(DEVNET), &generated());
+        let genesis = desired
+            .config_maps
+            .iter()
+            .find(|c| c.data.as_ref().is_some_and(|d| d.contains_key(TOKEN_KEY)))
+            .unwrap();
+        assert_eq!(genesis.data.as_ref().unwrap()[TOKEN_KEY], "wasm");
     }
 
     #[test]
     fn producer_holds_the_initial_supply() {
         let key = key();
-        let genesis = devnet_genesis(&key);
+        let genesis = devnet_genesis(&key, DevnetToken::Native);
         let token = token_contract_id(key.address().as_bytes()).to_vec();
         let balances: Vec<_> = genesis
             .entries
@@ -165,9 +211,10 @@ mod tests {
     fn devnet_objects_snapshot() {
         let vc = validated(DEVNET);
         let key = key();
+        // The native token keeps the snapshot readable: the WASM one is 80 KB of base64.
         insta::assert_yaml_snapshot!(
             "genesis_config_map",
-            build_devnet_genesis_config_map(&vc, &key)
+            build_devnet_genesis_config_map(&vc, &key, DevnetToken::Native)
         );
         let secret = build_producer_key_secret(&vc, &key);
         assert_eq!(secret.metadata.name.as_deref(), Some("devnet-producer-key"));

@@ -235,12 +235,12 @@ pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
     let mut desired = Desired::default();
     desired.config_maps.push(config::build_config_map(vc));
 
-    if vc.network == Network::Devnet {
+    if let Network::Devnet { token } = vc.network {
         match &generated.producer_key {
             Some(key) => {
                 desired
                     .config_maps
-                    .push(devnet::build_devnet_genesis_config_map(vc, key));
+                    .push(devnet::build_devnet_genesis_config_map(vc, key, token));
                 desired
                     .secrets
                     .push(devnet::build_producer_key_secret(vc, key));

@@ -23,7 +23,12 @@ fn devnet_error_fields(spec_extra: &str) -> Vec<String> {
 #[test]
 fn devnet_defaults() {
     let vc = validated(DEVNET);
-    assert_eq!(vc.network, Network::Devnet);
+    assert_eq!(
+        vc.network,
+        Network::Devnet {
+            token: DevnetToken::Wasm
+        }
+    );
     assert!(matches!(&vc.amqp, Amqp::Managed(b) if b.replicas == 1));
     // Nine services: the producer is on for a devnet, with the generated key; p2p is off.
     assert_eq!(vc.services.len(), 9);

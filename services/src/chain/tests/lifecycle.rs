@@ -123,7 +123,12 @@ fn block_time_fork_choice_switches_to_the_earlier_block() {
 #[test]
 fn state_from_another_genesis_is_refused() {
     let f = Fixture::new();
-    let other = devnet::genesis(f.bob.address().as_bytes(), &f.token, &[]);
+    let other = devnet::genesis(
+        f.bob.address().as_bytes(),
+        &f.token,
+        devnet::DevnetToken::Native,
+        &[],
+    );
     drop(f.chain);
     let error = Chain::open(f.dir.path(), &other, ForkAlgorithm::Fifo)
         .err()

@@ -2,6 +2,7 @@
 
 mod blocks;
 mod broadcasts;
+mod devnet_koin;
 mod lifecycle;
 mod official_errors;
 mod options;
@@ -41,6 +42,17 @@ impl Fixture {
     }
 
     pub fn with_algorithm(algorithm: ForkAlgorithm) -> Self {
+        // These tests exercise the native token's rules; devnet_koin.rs runs the default,
+        // WASM one.
+        Self::with(algorithm, devnet::DevnetToken::Native)
+    }
+
+    /// A devnet whose KOIN is `token`.
+    pub fn with_token(token: devnet::DevnetToken) -> Self {
+        Self::with(ForkAlgorithm::Fifo, token)
+    }
+
+    fn with(algorithm: ForkAlgorithm, token_kind: devnet::DevnetToken) -> Self {
         let producer = PrivateKey::from_seed("producer");
         let alice = PrivateKey::from_seed("alice");
         let bob = PrivateKey::from_seed("bob");
@@ -48,6 +60,7 @@ impl Fixture {
         let genesis = devnet::genesis(
             producer.address().as_bytes(),
             &token,
+            token_kind,
             &[(alice.address().to_vec(), 1_000_000)],
         );
         let dir = tempfile::tempdir().unwrap();
