@@ -70,8 +70,13 @@ async fn head_info_follows_the_chain_from_genesis_to_produced_blocks() {
     for service in ["block_store", "mempool", "chain", "jsonrpc"] {
         node.start(service).expect("start a service");
     }
-    let broker = ClusterBroker::connect(&vhost.url(), &vhost.endpoint(), Duration::from_secs(2))
-        .expect("valid URL");
+    let broker = ClusterBroker::connect(
+        &vhost.url(),
+        None,
+        &vhost.endpoint(),
+        Duration::from_secs(2),
+    )
+    .expect("valid URL");
 
     // No producer yet: the genesis head.
     let genesis = wait_head(&broker, &mut node, "the chain to serve", |_| true).await;

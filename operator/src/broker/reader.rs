@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::Secret;
+use koinos_mq::CaBundle;
 use kube::{Api, Client};
 use tokio::time::Instant;
 use tracing::debug;
@@ -16,7 +17,7 @@ use super::target::{BrokerTarget, target};
 use super::{BoxFuture, BrokerReadError, BrokerReader, ReadFailure};
 use crate::crd::KoinosCluster;
 use crate::crd::status::ChainStatus;
-use crate::model::naming::amqp_url_secret;
+use crate::model::naming::{amqp_ca_secret, amqp_url_secret};
 use crate::model::profile::ServiceKind;
 use crate::model::{ValidatedCluster, validate};
 
@@ -79,6 +80,7 @@ enum ResolveFailure {
 
 struct Pooled {
     url: String,
+    ca: Option<CaBundle>,
     broker: Arc<ClusterBroker>,
     last_used: Instant,
 }
@@ -209,7 +211,13 @@ impl AmqpBrokerReader {
                 &error,
             )
         })?;
-        let resolved = target(vc, secret.as_ref()).map(Arc::new);
+        let ca_secret = match amqp_ca_secret(vc) {
+            Some(ca) => secrets.get_opt(&ca.name).await.map_err(|error| {
+                api_failure(format!("Secret {}/{}", vc.namespace, ca.name), &error)
+            })?,
+            None => None,
+        };
+        let resolved = target(vc, secret.as_ref(), ca_secret.as_ref()).map(Arc::new);
         self.inner.resolved.lock().expect("resolved lock").insert(
             key(&vc.namespace, &vc.name),
             (
@@ -296,12 +304,14 @@ impl AmqpBrokerReader {
         let mut brokers = self.inner.brokers.lock().expect("brokers lock");
         if let Some(pooled) = brokers.get_mut(cluster_key)
             && pooled.url == target.url
+            && pooled.ca == target.ca
         {
             pooled.last_used = Instant::now();
             return Ok(pooled.broker.clone());
         }
         let broker = Arc::new(ClusterBroker::connect(
             &target.url,
+            target.ca.as_ref(),
             &target.endpoint,
             self.inner.options.timeout,
         )?);
@@ -309,12 +319,16 @@ impl AmqpBrokerReader {
             cluster_key.to_string(),
             Pooled {
                 url: target.url.clone(),
+                ca: target.ca.clone(),
                 broker: broker.clone(),
                 last_used: Instant::now(),
             },
         );
         if let Some(old) = replaced {
-            debug!(cluster = cluster_key, "broker URL changed: reconnecting");
+            debug!(
+                cluster = cluster_key,
+                "broker URL or CA changed: reconnecting"
+            );
             tokio::spawn(async move { old.broker.close().await });
         }
         Ok(broker)

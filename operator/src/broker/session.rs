@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use koinos_mq::topology::service;
 use koinos_mq::typed::{CallError, TypedClient};
-use koinos_mq::{CallOptions, Connection, MqError, RpcClient};
+use koinos_mq::{CaBundle, CallOptions, Connection, MqError, RpcClient};
 use koinos_protocol::json::BytesType;
 use koinos_protocol::rpc::chain::{
     ChainRequest, ChainResponse, GetChainIdRequest, GetHeadInfoRequest, chain_request,
@@ -41,12 +41,23 @@ pub struct ClusterBroker {
 }
 
 impl ClusterBroker {
-    /// Starts connecting to `url` in the background; returns at once. `endpoint` is the URL
-    /// without credentials (for messages); `timeout` bounds every read, connecting included.
-    /// Must be called inside a Tokio runtime.
-    pub fn connect(url: &str, endpoint: &str, timeout: Duration) -> Result<Self, ReadFailure> {
-        let conn = Connection::connect_supervised(url).map_err(|_| ReadFailure::Credentials {
-            message: format!("the broker URL for {endpoint} is not an AMQP URL"),
+    /// Starts connecting to `url` in the background; returns at once. `ca`: the roots of an
+    /// `amqps://` broker (`None`: the system's). `endpoint` is the URL without credentials
+    /// (for messages); `timeout` bounds every read, connecting included. Must be called inside
+    /// a Tokio runtime.
+    pub fn connect(
+        url: &str,
+        ca: Option<&CaBundle>,
+        endpoint: &str,
+        timeout: Duration,
+    ) -> Result<Self, ReadFailure> {
+        let conn = Connection::connect_supervised_with(url, ca).map_err(|error| match error {
+            MqError::InvalidUrl { .. } => ReadFailure::Credentials {
+                message: format!("the broker URL for {endpoint} is not a usable AMQP URL"),
+            },
+            other => ReadFailure::Credentials {
+                message: format!("the broker {endpoint}: {other}"),
+            },
         })?;
         let chain = TypedClient::new(
             &RpcClient::new(&conn),

@@ -75,6 +75,21 @@ fn default_rabbitmq_image() -> String {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalAmqp {
-    /// Secret key holding an `amqp://user:password@host:port/vhost` URL.
+    /// Secret key holding an `amqp://user:password@host:port/vhost` URL, or `amqps://` for
+    /// TLS (port 5671 unless the URL says otherwise).
     pub url_secret_ref: SecretKeyRef,
+    /// TLS to an `amqps://` broker whose certificate is signed by a private CA. Without it an
+    /// `amqps://` URL is verified against the system roots of each image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ExternalAmqpTls>,
+}
+
+/// How the services and the operator verify an `amqps://` broker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalAmqpTls {
+    /// Secret key holding the PEM CA bundle the broker's certificate must chain to (it
+    /// replaces the system roots). Mounted read-only into every service pod; the URL must then
+    /// be `amqps://`.
+    pub ca_secret_ref: SecretKeyRef,
 }

@@ -111,7 +111,11 @@ pub struct ManagedBroker {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Amqp {
     Managed(Box<ManagedBroker>),
-    External { url_secret: SecretKeyRef },
+    /// `ca_secret`: the PEM CA of an `amqps://` broker (`spec.amqp.external.tls`).
+    External {
+        url_secret: SecretKeyRef,
+        ca_secret: Option<SecretKeyRef>,
+    },
 }
 
 /// Pod overrides after merging cluster-wide and per-service ones, with typed affinity.

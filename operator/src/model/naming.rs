@@ -106,6 +106,15 @@ pub struct UserInput {
     pub reason: &'static str,
 }
 
+/// The Secret and key of an external `amqps://` broker's CA (`spec.amqp.external.tls`), which
+/// every workload mounts and the operator's own broker session trusts.
+pub fn amqp_ca_secret(vc: &ValidatedCluster) -> Option<&SecretKeyRef> {
+    match &vc.amqp {
+        Amqp::External { ca_secret, .. } => ca_secret.as_ref(),
+        Amqp::Managed(_) => None,
+    }
+}
+
 /// The user's objects the enabled services need, in the order their absence is reported.
 pub fn user_inputs(vc: &ValidatedCluster) -> Vec<UserInput> {
     use super::profile::{ServiceInput, ServiceKind};
@@ -145,13 +154,22 @@ pub fn user_inputs(vc: &ValidatedCluster) -> Vec<UserInput> {
             });
         }
     }
-    if let Amqp::External { url_secret } = &vc.amqp {
+    if let Amqp::External { url_secret, .. } = &vc.amqp {
         inputs.push(UserInput {
             kind: InputKind::Secret,
             name: url_secret.name.clone(),
             key: url_secret.key.clone(),
             field: "spec.amqp.external.urlSecretRef".into(),
             reason: "MissingBrokerSecret",
+        });
+    }
+    if let Some(ca) = amqp_ca_secret(vc) {
+        inputs.push(UserInput {
+            kind: InputKind::Secret,
+            name: ca.name.clone(),
+            key: ca.key.clone(),
+            field: "spec.amqp.external.tls.caSecretRef".into(),
+            reason: "MissingBrokerCaSecret",
         });
     }
     inputs

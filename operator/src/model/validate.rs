@@ -35,6 +35,7 @@ pub const MAX_CLUSTER_NAME: usize = 32;
 /// Config keys the operator sets itself (flags, mounts, ports, Secrets).
 const OPERATOR_OWNED_KEYS: &[&str] = &[
     "amqp",
+    "amqp-ca-file",
     "metrics-address",
     "basedir",
     "instance-id",
@@ -638,14 +639,26 @@ fn validate_amqp(check: &mut Checker, cluster: &KoinosCluster, cluster_pod: &Pod
                     "name and key must be set",
                 );
             }
+            let ca_secret = external.tls.as_ref().map(|tls| tls.ca_secret_ref.clone());
+            if ca_secret
+                .as_ref()
+                .is_some_and(|ca| ca.name.is_empty() || ca.key.is_empty())
+            {
+                check.fail(
+                    "spec.amqp.external.tls.caSecretRef",
+                    "name and key must be set",
+                );
+            }
             Amqp::External {
                 url_secret: r.clone(),
+                ca_secret,
             }
         }
         _ => {
             check.fail("spec.amqp", "set exactly one of managed or external");
             Amqp::External {
                 url_secret: SecretKeyRef::default(),
+                ca_secret: None,
             }
         }
     }

@@ -51,6 +51,9 @@ pub fn build_extra_pod_template(
             ..Default::default()
         },
     ];
+    let mut volumes = vec![empty_dir("tmp")];
+    let mut mounts = vec![mount("tmp", "/tmp", false)];
+    super::amqp_ca::mount_into(vc, &mut volumes, &mut mounts, &mut env);
     // The service's own env wins over a cluster-wide variable of the same name.
     let own = |name: &str| extra.env.iter().any(|e| e.name == name);
     env.extend(extra.pod.env.iter().filter(|e| !own(&e.name)).cloned());
@@ -62,7 +65,7 @@ pub fn build_extra_pod_template(
         command: (!extra.command.is_empty()).then(|| extra.command.clone()),
         args: (!extra.args.is_empty()).then(|| extra.args.clone()),
         env: Some(env),
-        volume_mounts: Some(vec![mount("tmp", "/tmp", false)]),
+        volume_mounts: Some(mounts),
         resources: Some(extra.resources.clone()),
         security_context: Some(container_security_context()),
         ..Default::default()
@@ -73,7 +76,7 @@ pub fn build_extra_pod_template(
     };
     let mut spec = PodSpec {
         containers: vec![container],
-        volumes: Some(vec![empty_dir("tmp")]),
+        volumes: Some(volumes),
         security_context: Some(pod_security_context(SERVICES_UID)),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),

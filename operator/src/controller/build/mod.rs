@@ -1,6 +1,7 @@
 //! Pure builders: `ValidatedCluster` (+ generated material) -> every desired child object.
 //! No client, clock or randomness here: anything generated comes in through [`Generated`].
 
+pub mod amqp_ca;
 pub mod broker_users;
 pub mod config;
 pub mod devnet;

@@ -16,6 +16,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::amqp_ca;
 use super::config::{
     GENESIS_DIR, GENESIS_FILE, PRIVATE_KEY_FILE, SECRETS_DIR, config_hash, config_key,
 };
@@ -255,6 +256,7 @@ pub fn build_service_pod_template(
         }
         None => {}
     }
+    amqp_ca::mount_into(vc, &mut volumes, &mut mounts, &mut env);
     env.extend(svc.pod.env.iter().cloned());
     let ports = profile
         .ports
