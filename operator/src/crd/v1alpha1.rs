@@ -70,7 +70,7 @@ pub struct KoinosClusterSpec {
     /// Extra config merged into each service's `config.yml`: `global` plus sections named like
     /// the official config (`chain`, `block_store`, `jsonrpc`, ...), with official key names.
     /// Unknown sections and the keys the operator sets itself (flags, mounts, ports, Secrets)
-    /// are refused (Stalled, naming the key): `amqp`, `basedir`, `instance-id`,
+    /// are refused (Stalled, naming the key): `amqp`, `amqp-ca-file`, `basedir`, `instance-id`,
     /// `metrics-address`, `genesis-data`, `private-key-file`, `statedir`, `listen`, `endpoint`,
     /// `seed`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
