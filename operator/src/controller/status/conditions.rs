@@ -7,6 +7,7 @@ use super::{
     AVAILABLE, BROKER_READY, BrokerObservation, CHAIN_REACHABLE, MONITORING, MissingInput,
     MonitoringOutcome, Observed, Outcome, READY, RECONCILIATION_PAUSED, RECONCILING, STALLED,
 };
+use crate::broker::users::UsersOutcome;
 use crate::crd::status::KoinosClusterStatus;
 
 /// What the conditions are computed from: the outcome of the pass and the status with this
@@ -53,9 +54,10 @@ impl<'a> Facts<'a> {
                 .all(|s| s.ready_replicas >= s.desired_replicas),
             all_up: !services.is_empty() && services.iter().all(|s| s.ready_replicas > 0),
             broker_ready: observed.and_then(|o| o.broker_ready),
-            users_failure: observed
-                .and_then(|o| o.broker_users.as_ref())
-                .and_then(|u| u.failure()),
+            users_failure: users_failure(
+                observed.and_then(|o| o.broker_users.as_ref()),
+                &status.conditions,
+            ),
             missing: observed.and_then(|o| o.missing.first()),
             synced: synced.and_then(|c| match c.status.as_str() {
                 "True" => Some(true),
@@ -193,6 +195,23 @@ pub fn reconciliation_paused(f: &Facts) -> Condition {
         )
     } else {
         condition(RECONCILIATION_PAUSED, false, "Active", String::new())
+    }
+}
+
+/// This pass's users outcome; when it did not try (no ready node, caches not synced yet after
+/// a restart), the last known failure stands, so a pass that learns nothing new writes nothing.
+fn users_failure(
+    outcome: Option<&UsersOutcome>,
+    old_conditions: &[Condition],
+) -> Option<(&'static str, String)> {
+    const REASON: &str = "BrokerUsersNotProvisioned";
+    match outcome {
+        Some(outcome @ UsersOutcome::Failed { .. }) => outcome.failure(),
+        Some(UsersOutcome::Provisioned { .. }) => None,
+        None | Some(UsersOutcome::BrokerNotReady) => old_conditions
+            .iter()
+            .find(|c| c.type_ == BROKER_READY && c.reason == REASON)
+            .map(|c| (REASON, c.message.clone())),
     }
 }
 

@@ -46,6 +46,27 @@ fn broker_users_that_could_not_be_made_are_named_by_broker_ready() {
         broker.message,
         "the broker users of chain, indexer could not be provisioned: its management API refused"
     );
+    // A pass that did not try (caches not synced after a restart) keeps the failure: no write.
+    obs.broker_users = Some(crate::broker::users::UsersOutcome::BrokerNotReady);
+    let again = compute_status(
+        Some(&s),
+        Some(3),
+        &Outcome::Applied,
+        Some(&obs),
+        false,
+        at(200),
+    );
+    assert_eq!(again, s);
+    obs.broker_users = None;
+    let again = compute_status(
+        Some(&s),
+        Some(3),
+        &Outcome::Applied,
+        Some(&obs),
+        false,
+        at(200),
+    );
+    assert_eq!(again, s);
     obs.broker_users = Some(crate::broker::users::UsersOutcome::Provisioned {
         retired: vec![],
         retiring: vec!["chain-old00000".into()],
