@@ -3,11 +3,14 @@
 //! up, with an unrelated CA beside it, in $KOINOS_RABBITMQ_TLS_DIR or /etc/rabbitmq/koinos-tls).
 
 mod amqp_support;
+mod stores_support;
 
 use amqp_support::{ephemeral, settle, unique};
 use koinos_services::mq::{CaBundle, CallOptions, Connection, RpcClient, RpcServer};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use stores_support::{Vhost, free_address, http_status};
 
 fn tls_dir() -> PathBuf {
     std::env::var_os("KOINOS_RABBITMQ_TLS_DIR")
@@ -111,4 +114,96 @@ fn a_ca_with_a_plain_amqp_url_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("not amqps://"), "{err}");
+}
+
+/// `koinos-mempool` on a private vhost over amqps, with `--amqp-ca-file` `ca`; its log file.
+fn mempool(
+    vhost: &Vhost,
+    host: &str,
+    ca: &str,
+) -> (std::process::Child, std::net::SocketAddr, PathBuf) {
+    let basedir = std::env::temp_dir().join(format!("{}-mempool", vhost.name));
+    std::fs::create_dir_all(&basedir).unwrap();
+    let log = basedir.join("mempool.log");
+    let admin = free_address();
+    let url = format!("amqps://guest:guest@{host}/{}", vhost.name);
+    let child = Command::new(env!("CARGO_BIN_EXE_koinos-mempool"))
+        .arg("--basedir")
+        .arg(&basedir)
+        .args(["--amqp", &url, "--metrics-address", &admin.to_string()])
+        .arg("--amqp-ca-file")
+        .arg(tls_dir().join(ca))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start koinos-mempool");
+    (child, admin, log)
+}
+
+#[test]
+fn a_service_binary_with_amqp_ca_file_connects_over_amqps() {
+    // (mempool turns ready only after its readiness delay: the connection is what counts.)
+    let vhost = Vhost::new("tls_mempool");
+    let (mut child, _, log) = mempool(&vhost, "localhost:5671", "ca.pem");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("connected to broker") {
+            assert!(!text.contains("broker unreachable"), "{text}");
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "exited: {text}");
+        assert!(
+            Instant::now() < deadline,
+            "not connected over amqps within 30 s: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(log.parent().unwrap());
+}
+
+#[test]
+fn a_service_binary_with_another_ca_keeps_retrying_and_logs_why() {
+    let vhost = Vhost::new("tls_mempool_wrong_ca");
+    let (mut child, admin, log) = mempool(&vhost, "localhost:5671", "other-ca.pem");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("UnknownIssuer") {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no TLS error logged within 30 s: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(text.contains("amqps://guest:***@localhost:5671/"), "{text}");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "it keeps retrying, like any broker outage"
+    );
+    assert_ne!(http_status(admin, "/readyz"), Some(200));
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(log.parent().unwrap());
+}
+
+#[test]
+fn a_service_binary_refuses_a_ca_file_with_a_plain_amqp_url() {
+    let output = Command::new(env!("CARGO_BIN_EXE_koinos-mempool"))
+        .args(["--amqp", "amqp://guest:guest@localhost:5672/"])
+        .arg("--amqp-ca-file")
+        .arg(tls_dir().join("ca.pem"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains("amqp-ca-file") && stderr.contains("not amqps://"),
+        "{stderr}"
+    );
 }
