@@ -1,9 +1,10 @@
 //! Koinos cryptography (docs/protocol.md "Data formats"): multihashes, secp256k1 compact
-//! recoverable signatures, addresses and WIF keys.
+//! recoverable signatures, addresses and WIF keys; the proof-of-burn VRF ([`vrf`]).
 
 pub mod address;
 pub mod multihash;
 pub mod signature;
+pub mod vrf;
 
 pub use address::{ADDRESS_LEN, Address};
 pub use multihash::{Multihash, sha256, sha256_multihash};
