@@ -131,3 +131,103 @@ fn unknown_system_calls_fail_as_the_official_chain_answers() {
         assert_eq!(code_of(call(&f, system_call, vec![])), expected);
     }
 }
+
+/// koinos-crypto's official VRF vector (`tests/crypto_test.cpp`, `vrf_tests`): the proof
+/// `generate_random_proof("sample")` gives for the secret c9afa9d8…6721, its public key and
+/// output.
+const VRF_PUBLIC_KEY: &str = "032c8c31fc9f990c6b55e3865a184a4ce50e09481f2eaeb3e60ec1cea13a6ae645";
+const VRF_PROOF: &str = "031f4dbca087a1972d04a07a779b7df1caa99e0f5db2aa21f3aecc4f9e10e85d08\
+     748c9fbe6b95d17359707bfb8e8ab0c9\
+     3ba0c515333adcb8b64f372c535e115ccf66ebf5abe6fadb01b5efb37c0a0ec9";
+const VRF_OUTPUT: &str = "612065e309e937ef46c2ef04d5886b9c6efd2991ac484ec64a9b014366fc5d81";
+
+fn vrf_arguments() -> koinos_protocol::chain::VerifyVrfProofArguments {
+    koinos_protocol::chain::VerifyVrfProofArguments {
+        r#type: koinos_protocol::chain::Dsa::EcdsaSecp256k1 as i32,
+        public_key: hex::decode(VRF_PUBLIC_KEY).unwrap(),
+        proof: hex::decode(VRF_PROOF).unwrap(),
+        hash: [&[0x12, 0x20][..], &hex::decode(VRF_OUTPUT).unwrap()].concat(),
+        message: b"sample".to_vec(),
+    }
+}
+
+fn verify_vrf(
+    f: &Fixture,
+    args: koinos_protocol::chain::VerifyVrfProofArguments,
+) -> Result<bool, ChainError> {
+    let bytes = call(f, SystemCall::Id(505), args.encode_to_vec())?;
+    Ok(
+        koinos_protocol::chain::VerifyVrfProofResult::decode(bytes.as_slice())
+            .unwrap()
+            .value,
+    )
+}
+
+#[test]
+fn verify_vrf_proof_accepts_the_official_vector_and_nothing_forged() {
+    let f = Fixture::new();
+    assert_eq!(verify_vrf(&f, vrf_arguments()), Ok(true));
+    let by_name = call(
+        &f,
+        SystemCall::Name("verify_vrf_proof".into()),
+        vrf_arguments().encode_to_vec(),
+    );
+    assert_eq!(by_name, Ok(vec![0x08, 0x01]));
+    // A proof made here for another message, checked against that message.
+    let key = PrivateKey::from_seed("vrf");
+    let (proof, output) = koinos_protocol::crypto::vrf::prove(&key, b"seed");
+    let mut mine = vrf_arguments();
+    mine.public_key = key.public_key().to_compressed().to_vec();
+    mine.proof = proof.to_vec();
+    mine.hash = [&[0x12, 0x20][..], &output].concat();
+    mine.message = b"seed".to_vec();
+    assert_eq!(verify_vrf(&f, mine), Ok(true));
+
+    let forged: [fn(&mut koinos_protocol::chain::VerifyVrfProofArguments); 7] = [
+        |a| a.proof[60] ^= 1,               // the response
+        |a| a.proof[40] ^= 1,               // the challenge
+        |a| a.proof.truncate(80),           // one byte short
+        |a| a.proof.push(0),                // one byte long
+        |a| a.message = b"samplf".to_vec(), // another message
+        |a| a.hash[33] ^= 1,                // another output
+        |a| a.hash[0] = 0x13,               // another hash code
+    ];
+    for (i, forge) in forged.iter().enumerate() {
+        let mut args = vrf_arguments();
+        forge(&mut args);
+        assert_eq!(verify_vrf(&f, args), Ok(false), "forgery {i}");
+    }
+    // The official chain reads only the multihash and the key's first 33 bytes.
+    let mut trailing = vrf_arguments();
+    trailing.hash.push(7);
+    trailing.public_key.push(7);
+    assert_eq!(verify_vrf(&f, trailing), Ok(true));
+}
+
+#[test]
+fn verify_vrf_proof_rejects_bad_keys_and_arguments_with_the_official_codes() {
+    let f = Fixture::new();
+    let bad_keys = [
+        [&[0x02][..], &[0x00; 32]].concat(), // x = 0 is on no point
+        [&[0x03][..], &[0xff; 32]].concat(), // x beyond the field prime
+        vec![0x04; 65],                      // uncompressed
+        hex::decode(VRF_PUBLIC_KEY).unwrap()[..32].to_vec(), // short
+        Vec::new(),
+    ];
+    for key in bad_keys {
+        let mut args = vrf_arguments();
+        args.public_key = key;
+        let error = verify_vrf(&f, args).unwrap_err();
+        assert_eq!(error.code, code::REVERSION);
+        assert_eq!(
+            error.message,
+            "unknown error during public key deserialization"
+        );
+    }
+    let mut args = vrf_arguments();
+    args.r#type = 1;
+    assert_eq!(code_of(verify_vrf(&f, args)), code::UNKNOWN_DSA);
+    let mut args = vrf_arguments();
+    args.hash = vec![0x12];
+    assert_eq!(code_of(verify_vrf(&f, args)), code::FAILURE);
+}

@@ -1,8 +1,12 @@
-//! The cryptography system calls' work: hash costs, public key recovery, merkle roots.
+//! The cryptography system calls' work: hash costs, public key recovery, merkle roots, VRF
+//! proofs.
 
-use koinos_protocol::chain::{Dsa, VerifyMerkleRootArguments, VerifyMerkleRootResult};
+use koinos_protocol::chain::{
+    Dsa, VerifyMerkleRootArguments, VerifyMerkleRootResult, VerifyVrfProofArguments,
+    VerifyVrfProofResult,
+};
 use koinos_protocol::crypto::signature::recover_public_key;
-use koinos_protocol::crypto::{CryptoError, multihash};
+use koinos_protocol::crypto::{CryptoError, PublicKey, multihash, vrf};
 
 use super::super::context::ApplyContext;
 use super::super::error::{ChainError, ChainResult, code};
@@ -115,4 +119,76 @@ pub(super) fn recover(
     } else {
         key.to_uncompressed().to_vec()
     })
+}
+
+/// `verify_vrf_proof`: whether `proof` proves `message` under `public_key` with the output
+/// `hash`, as the official thunk decides it (koinos-crypto's `verify_random_proof`, i.e.
+/// libsecp256k1-vrf's `secp256k1_vrf_verify`, its output as a sha2-256 multihash). Charged its
+/// registry cost only. A proof that does not verify, of any length, is `false`; the errors are
+/// the official conversions': an unknown dsa (-102), a public key that is not a compressed
+/// point (1, koinos-crypto's `key_serialization_error`), a hash too short for its two varints.
+pub(super) fn verify_vrf_proof(args: VerifyVrfProofArguments) -> ChainResult<Vec<u8>> {
+    if args.r#type != Dsa::EcdsaSecp256k1 as i32 {
+        return Err(ChainError::new(code::UNKNOWN_DSA, "unexpected dsa"));
+    }
+    // koinos-util reads a public key as its first 33 bytes, compressed; the rest is ignored.
+    let key = args
+        .public_key
+        .get(..33)
+        .filter(|key| matches!(key[0], 0x02 | 0x03))
+        .and_then(|key| PublicKey::from_sec1_bytes(key).ok())
+        .ok_or_else(|| {
+            ChainError::new(
+                code::REVERSION,
+                "unknown error during public key deserialization",
+            )
+        })?;
+    let expected = LenientMultihash::read(&args.hash)?;
+    let value = vrf::verify(&key, &args.proof, &args.message)
+        .is_some_and(|output| expected.is_sha256_of(&output));
+    ok(VerifyVrfProofResult { value })
+}
+
+/// A multihash as koinos-util reads one from bytes: `varint(code) ‖ varint(size)`, then up to
+/// `size` digest bytes (zero-padded when the bytes run out); anything after is ignored.
+struct LenientMultihash<'a> {
+    code: u64,
+    size: u64,
+    digest: &'a [u8],
+}
+
+impl<'a> LenientMultihash<'a> {
+    /// Fails only where koinos-util's varint reader throws: the bytes end inside a varint
+    /// (a `std::runtime_error` the official chain does not classify; a failure here).
+    fn read(bytes: &'a [u8]) -> ChainResult<Self> {
+        let (code, rest) = read_varint(bytes)?;
+        let (size, rest) = read_varint(rest)?;
+        let available = usize::try_from(size).map_or(rest.len(), |size| size.min(rest.len()));
+        Ok(Self {
+            code,
+            size,
+            digest: &rest[..available],
+        })
+    }
+
+    fn is_sha256_of(&self, digest: &[u8; 32]) -> bool {
+        self.code == multihash::code::SHA2_256
+            && self.size == 32
+            && digest.starts_with(self.digest)
+            && digest[self.digest.len()..].iter().all(|b| *b == 0)
+    }
+}
+
+/// One LEB128 varint, any number of continuation bytes (bits past 64 dropped).
+fn read_varint(bytes: &[u8]) -> ChainResult<(u64, &[u8])> {
+    let mut value = 0u64;
+    for (i, byte) in bytes.iter().enumerate() {
+        let bits = u64::from(byte & 0x7f);
+        let shift = u32::try_from(7 * i).ok();
+        value |= shift.and_then(|shift| bits.checked_shl(shift)).unwrap_or(0);
+        if byte & 0x80 == 0 {
+            return Ok((value, &bytes[i + 1..]));
+        }
+    }
+    Err(ChainError::new(code::FAILURE, "error reading from stream"))
 }

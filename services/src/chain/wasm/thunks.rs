@@ -2,8 +2,8 @@
 //! returning its `<name>_result` message, with the official chain's checks, costs and words.
 //!
 //! Not served yet (the contract gets `unknown_thunk`, 106, "thunk ${tid} is not supported by
-//! this chain yet"): `verify_vrf_proof`,
-//! `process_block_signature` and the `apply_*` / callback thunks of block application.
+//! this chain yet"): `process_block_signature` and the `apply_*` / callback thunks of block
+//! application.
 
 use koinos_protocol::chain::{
     CallArguments, CallResult, CallerData, CheckSystemAuthorityResult, ConsumeAccountRcResult,
@@ -181,6 +181,7 @@ pub(crate) fn thunk(
                 value: recovered == args.public_key,
             })
         }
+        S::VerifyVrfProof => crypto::verify_vrf_proof(decode(args)?),
         S::Call => {
             let args: CallArguments = decode(args)?;
             if args.entry_point == authority::AUTHORIZE_ENTRY_POINT
