@@ -313,3 +313,124 @@ fn unbounded_nested_calls_revert_at_the_frame_limit() {
         receipt.logs
     );
 }
+
+/// A contract that exits with `object` as its result.
+fn constant_contract(object: &[u8]) -> Vec<u8> {
+    // exit_arguments{res = result{object}}: 12 <len+2> 0a <len> object
+    let mut exit = vec![0x12, object.len() as u8 + 2, 0x0a, object.len() as u8];
+    exit.extend_from_slice(object);
+    let escaped: String = exit.iter().map(|b| format!("\\{b:02x}")).collect();
+    let wat = format!(
+        r#"(module
+          (import "env" "invoke_system_call" (func $sc (param i32 i32 i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 256) "{escaped}")
+          (func (export "_start")
+            (drop (call $sc (i32.const 602) (i32.const 0) (i32.const 0)
+                            (i32.const 256) (i32.const {len}) (i32.const 8)))))"#,
+        len = exit.len()
+    );
+    wat::parse_str(wat).expect("valid module")
+}
+
+/// Block signatures go through the `process_block_signature` system call, as on the official
+/// chain: the default thunk wants the genesis key, and a contract the genesis key sets as its
+/// override decides instead (mainnet's pob contract works this way).
+#[test]
+fn a_contract_overriding_process_block_signature_decides_which_blocks_are_signed() {
+    use koinos_protocol::chain::{ProcessBlockSignatureResult, SystemCallId};
+    use koinos_protocol::pb::koinos::protocol::{
+        ContractCallBundle, SetSystemCallOperation, SystemCallTarget, system_call_target::Target,
+    };
+    let mut fixture = ChainFixture::new();
+    let stranger = PrivateKey::from_seed("not the genesis key");
+    let signed_by = |fixture: &ChainFixture, key: &PrivateKey| {
+        let head = fixture.chain.head();
+        let timestamp = head.timestamp + 1000;
+        builder::block(head, timestamp, vec![], key)
+    };
+    let submit = |fixture: &mut ChainFixture, block| {
+        let now = ChainFixture::now_for(&block);
+        fixture.chain.submit_block(&block, now)
+    };
+
+    let block = signed_by(&fixture, &stranger);
+    let refused = submit(&mut fixture, block).unwrap_err();
+    assert_eq!(
+        (refused.code, refused.message.as_str()),
+        (-202, "failed to process block signature")
+    );
+
+    // Override it with a contract that accepts every block.
+    let rule = PrivateKey::from_seed("signature rule");
+    let accept = ProcessBlockSignatureResult { value: true }.encode_to_vec();
+    let upload = Operation {
+        op: Some(Op::UploadContract(UploadContractOperation {
+            contract_id: rule.address().to_vec(),
+            bytecode: constant_contract(&accept),
+            ..Default::default()
+        })),
+    };
+    assert!(!apply(&mut fixture, &rule, vec![upload]).reverted);
+    let set = Operation {
+        op: Some(Op::SetSystemCall(SetSystemCallOperation {
+            call_id: SystemCallId::ProcessBlockSignature as u32,
+            target: Some(SystemCallTarget {
+                target: Some(Target::SystemCallBundle(ContractCallBundle {
+                    contract_id: rule.address().to_vec(),
+                    entry_point: 0,
+                })),
+            }),
+        })),
+    };
+    let producer = fixture.producer.clone();
+    assert!(!apply(&mut fixture, &producer, vec![set]).reverted);
+    let block = signed_by(&fixture, &stranger);
+    let accepted = submit(&mut fixture, block);
+    assert!(
+        matches!(accepted, Ok(Some(_))),
+        "the override accepts the stranger's block: {accepted:?}"
+    );
+
+    // An override that refuses is obeyed too, even for the genesis key's own blocks.
+    let refusing = PrivateKey::from_seed("refusing rule");
+    let upload = Operation {
+        op: Some(Op::UploadContract(UploadContractOperation {
+            contract_id: refusing.address().to_vec(),
+            bytecode: constant_contract(
+                &ProcessBlockSignatureResult { value: false }.encode_to_vec(),
+            ),
+            ..Default::default()
+        })),
+    };
+    assert!(!apply(&mut fixture, &refusing, vec![upload]).reverted);
+    let set = Operation {
+        op: Some(Op::SetSystemCall(SetSystemCallOperation {
+            call_id: SystemCallId::ProcessBlockSignature as u32,
+            target: Some(SystemCallTarget {
+                target: Some(Target::SystemCallBundle(ContractCallBundle {
+                    contract_id: refusing.address().to_vec(),
+                    entry_point: 0,
+                })),
+            }),
+        })),
+    };
+    let tx = builder::transaction(
+        fixture.chain.chain_id(),
+        &producer,
+        fixture.next_nonce(&producer),
+        RC_LIMIT,
+        vec![set],
+    );
+    // Signed by the stranger: the accepting override still rules this block.
+    let block = builder::block(
+        fixture.chain.head(),
+        fixture.chain.head().timestamp + 1000,
+        vec![tx],
+        &stranger,
+    );
+    assert!(matches!(submit(&mut fixture, block), Ok(Some(_))));
+    let block = signed_by(&fixture, &producer);
+    let refused = submit(&mut fixture, block).unwrap_err();
+    assert_eq!(refused.code, -202);
+}

@@ -1,6 +1,9 @@
 //! Block validation and application (docs/protocol.md "Applying a block"), producing the
 //! block's state delta and receipt.
 
+use koinos_protocol::chain::{
+    ProcessBlockSignatureArguments, ProcessBlockSignatureResult, SystemCallId,
+};
 use koinos_protocol::crypto::sha256_multihash;
 use koinos_protocol::pb::koinos::protocol::{Block, BlockReceipt};
 use prost::Message;
@@ -11,9 +14,8 @@ use super::error::{ChainError, ChainResult, code, to_hex};
 use super::fork::BlockInfo;
 use super::genesis::metadata_state_key;
 use super::state::{Delta, StateDb, state_merkle_root};
-use super::transaction::{
-    apply_transaction, check_required_fields, delta_entries, multihash_code, recover_signer,
-};
+use super::transaction::{apply_transaction, check_required_fields, delta_entries, multihash_code};
+use super::wasm;
 
 /// Blocks may be at most this far (ms) in the future.
 pub const MAX_FUTURE_MS: u64 = 5_000;
@@ -89,9 +91,9 @@ pub enum BlockOutcome {
     FailedTransactions(Vec<u32>),
 }
 
-/// The block's own checks, as the official `apply_block` makes them: its id is the hash of its
-/// header (-203), the transaction merkle root has the block hash code and matches (-203),
-/// and the signature recovers to the genesis key (-202).
+/// The block's own checks, as the official `apply_block` makes them before its state: its id is
+/// the hash of its header (-203), and the transaction merkle root has the block hash code and
+/// matches (-203). The signature is checked on the block's state ([`process_block_signature`]).
 pub fn verify_block(params: &ChainParams, block: &Block) -> ChainResult<()> {
     let header = block.header.clone().unwrap_or_default();
     if params.block_hash_code != 0x12 {
@@ -121,7 +123,25 @@ pub fn verify_block(params: &ChainParams, block: &Block) -> ChainResult<()> {
             "transaction merkle root does not match",
         ));
     }
-    if recover_signer(&block.id, &block.signature)? != params.genesis_key {
+    Ok(())
+}
+
+/// The `process_block_signature` system call, on the block's state as the official chain makes
+/// it: through the system call table, so a contract that overrides it (mainnet's pob) decides;
+/// the default thunk wants the genesis key's signature. False is -202.
+fn process_block_signature(ctx: &mut ApplyContext<'_>, block: &Block) -> ChainResult<()> {
+    let args = ProcessBlockSignatureArguments {
+        digest: block.id.clone(),
+        header: block.header.clone(),
+        signature: block.signature.clone(),
+    };
+    let result = wasm::system_call(
+        ctx,
+        SystemCallId::ProcessBlockSignature as u32,
+        &args.encode_to_vec(),
+    )?;
+    let accepted = ProcessBlockSignatureResult::decode(result.as_slice()).is_ok_and(|r| r.value);
+    if !accepted {
         return Err(ChainError::new(
             code::INVALID_SIGNATURE,
             "failed to process block signature",
@@ -216,6 +236,7 @@ fn execute_block(
     };
     let mut ctx = ApplyContext::new(state.session(&parent.id)?, params, Mode::Transaction)
         .at(topology, Some(block.clone()));
+    process_block_signature(&mut ctx, block)?;
     // The whole block, as the official chain stores it (not charged as disk).
     ctx.session
         .put(metadata_state_key("head_block"), block.encode_to_vec());

@@ -2,8 +2,7 @@
 //! returning its `<name>_result` message, with the official chain's checks, costs and words.
 //!
 //! Not served yet (the contract gets `unknown_thunk`, 106, "thunk ${tid} is not supported by
-//! this chain yet"): `process_block_signature` and the `apply_*` / callback thunks of block
-//! application.
+//! this chain yet"): the `apply_*` / callback thunks of block application.
 
 use koinos_protocol::chain::{
     CallArguments, CallResult, CallerData, CheckSystemAuthorityResult, ConsumeAccountRcResult,
@@ -13,9 +12,9 @@ use koinos_protocol::chain::{
     GetContractMetadataArguments, GetContractMetadataResult, GetHeadInfoResult,
     GetLastIrreversibleBlockResult, GetOperationResult, GetResourceLimitsResult,
     GetTransactionFieldArguments, GetTransactionFieldResult, GetTransactionResult, HashArguments,
-    HashResult, HeadInfo, LogArguments, Privilege, RecoverPublicKeyArguments,
-    RecoverPublicKeyResult, SystemCallId, ValueType, VerifySignatureArguments,
-    VerifySignatureResult,
+    HashResult, HeadInfo, LogArguments, Privilege, ProcessBlockSignatureArguments,
+    ProcessBlockSignatureResult, RecoverPublicKeyArguments, RecoverPublicKeyResult, SystemCallId,
+    ValueType, VerifySignatureArguments, VerifySignatureResult,
 };
 use koinos_protocol::crypto::multihash;
 use koinos_protocol::pb::koinos::protocol::Block;
@@ -181,6 +180,7 @@ pub(crate) fn thunk(
                 value: recovered == args.public_key,
             })
         }
+        S::ProcessBlockSignature => process_block_signature(ctx, decode(args)?),
         S::VerifyVrfProof => crypto::verify_vrf_proof(decode(args)?),
         S::Call => {
             let args: CallArguments = decode(args)?;
@@ -279,4 +279,31 @@ fn event(ctx: &mut ApplyContext<'_>, args: EventArguments) -> ChainResult<Vec<u8
     let source = caller(ctx);
     ctx.emit_event(&source, &args.name, args.data, args.impacted);
     Ok(Vec::new())
+}
+
+/// The default (federated) rule: the block's signature recovers, through the `recover_public_key`
+/// system call as the official thunk makes it, to the genesis key's address. A network like
+/// mainnet overrides this system call with its pob contract.
+fn process_block_signature(
+    ctx: &mut ApplyContext<'_>,
+    args: ProcessBlockSignatureArguments,
+) -> ChainResult<Vec<u8>> {
+    let recover = RecoverPublicKeyArguments {
+        r#type: koinos_protocol::chain::Dsa::EcdsaSecp256k1 as i32,
+        signature: args.signature,
+        digest: args.digest,
+        compressed: true,
+    };
+    let result = super::host::system_call(
+        ctx,
+        SystemCallId::RecoverPublicKey as u32,
+        &recover.encode_to_vec(),
+    )?;
+    let public_key: RecoverPublicKeyResult = decode(&result)?;
+    let signer = koinos_protocol::crypto::PublicKey::from_sec1_bytes(&public_key.value)
+        .map(|key| key.address().to_vec())
+        .map_err(|_| ChainError::new(code::INVALID_SIGNATURE, "public key is invalid"))?;
+    ok(ProcessBlockSignatureResult {
+        value: signer == ctx.params.genesis_key,
+    })
 }
