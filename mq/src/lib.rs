@@ -32,6 +32,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! An `amqps://` URL connects over TLS (rustls), verifying the broker against the system roots
+//! or, with [`Connection::connect_supervised_with`], a [`CaBundle`] that replaces them.
+//!
 //! Typed services (`<svc>_request` / `<svc>_response` envelopes) use [`typed`]: implement
 //! [`typed::Handler`] and call [`typed::serve`]; call other services with
 //! [`typed::TypedClient`]. Every exchange, queue and topic name is in [`topology`]; the RPC

@@ -114,6 +114,24 @@ mod tests {
     }
 
     #[test]
+    fn the_chain_container_reads_the_ca_where_it_is_mounted() {
+        let vc = validated(&tls_cluster());
+        let desired = build(&vc, &generated());
+        let (_, chain) = pod_specs(&desired)
+            .into_iter()
+            .find(|(name, _)| name == "ext-chain")
+            .unwrap();
+        let container = &chain.containers[0];
+        let ca_env: Vec<_> = container
+            .env
+            .iter()
+            .flatten()
+            .filter(|e| e.name.starts_with("KOINOS_AMQP"))
+            .collect();
+        insta::assert_yaml_snapshot!((ca_env, &container.volume_mounts));
+    }
+
+    #[test]
     fn without_tls_no_workload_gets_a_ca() {
         let vc = validated(EXTERNAL_BROKER);
         for (name, spec) in pod_specs(&build(&vc, &generated())) {
