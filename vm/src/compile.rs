@@ -71,7 +71,7 @@ pub(crate) fn compile(
     while !reader.eof() {
         let (operator, offset) = reader.read_with_offset()?;
         // Branch heights come from the validator's view *before* the instruction.
-        let op = translate(&operator, &validator, &mut labels, &mut code)?;
+        let op = translate(&operator, &validator, &mut labels, &mut code, fusion)?;
         validator.op(offset, &operator)?;
         match op {
             Some(op) if fusion => fuse(&mut code.ops, op),
@@ -127,6 +127,7 @@ fn translate(
     validator: &FuncValidator<ValidatorResources>,
     labels: &mut Vec<Label>,
     code: &mut Code,
+    fusion: bool,
 ) -> Result<Option<Op>, ParseError> {
     use Operator as O;
     let here = next_index(code);
@@ -152,20 +153,28 @@ fn translate(
             Op::Loop
         }
         O::If { .. } => {
+            // Fused with the comparison before it, the `if` takes that comparison's index.
+            let fused = if fusion { fuse_if(&mut code.ops) } else { None };
+            let at = fused.map_or(here, |_| here - 1);
             labels.push(Label {
                 is_loop: false,
-                start: here,
-                if_or_else: Some(here),
+                start: at,
+                if_or_else: Some(at),
                 pending: Vec::new(),
             });
+            if fused.is_some() {
+                return Ok(None);
+            }
             Op::If { else_target: 0 }
         }
         O::Else => {
             let label = labels
                 .last_mut()
                 .ok_or_else(|| ParseError::new("else without if"))?;
-            if let Some(Op::If { else_target }) =
-                label.if_or_else.and_then(|i| code.ops.get_mut(i as usize))
+            if let Some(else_target) = label
+                .if_or_else
+                .and_then(|i| code.ops.get_mut(i as usize))
+                .and_then(Op::else_target_mut)
             {
                 *else_target = here + 1;
             }
@@ -184,9 +193,13 @@ fn translate(
             if !label.is_loop {
                 if let Some(i) = label.if_or_else {
                     match code.ops.get_mut(i as usize) {
-                        Some(Op::If { else_target }) => *else_target = target,
                         Some(Op::Else { end_target }) => *end_target = target,
-                        _ => {}
+                        Some(op) => {
+                            if let Some(else_target) = op.else_target_mut() {
+                                *else_target = target;
+                            }
+                        }
+                        None => {}
                     }
                 }
                 for pending in label.pending {
@@ -259,6 +272,16 @@ fn fuse(ops: &mut Vec<Op>, op: Op) {
         (Some(Op::I32Const(c)), Op::I32Sub) => Some(Op::I32AddConst(c.wrapping_neg())),
         (Some(Op::LocalGet(a)), Op::I32Load(offset)) => Some(Op::LocalGetI32Load(a, offset)),
         (Some(Op::I64Const(c)), Op::I64Store(offset)) => Some(Op::I64StoreConst(c, offset)),
+        (Some(Op::LocalGet(a)), Op::I64Const(c)) => Some(Op::LocalGetI64Const(a, c)),
+        (Some(Op::LocalGetI64Const(a, c)), Op::I64Store(offset)) => {
+            // Only constants that fit the fused op's 32 bits (sign-extended back).
+            let short = c as i64 as i32;
+            (i64::from(short) as u64 == c).then_some(Op::LocalGetI64StoreConst(a, short, offset))
+        }
+        (Some(Op::LocalGet(a)), Op::I32Store(offset)) => Some(Op::LocalGetI32Store(a, offset)),
+        (Some(Op::LocalGetI32AddConst(a, c)), Op::LocalSet(b)) => {
+            Some(Op::LocalGetI32AddConstSet(a, c, b))
+        }
         _ => None,
     };
     match fused {
@@ -268,5 +291,69 @@ fn fuse(ops: &mut Vec<Op>, op: Op) {
             }
         }
         None => ops.push(op),
+    }
+}
+
+/// Fuses the comparison that ends `ops` into the `if` being compiled: returns the fused `if`
+/// (already in place of the comparison, its `else_target` still to patch) or `None` when the
+/// last op is no comparison this fuses (then the `if` is an op of its own).
+///
+/// Safe for branch targets: a target is always the index of a control op or of the first op
+/// after one (a label's `end` or `else`, a loop's `loop`, the function's final `end`). The `if`
+/// here follows a plain comparison, so it is never a target itself: no branch can land between
+/// the comparison and the `if`. A branch may land on the comparison, which is now the fused op
+/// at the same index and runs both. The `if`'s own index (its label's `if_or_else`, patched at
+/// `else`/`end`) is the comparison's index, which the caller records; everything after it is
+/// compiled after the fusion, so its indices already count the fused op as one.
+fn fuse_if(ops: &mut [Op]) -> Option<Op> {
+    let last = ops.last_mut()?;
+    let else_target = 0;
+    let fused = match *last {
+        Op::I32Eqz => Op::IfI32Eqz { else_target },
+        Op::I32Eq => Op::IfI32Eq { else_target },
+        Op::I32Ne => Op::IfI32Ne { else_target },
+        Op::I32LtS => Op::IfI32LtS { else_target },
+        Op::I32LtU => Op::IfI32LtU { else_target },
+        Op::I32GtU => Op::IfI32GtU { else_target },
+        Op::I32GeU => Op::IfI32GeU { else_target },
+        _ => return None,
+    };
+    *last = fused;
+    Some(fused)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::module::Module;
+    use crate::op::Op;
+
+    /// `tests/fused.wat` (run at every budget by `tests/ticks.rs`) contains every fused op.
+    #[test]
+    fn the_fused_program_compiles_to_every_fused_op() {
+        let wasm = wat::parse_str(include_str!("../tests/fused.wat")).unwrap();
+        let fused = Module::parse_with(&wasm, true).unwrap();
+        let ops: Vec<Op> = fused.code.iter().flat_map(|c| c.ops.clone()).collect();
+        let has = |f: fn(&Op) -> bool| ops.iter().any(f);
+        assert!(has(|op| matches!(op, Op::LocalGet2(..))));
+        assert!(has(|op| matches!(op, Op::LocalGetI32Const(..))));
+        assert!(has(|op| matches!(op, Op::LocalGetI32AddConst(..))));
+        assert!(has(|op| matches!(op, Op::I32AddConst(..))));
+        assert!(has(|op| matches!(op, Op::LocalGetI64Const(..))));
+        assert!(has(|op| matches!(op, Op::LocalGetI64StoreConst(_, -3, 0))));
+        assert!(has(|op| matches!(op, Op::LocalGetI64StoreConst(_, 0, 8))));
+        assert!(has(|op| matches!(op, Op::LocalGetI32Store(..))));
+        assert!(has(|op| matches!(op, Op::LocalGetI32AddConstSet(..))));
+        assert!(has(|op| matches!(op, Op::IfI32Eqz { .. })));
+        assert!(has(|op| matches!(op, Op::IfI32Eq { .. })));
+        assert!(has(|op| matches!(op, Op::IfI32Ne { .. })));
+        assert!(has(|op| matches!(op, Op::IfI32LtS { .. })));
+        assert!(has(|op| matches!(op, Op::IfI32LtU { .. })));
+        assert!(has(|op| matches!(op, Op::IfI32GtU { .. })));
+        assert!(has(|op| matches!(op, Op::IfI32GeU { .. })));
+        // The 64-bit constant is not fused into the store.
+        assert!(has(|op| matches!(op, Op::LocalGetI64Const(_, 0x1_0000_0000))));
+        let unfused = Module::parse_with(&wasm, false).unwrap();
+        let plain: usize = unfused.code.iter().map(|c| c.ops.len()).sum();
+        assert!(ops.len() < plain);
     }
 }

@@ -155,6 +155,19 @@ pub(crate) fn run<H: Host>(
             }
         }};
     }
+    // A comparison fused with the `if` after it: the `if`'s tick, then both operands popped;
+    // falls through when the comparison holds.
+    macro_rules! if_cmp32 {
+        ($else_target:expr, $f:expr) => {{
+            extra_ticks!(1);
+            let b = pop!() as u32;
+            let a = pop!() as u32;
+            let f: fn(u32, u32) -> bool = $f;
+            if !f(a, b) {
+                pc = $else_target as usize;
+            }
+        }};
+    }
     macro_rules! branch {
         ($b:expr) => {{
             let b: Branch = $b;
@@ -172,6 +185,8 @@ pub(crate) fn run<H: Host>(
 
     loop {
         let op = code.ops[pc];
+        #[cfg(feature = "profile")]
+        crate::profile::record(code_index, pc, &op);
         pc += 1;
         *ticks -= 1;
         if *ticks < 0 {
@@ -457,6 +472,47 @@ pub(crate) fn run<H: Host>(
                 };
                 stack.push(u64::from(u32::from_le_bytes(bytes)));
             }
+            Op::LocalGetI64Const(a, c) => {
+                extra_ticks!(1);
+                let x = stack[locals + a as usize];
+                stack.push(x);
+                stack.push(c);
+            }
+            Op::LocalGetI64StoreConst(a, c, o) => {
+                extra_ticks!(2);
+                let address = u64::from(stack[locals + a as usize] as u32) + u64::from(o);
+                let value = i64::from(c) as u64;
+                if !write::<8>(&mut state.memory.bytes, address, &value.to_le_bytes()) {
+                    trap!(Trap::MemoryOutOfBounds)
+                }
+            }
+            Op::LocalGetI32Store(a, o) => {
+                extra_ticks!(1);
+                let value = stack[locals + a as usize];
+                let address = u64::from(pop!() as u32) + u64::from(o);
+                if !write::<4>(&mut state.memory.bytes, address, &value.to_le_bytes()[..4]) {
+                    trap!(Trap::MemoryOutOfBounds)
+                }
+            }
+            Op::LocalGetI32AddConstSet(a, c, b) => {
+                extra_ticks!(3);
+                let x = stack[locals + a as usize] as u32;
+                stack[locals + b as usize] = u64::from(x.wrapping_add(c));
+            }
+            Op::IfI32Eqz { else_target } => {
+                extra_ticks!(1);
+                if pop!() as u32 != 0 {
+                    pc = else_target as usize;
+                }
+            }
+            Op::IfI32Eq { else_target } => if_cmp32!(else_target, |a, b| a == b),
+            Op::IfI32Ne { else_target } => if_cmp32!(else_target, |a, b| a != b),
+            Op::IfI32LtS { else_target } => {
+                if_cmp32!(else_target, |a, b| (a as i32) < (b as i32))
+            }
+            Op::IfI32LtU { else_target } => if_cmp32!(else_target, |a, b| a < b),
+            Op::IfI32GtU { else_target } => if_cmp32!(else_target, |a, b| a > b),
+            Op::IfI32GeU { else_target } => if_cmp32!(else_target, |a, b| a >= b),
             Op::I64StoreConst(c, o) => {
                 extra_ticks!(1);
                 let address = u64::from(pop!() as u32) + u64::from(o);

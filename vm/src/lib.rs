@@ -52,6 +52,9 @@ mod instance;
 mod module;
 mod op;
 mod plain;
+#[cfg(feature = "profile")]
+#[doc(hidden)]
+pub mod profile;
 
 pub use error::{Exit, InstantiateError, ParseError, Trap};
 pub use instance::{Host, HostCall, HostFunction, Instance, Limits, Memory, PAGE_SIZE};

@@ -152,4 +152,64 @@ pub(crate) enum Op {
     LocalGetI32Load(u32, Offset),
     /// `i64.const; i64.store`
     I64StoreConst(u64, Offset),
+    /// `local.get; i64.const`
+    LocalGetI64Const(u32, u64),
+    /// `local.get; i64.const; i64.store` with a constant that fits in an `i32` (sign-extended),
+    /// as AssemblyScript's unrolled zeroing stores are: (local, constant, offset)
+    LocalGetI64StoreConst(u32, i32, Offset),
+    /// `local.get; i32.store`: stores the local at the popped address
+    LocalGetI32Store(u32, Offset),
+    /// `local.get; i32.const; i32.add; local.set` (or `i32.sub`, the constant negated):
+    /// (source local, constant, destination local)
+    LocalGetI32AddConstSet(u32, u32, u32),
+    // Compare and `if` (see `compile::fuse_if`): each is the comparison then an `If` with the
+    // same `else_target`.
+    /// `i32.eqz; if`
+    IfI32Eqz {
+        else_target: u32,
+    },
+    /// `i32.eq; if`
+    IfI32Eq {
+        else_target: u32,
+    },
+    /// `i32.ne; if`
+    IfI32Ne {
+        else_target: u32,
+    },
+    /// `i32.lt_s; if`
+    IfI32LtS {
+        else_target: u32,
+    },
+    /// `i32.lt_u; if`
+    IfI32LtU {
+        else_target: u32,
+    },
+    /// `i32.gt_u; if`
+    IfI32GtU {
+        else_target: u32,
+    },
+    /// `i32.ge_u; if`
+    IfI32GeU {
+        else_target: u32,
+    },
 }
+
+impl Op {
+    /// The `else_target` of an `If`, fused or not.
+    pub(crate) fn else_target_mut(&mut self) -> Option<&mut u32> {
+        match self {
+            Op::If { else_target }
+            | Op::IfI32Eqz { else_target }
+            | Op::IfI32Eq { else_target }
+            | Op::IfI32Ne { else_target }
+            | Op::IfI32LtS { else_target }
+            | Op::IfI32LtU { else_target }
+            | Op::IfI32GtU { else_target }
+            | Op::IfI32GeU { else_target } => Some(else_target),
+            _ => None,
+        }
+    }
+}
+
+// Fused ops keep their operands small enough that an `Op` stays 16 bytes.
+const _: () = assert!(std::mem::size_of::<Op>() == 16);

@@ -200,3 +200,56 @@ fn misbehaving_modules_fail_as_they_should() {
         Err(Exit::Trap(Trap::FloatDisabled))
     );
 }
+
+/// `cargo test -p koinos-vm --features profile --test contracts -- --nocapture profile`: where
+/// the token's executed instructions go (unfused, so every pair is a pair of instructions).
+#[cfg(feature = "profile")]
+#[test]
+fn profile_of_the_official_token() {
+    let dir = contracts_dir();
+    let module = Module::parse_with(&std::fs::read(dir.join("koin.wasm")).unwrap(), false).unwrap();
+    let mut host = EntryPointHost {
+        entry_point: 0x82a3_537f,
+        calls: Vec::new(),
+        exit: None,
+    };
+    let _ = koinos_vm::profile::take();
+    let (_, left) = start(&module, &mut host, 10_000_000);
+    let profile = koinos_vm::profile::take();
+    let total: u64 = profile.ops.iter().map(|(_, n)| n).sum();
+    // One tick per executed op, plus one per page `memory.grow` asks for.
+    assert!(total as i64 <= 10_000_000 - left);
+    let share = |n: u64| 100.0 * n as f64 / total as f64;
+    eprintln!("koin.wasm name(): {total} ops executed");
+    for (op, n) in profile.ops.iter().take(30) {
+        eprintln!("  {op:<16} {n:>9} {:>5.1} %", share(*n));
+    }
+    for (group, members) in [
+        ("block/loop/end", &["Block", "Loop", "End", "Return"][..]),
+        ("branches", &["Br", "BrIf", "BrTable", "If", "Else"][..]),
+    ] {
+        let n: u64 = profile
+            .ops
+            .iter()
+            .filter(|(op, _)| members.contains(op))
+            .map(|(_, n)| n)
+            .sum();
+        eprintln!("  {group}: {:.1} %", share(n));
+    }
+    for ((a, b), n) in profile.pairs.iter().take(40) {
+        eprintln!("  {a:>14} {b:<14} {n:>9} {:>5.1} %", share(*n));
+    }
+    for ((a, b, c), n) in profile.triples.iter().take(30) {
+        eprintln!("  {a:>14} {b:<14} {c:<14} {n:>9} {:>5.1} %", share(*n));
+    }
+    for ((a, b), n) in profile
+        .pairs
+        .iter()
+        .filter(|((_, b), _)| *b == "If" || *b == "BrIf")
+    {
+        eprintln!(
+            "  into a branch: {a:>14} {b:<6} {n:>9} {:>5.1} %",
+            share(*n)
+        );
+    }
+}

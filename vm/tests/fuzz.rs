@@ -39,23 +39,31 @@ const SEEDS: &[&str] = &[
         (func (export "_start") i32.const 1 i32.const 0 i32.const 8 i32.const 16 i32.const 3
           i32.const 64 call $sc global.set $g i32.const 2 memory.grow drop
           i32.const 0 i64.const -1 i64.store))"#,
+    include_str!("fused.wat"),
 ];
 
-fn run(bytes: &[u8]) -> Outcome {
-    let Ok(module) = Module::parse(bytes) else {
-        return Outcome::Error;
-    };
-    let Ok(mut instance) = Instance::new(&module, Limits::default(), &mut RefusingHost, 10_000)
-    else {
-        return Outcome::Error;
-    };
-    let Some(start) = module.exported_function("_start") else {
-        return Outcome::Error;
-    };
+/// How a run ended: the result, the ticks left and the memory.
+type End = (Result<(), koinos_vm::Exit<()>>, i64, Vec<u8>);
+
+/// Parses and runs `bytes` compiled with or without fused instructions: the result, the ticks
+/// left and the memory (`None` when refused).
+fn run_with(bytes: &[u8], fusion: bool) -> Option<End> {
+    let module = Module::parse_with(bytes, fusion).ok()?;
+    let mut instance = Instance::new(&module, Limits::default(), &mut RefusingHost, 10_000).ok()?;
+    let start = module.exported_function("_start")?;
     let mut ticks = 100_000;
-    match instance.call(start, &mut RefusingHost, &mut ticks) {
-        Ok(()) => Outcome::Accepted,
-        Err(_) => Outcome::Error,
+    let result = instance.call(start, &mut RefusingHost, &mut ticks);
+    Some((result, ticks, instance.memory().bytes().to_vec()))
+}
+
+/// Never a panic, and the fused compilation ends exactly as the unfused one does.
+fn run(bytes: &[u8]) -> Outcome {
+    let fused = run_with(bytes, true);
+    let unfused = run_with(bytes, false);
+    assert!(fused == unfused, "fused and unfused runs differ");
+    match fused {
+        Some((Ok(()), _, _)) => Outcome::Accepted,
+        _ => Outcome::Error,
     }
 }
 

@@ -217,3 +217,32 @@ fn fused_sequences_trap_and_run_out_as_single_instructions() {
         assert_eq!(left, -1, "budget {budget}");
     }
 }
+
+#[test]
+fn every_fused_instruction_runs_out_and_traps_as_its_instructions_would() {
+    // Every budget up to the program's total: each run ends out of ticks with -1 left, and
+    // `run` compares each with the unfused compilation (result, ticks left, memory).
+    let wat = include_str!("fused.wat");
+    let total = ticks_used(wat);
+    assert!(total > 300, "{total} ticks");
+    for budget in 0..total {
+        let (result, left) = run(wat, budget);
+        assert_eq!(result, Err(Exit::Trap(Trap::OutOfTicks)), "budget {budget}");
+        assert_eq!(left, -1, "budget {budget}");
+    }
+    assert_eq!(run(wat, total), (Ok(()), 0));
+    // Memory traps inside the fused stores, after the same ticks as unfused.
+    for store in [
+        "local.get 0 i64.const 0 i64.store",
+        "local.get 0 i64.const -2 i64.store offset=1",
+        "i32.const 8 local.get 0 i32.store offset=65530",
+    ] {
+        let wat = format!(
+            r#"(memory 1) (func (export "_start") (local i32)
+            i32.const 65532 local.set 0 {store})"#
+        );
+        let (result, left) = run(&wat, 100);
+        assert_eq!(result, Err(Exit::Trap(Trap::MemoryOutOfBounds)), "{store}");
+        assert_eq!(100 - left, 5, "{store}");
+    }
+}
