@@ -98,6 +98,12 @@ update on children, never reads Pods, and needs no cluster-scoped kind.
 - apiGroups: ["monitoring.coreos.com"]
   resources: ["podmonitors"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# The Gateway API routes of services with a route (the Gateway API itself is optional; without
+# its CRDs these rules match nothing and the cluster says so in a condition). Read (get), applied
+# (create, patch), and found by label and deleted once unset; never watched.
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes", "grpcroutes"]
+  verbs: ["get", "list", "create", "patch", "delete"]
 # The VolumeSnapshot a storage.dataSource names, read to say when it is missing or not ready
 # (the CSI snapshot CRDs are optional; without them this rule matches nothing).
 - apiGroups: ["snapshot.storage.k8s.io"]

@@ -23,6 +23,7 @@ use super::build::meta::{
 use super::build::monitoring::{MONITORING_API_VERSION, PodMonitor};
 use super::build::broker_users::UserCredentials;
 use super::build::rabbitmq::AmqpCredentials;
+use super::build::route::{GrpcRoute, HttpRoute};
 use super::build::{Child, Desired, Generated, Order, Visitor};
 use super::error::{Error, is_rejected};
 use super::stores::ChildStores;
@@ -34,6 +35,9 @@ use crate::model::naming::{
 };
 use crate::model::profile::ServiceInput;
 use crate::model::{Amqp, ValidatedCluster};
+
+mod routes;
+pub use self::routes::RoutesOutcome;
 
 /// Annotation on every applied child: hash of the object as last applied.
 pub const ANNOTATION_APPLIED_HASH: &str = "koinos.io/applied-hash";
@@ -51,6 +55,8 @@ pub struct Applied {
     pub grown: Vec<String>,
     /// What became of the PodMonitor (`None`: the walk did not reach it).
     pub monitoring: Option<MonitoringOutcome>,
+    /// What became of the Gateway API routes (`None`: the walk did not reach them).
+    pub routes: Option<RoutesOutcome>,
     /// What became of the managed broker's users (`None`: an external broker).
     pub broker_users: Option<crate::broker::users::UsersOutcome>,
 }
@@ -636,6 +642,20 @@ impl Visitor for Applier<'_> {
         Ok(())
     }
 
+    /// Never an error: the outcome goes to the `Routes` condition.
+    async fn visit_routes(
+        &mut self,
+        http_routes: &[HttpRoute],
+        grpc_routes: &[GrpcRoute],
+    ) -> Result<(), Error> {
+        let outcome = self.apply_routes(http_routes, grpc_routes).await;
+        if let RoutesOutcome::Failed { message } = &outcome {
+            warn!(%message, "Gateway API routes");
+        }
+        self.applied.routes = Some(outcome);
+        Ok(())
+    }
+
     /// KEDA's CRDs are checked first; each ScaledObject replaces our HPA of its workload.
     async fn visit_keda(
         &mut self,
@@ -696,6 +716,16 @@ impl Visitor for OrphanCleanup<'_, '_> {
             }
             other => other,
         }
+    }
+
+    async fn visit_routes(
+        &mut self,
+        http_routes: &[HttpRoute],
+        grpc_routes: &[GrpcRoute],
+    ) -> Result<(), Error> {
+        self.applier
+            .delete_route_orphans(self.vc, http_routes, grpc_routes)
+            .await
     }
 }
 

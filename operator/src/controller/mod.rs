@@ -79,6 +79,7 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
         let (applied, broker) = tokio::join!(apply_children(&ctx, &vc), ctx.read_broker(&vc));
         let mut observed = status::observe(&ctx.client, Some(&ctx.stores), &vc).await?;
         observed.monitoring = applied.as_ref().ok().and_then(|a| a.monitoring.clone());
+        observed.routes = applied.as_ref().ok().and_then(|a| a.routes.clone());
         observed.broker_users = applied.as_ref().ok().and_then(|a| a.broker_users.clone());
         (Some(applied), merge_broker(observed, broker))
     };

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use super::apply::MonitoringOutcome;
+use super::apply::{MonitoringOutcome, RoutesOutcome};
 use super::error::Error;
 use crate::crd::status::{ChainStatus, KoinosClusterStatus, P2pStatus, ServiceStatus};
 
@@ -26,6 +26,7 @@ pub const AVAILABLE: &str = "Available";
 pub const BROKER_READY: &str = "BrokerReady";
 pub const RECONCILIATION_PAUSED: &str = "ReconciliationPaused";
 pub const MONITORING: &str = "Monitoring";
+pub const ROUTES: &str = "Routes";
 
 /// How this pass ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,6 +90,9 @@ pub struct Observed {
     /// What became of the PodMonitor this pass (`None`: not applied this pass, e.g. paused or
     /// failed before it; the last `Monitoring` condition stands).
     pub monitoring: Option<MonitoringOutcome>,
+    /// What became of the Gateway API routes this pass (`None`: not applied this pass; the
+    /// last `Routes` condition stands).
+    pub routes: Option<RoutesOutcome>,
     /// What became of the managed broker's users this pass (`BrokerReady` names the users
     /// that could not be provisioned).
     pub broker_users: Option<crate::broker::users::UsersOutcome>,
@@ -126,6 +130,10 @@ pub fn compute_status(
     conditions.extend(conditions::chain_reachable(broker, old_conditions));
     conditions.extend(conditions::monitoring(
         observed.and_then(|o| o.monitoring.as_ref()),
+        old_conditions,
+    ));
+    conditions.extend(conditions::routes(
+        observed.and_then(|o| o.routes.as_ref()),
         old_conditions,
     ));
     conditions.extend(sync_conditions.iter().cloned());

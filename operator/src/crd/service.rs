@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::autoscaling::AutoscalingSpec;
-use super::exposure::{ExternalTrafficPolicy, IngressSpec};
+use super::exposure::{ExternalTrafficPolicy, IngressSpec, RouteSpec};
 use super::network::SecretKeyRef;
 use super::pod::PodOverrides;
 use super::storage::StorageSpec;
@@ -140,6 +140,15 @@ macro_rules! absent {
     validation = Rule::new(absent!("accountHistory", "ingress")).message("spec.services.accountHistory.ingress: only jsonrpc and grpc serve HTTP behind an Ingress"),
     validation = Rule::new(absent!("blockProducer", "ingress")).message("spec.services.blockProducer.ingress: only jsonrpc and grpc serve HTTP behind an Ingress"),
     validation = Rule::new(absent!("p2p", "ingress")).message("spec.services.p2p.ingress: p2p speaks libp2p over TCP, not HTTP: expose it with service.type LoadBalancer or NodePort and announce"),
+    validation = Rule::new(absent!("chain", "route")).message("spec.services.chain.route: only jsonrpc and grpc serve HTTP behind a Gateway API route"),
+    validation = Rule::new(absent!("blockStore", "route")).message("spec.services.blockStore.route: only jsonrpc and grpc serve HTTP behind a Gateway API route"),
+    validation = Rule::new(absent!("mempool", "route")).message("spec.services.mempool.route: only jsonrpc and grpc serve HTTP behind a Gateway API route"),
+    validation = Rule::new(absent!("transactionStore", "route")).message("spec.services.transactionStore.route: only jsonrpc and grpc serve HTTP behind a Gateway API route"),
+    validation = Rule::new(absent!("contractMetaStore", "route")).message("spec.services.contractMetaStore.route: only jsonrpc and grpc serve HTTP behind a Gateway API route"),
+    validation = Rule::new(absent!("accountHistory", "route")).message("spec.services.accountHistory.route: only jsonrpc and grpc serve HTTP behind a Gateway API route"),
+    validation = Rule::new(absent!("blockProducer", "route")).message("spec.services.blockProducer.route: only jsonrpc and grpc serve HTTP behind a Gateway API route"),
+    validation = Rule::new(absent!("p2p", "route")).message("spec.services.p2p.route: p2p speaks libp2p over TCP, not HTTP: expose it with service.type LoadBalancer or NodePort and announce"),
+    validation = Rule::new(absent!("grpc", "route", "path")).message("spec.services.grpc.route.path: a GRPCRoute matches gRPC services and methods, not paths"),
     validation = Rule::new(absent!("chain", "announce")).message("spec.services.chain.announce: only p2p announces an address to peers"),
     validation = Rule::new(absent!("blockStore", "announce")).message("spec.services.blockStore.announce: only p2p announces an address to peers"),
     validation = Rule::new(absent!("mempool", "announce")).message("spec.services.mempool.announce: only p2p announces an address to peers"),
@@ -217,6 +226,10 @@ pub struct ServiceSpec {
     /// jsonrpc and grpc only: an Ingress in front of the client port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<IngressSpec>,
+    /// jsonrpc and grpc only: a Gateway API route (HTTPRoute, GRPCRoute) to the client port.
+    /// May be set beside `ingress` (both are written, e.g. while moving from one to the other).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteSpec>,
     /// p2p only: the address peers outside the Kubernetes cluster dial (the LoadBalancer's DNS
     /// name or IP, a NodePort's node address), as `host`, `host:port` (default port: the
     /// Service's) or a multiaddr without `/p2p` (`/dns4/p2p.example.com/tcp/8888`). Published

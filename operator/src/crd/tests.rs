@@ -150,6 +150,18 @@ fn cel_rejects_invalid_specs_naming_the_field() {
             "spec.amqp: set exactly one of managed or external",
         ),
         (
+            json!({"network": {"devnet": {}}, "services": {"mempool": {"route": {"parentRefs": [{"name": "gw"}]}}}}),
+            "spec.services.mempool.route: only jsonrpc and grpc serve HTTP behind a Gateway API route",
+        ),
+        (
+            json!({"network": {"devnet": {}}, "services": {"grpc": {"route": {"parentRefs": [{"name": "gw"}], "path": "/x"}}}}),
+            "spec.services.grpc.route.path: a GRPCRoute matches gRPC services and methods, not paths",
+        ),
+        (
+            json!({"network": {"devnet": {}}, "services": {"jsonrpc": {"route": {"parentRefs": []}}}}),
+            "parentRefs: name at least one Gateway",
+        ),
+        (
             json!({"network": {"devnet": {}}, "services": {"chain": {"replicas": 2}}}),
             "spec.services.chain: chain is a singleton",
         ),

@@ -8,7 +8,7 @@ pub use koinos_protocol::devnet::DevnetToken;
 use super::network::Preset;
 use super::profile::{ServiceClass, ServiceInput, ServiceKind, ServiceProfile};
 use crate::crd::autoscaling::AutoscalingProvider;
-use crate::crd::exposure::IngressSpec;
+use crate::crd::exposure::{IngressSpec, RouteSpec};
 use crate::crd::network::SecretKeyRef;
 use crate::crd::service::ServiceExposure;
 use crate::crd::storage::RetentionPolicy;
@@ -157,6 +157,8 @@ pub struct ValidatedService {
     pub exposure: ServiceExposure,
     /// jsonrpc, grpc: the Ingress to write.
     pub ingress: Option<IngressSpec>,
+    /// jsonrpc, grpc: the Gateway API route to write.
+    pub route: Option<RouteSpec>,
     /// p2p: the externally dialable multiaddr (without `/p2p/<id>`) from `announce`.
     pub announce: Option<String>,
     pub resources: ResourceRequirements,

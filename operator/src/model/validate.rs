@@ -180,6 +180,7 @@ pub fn validate(
             autoscaling,
             exposure: svc.service.clone().unwrap_or_default(),
             ingress: svc.ingress.clone(),
+            route: svc.route.clone(),
             announce,
             resources: svc
                 .resources

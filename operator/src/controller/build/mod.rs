@@ -15,6 +15,7 @@ pub mod network;
 pub mod pdb;
 pub mod pvc;
 pub mod rabbitmq;
+pub mod route;
 pub mod security;
 pub mod service;
 pub mod workload;
@@ -38,6 +39,7 @@ use self::meta::{LABEL_GENERATED, object_meta};
 use self::monitoring::PodMonitor;
 use self::broker_users::UserCredentials;
 use self::rabbitmq::AmqpCredentials;
+use self::route::{GrpcRoute, HttpRoute, Route};
 use self::workload::Workload;
 use crate::model::naming::{
     P2P_SEED_KEY, amqp_secret_name, genesis_config_map_name, p2p_identity_secret_name,
@@ -77,6 +79,11 @@ pub struct Desired {
     /// The PodMonitor (`spec.monitoring.podMonitor`); the Prometheus Operator's CRDs must be
     /// installed (without them it is left out and the `Monitoring` condition says so).
     pub pod_monitors: Vec<PodMonitor>,
+    /// Gateway API routes (`spec.services.<svc>.route`): jsonrpc's HTTPRoute, grpc's
+    /// GRPCRoute; the Gateway API's CRDs must be installed (without them they are left out and
+    /// the `Routes` condition says so).
+    pub http_routes: Vec<HttpRoute>,
+    pub grpc_routes: Vec<GrpcRoute>,
     /// Generated objects that could not be built for lack of their input (`kind/name`).
     pub pending_generated: Vec<String>,
 }
@@ -112,7 +119,8 @@ impl<K> Child for K where
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Order {
     /// config -> Secrets -> Services -> Ingresses -> NetworkPolicies -> StatefulSets (broker first) ->
-    /// Deployments -> HPAs -> TriggerAuthentications -> ScaledObjects -> PDBs -> PodMonitors.
+    /// Deployments -> HPAs -> TriggerAuthentications -> ScaledObjects -> PDBs -> PodMonitors ->
+    /// routes.
     Apply,
     /// The same, except that KEDA's objects go after the PDBs and ScaledObjects before
     /// TriggerAuthentications: KEDA then removes the HPA it made for each.
@@ -143,6 +151,19 @@ pub trait Visitor: Send {
         objects: &[PodMonitor],
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.visit(objects)
+    }
+
+    /// The Gateway API routes, after the PodMonitors in both orders (optional: the applier
+    /// never fails the pass on them).
+    fn visit_routes(
+        &mut self,
+        http_routes: &[HttpRoute],
+        grpc_routes: &[GrpcRoute],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        async move {
+            self.visit(http_routes).await?;
+            self.visit(grpc_routes).await
+        }
     }
 
     /// KEDA's objects: TriggerAuthentications then ScaledObjects, the reverse in
@@ -185,6 +206,8 @@ impl Desired {
             scaled_objects,
             pdbs,
             pod_monitors,
+            http_routes,
+            grpc_routes,
             pending_generated: _,
         } = self;
         visitor.visit(config_maps).await?;
@@ -209,7 +232,8 @@ impl Desired {
                     .await?;
             }
         }
-        visitor.visit_pod_monitors(pod_monitors).await
+        visitor.visit_pod_monitors(pod_monitors).await?;
+        visitor.visit_routes(http_routes, grpc_routes).await
     }
 }
 
@@ -321,6 +345,11 @@ pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
             .services
             .push(service::build_service_service(vc, svc));
         desired.ingresses.extend(ingress::build_ingress(vc, svc));
+        match route::build_route(vc, svc) {
+            Some(Route::Http(r)) => desired.http_routes.push(r),
+            Some(Route::Grpc(r)) => desired.grpc_routes.push(r),
+            None => {}
+        }
         let user = username(svc.profile.component);
         match workload::build_service_workload(vc, svc) {
             Workload::StatefulSet(mut sts) => {

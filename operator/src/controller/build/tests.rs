@@ -444,12 +444,16 @@ fn visit_walks_every_kind_in_apply_or_cleanup_order() {
         "ScaledObject",
         "PodDisruptionBudget",
         "PodMonitor",
+        "HTTPRoute",
+        "GRPCRoute",
     ];
     let cleanup = [
         "PodDisruptionBudget",
         "ScaledObject",
         "TriggerAuthentication",
         "PodMonitor",
+        "HTTPRoute",
+        "GRPCRoute",
     ];
     assert_eq!(walk(Order::Apply), [&head[..], &apply[..]].concat());
     assert_eq!(walk(Order::Cleanup), [&head[..], &cleanup[..]].concat());

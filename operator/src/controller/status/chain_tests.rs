@@ -28,6 +28,7 @@ fn observed(broker: Option<BrokerObservation>) -> Observed {
         missing: Vec::new(),
         p2p: None,
         monitoring: None,
+        routes: None,
         broker_users: None,
     }
 }

@@ -5,7 +5,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use super::chain::{PROGRESSING, SYNC_THRESHOLD_SECONDS, SYNCED, Sync};
 use super::{
     AVAILABLE, BROKER_READY, BrokerObservation, CHAIN_REACHABLE, MONITORING, MissingInput,
-    MonitoringOutcome, Observed, Outcome, READY, RECONCILIATION_PAUSED, RECONCILING, STALLED,
+    MonitoringOutcome, Observed, Outcome, READY, RECONCILIATION_PAUSED, RECONCILING, ROUTES,
+    RoutesOutcome, STALLED,
 };
 use crate::broker::users::UsersOutcome;
 use crate::crd::status::KoinosClusterStatus;
@@ -295,6 +296,40 @@ pub fn monitoring(
         ),
         MonitoringOutcome::Failed { message } => {
             condition(MONITORING, false, "PodMonitorFailed", message.clone())
+        }
+    })
+}
+
+/// `Routes`, present while a service has a `route`: True once every route is applied, False
+/// (never Stalled: the services still serve inside Kubernetes) while the Gateway API's CRDs are
+/// missing or a route cannot be written. Not applied this pass (`None`), the last one stands.
+/// Whether a Gateway accepted the route is the route's own status (`status.parents`).
+pub fn routes(outcome: Option<&RoutesOutcome>, old_conditions: &[Condition]) -> Option<Condition> {
+    let Some(outcome) = outcome else {
+        return old_conditions.iter().find(|c| c.type_ == ROUTES).cloned();
+    };
+    Some(match outcome {
+        RoutesOutcome::Disabled => return None,
+        RoutesOutcome::Applied { routes } => condition(
+            ROUTES,
+            true,
+            "RoutesApplied",
+            format!(
+                "{} attach the client ports to their Gateways",
+                routes.join(", ")
+            ),
+        ),
+        RoutesOutcome::CrdMissing { kinds, .. } => condition(
+            ROUTES,
+            false,
+            "GatewayApiMissing",
+            format!(
+                "spec.services.<svc>.route is set but the API server serves no gateway.networking.k8s.io/v1 {}: install the Gateway API's standard CRDs (checked again every pass; the services are not exposed through a Gateway meanwhile)",
+                kinds.join(", ")
+            ),
+        ),
+        RoutesOutcome::Failed { message } => {
+            condition(ROUTES, false, "RoutesFailed", message.clone())
         }
     })
 }

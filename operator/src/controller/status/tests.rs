@@ -1,5 +1,5 @@
 use super::*;
-use crate::controller::apply::MonitoringOutcome;
+use crate::controller::apply::{MonitoringOutcome, RoutesOutcome};
 use crate::model::profile::ServiceKind;
 
 fn at(seconds: i64) -> Time {
@@ -22,6 +22,7 @@ fn observed(ready: &[(&str, i32, i32)], broker: Option<bool>) -> Observed {
         missing: Vec::new(),
         p2p: None,
         monitoring: None,
+        routes: None,
         broker_users: None,
     }
 }
@@ -389,6 +390,62 @@ fn monitoring_is_a_condition_of_its_own_that_never_stalls_the_cluster() {
         find(&off, MONITORING).is_none(),
         "no condition while monitoring is off"
     );
+}
+
+#[test]
+fn routes_are_a_condition_of_their_own_that_never_stalls_the_cluster() {
+    let ready = [("chain", 1, 1), ("jsonrpc", 1, 1)];
+    let pass = |old: Option<&KoinosClusterStatus>, outcome: Option<RoutesOutcome>| {
+        let observed = Observed {
+            routes: outcome,
+            ..observed(&ready, Some(true))
+        };
+        compute_status(
+            old,
+            Some(1),
+            &Outcome::Applied,
+            Some(&observed),
+            false,
+            at(100),
+        )
+    };
+    let missing = pass(
+        None,
+        Some(RoutesOutcome::CrdMissing {
+            kinds: vec!["HTTPRoute", "GRPCRoute"],
+            applied: Vec::new(),
+        }),
+    );
+    let c = cond(&missing, ROUTES);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("False", "GatewayApiMissing")
+    );
+    assert!(
+        c.message.contains("spec.services.<svc>.route")
+            && c.message
+                .contains("gateway.networking.k8s.io/v1 HTTPRoute, GRPCRoute"),
+        "{}",
+        c.message
+    );
+    assert_eq!(cond(&missing, READY).status, "True", "routes are optional");
+    assert_eq!(cond(&missing, STALLED).status, "False");
+    let kept = pass(Some(&missing), None);
+    assert_eq!(cond(&kept, ROUTES), cond(&missing, ROUTES));
+    let applied = pass(
+        Some(&missing),
+        Some(RoutesOutcome::Applied {
+            routes: vec!["HTTPRoute/devnet-jsonrpc".into()],
+        }),
+    );
+    let c = cond(&applied, ROUTES);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("True", "RoutesApplied")
+    );
+    assert!(c.message.contains("HTTPRoute/devnet-jsonrpc"));
+    let off = pass(Some(&applied), Some(RoutesOutcome::Disabled));
+    assert!(find(&off, ROUTES).is_none(), "no condition without routes");
 }
 
 #[test]

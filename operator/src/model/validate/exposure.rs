@@ -1,10 +1,10 @@
-//! `service` (Service settings), `ingress` and `announce` of a service: what CEL checks at
+//! `service` (Service settings), `ingress`, `route` and `announce` of a service: what CEL checks at
 //! admission, repeated, plus the syntax CEL leaves to patterns.
 
 use std::net::IpAddr;
 
 use super::{Checker, is_dns_subdomain};
-use crate::crd::exposure::IngressSpec;
+use crate::crd::exposure::{IngressSpec, RouteSpec};
 use crate::crd::service::{ServiceExposure, ServiceSpec, ServiceType};
 use crate::model::profile::{ServiceKind, ServiceProfile};
 
@@ -31,6 +31,21 @@ pub(super) fn check_exposure(
             _ => check.fail(
                 format!("{field}.ingress"),
                 "only jsonrpc and grpc serve HTTP behind an Ingress",
+            ),
+        }
+    }
+    if let Some(route) = &svc.route {
+        match profile.kind {
+            ServiceKind::Jsonrpc | ServiceKind::Grpc => {
+                check_route(check, &format!("{field}.route"), profile.kind, route)
+            }
+            ServiceKind::P2p => check.fail(
+                format!("{field}.route"),
+                "p2p speaks libp2p over TCP, not HTTP: expose it with service.type LoadBalancer or NodePort and announce",
+            ),
+            _ => check.fail(
+                format!("{field}.route"),
+                "only jsonrpc and grpc serve HTTP behind a Gateway API route",
             ),
         }
     }
@@ -113,6 +128,62 @@ fn check_ingress(check: &mut Checker, field: &str, ingress: &IngressSpec) {
     }
 }
 
+fn check_route(check: &mut Checker, field: &str, kind: ServiceKind, route: &RouteSpec) {
+    if route.parent_refs.is_empty() {
+        check.fail(format!("{field}.parentRefs"), "name at least one Gateway");
+    }
+    for (i, parent) in route.parent_refs.iter().enumerate() {
+        let at = format!("{field}.parentRefs[{i}]");
+        if !is_dns_subdomain(&parent.name) {
+            check.fail(format!("{at}.name"), "a Gateway's name (a DNS subdomain)");
+        }
+        if let Some(namespace) = &parent.namespace
+            && !super::is_dns_label(namespace)
+        {
+            check.fail(format!("{at}.namespace"), "a namespace name (a DNS label)");
+        }
+        if let Some(section) = &parent.section_name
+            && !is_dns_subdomain(section)
+        {
+            check.fail(
+                format!("{at}.sectionName"),
+                "a listener's name (a DNS subdomain)",
+            );
+        }
+        if let Some(port) = parent.port
+            && !(1..=65535).contains(&port)
+        {
+            check.fail(format!("{at}.port"), "a port from 1 to 65535");
+        }
+    }
+    for (i, host) in route.hostnames.iter().enumerate() {
+        if !is_ingress_host(host) {
+            check.fail(
+                format!("{field}.hostnames[{i}]"),
+                "a lowercase DNS name, optionally with a leading `*.`",
+            );
+        }
+    }
+    if let Some(path) = &route.path {
+        if kind == ServiceKind::Grpc {
+            check.fail(
+                format!("{field}.path"),
+                "a GRPCRoute matches gRPC services and methods, not paths",
+            );
+        } else if !path.starts_with('/') {
+            check.fail(format!("{field}.path"), "must start with /");
+        }
+    }
+    for key in route.annotations.keys() {
+        if !super::is_label_key(key) {
+            check.fail(
+                format!("{field}.annotations.{key}"),
+                "not a valid annotation key ([prefix/]name)",
+            );
+        }
+    }
+}
+
 /// An IP network in CIDR notation (`203.0.113.0/24`, `2001:db8::/32`).
 pub fn is_cidr(text: &str) -> bool {
     let Some((ip, bits)) = text.split_once('/') else {
@@ -177,6 +248,63 @@ pub fn announce_multiaddr(announce: &str, default_port: i32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{DEVNET, fixture, validated};
+
+    /// The fields the errors of a devnet with `services` name.
+    fn route_error_fields(services: &str) -> Vec<String> {
+        let yaml = format!("{DEVNET}  services: {services}\n");
+        let errors = crate::model::validate(&fixture(&yaml), "default")
+            .expect_err("spec is invalid")
+            .0;
+        errors.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn routes_are_checked_naming_the_field() {
+        assert_eq!(
+            route_error_fields("{jsonrpc: {route: {parentRefs: []}}}"),
+            ["spec.services.jsonrpc.route.parentRefs"]
+        );
+        assert_eq!(
+            route_error_fields(
+                "{jsonrpc: {route: {parentRefs: [{name: GW, namespace: a.b, sectionName: -x, port: 0}], hostnames: [A.com], path: rpc, annotations: {\"bad key!\": x}}}}"
+            ),
+            [
+                "spec.services.jsonrpc.route.parentRefs[0].name",
+                "spec.services.jsonrpc.route.parentRefs[0].namespace",
+                "spec.services.jsonrpc.route.parentRefs[0].sectionName",
+                "spec.services.jsonrpc.route.parentRefs[0].port",
+                "spec.services.jsonrpc.route.hostnames[0]",
+                "spec.services.jsonrpc.route.path",
+                "spec.services.jsonrpc.route.annotations.bad key!",
+            ]
+        );
+        assert_eq!(
+            route_error_fields("{grpc: {route: {parentRefs: [{name: gw}], path: /x}}}"),
+            ["spec.services.grpc.route.path"]
+        );
+        assert_eq!(
+            route_error_fields("{blockStore: {route: {parentRefs: [{name: gw}]}}}"),
+            ["spec.services.blockStore.route"]
+        );
+        assert_eq!(
+            route_error_fields("{p2p: {enabled: true, route: {parentRefs: [{name: gw}]}}}"),
+            ["spec.services.p2p.route"]
+        );
+    }
+
+    /// A route and an Ingress may expose the same service (e.g. while moving to a Gateway).
+    #[test]
+    fn a_route_may_sit_beside_an_ingress() {
+        let vc = validated(&format!(
+            "{DEVNET}  services: {{jsonrpc: {{ingress: {{host: rpc.example.com}}, route: {{parentRefs: [{{name: gw, namespace: infra}}], hostnames: [\"*.example.com\"]}}}}}}\n"
+        ));
+        let jsonrpc = vc.service(ServiceKind::Jsonrpc).unwrap();
+        assert!(jsonrpc.ingress.is_some());
+        let route = jsonrpc.route.as_ref().unwrap();
+        assert_eq!(route.parent_refs[0].namespace.as_deref(), Some("infra"));
+        assert_eq!(route.path, None);
+    }
 
     #[test]
     fn cidrs() {
