@@ -67,6 +67,62 @@ fn best<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
     (best, out.expect("at least one round"))
 }
 
+/// Answers the token's `get_arguments` (entry point `name()`) and `get_contract_id`, and ends
+/// the run at `exit`.
+struct TokenHost;
+
+impl Host for TokenHost {
+    type Error = String;
+    fn call(&mut self, call: HostCall, memory: &mut Memory, _: &mut i64) -> Result<i32, String> {
+        let result: Vec<u8> = match call.id {
+            // get_arguments_result{value = arguments_type{entry_point = 0x82a3537f}}
+            603 => vec![0x0a, 0x06, 0x08, 0xff, 0xa6, 0x8d, 0x95, 0x08],
+            // get_contract_id_result{value = a 25-byte address}
+            604 => [0x0a, 25, 0x00].into_iter().chain([0x42; 24]).collect(),
+            _ => return Err("exit".into()),
+        };
+        let ret = memory.resolve(call.ret_ptr, call.ret_len).ok_or("ret")?;
+        let written = memory.resolve(call.bytes_written_ptr, 4).ok_or("written")?;
+        let bytes = memory.bytes_mut();
+        bytes[ret.start..ret.start + result.len()].copy_from_slice(&result);
+        bytes[written].copy_from_slice(&(result.len() as u32).to_le_bytes());
+        Ok(0)
+    }
+}
+
+/// The official toolchain's token (`compat/contracts/build.sh`) answering `name()`, 20 times:
+/// its allocator start-up is most of a transfer's ticks too.
+fn token() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/contracts/koin.wasm");
+    let Ok(wasm) = std::fs::read(&path) else {
+        println!(
+            "token: {} absent (compat/contracts/build.sh), skipped",
+            path.display()
+        );
+        return;
+    };
+    let module = Module::parse(&wasm).expect("token parses");
+    let start = module.exported_function("_start").expect("_start");
+    let (time, ticks) = best(|| {
+        let mut ticks = 0;
+        for _ in 0..20 {
+            let mut instance =
+                Instance::new(&module, Limits::default(), &mut TokenHost, 0).unwrap();
+            let mut left = i64::MAX;
+            let result = instance.call(start, &mut TokenHost, &mut left);
+            assert_eq!(result, Err(koinos_vm::Exit::Host("exit".into())));
+            ticks += i64::MAX - left;
+        }
+        ticks
+    });
+    println!(
+        "  koin.wasm name() x20 {:>8.1} ms  {:>7.1} M ticks/s ({ticks} ticks)",
+        time.as_secs_f64() * 1e3,
+        ticks as f64 / time.as_secs_f64() / 1e6
+    );
+}
+
 fn main() {
     let iterations: u32 = std::env::args()
         .skip(1)
@@ -131,4 +187,5 @@ fn main() {
         theirs.as_secs_f64() / ours.as_secs_f64(),
         native_time.as_secs_f64() / ours.as_secs_f64()
     );
+    token();
 }

@@ -205,8 +205,11 @@ fn translate(
                 for pending in label.pending {
                     let slot = match pending {
                         Pending::Op(i) => match code.ops.get_mut(i as usize) {
-                            Some(Op::Br(b) | Op::BrIf(b)) => b,
-                            _ => continue,
+                            Some(op) => match op.branch_mut() {
+                                Some(b) => b,
+                                None => continue,
+                            },
+                            None => continue,
                         },
                         Pending::Table(i) => match code.branches.get_mut(i as usize) {
                             Some(b) => b,
@@ -217,6 +220,17 @@ fn translate(
                 }
             }
             op
+        }
+        O::BrIf { relative_depth } if fusion => {
+            let (b, label) = branch(relative_depth, validator, labels)?;
+            // Fused with the comparison before it, the `br_if` takes that comparison's index.
+            let fused = fuse_br_if(&mut code.ops, b);
+            let at = if fused { here - 1 } else { here };
+            labels[label].pending.push(Pending::Op(at));
+            if fused {
+                return Ok(None);
+            }
+            Op::BrIf(b)
         }
         O::Br { relative_depth } | O::BrIf { relative_depth } => {
             let (b, label) = branch(relative_depth, validator, labels)?;
@@ -322,6 +336,27 @@ fn fuse_if(ops: &mut [Op]) -> Option<Op> {
     Some(fused)
 }
 
+/// Fuses the comparison that ends `ops` into the `br_if` being compiled (its branch `b`, a
+/// loop's target already set, a forward target patched at the label's `end` through the index
+/// the caller records, the comparison's). True when fused. Safe for branch targets for the
+/// reason [`fuse_if`] gives: the `br_if` follows a plain comparison, so nothing lands on it.
+fn fuse_br_if(ops: &mut [Op], b: crate::op::Branch) -> bool {
+    let Some(last) = ops.last_mut() else {
+        return false;
+    };
+    *last = match *last {
+        Op::I32Eqz => Op::BrIfI32Eqz(b),
+        Op::I32Eq => Op::BrIfI32Eq(b),
+        Op::I32Ne => Op::BrIfI32Ne(b),
+        Op::I32LtS => Op::BrIfI32LtS(b),
+        Op::I32LtU => Op::BrIfI32LtU(b),
+        Op::I32GtS => Op::BrIfI32GtS(b),
+        Op::I32LeU => Op::BrIfI32LeU(b),
+        _ => return false,
+    };
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use crate::module::Module;
@@ -350,8 +385,18 @@ mod tests {
         assert!(has(|op| matches!(op, Op::IfI32LtU { .. })));
         assert!(has(|op| matches!(op, Op::IfI32GtU { .. })));
         assert!(has(|op| matches!(op, Op::IfI32GeU { .. })));
+        assert!(has(|op| matches!(op, Op::BrIfI32Eqz(..))));
+        assert!(has(|op| matches!(op, Op::BrIfI32Eq(..))));
+        assert!(has(|op| matches!(op, Op::BrIfI32Ne(..))));
+        assert!(has(|op| matches!(op, Op::BrIfI32LtS(..))));
+        assert!(has(|op| matches!(op, Op::BrIfI32LtU(..))));
+        assert!(has(|op| matches!(op, Op::BrIfI32GtS(..))));
+        assert!(has(|op| matches!(op, Op::BrIfI32LeU(..))));
         // The 64-bit constant is not fused into the store.
-        assert!(has(|op| matches!(op, Op::LocalGetI64Const(_, 0x1_0000_0000))));
+        assert!(has(|op| matches!(
+            op,
+            Op::LocalGetI64Const(_, 0x1_0000_0000)
+        )));
         let unfused = Module::parse_with(&wasm, false).unwrap();
         let plain: usize = unfused.code.iter().map(|c| c.ops.len()).sum();
         assert!(ops.len() < plain);

@@ -183,6 +183,20 @@ pub(crate) fn run<H: Host>(
         }};
     }
 
+    // A comparison fused with the `br_if` after it: the `br_if`'s tick, both operands popped,
+    // then the branch when the comparison holds.
+    macro_rules! br_if_cmp32 {
+        ($b:expr, $f:expr) => {{
+            extra_ticks!(1);
+            let y = pop!() as u32;
+            let x = pop!() as u32;
+            let f: fn(u32, u32) -> bool = $f;
+            if f(x, y) {
+                branch!($b)
+            }
+        }};
+    }
+
     loop {
         let op = code.ops[pc];
         #[cfg(feature = "profile")]
@@ -513,6 +527,18 @@ pub(crate) fn run<H: Host>(
             Op::IfI32LtU { else_target } => if_cmp32!(else_target, |a, b| a < b),
             Op::IfI32GtU { else_target } => if_cmp32!(else_target, |a, b| a > b),
             Op::IfI32GeU { else_target } => if_cmp32!(else_target, |a, b| a >= b),
+            Op::BrIfI32Eqz(b) => {
+                extra_ticks!(1);
+                if pop!() as u32 == 0 {
+                    branch!(b)
+                }
+            }
+            Op::BrIfI32Eq(b) => br_if_cmp32!(b, |a, b| a == b),
+            Op::BrIfI32Ne(b) => br_if_cmp32!(b, |a, b| a != b),
+            Op::BrIfI32LtS(b) => br_if_cmp32!(b, |a, b| (a as i32) < (b as i32)),
+            Op::BrIfI32LtU(b) => br_if_cmp32!(b, |a, b| a < b),
+            Op::BrIfI32GtS(b) => br_if_cmp32!(b, |a, b| (a as i32) > (b as i32)),
+            Op::BrIfI32LeU(b) => br_if_cmp32!(b, |a, b| a <= b),
             Op::I64StoreConst(c, o) => {
                 extra_ticks!(1);
                 let address = u64::from(pop!() as u32) + u64::from(o);

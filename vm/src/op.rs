@@ -192,9 +192,40 @@ pub(crate) enum Op {
     IfI32GeU {
         else_target: u32,
     },
+    // Compare and `br_if` (see `compile::fuse_br_if`): the comparison then a `BrIf`.
+    /// `i32.eqz; br_if`
+    BrIfI32Eqz(Branch),
+    /// `i32.eq; br_if`
+    BrIfI32Eq(Branch),
+    /// `i32.ne; br_if`
+    BrIfI32Ne(Branch),
+    /// `i32.lt_s; br_if`
+    BrIfI32LtS(Branch),
+    /// `i32.lt_u; br_if`
+    BrIfI32LtU(Branch),
+    /// `i32.gt_s; br_if`
+    BrIfI32GtS(Branch),
+    /// `i32.le_u; br_if`
+    BrIfI32LeU(Branch),
 }
 
 impl Op {
+    /// The branch of a `br` or `br_if`, fused or not.
+    pub(crate) fn branch_mut(&mut self) -> Option<&mut Branch> {
+        match self {
+            Op::Br(b)
+            | Op::BrIf(b)
+            | Op::BrIfI32Eqz(b)
+            | Op::BrIfI32Eq(b)
+            | Op::BrIfI32Ne(b)
+            | Op::BrIfI32LtS(b)
+            | Op::BrIfI32LtU(b)
+            | Op::BrIfI32GtS(b)
+            | Op::BrIfI32LeU(b) => Some(b),
+            _ => None,
+        }
+    }
+
     /// The `else_target` of an `If`, fused or not.
     pub(crate) fn else_target_mut(&mut self) -> Option<&mut u32> {
         match self {

@@ -23,6 +23,21 @@
       ;; an `else` arm starting with a fused comparison-and-`if`
       local.get $a i32.eqz if local.get $r i32.const 64 i32.add local.set $r end
     end
+    ;; compare and br_if, each both ways: forward to a block (carrying a value or not) and back
+    ;; to a loop
+    block local.get $a local.get $b i32.eq br_if 0 local.get $r i32.const 128 i32.add local.set $r end
+    block local.get $a local.get $b i32.ne br_if 0 local.get $r i32.const 256 i32.add local.set $r end
+    block (result i32) i32.const 512 local.get $a local.get $b i32.lt_s br_if 0 drop i32.const 0 end
+    local.get $r i32.add local.set $r
+    block local.get $a local.get $b i32.lt_u br_if 0 local.get $r i32.const 1 i32.sub local.set $r end
+    block local.get $a local.get $b i32.gt_s br_if 0 local.get $r i32.const 2 i32.sub local.set $r end
+    block local.get $a local.get $b i32.le_u br_if 0 local.get $r i32.const 4 i32.sub local.set $r end
+    local.get $a local.set $b
+    loop
+      local.get $r i32.const 3 i32.add local.set $r
+      local.get $b i32.const 1 i32.sub local.tee $b
+      i32.const 0 i32.le_s i32.eqz br_if 0
+    end
     ;; local.get; i32.const; i32.add (not set), then i32.const; i32.sub
     local.get $r i32.const 0 i32.add i32.const 0 i32.sub)
   (func (export "_start") (local $i i32) (local $p i32) (local $x i64)
