@@ -153,9 +153,9 @@ fn translate(
             Op::Loop
         }
         O::If { .. } => {
-            // Fused with the comparison before it, the `if` takes that comparison's index.
+            // Fused with the comparison before it, the `if` takes the index of the fused op.
             let fused = if fusion { fuse_if(&mut code.ops) } else { None };
-            let at = fused.map_or(here, |_| here - 1);
+            let at = fused.unwrap_or(here);
             labels.push(Label {
                 is_loop: false,
                 start: at,
@@ -296,21 +296,33 @@ fn fuse(ops: &mut Vec<Op>, op: Op) {
         (Some(Op::LocalGetI32AddConst(a, c)), Op::LocalSet(b)) => {
             Some(Op::LocalGetI32AddConstSet(a, c, b))
         }
+        (Some(Op::GlobalGet(g)), Op::I32Const(c)) => Some(Op::GlobalGetI32Const(g, c)),
+        (Some(Op::GlobalGetI32Const(g, c)), Op::I32Add) => Some(Op::GlobalGetI32AddConst(g, c)),
+        (Some(Op::GlobalGetI32Const(g, c)), Op::I32Sub) => {
+            Some(Op::GlobalGetI32AddConst(g, c.wrapping_neg()))
+        }
+        (Some(Op::GlobalGetI32AddConst(g, c)), Op::GlobalSet(h)) => {
+            Some(Op::GlobalGetI32AddConstSet(g, c, h))
+        }
+        (Some(Op::GlobalGet(g)), Op::LocalGetI32Store(a, offset)) => {
+            Some(Op::GlobalGetLocalGetI32Store(g, a, offset))
+        }
         _ => None,
     };
     match fused {
         Some(fused) => {
-            if let Some(last) = ops.last_mut() {
-                *last = fused;
-            }
+            // The fused op may fuse again with the one before it.
+            ops.pop();
+            fuse(ops, fused);
         }
         None => ops.push(op),
     }
 }
 
-/// Fuses the comparison that ends `ops` into the `if` being compiled: returns the fused `if`
-/// (already in place of the comparison, its `else_target` still to patch) or `None` when the
-/// last op is no comparison this fuses (then the `if` is an op of its own).
+/// Fuses the comparison that ends `ops` (and a `local.get; i32.const` before an `i32.ge_u`) into
+/// the `if` being compiled: returns the fused `if`'s index (it is already in place of the
+/// comparison, its `else_target` still to patch) or `None` when the last op is no comparison
+/// this fuses (then the `if` is an op of its own).
 ///
 /// Safe for branch targets: a target is always the index of a control op or of the first op
 /// after one (a label's `end` or `else`, a loop's `loop`, the function's final `end`). The `if`
@@ -319,10 +331,9 @@ fn fuse(ops: &mut Vec<Op>, op: Op) {
 /// at the same index and runs both. The `if`'s own index (its label's `if_or_else`, patched at
 /// `else`/`end`) is the comparison's index, which the caller records; everything after it is
 /// compiled after the fusion, so its indices already count the fused op as one.
-fn fuse_if(ops: &mut [Op]) -> Option<Op> {
-    let last = ops.last_mut()?;
+fn fuse_if(ops: &mut Vec<Op>) -> Option<u32> {
     let else_target = 0;
-    let fused = match *last {
+    let fused = match ops.last()? {
         Op::I32Eqz => Op::IfI32Eqz { else_target },
         Op::I32Eq => Op::IfI32Eq { else_target },
         Op::I32Ne => Op::IfI32Ne { else_target },
@@ -332,8 +343,21 @@ fn fuse_if(ops: &mut [Op]) -> Option<Op> {
         Op::I32GeU => Op::IfI32GeU { else_target },
         _ => return None,
     };
-    *last = fused;
-    Some(fused)
+    ops.pop();
+    // `local.get; i32.const` before an `i32.ge_u`: plain ops too, so the same holds for them.
+    let fused = match (ops.last().copied(), fused) {
+        (Some(Op::LocalGetI32Const(local, constant)), Op::IfI32GeU { .. }) => {
+            ops.pop();
+            Op::IfLocalGeUConst {
+                local,
+                constant,
+                else_target,
+            }
+        }
+        _ => fused,
+    };
+    ops.push(fused);
+    u32::try_from(ops.len() - 1).ok()
 }
 
 /// Fuses the comparison that ends `ops` into the `br_if` being compiled (its branch `b`, a
@@ -385,6 +409,11 @@ mod tests {
         assert!(has(|op| matches!(op, Op::IfI32LtU { .. })));
         assert!(has(|op| matches!(op, Op::IfI32GtU { .. })));
         assert!(has(|op| matches!(op, Op::IfI32GeU { .. })));
+        assert!(has(|op| matches!(op, Op::IfLocalGeUConst { .. })));
+        assert!(has(|op| matches!(op, Op::GlobalGetI32Const(..))));
+        assert!(has(|op| matches!(op, Op::GlobalGetI32AddConst(..))));
+        assert!(has(|op| matches!(op, Op::GlobalGetI32AddConstSet(..))));
+        assert!(has(|op| matches!(op, Op::GlobalGetLocalGetI32Store(..))));
         assert!(has(|op| matches!(op, Op::BrIfI32Eqz(..))));
         assert!(has(|op| matches!(op, Op::BrIfI32Eq(..))));
         assert!(has(|op| matches!(op, Op::BrIfI32Ne(..))));

@@ -539,6 +539,39 @@ pub(crate) fn run<H: Host>(
             Op::BrIfI32LtU(b) => br_if_cmp32!(b, |a, b| a < b),
             Op::BrIfI32GtS(b) => br_if_cmp32!(b, |a, b| (a as i32) > (b as i32)),
             Op::BrIfI32LeU(b) => br_if_cmp32!(b, |a, b| a <= b),
+            Op::GlobalGetI32Const(g, c) => {
+                extra_ticks!(1);
+                stack.push(state.globals[g as usize]);
+                stack.push(u64::from(c));
+            }
+            Op::GlobalGetI32AddConst(g, c) => {
+                extra_ticks!(2);
+                let x = state.globals[g as usize] as u32;
+                stack.push(u64::from(x.wrapping_add(c)));
+            }
+            Op::GlobalGetI32AddConstSet(g, c, h) => {
+                extra_ticks!(3);
+                let x = state.globals[g as usize] as u32;
+                state.globals[h as usize] = u64::from(x.wrapping_add(c));
+            }
+            Op::GlobalGetLocalGetI32Store(g, a, o) => {
+                extra_ticks!(2);
+                let value = stack[locals + a as usize];
+                let address = u64::from(state.globals[g as usize] as u32) + u64::from(o);
+                if !write::<4>(&mut state.memory.bytes, address, &value.to_le_bytes()[..4]) {
+                    trap!(Trap::MemoryOutOfBounds)
+                }
+            }
+            Op::IfLocalGeUConst {
+                local,
+                constant,
+                else_target,
+            } => {
+                extra_ticks!(3);
+                if (stack[locals + local as usize] as u32) < constant {
+                    pc = else_target as usize;
+                }
+            }
             Op::I64StoreConst(c, o) => {
                 extra_ticks!(1);
                 let address = u64::from(pop!() as u32) + u64::from(o);

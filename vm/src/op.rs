@@ -162,6 +162,15 @@ pub(crate) enum Op {
     /// `local.get; i32.const; i32.add; local.set` (or `i32.sub`, the constant negated):
     /// (source local, constant, destination local)
     LocalGetI32AddConstSet(u32, u32, u32),
+    /// `global.get; i32.const`
+    GlobalGetI32Const(u32, u32),
+    /// `global.get; i32.const; i32.add` (or `i32.sub`, the constant negated)
+    GlobalGetI32AddConst(u32, u32),
+    /// `global.get; i32.const; i32.add; global.set` (or `i32.sub`): (source global, constant,
+    /// destination global), as AssemblyScript moves its shadow stack pointer
+    GlobalGetI32AddConstSet(u32, u32, u32),
+    /// `global.get; local.get; i32.store`: stores the local at the global's address
+    GlobalGetLocalGetI32Store(u32, u32, Offset),
     // Compare and `if` (see `compile::fuse_if`): each is the comparison then an `If` with the
     // same `else_target`.
     /// `i32.eqz; if`
@@ -190,6 +199,12 @@ pub(crate) enum Op {
     },
     /// `i32.ge_u; if`
     IfI32GeU {
+        else_target: u32,
+    },
+    /// `local.get; i32.const; i32.ge_u; if`
+    IfLocalGeUConst {
+        local: u32,
+        constant: u32,
         else_target: u32,
     },
     // Compare and `br_if` (see `compile::fuse_br_if`): the comparison then a `BrIf`.
@@ -236,7 +251,8 @@ impl Op {
             | Op::IfI32LtS { else_target }
             | Op::IfI32LtU { else_target }
             | Op::IfI32GtU { else_target }
-            | Op::IfI32GeU { else_target } => Some(else_target),
+            | Op::IfI32GeU { else_target }
+            | Op::IfLocalGeUConst { else_target, .. } => Some(else_target),
             _ => None,
         }
     }

@@ -252,4 +252,28 @@ fn profile_of_the_official_token() {
             share(*n)
         );
     }
+    // The same run fused: the ops the interpreter dispatches.
+    let fused = Module::parse(&std::fs::read(dir.join("koin.wasm")).unwrap()).unwrap();
+    let mut host = EntryPointHost {
+        entry_point: 0x82a3_537f,
+        calls: Vec::new(),
+        exit: None,
+    };
+    let (_, fused_left) = start(&fused, &mut host, 10_000_000);
+    assert_eq!(fused_left, left);
+    let profile = koinos_vm::profile::take();
+    let dispatched: u64 = profile.ops.iter().map(|(_, n)| n).sum();
+    eprintln!(
+        "fused: {dispatched} ops dispatched for {total} instructions ({:.2} per op)",
+        total as f64 / dispatched as f64
+    );
+    for (op, n) in profile.ops.iter().take(25) {
+        eprintln!(
+            "  {op:<22} {n:>9} {:>5.1} %",
+            100.0 * *n as f64 / dispatched as f64
+        );
+    }
+    for ((a, b), n) in profile.pairs.iter().take(20) {
+        eprintln!("  {a:>22} {b:<22} {n:>9}");
+    }
 }

@@ -49,8 +49,16 @@
       local.get $p i64.const 0x100000000 i64.store offset=16
       ;; local.get; i64.const (not stored)
       local.get $x i64.const 5 i64.add local.set $x
-      ;; global.get; local.get; i32.store
+      ;; global.get; local.get; i32.store, then without the global
       global.get $sp local.get $i i32.store offset=4
+      local.get $p local.get $i i32.store offset=36
+      ;; global.get; i32.const; i32.sub; global.set, and i32.add, and the same not set
+      global.get $sp i32.const 16 i32.sub global.set $sp
+      global.get $sp i32.const 16 i32.add global.set $sp
+      global.get $sp i32.const 4 i32.add i32.load drop
+      global.get $sp i32.const 1030 i32.lt_s if nop end
+      ;; local.get; i32.const; i32.ge_u; if, both ways
+      local.get $i i32.const 2 i32.ge_u if (result i32) i32.const 1 else i32.const 2 end drop
       ;; the comparisons, both ways
       local.get $i i32.const 3 call $cmp
       local.get $p i32.store offset=24

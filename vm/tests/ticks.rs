@@ -236,9 +236,10 @@ fn every_fused_instruction_runs_out_and_traps_as_its_instructions_would() {
         "local.get 0 i64.const 0 i64.store",
         "local.get 0 i64.const -2 i64.store offset=1",
         "i32.const 8 local.get 0 i32.store offset=65530",
+        "global.get 0 local.get 0 i32.store",
     ] {
         let wat = format!(
-            r#"(memory 1) (func (export "_start") (local i32)
+            r#"(memory 1) (global i32 (i32.const 65534)) (func (export "_start") (local i32)
             i32.const 65532 local.set 0 {store})"#
         );
         let (result, left) = run(&wat, 100);
