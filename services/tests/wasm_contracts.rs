@@ -7,6 +7,7 @@ mod fuzz_chain_support;
 
 use std::path::PathBuf;
 
+use fuzz_chain_support::wat_contracts::{constant_contract, system_call_contract};
 use fuzz_chain_support::{ChainFixture, RC_LIMIT};
 use koinos_protocol::crypto::PrivateKey;
 use koinos_protocol::pb::koinos::contracts::token::{
@@ -210,30 +211,6 @@ fn misbehaving_contracts_revert_with_a_clear_error() {
     assert!(!committed.receipt.transaction_receipts[0].reverted);
 }
 
-/// A contract that makes system call `id` with `args` and exits with its result object.
-fn system_call_contract(id: u32, args: &[u8]) -> Vec<u8> {
-    let escaped: String = args.iter().map(|b| format!("\\{b:02x}")).collect();
-    let wat = format!(
-        r#"(module
-          (import "env" "invoke_system_call" (func $sc (param i32 i32 i32 i32 i32 i32) (result i32)))
-          (memory (export "memory") 1)
-          (data (i32.const 256) "{escaped}")
-          (func (export "_start") (local $n i32)
-            (drop (call $sc (i32.const {id}) (i32.const 4096) (i32.const 1024)
-                            (i32.const 256) (i32.const {len}) (i32.const 8)))
-            (local.set $n (i32.load (i32.const 8)))
-            ;; exit_arguments{{res = result{{object = the n bytes at 4096}}}}
-            (i32.store8 (i32.const 4092) (i32.const 0x12))
-            (i32.store8 (i32.const 4093) (i32.add (local.get $n) (i32.const 2)))
-            (i32.store8 (i32.const 4094) (i32.const 0x0a))
-            (i32.store8 (i32.const 4095) (local.get $n))
-            (drop (call $sc (i32.const 602) (i32.const 0) (i32.const 0)
-                            (i32.const 4092) (i32.add (local.get $n) (i32.const 4)) (i32.const 8)))))"#,
-        len = args.len()
-    );
-    wat::parse_str(wat).expect("valid module")
-}
-
 #[test]
 fn contracts_see_the_head() {
     use koinos_protocol::chain::{GetHeadInfoResult, GetLastIrreversibleBlockResult};
@@ -312,25 +289,6 @@ fn unbounded_nested_calls_revert_at_the_frame_limit() {
         "{:?}",
         receipt.logs
     );
-}
-
-/// A contract that exits with `object` as its result.
-fn constant_contract(object: &[u8]) -> Vec<u8> {
-    // exit_arguments{res = result{object}}: 12 <len+2> 0a <len> object
-    let mut exit = vec![0x12, object.len() as u8 + 2, 0x0a, object.len() as u8];
-    exit.extend_from_slice(object);
-    let escaped: String = exit.iter().map(|b| format!("\\{b:02x}")).collect();
-    let wat = format!(
-        r#"(module
-          (import "env" "invoke_system_call" (func $sc (param i32 i32 i32 i32 i32 i32) (result i32)))
-          (memory (export "memory") 1)
-          (data (i32.const 256) "{escaped}")
-          (func (export "_start")
-            (drop (call $sc (i32.const 602) (i32.const 0) (i32.const 0)
-                            (i32.const 256) (i32.const {len}) (i32.const 8)))))"#,
-        len = exit.len()
-    );
-    wat::parse_str(wat).expect("valid module")
 }
 
 /// Block signatures go through the `process_block_signature` system call, as on the official

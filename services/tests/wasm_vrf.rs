@@ -5,6 +5,7 @@
 
 mod fuzz_chain_support;
 
+use fuzz_chain_support::wat_contracts::system_call_contract;
 use fuzz_chain_support::{ChainFixture, RC_LIMIT};
 use koinos_protocol::chain::{Dsa, VerifyVrfProofArguments, VerifyVrfProofResult};
 use koinos_protocol::crypto::PrivateKey;
@@ -27,30 +28,6 @@ fn arguments() -> VerifyVrfProofArguments {
         hash: [&[0x12, 0x20][..], &hex::decode(OUTPUT).unwrap()].concat(),
         message: b"sample".to_vec(),
     }
-}
-
-/// A contract that makes system call `id` with `args` and exits with its result object.
-fn system_call_contract(id: u32, args: &[u8]) -> Vec<u8> {
-    let escaped: String = args.iter().map(|b| format!("\\{b:02x}")).collect();
-    let wat = format!(
-        r#"(module
-          (import "env" "invoke_system_call" (func $sc (param i32 i32 i32 i32 i32 i32) (result i32)))
-          (memory (export "memory") 1)
-          (data (i32.const 256) "{escaped}")
-          (func (export "_start") (local $n i32)
-            (drop (call $sc (i32.const {id}) (i32.const 4096) (i32.const 1024)
-                            (i32.const 256) (i32.const {len}) (i32.const 8)))
-            (local.set $n (i32.load (i32.const 8)))
-            ;; exit_arguments{{res = result{{object = the n bytes at 4096}}}}
-            (i32.store8 (i32.const 4092) (i32.const 0x12))
-            (i32.store8 (i32.const 4093) (i32.add (local.get $n) (i32.const 2)))
-            (i32.store8 (i32.const 4094) (i32.const 0x0a))
-            (i32.store8 (i32.const 4095) (local.get $n))
-            (drop (call $sc (i32.const 602) (i32.const 0) (i32.const 0)
-                            (i32.const 4092) (i32.add (local.get $n) (i32.const 4)) (i32.const 8)))))"#,
-        len = args.len()
-    );
-    wat::parse_str(wat).expect("valid module")
 }
 
 /// Uploads a contract calling `verify_vrf_proof` with `args`; its id.

@@ -10,6 +10,8 @@ use koinos_protocol::pb::koinos::protocol::{Block, Transaction};
 use koinos_services::chain::builder;
 use koinos_services::chain::{Chain, Committed, ForkAlgorithm, devnet};
 
+pub mod wat_contracts;
+
 pub const T0: u64 = 1_700_000_000_000;
 pub const RC_LIMIT: u64 = 100_000_000;
 
