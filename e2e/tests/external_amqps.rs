@@ -33,9 +33,6 @@ use koinos_protocol::pb::koinos::rpc::chain::{
 };
 use koinos_services::mq::{CaBundle, Connection, RpcServer};
 use kube::api::{Patch, PatchParams};
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, ConnectionProperties};
 use prost::Message;
 use serde_json::{Value, json};
 
@@ -57,36 +54,6 @@ fn test_ca() -> Result<String> {
             path.display()
         )
     })
-}
-
-/// `count` messages on `queue` in the vhost, published over the plain listener.
-async fn backlog(vhost: &Vhost, queue: &str, count: u32) -> Result<()> {
-    let conn = lapin::Connection::connect(&vhost.url(), ConnectionProperties::default()).await?;
-    let channel = conn.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
-    channel
-        .queue_declare(queue.into(), durable, FieldTable::default())
-        .await?;
-    for _ in 0..count {
-        channel
-            .basic_publish(
-                "".into(),
-                queue.into(),
-                BasicPublishOptions::default(),
-                b"{}",
-                BasicProperties::default(),
-            )
-            .await?
-            .await?;
-    }
-    conn.close(0, "done".into()).await?;
-    Ok(())
 }
 
 /// A stand-in chain service on the vhost, itself connected over amqps: it answers
@@ -175,7 +142,7 @@ async fn the_operator_reads_an_amqps_broker_with_the_ca_from_a_secret() -> Resul
     install_operator(&cp)?;
     let ca_pem = test_ca()?;
     let vhost = Vhost::create("amqps");
-    backlog(&vhost, QUEUE, BACKLOG).await?;
+    vhost.backlog(QUEUE, BACKLOG).await?;
     let url = format!("amqps://guest:guest@localhost:5671/{}", vhost.0);
     let chain = stand_in_chain(&url, &CaBundle::from_pem(ca_pem.as_bytes(), "test CA")?)?;
 

@@ -35,9 +35,6 @@ use koinos_operator::controller::{BrokerOptions, ControllerOptions, run_with_bro
 use koinos_operator::metrics::Metrics;
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, ConnectionProperties};
 use serde_json::{Value, json};
 
 const MANAGED: &str = "xs";
@@ -48,38 +45,6 @@ const BACKLOG: u32 = 7;
 /// The cluster's status entry of service `name`.
 fn service_status<'a>(kc: &'a DynamicObject, name: &str) -> Option<&'a Value> {
     kc.data.pointer(&format!("/status/services/{name}"))
-}
-
-/// `count` messages on `queue` (declared durable, as a consumer would) in the vhost.
-async fn backlog(vhost: &Vhost, queue: &str, count: u32) -> Result<()> {
-    let conn = lapin::Connection::connect(&vhost.url(), ConnectionProperties::default())
-        .await
-        .with_context(|| format!("connecting to {}", vhost.endpoint()))?;
-    let channel = conn.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
-    channel
-        .queue_declare(queue.into(), durable, FieldTable::default())
-        .await?;
-    for _ in 0..count {
-        channel
-            .basic_publish(
-                "".into(),
-                queue.into(),
-                BasicPublishOptions::default(),
-                b"{}",
-                BasicProperties::default(),
-            )
-            .await?
-            .await?;
-    }
-    conn.close(0, "done".into()).await?;
-    Ok(())
 }
 
 /// The operator with a broker reader confined to `namespace`, reading every 2 s.
@@ -118,7 +83,7 @@ async fn an_extra_service_is_a_member_of_the_cluster() -> Result<()> {
     let cp = ControlPlane::connect().await?;
     install_operator(&cp)?;
     let vhost = Vhost::create("extra-services");
-    backlog(&vhost, QUEUE, BACKLOG).await?;
+    vhost.backlog(QUEUE, BACKLOG).await?;
     let ns = TestNamespace::create(&cp.client, "extra").await?;
     create_prerequisites(&cp.client, &ns.name).await?;
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "broker"},

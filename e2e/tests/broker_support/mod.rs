@@ -50,6 +50,44 @@ impl Vhost {
     pub fn endpoint(&self) -> String {
         format!("amqp://127.0.0.1:5672/{}", self.0)
     }
+
+    /// `count` messages on `queue` (declared durable, as a consumer would), published over the
+    /// plain listener with confirms.
+    pub async fn backlog(&self, queue: &str, count: u32) -> anyhow::Result<()> {
+        use anyhow::Context;
+        use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+        use lapin::types::FieldTable;
+        use lapin::{BasicProperties, ConnectionProperties};
+
+        let conn = lapin::Connection::connect(&self.url(), ConnectionProperties::default())
+            .await
+            .with_context(|| format!("connecting to {}", self.endpoint()))?;
+        let channel = conn.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        channel
+            .queue_declare(queue.into(), durable, FieldTable::default())
+            .await?;
+        for _ in 0..count {
+            channel
+                .basic_publish(
+                    "".into(),
+                    queue.into(),
+                    BasicPublishOptions::default(),
+                    b"{}",
+                    BasicProperties::default(),
+                )
+                .await?
+                .await?;
+        }
+        conn.close(0, "done".into()).await?;
+        Ok(())
+    }
 }
 
 impl Drop for Vhost {
