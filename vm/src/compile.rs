@@ -292,6 +292,11 @@ fn fuse(ops: &mut Vec<Op>, op: Op) {
             let short = c as i64 as i32;
             (i64::from(short) as u64 == c).then_some(Op::LocalGetI64StoreConst(a, short, offset))
         }
+        (Some(Op::LocalGetI64StoreConst(a, 0, first)), Op::LocalGetI64StoreConst(b, 0, second))
+            if a == b =>
+        {
+            Some(Op::LocalGetI64StoreZero2(a, first, second))
+        }
         (Some(Op::LocalGet(a)), Op::I32Store(offset)) => Some(Op::LocalGetI32Store(a, offset)),
         (Some(Op::LocalGetI32AddConst(a, c)), Op::LocalSet(b)) => {
             Some(Op::LocalGetI32AddConstSet(a, c, b))
@@ -401,6 +406,7 @@ mod tests {
         assert!(has(|op| matches!(op, Op::LocalGetI64StoreConst(_, -3, 0))));
         assert!(has(|op| matches!(op, Op::LocalGetI64StoreConst(_, 0, 8))));
         assert!(has(|op| matches!(op, Op::LocalGetI32Store(..))));
+        assert!(has(|op| matches!(op, Op::LocalGetI64StoreZero2(_, 8, 32))));
         assert!(has(|op| matches!(op, Op::LocalGetI32AddConstSet(..))));
         assert!(has(|op| matches!(op, Op::IfI32Eqz { .. })));
         assert!(has(|op| matches!(op, Op::IfI32Eq { .. })));

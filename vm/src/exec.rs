@@ -500,6 +500,18 @@ pub(crate) fn run<H: Host>(
                     trap!(Trap::MemoryOutOfBounds)
                 }
             }
+            Op::LocalGetI64StoreZero2(a, first, second) => {
+                // The first store happens before the second's ticks are charged, as unfused.
+                extra_ticks!(2);
+                let base = u64::from(stack[locals + a as usize] as u32);
+                if !write::<8>(&mut state.memory.bytes, base + u64::from(first), &[0; 8]) {
+                    trap!(Trap::MemoryOutOfBounds)
+                }
+                extra_ticks!(3);
+                if !write::<8>(&mut state.memory.bytes, base + u64::from(second), &[0; 8]) {
+                    trap!(Trap::MemoryOutOfBounds)
+                }
+            }
             Op::LocalGetI32Store(a, o) => {
                 extra_ticks!(1);
                 let value = stack[locals + a as usize];

@@ -157,6 +157,9 @@ pub(crate) enum Op {
     /// `local.get; i64.const; i64.store` with a constant that fits in an `i32` (sign-extended),
     /// as AssemblyScript's unrolled zeroing stores are: (local, constant, offset)
     LocalGetI64StoreConst(u32, i32, Offset),
+    /// Two `local.get; i64.const 0; i64.store` to the same local's address: (local, first
+    /// offset, second offset), AssemblyScript's unrolled zeroing
+    LocalGetI64StoreZero2(u32, Offset, Offset),
     /// `local.get; i32.store`: stores the local at the popped address
     LocalGetI32Store(u32, Offset),
     /// `local.get; i32.const; i32.add; local.set` (or `i32.sub`, the constant negated):

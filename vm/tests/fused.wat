@@ -47,6 +47,9 @@
       local.get $p i64.const 0 i64.store offset=8
       local.get $p i64.const -3 i64.store
       local.get $p i64.const 0x100000000 i64.store offset=16
+      ;; two zeroing stores to the same local's address, then to another local's
+      local.get $p i64.const 0 i64.store offset=8 local.get $p i64.const 0 i64.store offset=32
+      local.get $p i64.const 0 i64.store local.get $i i64.const 0 i64.store offset=512
       ;; local.get; i64.const (not stored)
       local.get $x i64.const 5 i64.add local.set $x
       ;; global.get; local.get; i32.store, then without the global

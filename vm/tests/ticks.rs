@@ -246,4 +246,12 @@ fn every_fused_instruction_runs_out_and_traps_as_its_instructions_would() {
         assert_eq!(result, Err(Exit::Trap(Trap::MemoryOutOfBounds)), "{store}");
         assert_eq!(100 - left, 5, "{store}");
     }
+    // The second of two fused zeroing stores out of bounds: the first is in memory (which `run`
+    // compares), after 2 + 3 + 3 ticks.
+    let wat = r#"(memory 1) (func (export "_start") (local i32)
+        i32.const 65520 local.set 0
+        local.get 0 i64.const 0 i64.store offset=8 local.get 0 i64.const 0 i64.store offset=16)"#;
+    let (result, left) = run(wat, 100);
+    assert_eq!(result, Err(Exit::Trap(Trap::MemoryOutOfBounds)));
+    assert_eq!(100 - left, 8);
 }
