@@ -45,19 +45,21 @@ pub fn on_status_change(
 ) -> Vec<Notice> {
     let mut notices = transitions(old, new, outcome);
     notices.extend(chain_transition(old, new, observed));
-    notices.extend(monitoring_transition(old, new));
+    notices.extend(optional_transition(old, new, status::MONITORING));
+    notices.extend(optional_transition(old, new, status::ROUTES));
     notices
 }
 
-/// A Warning when `Monitoring` turns False or changes its reason (the Prometheus Operator's
-/// CRDs missing, the PodMonitor refused), a Normal Event when it turns True.
-fn monitoring_transition(
+/// A Warning when an optional kind's condition (`Monitoring`, `Routes`) turns False or changes
+/// its reason (the CRDs missing, the object refused), a Normal Event when it turns True.
+fn optional_transition(
     old: Option<&KoinosClusterStatus>,
     new: &KoinosClusterStatus,
+    type_: &str,
 ) -> Option<Notice> {
     let state = |status: Option<&KoinosClusterStatus>| {
         status
-            .and_then(|s| status::find(s, status::MONITORING))
+            .and_then(|s| status::find(s, type_))
             .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
     };
     let (before, (now_status, reason, message)) = (state(old), state(Some(new))?);
@@ -314,6 +316,23 @@ mod tests {
         assert_eq!(reasons(&changes(&missing, &applied)), ["PodMonitorApplied"]);
         assert_eq!(changes(&missing, &applied)[0].type_, EventType::Normal);
         assert!(changes(&applied, &none).is_empty(), "turned off: no news");
+    }
+
+    #[test]
+    fn routes_warn_when_the_gateway_api_is_missing_and_say_when_they_are_applied() {
+        let none = with(&[]);
+        let missing = with(&[(status::ROUTES, "False", "GatewayApiMissing")]);
+        let applied = with(&[(status::ROUTES, "True", "RoutesApplied")]);
+        let changes = |old: &KoinosClusterStatus, new: &KoinosClusterStatus| {
+            on_status_change(Some(old), new, &Outcome::Applied, None)
+        };
+        assert_eq!(
+            changes(&none, &missing),
+            [Notice::warning("GatewayApiMissing", "m")]
+        );
+        assert!(changes(&missing, &missing).is_empty(), "once per change");
+        assert_eq!(reasons(&changes(&missing, &applied)), ["RoutesApplied"]);
+        assert!(changes(&applied, &none).is_empty(), "unset: no news");
     }
 
     #[test]
