@@ -186,6 +186,30 @@ fn invalid_specs() -> Vec<(&'static str, Value, &'static str)> {
             ),
             "spec.monitoring.podMonitor.labels",
         ),
+        (
+            "a Gateway API route on a service without HTTP",
+            devnet(json!({"services": {"mempool": {"route": {"parentRefs": [{"name": "gw"}]}}}})),
+            "spec.services.mempool.route",
+        ),
+        (
+            "a path on grpc's route",
+            devnet(
+                json!({"services": {"grpc": {"route": {"parentRefs": [{"name": "gw"}], "path": "/x"}}}}),
+            ),
+            "spec.services.grpc.route.path",
+        ),
+        (
+            "a route attached to no Gateway",
+            devnet(json!({"services": {"jsonrpc": {"route": {"parentRefs": []}}}})),
+            "spec.services.jsonrpc.route.parentRefs",
+        ),
+        (
+            "a route hostname that is no DNS name",
+            devnet(
+                json!({"services": {"jsonrpc": {"route": {"parentRefs": [{"name": "gw"}], "hostnames": ["RPC.example.com"]}}}}),
+            ),
+            "spec.services.jsonrpc.route.hostnames[0]",
+        ),
     ]
 }
 
