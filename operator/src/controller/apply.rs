@@ -233,10 +233,13 @@ pub async fn ensure_generated(
                 password: secret_text(&secret, AMQP_PASSWORD_KEY)
                     .ok_or_else(|| corrupt(&user.secret, "no password"))?,
             },
-            None => UserCredentials {
-                username: format!("{}-{}", user.key, random_alphanumeric(8).to_lowercase()),
-                password: random_alphanumeric(32),
-            },
+            None => {
+                generated.new_users.insert(user.key.clone());
+                UserCredentials {
+                    username: format!("{}-{}", user.key, random_alphanumeric(8).to_lowercase()),
+                    password: random_alphanumeric(32),
+                }
+            }
         };
         generated.broker_users.insert(user.key, credentials);
     }

@@ -208,6 +208,36 @@ mod tests {
     }
 
     #[test]
+    fn a_read_back_users_secret_is_never_applied_again() {
+        let vc = validated(DEVNET);
+        let mut read_back = generated();
+        read_back.new_users.clear();
+        let desired = build(&vc, &read_back);
+        let users = broker_users(&vc);
+        assert!(
+            desired.secrets.iter().all(|s| users
+                .iter()
+                .all(|u| s.metadata.name.as_ref() != Some(&u.secret))),
+            "a deleted Secret (a rotation) must not come back from a stale read"
+        );
+        assert!(desired.pending_generated.is_empty());
+        let chain = desired
+            .stateful_sets
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some("devnet-chain"))
+            .unwrap();
+        let template = &chain.spec.as_ref().unwrap().template;
+        let annotations = template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .as_ref()
+            .unwrap();
+        assert_eq!(annotations[ANNOTATION_AMQP_USER], "chain-test0001");
+    }
+
+    #[test]
     fn an_external_broker_gets_no_user_secrets_or_annotations() {
         let vc = validated(EXTERNAL_BROKER);
         let desired = build(&vc, &generated());

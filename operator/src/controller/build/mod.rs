@@ -56,6 +56,9 @@ pub struct Generated {
     pub amqp: Option<AmqpCredentials>,
     /// The managed broker's users, by [`crate::model::broker_users::BrokerUser::key`].
     pub broker_users: BTreeMap<String, UserCredentials>,
+    /// The users made this pass: only their Secrets are written. A read-back copy is never
+    /// applied again, since that would re-create a Secret deleted (a rotation) since the read.
+    pub new_users: std::collections::BTreeSet<String>,
     pub producer_key: Option<PrivateKey>,
     pub p2p_seed: Option<String>,
 }
@@ -324,11 +327,10 @@ pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
     }
     for user in crate::model::broker_users::broker_users(vc) {
         match generated.broker_users.get(&user.key) {
-            Some(credentials) => {
-                desired
-                    .secrets
-                    .push(broker_users::build_user_secret(vc, &user, credentials))
-            }
+            Some(credentials) if generated.new_users.contains(&user.key) => desired
+                .secrets
+                .push(broker_users::build_user_secret(vc, &user, credentials)),
+            Some(_) => {} // exists: left as it is (see `Generated::new_users`)
             None => desired
                 .pending_generated
                 .push(format!("Secret/{}", user.secret)),
