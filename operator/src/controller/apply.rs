@@ -16,12 +16,12 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::warn;
 
+use super::build::broker_users::UserCredentials;
 use super::build::keda::{KEDA_API_VERSION, ScaledObject, TriggerAuthentication};
 use super::build::meta::{
     LABEL_GENERATED, cluster_selector, cluster_selector_labels, content_hash,
 };
 use super::build::monitoring::{MONITORING_API_VERSION, PodMonitor};
-use super::build::broker_users::UserCredentials;
 use super::build::rabbitmq::AmqpCredentials;
 use super::build::route::{GrpcRoute, HttpRoute};
 use super::build::{Child, Desired, Generated, Order, Visitor};

@@ -34,10 +34,10 @@ use koinos_protocol::crypto::PrivateKey;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use self::broker_users::UserCredentials;
 use self::keda::{ScaledObject, TriggerAuthentication};
 use self::meta::{LABEL_GENERATED, object_meta};
 use self::monitoring::PodMonitor;
-use self::broker_users::UserCredentials;
 use self::rabbitmq::AmqpCredentials;
 use self::route::{GrpcRoute, HttpRoute, Route};
 use self::workload::Workload;
