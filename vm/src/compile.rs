@@ -270,10 +270,14 @@ fn translate(
     Ok(Some(op))
 }
 
-/// Appends `op`, fused with the op before it when the pair is a common sequence. Safe for
-/// branch targets: only plain (non-control) ops fuse, and a branch target is always the index
-/// of a control op or of the first op after one, which keeps its index when later ops fuse into
-/// it. Ticks are unchanged: a fused op costs what its instructions cost.
+/// Appends `op`, fused with the op before it when the pair is a common sequence (the sequences
+/// the token's profile runs most: docs/performance.md), and the result again with the op before
+/// that. Safe for branch targets: only plain (non-control) ops fuse, and a branch target is
+/// always the index of a control op or of the first op after one, which keeps its index when
+/// later ops fuse into it; every instruction of a fused op but its first follows a plain one,
+/// so no branch lands inside. Ticks are unchanged: a fused op costs what its instructions cost,
+/// and one with a side effect before its last instruction (`LocalGetI64StoreZero2`) charges
+/// the later instructions' ticks after that effect, as they would run.
 fn fuse(ops: &mut Vec<Op>, op: Op) {
     let fused = match (ops.last().copied(), op) {
         (Some(Op::LocalGet(a)), Op::LocalGet(b)) => Some(Op::LocalGet2(a, b)),
