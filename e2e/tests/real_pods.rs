@@ -24,6 +24,8 @@ use kube::api::{DeleteParams, DynamicObject, ListParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
+#[path = "real_pods/broker_users.rs"]
+mod broker_users;
 #[path = "real_pods/peering.rs"]
 mod peering;
 
