@@ -68,7 +68,7 @@ async fn broker_users_rotate_while_the_chain_produces() -> Result<()> {
         .context("the administrator's Secret")?;
     let connected = rabbitmqctl(&cp, &ns.name, name, &["list_connections", "user"])?;
     ensure!(
-        !connected.iter().any(|u| *u == admin),
+        !connected.contains(&admin),
         "a workload connects as the administrator: {connected:?}"
     );
     for component in [

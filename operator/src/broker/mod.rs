@@ -19,9 +19,9 @@ pub mod management;
 pub mod reader;
 pub mod session;
 pub mod target;
-pub mod users;
 #[cfg(test)]
 pub(crate) mod test_vhost;
+pub mod users;
 
 use std::future::Future;
 use std::pin::Pin;
