@@ -12,14 +12,15 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("!has(self.labels) || !self.labels.exists(k, k in ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/component'])").message("podOverrides.labels: app.kubernetes.io/name, instance and component select the pods: the operator sets them"),
-    validation = Rule::new("!has(self.annotations) || !self.annotations.exists(k, k == 'koinos.io/config-hash')").message("podOverrides.annotations: koinos.io/config-hash rolls the pods when their config changes: the operator sets it")
+    validation = Rule::new("!has(self.annotations) || !self.annotations.exists(k, k == 'koinos.io/config-hash')").message("podOverrides.annotations: koinos.io/config-hash rolls the pods when their config changes: the operator sets it"),
+    validation = Rule::new("!has(self.annotations) || !self.annotations.exists(k, k == 'koinos.io/amqp-user')").message("podOverrides.annotations: koinos.io/amqp-user rolls the pods onto a new broker user: the operator sets it")
 )]
 pub struct PodOverrides {
     /// Extra pod labels (not the selector labels app.kubernetes.io/name, instance, component).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 64))]
     pub labels: BTreeMap<String, String>,
-    /// Extra pod annotations (not `koinos.io/config-hash`).
+    /// Extra pod annotations (not `koinos.io/config-hash` or `koinos.io/amqp-user`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 64))]
     pub annotations: BTreeMap<String, String>,

@@ -258,6 +258,10 @@ fn cel_rejects_fields_that_would_be_ignored() {
             devnet(json!({"services": {"mempool": {"podOverrides": {"annotations": {"koinos.io/config-hash": "x"}}}}})),
             "podOverrides.annotations: koinos.io/config-hash".into(),
         ),
+        (
+            devnet(json!({"services": {"chain": {"podOverrides": {"annotations": {"koinos.io/amqp-user": "x"}}}}})),
+            "podOverrides.annotations: koinos.io/amqp-user".into(),
+        ),
     ];
     for (spec, expected) in cases {
         let violations = cel_violations(spec.clone(), None);

@@ -183,6 +183,9 @@ pub const SELECTOR_LABEL_KEYS: [&str; 3] = [
 ];
 /// Pod-template annotation: hash of the rendered config, so a config change rolls the pods.
 pub const CONFIG_HASH_ANNOTATION: &str = "koinos.io/config-hash";
+/// Pod-template annotation naming the managed broker user the pods connect as (a new user
+/// rolls them).
+pub const AMQP_USER_ANNOTATION: &str = "koinos.io/amqp-user";
 /// Environment variables the operator sets on the services', the extra services' and
 /// RabbitMQ's containers (`podOverrides.env` cannot set them).
 pub const OPERATOR_ENV: [&str; 9] = [

@@ -11,8 +11,8 @@ use kube::ResourceExt;
 
 use super::cluster::*;
 use super::naming::{
-    CONFIG_HASH_ANNOTATION, OPERATOR_ENV, PRODUCER_KEY_SECRET_KEY, SELECTOR_LABEL_KEYS,
-    producer_key_secret_name,
+    AMQP_USER_ANNOTATION, CONFIG_HASH_ANNOTATION, OPERATOR_ENV, PRODUCER_KEY_SECRET_KEY,
+    SELECTOR_LABEL_KEYS, producer_key_secret_name,
 };
 use super::network::Preset;
 use super::profile::{ScaleSignal, ServiceClass, ServiceInput, ServiceKind, ServiceProfile};
@@ -489,8 +489,8 @@ fn check_class_fields(
     }
 }
 
-/// What `podOverrides` cannot set: the operator's selector labels, its config-hash annotation
-/// and the environment variables it sets (they would be silently lost, or break the pods).
+/// What `podOverrides` cannot set: the operator's selector labels, its config-hash and
+/// broker-user annotations and the environment variables it sets (they would be silently lost, or break the pods).
 fn check_pod_overrides(check: &mut Checker, field: &str, pod: &PodOverrides) {
     for key in pod.labels.keys() {
         if SELECTOR_LABEL_KEYS.contains(&key.as_str()) {
@@ -504,6 +504,12 @@ fn check_pod_overrides(check: &mut Checker, field: &str, pod: &PodOverrides) {
         check.fail(
             format!("{field}.annotations.{CONFIG_HASH_ANNOTATION}"),
             "rolls the pods when their config changes: the operator sets it",
+        );
+    }
+    if pod.annotations.contains_key(AMQP_USER_ANNOTATION) {
+        check.fail(
+            format!("{field}.annotations.{AMQP_USER_ANNOTATION}"),
+            "rolls the pods onto a new broker user: the operator sets it",
         );
     }
     for var in pod.env.iter().flatten() {

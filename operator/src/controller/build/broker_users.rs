@@ -19,7 +19,7 @@ use crate::model::profile::AMQP_PORT;
 
 /// Pod-template annotation: the broker user the pods connect as. Its Secret is read through
 /// env vars, which a running pod never re-reads, so a new user must roll the pods.
-pub const ANNOTATION_AMQP_USER: &str = "koinos.io/amqp-user";
+pub const ANNOTATION_AMQP_USER: &str = crate::model::naming::AMQP_USER_ANNOTATION;
 
 /// One user's credentials, generated once by the apply step and read back from its Secret.
 #[derive(Clone, PartialEq, Eq)]

@@ -158,6 +158,11 @@ fn invalid_specs_are_rejected_naming_the_field() {
             "operator sets it",
         ),
         (
+            "  podOverrides: {annotations: {koinos.io/amqp-user: x}}\n",
+            "spec.podOverrides.annotations.koinos.io/amqp-user",
+            "new broker user",
+        ),
+        (
             "  amqp: {managed: {podOverrides: {env: [{name: RABBITMQ_NODENAME, value: x}]}}}\n",
             "spec.amqp.managed.podOverrides.env.RABBITMQ_NODENAME",
             "set by the operator",
