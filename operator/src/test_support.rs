@@ -125,6 +125,23 @@ fn broker_users_for_tests()
     .collect()
 }
 
+/// A devnet running every Koinos service, plus an extra service on a queue of its own.
+pub const EVERY_SERVICE: &str = r#"
+apiVersion: koinos.io/v1alpha1
+kind: KoinosCluster
+metadata: {name: demo}
+spec:
+  network: {devnet: {}}
+  services:
+    p2p: {enabled: true}
+    grpc: {enabled: true}
+    transactionStore: {enabled: true}
+    contractMetaStore: {enabled: true}
+    accountHistory: {enabled: true}
+  extraServices:
+    - {name: indexer, image: example.com/indexer:1, queue: acme.indexer}
+"#;
+
 /// A cluster on an external broker, with the producer enabled by a user key.
 pub const EXTERNAL_BROKER: &str = r#"
 apiVersion: koinos.io/v1alpha1

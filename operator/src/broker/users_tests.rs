@@ -18,6 +18,7 @@ use super::*;
 use crate::broker::test_vhost::Vhost;
 use crate::model::ServiceKind;
 use crate::model::broker_users::{ALL_TOPICS, BrokerUser, READER, broker_users, published_topics};
+use crate::test_support::EVERY_SERVICE;
 use koinos_mq::topology::{EVENT_EXCHANGE, RPC_EXCHANGE, queue};
 
 const MANAGEMENT: &str = "http://127.0.0.1:15672";
@@ -25,23 +26,6 @@ const MANAGEMENT: &str = "http://127.0.0.1:15672";
 fn management() -> Management {
     Management::new(MANAGEMENT, "guest", "guest", Duration::from_secs(5))
 }
-
-/// Every Koinos service and an extra one on a queue of its own.
-const EVERY_SERVICE: &str = r#"
-apiVersion: koinos.io/v1alpha1
-kind: KoinosCluster
-metadata: {name: demo}
-spec:
-  network: {devnet: {}}
-  services:
-    p2p: {enabled: true}
-    grpc: {enabled: true}
-    transactionStore: {enabled: true}
-    contractMetaStore: {enabled: true}
-    accountHistory: {enabled: true}
-  extraServices:
-    - {name: indexer, image: example.com/indexer:1, queue: acme.indexer}
-"#;
 
 /// The test's users (RabbitMQ users are broker-wide): deleted on drop.
 struct Users {

@@ -1,22 +1,5 @@
 use super::*;
-use crate::test_support::{DEVNET, EXTERNAL_BROKER, validated};
-
-/// Every service of a devnet, plus an extra service on a queue of its own.
-const EVERY_SERVICE: &str = r#"
-apiVersion: koinos.io/v1alpha1
-kind: KoinosCluster
-metadata: {name: demo}
-spec:
-  network: {devnet: {}}
-  services:
-    p2p: {enabled: true}
-    grpc: {enabled: true}
-    transactionStore: {enabled: true}
-    contractMetaStore: {enabled: true}
-    accountHistory: {enabled: true}
-  extraServices:
-    - {name: indexer, image: example.com/indexer:1, queue: acme.indexer}
-"#;
+use crate::test_support::{DEVNET, EVERY_SERVICE, EXTERNAL_BROKER, validated};
 
 /// The table the operator README shows, pinned.
 fn table(users: &[BrokerUser]) -> String {
