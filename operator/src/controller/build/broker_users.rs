@@ -11,11 +11,10 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{PodTemplateSpec, Secret};
 
 use super::meta::{LABEL_GENERATED, object_meta};
-use super::rabbitmq::{COMPONENT, client_service_name};
+use super::rabbitmq::{COMPONENT, client_url};
 use crate::model::ValidatedCluster;
 use crate::model::broker_users::BrokerUser;
 use crate::model::naming::{AMQP_PASSWORD_KEY, AMQP_URL_KEY, AMQP_USERNAME_KEY};
-use crate::model::profile::AMQP_PORT;
 
 /// Pod-template annotation: the broker user the pods connect as. Its Secret is read through
 /// env vars, which a running pod never re-reads, so a new user must roll the pods.
@@ -36,18 +35,6 @@ impl std::fmt::Debug for UserCredentials {
     }
 }
 
-/// `amqp://user:password@<cluster>-rabbitmq.<namespace>.svc:5672/`.
-pub fn user_url(vc: &ValidatedCluster, credentials: &UserCredentials) -> String {
-    format!(
-        "amqp://{}:{}@{}.{}.svc:{}/",
-        credentials.username,
-        credentials.password,
-        client_service_name(vc),
-        vc.namespace,
-        AMQP_PORT.port
-    )
-}
-
 /// The user's Secret. Deleting it rotates the user: the operator makes a new one (new name,
 /// new password), and removes the old user from RabbitMQ once nothing is connected as it.
 pub fn build_user_secret(
@@ -63,7 +50,10 @@ pub fn build_user_secret(
     let data = [
         (AMQP_USERNAME_KEY, credentials.username.clone()),
         (AMQP_PASSWORD_KEY, credentials.password.clone()),
-        (AMQP_URL_KEY, user_url(vc, credentials)),
+        (
+            AMQP_URL_KEY,
+            client_url(vc, &credentials.username, &credentials.password),
+        ),
     ];
     Secret {
         metadata,

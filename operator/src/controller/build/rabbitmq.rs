@@ -83,12 +83,11 @@ pub fn headless_service_name(vc: &ValidatedCluster) -> String {
     child_name(vc, "rabbitmq-headless")
 }
 
-/// In-cluster URL of the managed broker.
-pub fn broker_url(vc: &ValidatedCluster, credentials: &AmqpCredentials) -> String {
+/// `amqp://user:password@<cluster>-rabbitmq.<namespace>.svc:5672/`: the managed broker's
+/// in-cluster URL for one of its users (the administrator or a workload's).
+pub fn client_url(vc: &ValidatedCluster, username: &str, password: &str) -> String {
     format!(
-        "amqp://{}:{}@{}.{}.svc:{}/",
-        credentials.username,
-        credentials.password,
+        "amqp://{username}:{password}@{}.{}.svc:{}/",
         client_service_name(vc),
         vc.namespace,
         AMQP_PORT.port
@@ -108,7 +107,10 @@ pub fn build_amqp_secret(vc: &ValidatedCluster, credentials: &AmqpCredentials) -
     let data = [
         (AMQP_USERNAME_KEY, credentials.username.clone()),
         (AMQP_PASSWORD_KEY, credentials.password.clone()),
-        (AMQP_URL_KEY, broker_url(vc, credentials)),
+        (
+            AMQP_URL_KEY,
+            client_url(vc, &credentials.username, &credentials.password),
+        ),
         (ERLANG_COOKIE_KEY, credentials.erlang_cookie.clone()),
         (CREDENTIALS_CONF_KEY, conf),
     ];
