@@ -178,6 +178,7 @@ async fn node_with(
         checkpoints,
         disable_gossip: false,
         force_gossip: false,
+        external_addresses: vec![],
     };
     let stop = CancellationToken::new();
     let shared = start(local.clone(), options, None, stop.clone())

@@ -51,6 +51,10 @@ pub struct P2pArgs {
     /// Always enable gossip
     #[arg(short = 'G', long, num_args = 0..=1, default_missing_value = "true")]
     pub force_gossip: Option<bool>,
+    /// A multiaddress (without /p2p) peers outside this host's network dial, e.g. a load
+    /// balancer's; told to peers through identify (repeatable)
+    #[arg(long)]
+    pub external_address: Option<Vec<String>>,
 }
 
 /// A block every peer's chain must contain.
@@ -69,6 +73,8 @@ pub struct P2pOptions {
     pub checkpoints: Vec<Checkpoint>,
     pub disable_gossip: bool,
     pub force_gossip: bool,
+    /// Addresses the host announces beside the ones it listens on (`external-address`).
+    pub external_addresses: Vec<Multiaddr>,
 }
 
 impl P2pArgs {
@@ -95,6 +101,22 @@ impl P2pArgs {
             .flatten()
             .map(|c| parse_checkpoint(c))
             .collect::<anyhow::Result<_>>()?;
+        let external_addresses = self
+            .external_address
+            .iter()
+            .flatten()
+            .map(|a| {
+                let addr: Multiaddr = a
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("external-address {a}: {e}"))?;
+                // Peers append our id themselves; an address naming one is a mistake.
+                anyhow::ensure!(
+                    peer_id_of(&addr).is_none(),
+                    "external-address {a}: without /p2p/<id>"
+                );
+                Ok(addr)
+            })
+            .collect::<anyhow::Result<_>>()?;
         Ok(P2pOptions {
             listen,
             seed: self.seed.clone().unwrap_or_default(),
@@ -102,6 +124,7 @@ impl P2pArgs {
             checkpoints,
             disable_gossip: self.disable_gossip.unwrap_or(false),
             force_gossip: self.force_gossip.unwrap_or(false),
+            external_addresses,
         })
     }
 }
@@ -200,5 +223,25 @@ mod tests {
             ..Default::default()
         };
         assert!(no_id.resolve().is_err());
+    }
+
+    #[test]
+    fn external_addresses_are_multiaddrs_without_a_peer_id() {
+        let args = |a: &str| P2pArgs {
+            external_address: Some(vec![a.into()]),
+            ..Default::default()
+        };
+        let o = args("/ip4/203.0.113.7/tcp/8888").resolve().unwrap();
+        assert_eq!(
+            o.external_addresses[0].to_string(),
+            "/ip4/203.0.113.7/tcp/8888"
+        );
+        let id = identity("x").public().to_peer_id();
+        for bad in [
+            "203.0.113.7:8888",
+            &format!("/dns/p2p.example.com/tcp/8888/p2p/{id}"),
+        ] {
+            assert!(args(bad).resolve().is_err(), "{bad}");
+        }
     }
 }

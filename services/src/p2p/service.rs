@@ -143,6 +143,10 @@ pub async fn start<L: Local>(
     let keypair = identity(&options.seed);
     let local_peer_id = keypair.public().to_peer_id();
     let mut swarm = build_swarm(keypair, options.listen.clone())?;
+    for address in &options.external_addresses {
+        tracing::info!(%address, "announcing an external address");
+        swarm.add_external_address(address.clone());
+    }
     let (command_tx, command_rx) = mpsc::channel(1024);
     let (event_tx, mut event_rx) = mpsc::channel(1024);
     let shared = Arc::new(Shared {
