@@ -101,6 +101,7 @@ pub fn generated() -> crate::controller::build::Generated {
             .unwrap(),
         ),
         p2p_seed: Some("p2p-seed-for-tests".into()),
+        p2p_load_balancer: None,
         broker_users: broker_users_for_tests(),
         // As on a cluster's first pass: every user is new, every Secret is built.
         new_users: broker_users_for_tests().into_keys().collect(),

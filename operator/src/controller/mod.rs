@@ -105,7 +105,9 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
 /// Generated material (read back, or made once) -> the broker's users -> build (pure) ->
 /// apply -> orphan cleanup.
 async fn apply_children(ctx: &Context, vc: &ValidatedCluster) -> Result<Applied, Error> {
-    let generated = apply::ensure_generated(&ctx.client, Some(&ctx.stores), vc).await?;
+    let mut generated = apply::ensure_generated(&ctx.client, Some(&ctx.stores), vc).await?;
+    generated.p2p_load_balancer =
+        status::p2p_load_balancer(&ctx.client, Some(&ctx.stores), vc).await?;
     // Before the apply: a workload rolled onto a new user finds it in the broker.
     let broker_users = users::provision_users(&ctx.stores, vc, &generated).await;
     let desired = build::build(vc, &generated);

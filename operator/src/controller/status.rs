@@ -17,7 +17,7 @@ use crate::crd::status::{ChainStatus, KoinosClusterStatus, P2pStatus, ServiceSta
 
 pub use self::chain::{BrokerObservation, CHAIN_REACHABLE, PROGRESSING, SYNCED};
 use self::conditions::Facts;
-pub use self::observe::{missing_inputs, missing_message, observe, p2p_status};
+pub use self::observe::{missing_inputs, missing_message, observe, p2p_load_balancer, p2p_status};
 
 pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
@@ -27,6 +27,7 @@ pub const BROKER_READY: &str = "BrokerReady";
 pub const RECONCILIATION_PAUSED: &str = "ReconciliationPaused";
 pub const MONITORING: &str = "Monitoring";
 pub const ROUTES: &str = "Routes";
+pub const P2P_ANNOUNCED: &str = "P2pAnnounced";
 
 /// How this pass ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +88,8 @@ pub struct Observed {
     pub missing: Vec<MissingInput>,
     /// p2p's identity once its seed Secret exists (our p2p image only).
     pub p2p: Option<P2pStatus>,
+    /// Where p2p's external address comes from (`None`: it announces none).
+    pub p2p_announce: Option<crate::model::announce::P2pAnnounce>,
     /// What became of the PodMonitor this pass (`None`: not applied this pass, e.g. paused or
     /// failed before it; the last `Monitoring` condition stands).
     pub monitoring: Option<MonitoringOutcome>,
@@ -136,6 +139,7 @@ pub fn compute_status(
         observed.and_then(|o| o.routes.as_ref()),
         old_conditions,
     ));
+    conditions.extend(conditions::p2p_announced(observed, old_conditions));
     conditions.extend(sync_conditions.iter().cloned());
     conditions::stamp(
         &mut conditions,

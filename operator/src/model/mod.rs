@@ -3,6 +3,7 @@
 //! that makes one), the names of children and generated objects, and the queue-depth metric
 //! contract, and the managed broker's users with their permissions.
 
+pub mod announce;
 pub mod broker_users;
 pub mod cluster;
 pub mod metric;

@@ -94,6 +94,10 @@ fn operator_section(vc: &ValidatedCluster, svc: &ValidatedService) -> BTreeMap<S
                 // for gossip) would never make the first block. Its gossip is on from the start.
                 section.insert("force-gossip".into(), json!(true));
             }
+            // Ours only: the official node has no such option.
+            if let Some(announce) = svc.announce.as_ref().filter(|_| svc.services_image) {
+                section.insert("external-address".into(), json!([announce]));
+            }
         }
         _ => {}
     }
@@ -321,6 +325,88 @@ mod tests {
             hash(&base, ServiceKind::Chain),
             hash(&changed, ServiceKind::Chain)
         );
+    }
+
+    #[test]
+    fn p2p_announces_the_configured_address_or_its_load_balancers() {
+        use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus};
+
+        use crate::controller::build::build;
+        use crate::controller::build::meta::ANNOTATION_CONFIG_HASH;
+        use crate::test_support::generated;
+
+        let configured = validated(&format!(
+            "{DEVNET}  services:\n    p2p: {{enabled: true, announce: p2p.example.com}}\n"
+        ));
+        let text =
+            render_service_config(&configured, configured.service(ServiceKind::P2p).unwrap());
+        assert!(
+            text.contains("external-address:\n  - /dns/p2p.example.com/tcp/8888"),
+            "{text}"
+        );
+        let official = format!(
+            "{DEVNET}  services:\n    p2p: {{enabled: true, announce: p2p.example.com, image: koinos/koinos-p2p:v1.0.0}}\n"
+        );
+        let option = rendered_option(&official, ServiceKind::P2p, "external-address");
+        assert_eq!(option, None, "the official node has no such option");
+
+        // The LoadBalancer's address is an input of `build`; a new address rolls p2p alone.
+        let on_lb = validated(&format!(
+            "{DEVNET}  services:\n    p2p: {{enabled: true, service: {{type: LoadBalancer}}}}\n"
+        ));
+        let with_address = |ip: Option<&str>| {
+            let mut generated = generated();
+            generated.p2p_load_balancer = ip.map(|ip| LoadBalancerStatus {
+                ingress: Some(vec![LoadBalancerIngress {
+                    ip: Some(ip.into()),
+                    ..Default::default()
+                }]),
+            });
+            let desired = build(&on_lb, &generated);
+            let config = desired.config_maps[0].data.clone().unwrap();
+            let hashes: BTreeMap<String, String> = desired
+                .stateful_sets
+                .iter()
+                .map(|s| {
+                    (
+                        s.metadata.name.clone().unwrap(),
+                        s.spec.as_ref().unwrap().template.clone(),
+                    )
+                })
+                .chain(desired.deployments.iter().map(|d| {
+                    (
+                        d.metadata.name.clone().unwrap(),
+                        d.spec.as_ref().unwrap().template.clone(),
+                    )
+                }))
+                .map(|(name, template)| {
+                    let annotations = template.metadata.unwrap().annotations.unwrap_or_default();
+                    (
+                        name,
+                        annotations
+                            .get(ANNOTATION_CONFIG_HASH)
+                            .cloned()
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect();
+            (config["p2p.yml"].clone(), hashes)
+        };
+        let (waiting, waiting_hashes) = with_address(None);
+        assert!(!waiting.contains("external-address"), "{waiting}");
+        let (first, first_hashes) = with_address(Some("203.0.113.7"));
+        assert!(
+            first.contains("external-address:\n  - /ip4/203.0.113.7/tcp/8888"),
+            "{first}"
+        );
+        let (second, second_hashes) = with_address(Some("203.0.113.8"));
+        assert!(second.contains("/ip4/203.0.113.8/tcp/8888"), "{second}");
+        for (name, hash) in &first_hashes {
+            let rolled = [&waiting_hashes[name], &second_hashes[name]]
+                .iter()
+                .any(|other| *other != hash);
+            assert_eq!(rolled, name == "devnet-p2p", "{name}");
+        }
     }
 
     #[test]

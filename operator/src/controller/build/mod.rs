@@ -61,6 +61,9 @@ pub struct Generated {
     pub new_users: std::collections::BTreeSet<String>,
     pub producer_key: Option<PrivateKey>,
     pub p2p_seed: Option<String>,
+    /// Observed, not generated: the `status.loadBalancer` of p2p's Service as last seen (p2p
+    /// announces the cloud's address when the spec sets no `announce`; see `model::announce`).
+    pub p2p_load_balancer: Option<k8s_openapi::api::core::v1::LoadBalancerStatus>,
 }
 
 /// Every child the cluster should have, by kind, in apply order.
@@ -260,6 +263,8 @@ pub fn build_p2p_identity_secret(vc: &ValidatedCluster, seed: &str) -> Secret {
 
 /// Everything the cluster should contain.
 pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
+    let vc =
+        &*crate::model::announce::with_observed_announce(vc, generated.p2p_load_balancer.as_ref());
     let mut desired = Desired::default();
     desired.config_maps.push(config::build_config_map(vc));
 

@@ -27,6 +27,7 @@ fn observed(broker: Option<BrokerObservation>) -> Observed {
         broker,
         missing: Vec::new(),
         p2p: None,
+        p2p_announce: None,
         monitoring: None,
         routes: None,
         broker_users: None,

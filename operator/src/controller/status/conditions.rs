@@ -5,11 +5,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use super::chain::{PROGRESSING, SYNC_THRESHOLD_SECONDS, SYNCED, Sync};
 use super::{
     AVAILABLE, BROKER_READY, BrokerObservation, CHAIN_REACHABLE, MONITORING, MissingInput,
-    MonitoringOutcome, Observed, Outcome, READY, RECONCILIATION_PAUSED, RECONCILING, ROUTES,
-    RoutesOutcome, STALLED,
+    MonitoringOutcome, Observed, Outcome, P2P_ANNOUNCED, READY, RECONCILIATION_PAUSED, RECONCILING,
+    ROUTES, RoutesOutcome, STALLED,
 };
 use crate::broker::users::UsersOutcome;
 use crate::crd::status::KoinosClusterStatus;
+use crate::model::announce::P2pAnnounce;
 
 /// What the conditions are computed from: the outcome of the pass and the status with this
 /// pass's observations merged in.
@@ -331,6 +332,42 @@ pub fn routes(outcome: Option<&RoutesOutcome>, old_conditions: &[Condition]) -> 
         RoutesOutcome::Failed { message } => {
             condition(ROUTES, false, "RoutesFailed", message.clone())
         }
+    })
+}
+
+/// `P2pAnnounced` when p2p announces an external address: True naming it (from `announce` or
+/// from its LoadBalancer), False `WaitingForLoadBalancer` until the cloud assigns one. Neither
+/// Ready nor Stalled depends on it: p2p serves in-cluster peers and dials out meanwhile.
+/// Absent when p2p announces nothing; not observed (invalid spec), the last one stands.
+pub fn p2p_announced(
+    observed: Option<&Observed>,
+    old_conditions: &[Condition],
+) -> Option<Condition> {
+    let Some(observed) = observed else {
+        return old_conditions
+            .iter()
+            .find(|c| c.type_ == P2P_ANNOUNCED)
+            .cloned();
+    };
+    Some(match observed.p2p_announce.as_ref()? {
+        P2pAnnounce::Configured(address) => condition(
+            P2P_ANNOUNCED,
+            true,
+            "Configured",
+            format!("p2p announces {address} (spec.services.p2p.announce)"),
+        ),
+        P2pAnnounce::LoadBalancer(address) => condition(
+            P2P_ANNOUNCED,
+            true,
+            "LoadBalancerAddress",
+            format!("p2p announces {address}, the address of its Service of type LoadBalancer"),
+        ),
+        P2pAnnounce::WaitingForLoadBalancer => condition(
+            P2P_ANNOUNCED,
+            false,
+            "WaitingForLoadBalancer",
+            "p2p's Service of type LoadBalancer has no address yet (status.loadBalancer.ingress): p2p announces it once the cloud assigns one (or set spec.services.p2p.announce)".into(),
+        ),
     })
 }
 

@@ -2,14 +2,16 @@
 //! (from the watch caches when they are ready, else from the API server).
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, LoadBalancerStatus, Secret, Service};
 use kube::{Api, Client};
 
 use super::{MissingInput, Observed, ObservedService};
 use crate::controller::build::{Child, rabbitmq};
 use crate::controller::error::Error;
 use crate::controller::stores::ChildStores;
+use crate::crd::service::ServiceType;
 use crate::crd::status::P2pStatus;
+use crate::model::announce::{p2p_announce, with_observed_announce};
 use crate::model::naming::{
     InputKind, P2P_SEED_KEY, UserInput, child_name, p2p_identity_secret_name, user_inputs,
 };
@@ -76,7 +78,12 @@ pub async fn observe(
             image: extra.image.clone(),
         });
     }
-    observed.p2p = observe_p2p(client, stores, vc).await?;
+    let load_balancer = p2p_load_balancer(client, stores, vc).await?;
+    observed.p2p_announce = vc
+        .service(ServiceKind::P2p)
+        .and_then(|p2p| p2p_announce(p2p, load_balancer.as_ref()));
+    let vc = with_observed_announce(vc, load_balancer.as_ref());
+    observed.p2p = observe_p2p(client, stores, &vc).await?;
     Ok(observed)
 }
 
@@ -109,6 +116,24 @@ async fn observe_workload(
             .and_then(|s| s.ready_replicas);
         (desired, ready)
     })
+}
+
+/// The `status.loadBalancer` of p2p's Service when p2p is to announce the address the cloud
+/// assigns it (a LoadBalancer without `announce`), else `None`.
+pub async fn p2p_load_balancer(
+    client: &Client,
+    stores: Option<&ChildStores>,
+    vc: &ValidatedCluster,
+) -> Result<Option<LoadBalancerStatus>, Error> {
+    let Some(p2p) = vc
+        .service(ServiceKind::P2p)
+        .filter(|p2p| p2p.announce.is_none() && p2p.exposure.type_ == ServiceType::LoadBalancer)
+    else {
+        return Ok(None);
+    };
+    let name = child_name(vc, p2p.profile.component);
+    let service = live::<Service>(client, stores, vc, &name).await?;
+    Ok(service.and_then(|s| s.status).and_then(|s| s.load_balancer))
 }
 
 /// The peer id and in-cluster address of p2p when it runs our image (whose key derivation the

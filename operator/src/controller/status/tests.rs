@@ -21,6 +21,7 @@ fn observed(ready: &[(&str, i32, i32)], broker: Option<bool>) -> Observed {
         broker: None,
         missing: Vec::new(),
         p2p: None,
+        p2p_announce: None,
         monitoring: None,
         routes: None,
         broker_users: None,
@@ -480,4 +481,55 @@ fn p2p_announce_is_published_with_the_peer_id() {
         assert_eq!(status.external_address, Some(external), "{p2p}");
         assert!(status.address.starts_with("/dns4/devnet-p2p."), "{p2p}");
     }
+}
+
+#[test]
+fn p2p_announced_says_where_the_address_comes_from_and_waits_for_the_load_balancer() {
+    use crate::model::announce::P2pAnnounce;
+
+    let pass = |announce: Option<P2pAnnounce>, old: Option<&KoinosClusterStatus>| {
+        let mut obs = observed(&[("p2p", 1, 1)], Some(true));
+        obs.p2p_announce = announce;
+        compute_status(old, Some(1), &Outcome::Applied, Some(&obs), false, at(100))
+    };
+    let waiting = pass(Some(P2pAnnounce::WaitingForLoadBalancer), None);
+    let condition = find(&waiting, P2P_ANNOUNCED).unwrap();
+    assert_eq!(
+        (condition.status.as_str(), condition.reason.as_str()),
+        ("False", "WaitingForLoadBalancer")
+    );
+    assert!(
+        is_true(Some(&waiting), READY),
+        "p2p waits, the cluster does not"
+    );
+    let address = "/ip4/203.0.113.7/tcp/8888".to_string();
+    let announced = pass(
+        Some(P2pAnnounce::LoadBalancer(address.clone())),
+        Some(&waiting),
+    );
+    let condition = find(&announced, P2P_ANNOUNCED).unwrap();
+    assert_eq!(
+        (condition.status.as_str(), condition.reason.as_str()),
+        ("True", "LoadBalancerAddress")
+    );
+    assert!(
+        condition.message.contains(&address),
+        "{}",
+        condition.message
+    );
+    let configured = pass(Some(P2pAnnounce::Configured(address)), Some(&announced));
+    assert_eq!(
+        find(&configured, P2P_ANNOUNCED).unwrap().reason,
+        "Configured"
+    );
+    assert!(find(&pass(None, Some(&configured)), P2P_ANNOUNCED).is_none());
+    let invalid = compute_status(
+        Some(&configured),
+        Some(2),
+        &Outcome::Invalid("bad".into()),
+        None,
+        false,
+        at(200),
+    );
+    assert_eq!(find(&invalid, P2P_ANNOUNCED).unwrap().reason, "Configured");
 }
