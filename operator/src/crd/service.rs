@@ -233,7 +233,9 @@ pub struct ServiceSpec {
     /// p2p only: the address peers outside the Kubernetes cluster dial (the LoadBalancer's DNS
     /// name or IP, a NodePort's node address), as `host`, `host:port` (default port: the
     /// Service's) or a multiaddr without `/p2p` (`/dns4/p2p.example.com/tcp/8888`). Published
-    /// with the peer id as `status.p2p.externalAddress`, for another cluster's `seeds`.
+    /// with the peer id as `status.p2p.externalAddress`, for another cluster's `seeds`, and
+    /// given to our p2p image as `external-address`. Unset with `service.type: LoadBalancer`:
+    /// the address the cloud assigns the Service (condition `P2pAnnounced`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(max = 253),

@@ -41,8 +41,9 @@ pub struct P2pStatus {
     /// The multiaddr other pods of the Kubernetes cluster dial:
     /// `/dns4/<cluster>-p2p.<namespace>.svc/tcp/8888/p2p/<peerId>`.
     pub address: String,
-    /// The multiaddr peers outside the Kubernetes cluster dial (`spec.services.p2p.announce`
-    /// with `/p2p/<peerId>`), for another cluster's `spec.services.p2p.seeds`.
+    /// The multiaddr peers outside the Kubernetes cluster dial (`spec.services.p2p.announce`,
+    /// or the address p2p's LoadBalancer is assigned, with `/p2p/<peerId>`), for another
+    /// cluster's `spec.services.p2p.seeds`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_address: Option<String>,
 }
