@@ -26,6 +26,8 @@
 //!
 //! Write it with [`crate::genesis::genesis_to_json`] as `genesis_data.json`.
 
+pub mod pob;
+
 use prost::Message;
 use ripemd::{Digest, Ripemd160};
 
