@@ -1,6 +1,6 @@
 //! The few calls of RabbitMQ's management HTTP API the operator makes to keep a managed
 //! broker's users: list and put users, vhost and topic permissions, delete a user, and count
-//! the connections per user. Plain HTTP inside the cluster (the broker's NetworkPolicy admits
+//! the connections per user; and its RPC queues' mirroring policy ([`super::policy`]). Plain HTTP inside the cluster (the broker's NetworkPolicy admits
 //! port 15672 from the operator's pods only), Basic auth as the broker's administrator.
 //!
 //! Why the HTTP API and not definitions loaded at boot: a definitions file is read once when
@@ -272,6 +272,50 @@ impl Management {
         );
         let body = json!({"exchange": exchange, "write": write, "read": read});
         self.call(Method::PUT, &path, Some(body)).await.map(drop)
+    }
+
+    /// The broker's version (`rabbitmq_version` of `/api/overview`, e.g. `3.10.8`).
+    pub async fn version(&self) -> Result<String, ManagementError> {
+        #[derive(Deserialize)]
+        struct Overview {
+            rabbitmq_version: String,
+        }
+        let overview: Overview = self.get("/api/overview?columns=rabbitmq_version").await?;
+        Ok(overview.rabbitmq_version)
+    }
+
+    /// The policy `name` of `vhost` as the API returns it, `None` when there is none.
+    pub async fn policy(&self, vhost: &str, name: &str) -> Result<Option<Value>, ManagementError> {
+        let path = format!("/api/policies/{}/{}", segment(vhost), segment(name));
+        match self.get(&path).await {
+            Ok(policy) => Ok(Some(policy)),
+            Err(ManagementError::Refused { status, .. }) if status == StatusCode::NOT_FOUND => {
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Creates or replaces a policy (`body`: pattern, definition, priority, apply-to).
+    pub async fn put_policy(
+        &self,
+        vhost: &str,
+        name: &str,
+        body: Value,
+    ) -> Result<(), ManagementError> {
+        let path = format!("/api/policies/{}/{}", segment(vhost), segment(name));
+        self.call(Method::PUT, &path, Some(body)).await.map(drop)
+    }
+
+    pub async fn delete_policy(&self, vhost: &str, name: &str) -> Result<(), ManagementError> {
+        let path = format!("/api/policies/{}/{}", segment(vhost), segment(name));
+        self.call(Method::DELETE, &path, None).await.map(drop)
+    }
+
+    /// A queue as the API describes it (`policy`, `messages`, `durable`, ...).
+    pub async fn queue(&self, vhost: &str, name: &str) -> Result<Value, ManagementError> {
+        self.get(&format!("/api/queues/{}/{}", segment(vhost), segment(name)))
+            .await
     }
 
     /// Open connections per user, in `vhost`.

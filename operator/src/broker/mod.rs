@@ -16,6 +16,7 @@
 //! its floor instead of reporting a failed metric).
 
 pub mod management;
+pub mod policy;
 pub mod reader;
 pub mod session;
 pub mod target;

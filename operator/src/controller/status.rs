@@ -80,6 +80,9 @@ pub struct MissingInput {
 pub struct Observed {
     /// `None` for an external broker (not probed).
     pub broker_ready: Option<bool>,
+    /// The managed broker's StatefulSet is replacing its pods (a new template or replica
+    /// count): its desired replicas. `None` when no update is in progress.
+    pub broker_rolling_out: Option<i32>,
     pub services: Vec<ObservedService>,
     /// What the cluster's broker reported; `None`: not read (the previous chain status,
     /// queue depths and `ChainReachable` are kept).

@@ -1,7 +1,8 @@
 //! The managed broker's users, provisioned before the children are applied: a workload whose
 //! Secret names a new user (a rotation) then rolls onto a user that already exists. The old
 //! user is retired by a later pass, once that workload has rolled out and nothing is
-//! connected as it ([`crate::broker::users::provision`]).
+//! connected as it ([`crate::broker::users::provision`]). The same pass keeps the RPC queues'
+//! mirroring policy ([`crate::broker::policy`]).
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use super::build::Generated;
 use super::build::rabbitmq::{COMPONENT, client_service_name};
 use super::stores::ChildStores;
 use crate::broker::management::{MANAGEMENT_PORT, Management};
+use crate::broker::policy::{PolicyOutcome, ensure_rpc_queue_policy};
 use crate::broker::users::{Account, UsersOutcome, VHOST, provision};
 use crate::model::broker_users::broker_users;
 use crate::model::naming::child_name;
@@ -38,6 +40,19 @@ pub fn stateful_set_rolled_out(sts: &StatefulSet) -> bool {
         && status.updated_replicas.unwrap_or(0) >= desired
         && status.ready_replicas.unwrap_or(0) >= desired
         && status.replicas <= desired
+}
+
+/// The StatefulSet is replacing its pods: a spec it has not acted on yet, or pods of an older
+/// revision left (pure). A first start is not an update: both revisions are the same then.
+pub fn stateful_set_updating(sts: &StatefulSet) -> bool {
+    let Some(status) = sts.status.as_ref() else {
+        return false;
+    };
+    let unseen = status.observed_generation < sts.metadata.generation;
+    let replacing = status.update_revision.is_some()
+        && status.current_revision.is_some()
+        && status.current_revision != status.update_revision;
+    unseen || replacing
 }
 
 /// Every replica runs the current pod template and is ready, no old one left (pure).
@@ -74,9 +89,9 @@ pub async fn provision_users(
     vc: &ValidatedCluster,
     generated: &Generated,
 ) -> Option<UsersOutcome> {
-    if !matches!(vc.amqp, Amqp::Managed(_)) {
+    let Amqp::Managed(broker) = &vc.amqp else {
         return None;
-    }
+    };
     let broker_ready = stores
         .get::<StatefulSet>(&vc.namespace, &child_name(vc, COMPONENT))
         .flatten()
@@ -106,6 +121,20 @@ pub async fn provision_users(
         MANAGEMENT_TIMEOUT,
     );
     let outcome = provision(&api, VHOST, &accounts, |key| settled(stores, vc, key)).await;
+    // The RPC queues' mirrors, with the same administrator (cheap: two GETs in steady state).
+    match ensure_rpc_queue_policy(&api, VHOST, broker.replicas).await {
+        Ok(PolicyOutcome::InPlace { changed: true }) => {
+            info!(
+                replicas = broker.replicas,
+                "RPC queue mirroring policy updated"
+            )
+        }
+        Ok(PolicyOutcome::Unsupported { version }) => {
+            warn!(%version, "RabbitMQ 4 does not mirror classic queues: RPC queues are not replicated")
+        }
+        Ok(PolicyOutcome::InPlace { changed: false }) => {}
+        Err(error) => warn!(%error, "RPC queue mirroring policy not set"),
+    }
     match &outcome {
         UsersOutcome::Failed { users, detail, .. } => {
             warn!(?users, %detail, "broker users not provisioned")
@@ -135,6 +164,42 @@ mod tests {
             }),
             status: Some(status),
         }
+    }
+
+    #[test]
+    fn a_stateful_set_updates_from_a_new_spec_until_no_old_revision_is_left() {
+        use k8s_openapi::api::apps::v1::StatefulSetStatus;
+        let sts = |generation: i64, status: StatefulSetStatus| StatefulSet {
+            metadata: kube::core::ObjectMeta {
+                generation: Some(generation),
+                ..Default::default()
+            },
+            status: Some(status),
+            ..Default::default()
+        };
+        let settled = StatefulSetStatus {
+            observed_generation: Some(2),
+            current_revision: Some("rabbitmq-1".into()),
+            update_revision: Some("rabbitmq-1".into()),
+            replicas: 1,
+            ..Default::default()
+        };
+        assert!(!stateful_set_updating(&sts(2, settled.clone())));
+        // The first start: one revision, pods not ready yet, is no update.
+        let starting = StatefulSetStatus {
+            ready_replicas: Some(0),
+            ..settled.clone()
+        };
+        assert!(!stateful_set_updating(&sts(2, starting)));
+        // A new spec the controller has not seen, then pods of the old revision left.
+        assert!(stateful_set_updating(&sts(3, settled.clone())));
+        let replacing = StatefulSetStatus {
+            observed_generation: Some(3),
+            update_revision: Some("rabbitmq-2".into()),
+            ..settled
+        };
+        assert!(stateful_set_updating(&sts(3, replacing)));
+        assert!(!stateful_set_updating(&StatefulSet::default()));
     }
 
     #[test]

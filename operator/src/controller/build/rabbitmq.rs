@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapProjection, Container, ContainerPort, EnvVar, KeyToPath, PodSpec,
-    PodTemplateSpec, Probe, ProjectedVolumeSource, Secret, SecretProjection, SecretVolumeSource,
-    Service, ServicePort, ServiceSpec, TCPSocketAction, Volume, VolumeMount, VolumeProjection,
+    ConfigMap, ConfigMapProjection, Container, ContainerPort, EnvVar, ExecAction, KeyToPath,
+    Lifecycle, LifecycleHandler, PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource, Secret,
+    SecretProjection, SecretVolumeSource, Service, ServicePort, ServiceSpec, TCPSocketAction,
+    Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
@@ -57,6 +58,13 @@ const DIST_PORT: i32 = 25672;
 const CLUSTER_DOMAIN: &str = "cluster.local";
 /// The init container's script: the cookie from the Secret into $HOME, mode 0400.
 const COOKIE_INIT_SCRIPT: &str = "rm -f /var/lib/rabbitmq/.erlang.cookie && cp /cookie/.erlang.cookie /var/lib/rabbitmq/.erlang.cookie && chmod 0400 /var/lib/rabbitmq/.erlang.cookie";
+/// How long each step of a node's shutdown may wait (`rabbitmq-upgrade ... -t`): the RPC
+/// queues hold seconds of requests, so a mirror syncs well within it; when it has not (a peer
+/// that does not come back), the node stops anyway and its queues wait for it on its volume.
+pub const SHUTDOWN_STEP_SECONDS: i64 = 60;
+/// The pod's grace period: the preStop hook's three steps, then RabbitMQ's own stop on SIGTERM
+/// (it closes connections and writes its queues to disk), within one more step.
+pub const TERMINATION_GRACE_SECONDS: i64 = 4 * SHUTDOWN_STEP_SECONDS;
 /// Label of the operator's own pods (the chart sets it); they read queue depths and the head.
 pub const OPERATOR_POD_LABEL: (&str, &str) = ("app.kubernetes.io/name", "koinos-operator");
 
@@ -223,18 +231,39 @@ fn env(name: &str, value: String) -> EnvVar {
     }
 }
 
-fn tcp_probe(initial_delay: i32) -> Probe {
+/// Ready once the AMQP listener accepts connections; a drained node closes it and so leaves
+/// the client Service before it stops. There is no liveness probe (as in RabbitMQ's cluster
+/// operator): a restart cures no broker problem, and during a drain the listener is closed on
+/// purpose, which a liveness probe would punish by killing the node mid-handover.
+fn readiness_probe() -> Probe {
     Probe {
         tcp_socket: Some(TCPSocketAction {
             port: IntOrString::String(AMQP_PORT.name.into()),
             ..Default::default()
         }),
-        initial_delay_seconds: Some(initial_delay),
+        initial_delay_seconds: Some(10),
         period_seconds: Some(10),
         timeout_seconds: Some(5),
-        failure_threshold: Some(6),
+        failure_threshold: Some(3),
         ..Default::default()
     }
+}
+
+/// The preStop hook of a node of a multi-node broker, RabbitMQ's cluster operator's: wait until
+/// the quorum queues keep a quorum without this node and every mirrored classic queue (the RPC
+/// queues, [`crate::broker::policy`]) has a synchronised mirror on another node, then drain
+/// (maintenance mode: clients are disconnected and reconnect to the other nodes, queue leaders
+/// move). A failed or timed-out wait still drains. A single node has no peer to hand over to:
+/// its graceful stop on SIGTERM is the whole shutdown, so it gets no hook.
+pub fn pre_stop_script(replicas: i32) -> Option<String> {
+    (replicas > 1).then(|| {
+        let t = SHUTDOWN_STEP_SECONDS;
+        format!(
+            "rabbitmq-upgrade await_online_quorum_plus_one -t {t} && \
+             rabbitmq-upgrade await_online_synchronized_mirror -t {t} || true; \
+             rabbitmq-upgrade drain -t {t}"
+        )
+    })
 }
 
 pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker) -> StatefulSet {
@@ -398,8 +427,16 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
         ]),
         resources: Some(broker.resources.clone()),
         security_context: Some(container_security_context()),
-        readiness_probe: Some(tcp_probe(10)),
-        liveness_probe: Some(tcp_probe(60)),
+        readiness_probe: Some(readiness_probe()),
+        lifecycle: pre_stop_script(broker.replicas).map(|script| Lifecycle {
+            pre_stop: Some(LifecycleHandler {
+                exec: Some(ExecAction {
+                    command: Some(vec!["sh".into(), "-c".into(), script]),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let mut meta = ObjectMeta {
@@ -417,7 +454,7 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
         security_context: Some(pod_security_context(RABBITMQ_UID)),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
-        termination_grace_period_seconds: Some(60),
+        termination_grace_period_seconds: Some(TERMINATION_GRACE_SECONDS),
         // `spec.image.pullSecrets`: a private mirror of the broker image needs them too.
         image_pull_secrets: image_pull_secrets(vc),
         ..Default::default()
@@ -429,7 +466,8 @@ pub fn build_rabbitmq_statefulset(vc: &ValidatedCluster, broker: &ManagedBroker)
             replicas: Some(if vc.is_stopped() { 0 } else { broker.replicas }),
             selector: selector(vc, COMPONENT),
             service_name: Some(headless_service_name(vc)),
-            // Nodes must start together to form a cluster.
+            // Nodes must start together to form a cluster. A template change still replaces one
+            // pod at a time, each after the one before it is Ready again (RollingUpdate).
             pod_management_policy: Some("Parallel".into()),
             update_strategy: Some(StatefulSetUpdateStrategy {
                 type_: Some("RollingUpdate".into()),

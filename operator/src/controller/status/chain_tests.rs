@@ -23,6 +23,7 @@ fn observed(broker: Option<BrokerObservation>) -> Observed {
     };
     Observed {
         broker_ready: Some(true),
+        broker_rolling_out: None,
         services: vec![service("chain"), service("blockStore"), service("jsonrpc")],
         broker,
         missing: Vec::new(),

@@ -27,6 +27,8 @@ pub struct Facts<'a> {
     pub all_up: bool,
     /// `None` for an external broker (not probed).
     pub broker_ready: Option<bool>,
+    /// The managed broker's desired replicas while its pods are being replaced.
+    pub broker_rolling_out: Option<i32>,
     /// The reason and message when some of the managed broker's users could not be made.
     pub users_failure: Option<(&'static str, String)>,
     /// The first missing object of the user's that pods need (genesis, keys, broker URL).
@@ -56,6 +58,7 @@ impl<'a> Facts<'a> {
                 .all(|s| s.ready_replicas >= s.desired_replicas),
             all_up: !services.is_empty() && services.iter().all(|s| s.ready_replicas > 0),
             broker_ready: observed.and_then(|o| o.broker_ready),
+            broker_rolling_out: observed.and_then(|o| o.broker_rolling_out),
             users_failure: users_failure(
                 observed.and_then(|o| o.broker_users.as_ref()),
                 &status.conditions,
@@ -200,6 +203,20 @@ pub fn reconciliation_paused(f: &Facts) -> Condition {
     }
 }
 
+/// What a broker rollout means for its clients (stable: no counts that change as it goes).
+fn rolling_out_message(replicas: i32) -> String {
+    if replicas > 1 {
+        "the broker's pods are being replaced one at a time: each node drains (its clients \
+         reconnect to the others) once its RPC queues have a synchronised mirror"
+            .into()
+    } else {
+        "the broker's only pod is being replaced: its clients are disconnected until it is \
+         Ready again, then reconnect and re-send; durable queues and persistent messages \
+         survive on its volume"
+            .into()
+    }
+}
+
 /// This pass's users outcome; when it did not try (no ready node, caches not synced yet after
 /// a restart), the last known failure stands, so a pass that learns nothing new writes nothing.
 fn users_failure(
@@ -218,6 +235,14 @@ fn users_failure(
 }
 
 pub fn broker_ready(f: &Facts) -> Condition {
+    if let (Some(_), Some(replicas)) = (f.broker_ready, f.broker_rolling_out) {
+        return condition(
+            BROKER_READY,
+            false,
+            "BrokerRollingOut",
+            rolling_out_message(replicas),
+        );
+    }
     match f.broker_ready {
         // The node runs, but some workloads' users are missing: they cannot connect.
         Some(true) if f.users_failure.is_some() => {

@@ -9,6 +9,7 @@ use super::{MissingInput, Observed, ObservedService};
 use crate::controller::build::{Child, rabbitmq};
 use crate::controller::error::Error;
 use crate::controller::stores::ChildStores;
+use crate::controller::users::stateful_set_updating;
 use crate::crd::service::ServiceType;
 use crate::crd::status::P2pStatus;
 use crate::model::announce::{p2p_announce, with_observed_announce};
@@ -49,6 +50,10 @@ pub async fn observe(
     if let Amqp::Managed(_) = &vc.amqp {
         let name = child_name(vc, rabbitmq::COMPONENT);
         let sts = live::<StatefulSet>(client, stores, vc, &name).await?;
+        observed.broker_rolling_out = sts
+            .as_ref()
+            .filter(|sts| stateful_set_updating(sts))
+            .map(|sts| sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1));
         let ready = sts
             .and_then(|s| s.status)
             .and_then(|s| s.ready_replicas)

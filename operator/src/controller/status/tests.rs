@@ -9,6 +9,7 @@ fn at(seconds: i64) -> Time {
 fn observed(ready: &[(&str, i32, i32)], broker: Option<bool>) -> Observed {
     Observed {
         broker_ready: broker,
+        broker_rolling_out: None,
         services: ready
             .iter()
             .map(|(name, desired, ready)| ObservedService {
@@ -30,6 +31,55 @@ fn observed(ready: &[(&str, i32, i32)], broker: Option<bool>) -> Observed {
 
 fn cond<'a>(s: &'a KoinosClusterStatus, type_: &str) -> &'a Condition {
     find(s, type_).unwrap_or_else(|| panic!("{type_} missing"))
+}
+
+#[test]
+fn a_broker_rollout_is_named_by_broker_ready_and_leaves_available_alone() {
+    let mut obs = observed(&[("chain", 1, 1)], Some(true));
+    obs.broker_rolling_out = Some(3);
+    let s = compute_status(None, Some(3), &Outcome::Applied, Some(&obs), false, at(100));
+    let broker = cond(&s, BROKER_READY);
+    assert_eq!(
+        (broker.status.as_str(), broker.reason.as_str()),
+        ("False", "BrokerRollingOut")
+    );
+    assert!(
+        broker.message.contains("one at a time"),
+        "{}",
+        broker.message
+    );
+    assert_eq!(cond(&s, AVAILABLE).status, "True");
+    // One node: even with no node ready the reason is the rollout, and it says what happens.
+    let mut single = observed(&[("chain", 1, 1)], Some(false));
+    single.broker_rolling_out = Some(1);
+    let s = compute_status(
+        None,
+        Some(3),
+        &Outcome::Applied,
+        Some(&single),
+        false,
+        at(100),
+    );
+    let broker = cond(&s, BROKER_READY);
+    assert_eq!(broker.reason, "BrokerRollingOut");
+    assert!(
+        broker.message.contains("reconnect and re-send"),
+        "{}",
+        broker.message
+    );
+    assert_eq!(cond(&s, AVAILABLE).status, "False");
+    // Done: BrokerReady again.
+    single.broker_rolling_out = None;
+    single.broker_ready = Some(true);
+    let s = compute_status(
+        Some(&s),
+        Some(3),
+        &Outcome::Applied,
+        Some(&single),
+        false,
+        at(200),
+    );
+    assert_eq!(cond(&s, BROKER_READY).reason, "BrokerReady");
 }
 
 #[test]

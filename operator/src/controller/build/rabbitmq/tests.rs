@@ -16,6 +16,44 @@ fn statefulset_snapshot() {
 }
 
 #[test]
+fn only_a_multi_node_broker_hands_over_before_a_node_stops() {
+    let container = |vc: &ValidatedCluster| {
+        let sts = build_rabbitmq_statefulset(vc, broker(vc));
+        let pod = sts.spec.unwrap().template.spec.unwrap();
+        assert_eq!(
+            pod.termination_grace_period_seconds,
+            Some(TERMINATION_GRACE_SECONDS)
+        );
+        pod.containers.into_iter().next().unwrap()
+    };
+    let multi = validated(API_NODE);
+    assert_eq!(broker(&multi).replicas, 3);
+    let hook = container(&multi).lifecycle.unwrap().pre_stop.unwrap();
+    let command = hook.exec.unwrap().command.unwrap();
+    let script = &command[2];
+    // Quorum, then mirrors, then the drain, which runs even when a wait fails or times out.
+    let quorum = script.find("await_online_quorum_plus_one").unwrap();
+    let mirrors = script.find("await_online_synchronized_mirror").unwrap();
+    let drain = script.find("|| true; rabbitmq-upgrade drain").unwrap();
+    assert!(quorum < mirrors && mirrors < drain, "{script}");
+    // Every step together fits in the grace period, with a step left for RabbitMQ's own stop.
+    assert_eq!(
+        script
+            .matches(&format!("-t {SHUTDOWN_STEP_SECONDS}"))
+            .count(),
+        3
+    );
+    assert!(3 * SHUTDOWN_STEP_SECONDS < TERMINATION_GRACE_SECONDS);
+
+    let single = validated(DEVNET);
+    assert_eq!(broker(&single).replicas, 1);
+    let container = container(&single);
+    assert_eq!(container.lifecycle, None);
+    assert!(container.readiness_probe.is_some());
+    assert_eq!(container.liveness_probe, None);
+}
+
+#[test]
 fn config_snapshot_caps_message_size_and_clusters_nodes() {
     let vc = validated(API_NODE);
     let conf = render_rabbitmq_conf(&vc, broker(&vc));
