@@ -92,6 +92,7 @@ pub fn generated() -> crate::controller::build::Generated {
             username: "koinos".into(),
             password: "s3cretPassw0rdForTests".into(),
             erlang_cookie: "COOKIECOOKIECOOKIE".into(),
+            retiring_username: None,
         }),
         // The protocol test vector key (docs/protocol.md "Test vector").
         producer_key: Some(
@@ -101,6 +102,7 @@ pub fn generated() -> crate::controller::build::Generated {
             .unwrap(),
         ),
         p2p_seed: Some("p2p-seed-for-tests".into()),
+        admin_rotation_requested: false,
         p2p_load_balancer: None,
         broker_users: broker_users_for_tests(),
         // As on a cluster's first pass: every user is new, every Secret is built.

@@ -15,6 +15,7 @@
 //! requests routed to it are dropped by the broker, so nothing is waiting (an HPA then sits at
 //! its floor instead of reporting a failed metric).
 
+pub mod admin;
 pub mod management;
 pub mod policy;
 pub mod reader;

@@ -22,7 +22,7 @@ use super::build::meta::{
     LABEL_GENERATED, cluster_selector, cluster_selector_labels, content_hash,
 };
 use super::build::monitoring::{MONITORING_API_VERSION, PodMonitor};
-use super::build::rabbitmq::AmqpCredentials;
+use super::build::rabbitmq::{AmqpCredentials, RETIRING_USERNAME_KEY, ROTATE_ANNOTATION};
 use super::build::route::{GrpcRoute, HttpRoute};
 use super::build::{Child, Desired, Generated, Order, Visitor};
 use super::error::{Error, is_rejected};
@@ -158,6 +158,21 @@ fn random_alphanumeric(len: usize) -> String {
         .collect()
 }
 
+/// Whether the administrator's Secret asks for a new administrator.
+fn rotation_requested(secret: &Secret) -> bool {
+    secret.annotations().contains_key(ROTATE_ANNOTATION)
+}
+
+/// A new administrator (`koinos-<8 characters>`) with the cluster's Erlang cookie.
+pub fn new_admin(erlang_cookie: String) -> AmqpCredentials {
+    AmqpCredentials {
+        username: format!("koinos-{}", random_alphanumeric(8).to_lowercase()),
+        password: random_alphanumeric(32),
+        erlang_cookie,
+        retiring_username: None,
+    }
+}
+
 fn secret_text(secret: &Secret, key: &str) -> Option<String> {
     let bytes = secret.data.as_ref()?.get(key)?;
     String::from_utf8(bytes.0.clone())
@@ -207,7 +222,14 @@ pub async fn ensure_generated(
 
     if matches!(vc.amqp, Amqp::Managed(_)) {
         let name = amqp_secret_name(vc);
-        generated.amqp = Some(match read_secret(name.clone()).await? {
+        let mut secret = read_secret(name.clone()).await?;
+        // The one generated Secret that changes (an administrator rotation): a cached copy that
+        // asks for one may be the one already rotated, so the API server's copy decides.
+        if secret.as_ref().is_some_and(rotation_requested) {
+            secret = self::read_secret(&secrets, None, &vc.namespace, &name).await?;
+        }
+        generated.admin_rotation_requested = secret.as_ref().is_some_and(rotation_requested);
+        generated.amqp = Some(match secret {
             Some(secret) => AmqpCredentials {
                 username: secret_text(&secret, AMQP_USERNAME_KEY)
                     .ok_or_else(|| corrupt(&name, "no username"))?,
@@ -215,12 +237,9 @@ pub async fn ensure_generated(
                     .ok_or_else(|| corrupt(&name, "no password"))?,
                 erlang_cookie: secret_text(&secret, ERLANG_COOKIE_KEY)
                     .ok_or_else(|| corrupt(&name, "no erlang-cookie"))?,
+                retiring_username: secret_text(&secret, RETIRING_USERNAME_KEY),
             },
-            None => AmqpCredentials {
-                username: format!("koinos-{}", random_alphanumeric(8).to_lowercase()),
-                password: random_alphanumeric(32),
-                erlang_cookie: random_alphanumeric(48),
-            },
+            None => new_admin(random_alphanumeric(48)),
         });
     }
     // One user per workload of a managed broker. A missing Secret means a new user (a new name

@@ -1,6 +1,7 @@
 //! The KoinosCluster controller: validate (pure) -> build (pure) -> apply -> status.
 
 pub mod apply;
+pub mod broker_admin;
 pub mod build;
 pub mod cluster_metrics;
 pub mod error;
@@ -102,12 +103,14 @@ pub async fn reconcile(cluster: Arc<KoinosCluster>, ctx: Arc<Context>) -> Result
     Ok(Action::requeue(ctx.requeue_after(stopped)))
 }
 
-/// Generated material (read back, or made once) -> the broker's users -> build (pure) ->
-/// apply -> orphan cleanup.
+/// Generated material (read back, or made once) -> the broker's administrator (a rotation)
+/// and users -> build (pure) -> apply -> orphan cleanup.
 async fn apply_children(ctx: &Context, vc: &ValidatedCluster) -> Result<Applied, Error> {
     let mut generated = apply::ensure_generated(&ctx.client, Some(&ctx.stores), vc).await?;
     generated.p2p_load_balancer =
         status::p2p_load_balancer(&ctx.client, Some(&ctx.stores), vc).await?;
+    // A new administrator, if asked for, before anything calls the management API with it.
+    let admin = broker_admin::rotate_admin(&ctx.stores, vc, &mut generated).await;
     // Before the apply: a workload rolled onto a new user finds it in the broker.
     let broker_users = users::provision_users(&ctx.stores, vc, &generated).await;
     let desired = build::build(vc, &generated);
@@ -116,6 +119,13 @@ async fn apply_children(ctx: &Context, vc: &ValidatedCluster) -> Result<Applied,
         .with_discovery(&ctx.discovery);
     applier.apply_all(&desired).await?;
     applier.delete_orphans(vc, &desired).await?;
+    if let broker_admin::AdminOutcome::Rotated { .. } = admin {
+        // The Secret names the new administrator now; a failure here only means one more
+        // rotation later (the request is still there).
+        if let Err(error) = broker_admin::clear_rotation_request(&ctx.client, vc).await {
+            warn!(%error, "broker administrator rotated; the request annotation stays");
+        }
+    }
     applier.applied.broker_users = broker_users;
     Ok(applier.applied)
 }

@@ -54,6 +54,8 @@ use crate::model::{Amqp, Network, ValidatedCluster};
 pub struct Generated {
     /// The managed broker's administrator (and Erlang cookie).
     pub amqp: Option<AmqpCredentials>,
+    /// `<cluster>-amqp` carries [`rabbitmq::ROTATE_ANNOTATION`]: a new administrator is wanted.
+    pub admin_rotation_requested: bool,
     /// The managed broker's users, by [`crate::model::broker_users::BrokerUser::key`].
     pub broker_users: BTreeMap<String, UserCredentials>,
     /// The users made this pass: only their Secrets are written. A read-back copy is never

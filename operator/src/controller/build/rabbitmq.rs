@@ -68,12 +68,20 @@ pub const TERMINATION_GRACE_SECONDS: i64 = 4 * SHUTDOWN_STEP_SECONDS;
 /// Label of the operator's own pods (the chart sets it); they read queue depths and the head.
 pub const OPERATOR_POD_LABEL: (&str, &str) = ("app.kubernetes.io/name", "koinos-operator");
 
+/// Annotation on `<cluster>-amqp` that asks for a new administrator (any value; the operator
+/// removes it once the Secret names the new one). See [`crate::broker::admin`].
+pub const ROTATE_ANNOTATION: &str = "koinos.io/rotate";
+/// Key of `<cluster>-amqp` naming the administrator a rotation replaced, until it is deleted.
+pub const RETIRING_USERNAME_KEY: &str = "retiring-username";
+
 /// Broker credentials, generated once by the apply step and read back from the Secret after.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AmqpCredentials {
     pub username: String,
     pub password: String,
     pub erlang_cookie: String,
+    /// The administrator before the last rotation, still in the broker until nothing uses it.
+    pub retiring_username: Option<String>,
 }
 
 impl std::fmt::Debug for AmqpCredentials {
@@ -121,13 +129,19 @@ pub fn build_amqp_secret(vc: &ValidatedCluster, credentials: &AmqpCredentials) -
         ),
         (ERLANG_COOKIE_KEY, credentials.erlang_cookie.clone()),
         (CREDENTIALS_CONF_KEY, conf),
-    ];
+    ]
+    .into_iter()
+    .chain(
+        credentials
+            .retiring_username
+            .clone()
+            .map(|old| (RETIRING_USERNAME_KEY, old)),
+    );
     Secret {
         metadata,
         type_: Some("Opaque".into()),
         data: Some(
-            data.into_iter()
-                .map(|(k, v)| (k.to_string(), ByteString(v.into_bytes())))
+            data.map(|(k, v)| (k.to_string(), ByteString(v.into_bytes())))
                 .collect(),
         ),
         ..Default::default()

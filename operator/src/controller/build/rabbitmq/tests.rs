@@ -85,6 +85,32 @@ fn credentials_secret_has_url_and_never_guest() {
 }
 
 #[test]
+fn a_rotated_secret_names_the_new_admin_and_the_one_it_retires() {
+    let vc = validated(DEVNET);
+    let before = generated().amqp.unwrap();
+    assert!(
+        !build_amqp_secret(&vc, &before)
+            .data
+            .unwrap()
+            .contains_key(RETIRING_USERNAME_KEY)
+    );
+    let rotated = AmqpCredentials {
+        username: "koinos-new12345".into(),
+        password: "newPassword".into(),
+        retiring_username: Some(before.username.clone()),
+        ..before.clone()
+    };
+    let data = build_amqp_secret(&vc, &rotated).data.unwrap();
+    let text = |k: &str| String::from_utf8(data[k].0.clone()).unwrap();
+    assert_eq!(text(AMQP_USERNAME_KEY), "koinos-new12345");
+    assert!(text(AMQP_URL_KEY).starts_with("amqp://koinos-new12345:newPassword@"));
+    assert!(text(CREDENTIALS_CONF_KEY).contains("default_user = koinos-new12345"));
+    assert_eq!(text(RETIRING_USERNAME_KEY), before.username);
+    // The cookie stays: a new one would need every node restarted at once.
+    assert_eq!(text(ERLANG_COOKIE_KEY), before.erlang_cookie);
+}
+
+#[test]
 fn services_snapshot() {
     let vc = validated(DEVNET);
     insta::assert_yaml_snapshot!("headless", build_rabbitmq_headless_service(&vc));
