@@ -2,7 +2,8 @@
 //! block's state delta and receipt.
 
 use koinos_protocol::chain::{
-    ProcessBlockSignatureArguments, ProcessBlockSignatureResult, SystemCallId,
+    ConsumeBlockResourcesArguments, ConsumeBlockResourcesResult, ProcessBlockSignatureArguments,
+    ProcessBlockSignatureResult, SystemCallId,
 };
 use koinos_protocol::crypto::sha256_multihash;
 use koinos_protocol::pb::koinos::protocol::{Block, BlockReceipt};
@@ -10,7 +11,7 @@ use prost::Message;
 
 use super::context::{ApplyContext, ChainParams, Mode, Usage};
 use super::controller::zero_block_id;
-use super::error::{ChainError, ChainResult, code, to_hex};
+use super::error::{ChainError, ChainResult, code, to_base58, to_hex};
 use super::fork::BlockInfo;
 use super::genesis::metadata_state_key;
 use super::state::{Delta, StateDb, state_merkle_root};
@@ -150,6 +151,52 @@ fn process_block_signature(ctx: &mut ApplyContext<'_>, block: &Block) -> ChainRe
     Ok(())
 }
 
+/// The meter's totals.
+fn ctx_usage(ctx: &ApplyContext<'_>) -> Usage {
+    Usage {
+        disk: u64::try_from(ctx.disk).unwrap_or(0),
+        network: ctx.network,
+        compute: ctx.compute,
+    }
+}
+
+/// What the official `apply_block` charges for its own checks, through system calls: the
+/// block id's hash, each transaction's header and signatures' hashes, the transaction merkle
+/// root, and the network bandwidth of the block's own bytes.
+fn charge_block_checks(ctx: &mut ApplyContext<'_>, block: &Block) -> ChainResult<()> {
+    let header = block.header.clone().unwrap_or_default();
+    ctx.charge_sha256(header.encoded_len())?;
+    let mut transaction_bytes = 0;
+    for tx in &block.transactions {
+        transaction_bytes += tx.encoded_len();
+        ctx.charge_sha256(tx.header.as_ref().map_or(0, Message::encoded_len))?;
+        ctx.charge_sha256(tx.signatures.iter().map(Vec::len).sum())?;
+    }
+    ctx.use_network((block.encoded_len() - transaction_bytes) as u64)?;
+    wasm::charge_verify_merkle_root(
+        ctx,
+        &header.transaction_merkle_root,
+        2 * block.transactions.len(),
+    )?;
+    // The hash of the header the signature is checked against.
+    ctx.charge_sha256(header.encoded_len())
+}
+
+/// `consume_block_resources`, through the system call table (a resources contract decides).
+fn consume_block_resources(ctx: &mut ApplyContext<'_>, usage: Usage) -> ChainResult<bool> {
+    let args = ConsumeBlockResourcesArguments {
+        disk_storage_consumed: usage.disk,
+        network_bandwidth_consumed: usage.network,
+        compute_bandwidth_consumed: usage.compute,
+    };
+    let result = wasm::system_call(
+        ctx,
+        SystemCallId::ConsumeBlockResources as u32,
+        &args.encode_to_vec(),
+    )?;
+    Ok(ConsumeBlockResourcesResult::decode(result.as_slice()).is_ok_and(|r| r.value))
+}
+
 /// Validates `block` against the fork database and applies it on its parent's state.
 pub fn apply_block(
     state: &StateDb,
@@ -223,11 +270,6 @@ fn execute_block(
 ) -> ChainResult<BlockOutcome> {
     let header = block.header.clone().unwrap_or_default();
     verify_block(params, block)?;
-    let tx_bytes: usize = block.transactions.iter().map(Message::encoded_len).sum();
-    let mut usage = Usage {
-        network: (block.encoded_len() - tx_bytes) as u64,
-        ..Usage::default()
-    };
 
     let topology = koinos_protocol::BlockTopology {
         id: block.id.clone(),
@@ -236,17 +278,27 @@ fn execute_block(
     };
     let mut ctx = ApplyContext::new(state.session(&parent.id)?, params, Mode::Transaction)
         .at(topology, Some(block.clone()));
+    // The official `apply_block` sets the meter from `get_resource_limits`, which starts it
+    // afresh: that call (and `apply_block`'s own) are not the block's.
+    ctx.limits = wasm::get_resource_limits(&mut ctx)?;
+    ctx.compute = 0;
+    charge_block_checks(&mut ctx, block)?;
     process_block_signature(&mut ctx, block)?;
+    ctx.charge("pre_block_callback")?;
     // The whole block, as the official chain stores it (not charged as disk).
     ctx.session
         .put(metadata_state_key("head_block"), block.encode_to_vec());
 
     let mut receipts = Vec::with_capacity(block.transactions.len());
     let mut failed = Vec::new();
+    let mut payers = Usage::default();
     for (index, tx) in block.transactions.iter().enumerate() {
-        match apply_transaction(&mut ctx, tx) {
+        let applied = ctx
+            .charge("apply_transaction")
+            .and_then(|()| apply_transaction(&mut ctx, tx));
+        match applied {
             Ok(applied) => {
-                usage.add(applied.usage);
+                payers.add(applied.usage);
                 receipts.push(applied.receipt);
             }
             Err(e) if mode == BlockMode::Propose => {
@@ -259,7 +311,29 @@ fn execute_block(
     if !failed.is_empty() {
         return Ok(BlockOutcome::FailedTransactions(failed));
     }
-    usage.check_block_limits(&params.limits)?;
+    ctx.charge("post_block_callback")?;
+    // What no payer paid for is the producer's.
+    let system = Usage {
+        disk: ctx_usage(&ctx).disk.saturating_sub(payers.disk),
+        network: ctx.network.saturating_sub(payers.network),
+        compute: ctx.compute.saturating_sub(payers.compute),
+    };
+    let system_rc = system.rc(&ctx.limits);
+    if !wasm::consume_account_rc(&mut ctx, &header.signer, system_rc)? {
+        return Err(ChainError::new(
+            code::INSUFFICIENT_RC,
+            "unable to consume system rc for block producer: ${p}",
+        )
+        .with_param("p", to_base58(&header.signer)));
+    }
+    let usage = ctx_usage(&ctx);
+    usage.check_block_limits(&ctx.limits)?;
+    if !consume_block_resources(&mut ctx, usage)? {
+        return Err(ChainError::new(
+            code::FAILURE,
+            "unable to consume block resources",
+        ));
+    }
 
     let delta = ctx.session.into_delta();
     let state_merkle_root = state_merkle_root(&delta);

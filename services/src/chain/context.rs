@@ -1,19 +1,15 @@
 //! The execution context of blocks, transactions and contract calls: state access through a
 //! [`StateSession`], the transaction's authorities, events, logs and resource meters.
 //!
-//! # Devnet resource (RC) model
-//! - Every account's RC is the genesis metadata `max_account_resources.value`
-//!   ([`DEFAULT_ACCOUNT_RC`] when absent). It is a fixed budget: it is not consumed, so
-//!   `get_account_rc` always returns it and a transaction only needs `rc_limit <= RC`.
-//! - A transaction's usage is metered: network = its serialized size; compute =
-//!   [`COMPUTE_PER_TRANSACTION`] + [`COMPUTE_PER_SIGNATURE`] per signature +
-//!   [`COMPUTE_PER_OPERATION`] per operation; disk = bytes of new keys and values plus growth of
-//!   existing values. `rc_used` = Σ usage × the cost in `resource_limit_data` (genesis, else
-//!   [`default_resource_limits`]), capped by `rc_limit`; exceeding `rc_limit` reverts (104).
-//! - A block's summed usage must stay within the limits (-1012, -1013, -1014).
-//! - A read-only call (`read_contract`) of the native token costs [`COMPUTE_PER_OPERATION`], what
-//!   a `call_contract` operation costs; of a WASM contract, its ticks and system calls. Beyond
-//!   `read-compute-bandwidth-limit` ([`DEFAULT_READ_COMPUTE_LIMIT`]) it fails with -1013.
+//! # Resources
+//! Metered as the official chain meters them ([`super::resources`]). Without a
+//! `compute_bandwidth_registry` in genesis (our devnets) fixed costs stand in for the registry's:
+//! [`COMPUTE_PER_TRANSACTION`] + [`COMPUTE_PER_SIGNATURE`] per signature for the checks,
+//! [`COMPUTE_PER_OPERATION`] per operation. Each account's RC is genesis
+//! `max_account_resources` ([`DEFAULT_ACCOUNT_RC`] when absent) unless a contract overrides
+//! `get_account_rc`. A read-only call (`read_contract`) of the native token costs
+//! [`COMPUTE_PER_OPERATION`]; of a WASM contract, its ticks and system calls. Beyond
+//! `read-compute-bandwidth-limit` ([`DEFAULT_READ_COMPUTE_LIMIT`]) it fails with -1013.
 
 use std::collections::HashMap;
 
@@ -196,14 +192,21 @@ pub struct ApplyContext<'p> {
     /// Next event sequence number within the block.
     pub event_sequence: u32,
     pub logs: Vec<String>,
-    /// Compute used by operations of the current transaction (or read call).
+    /// Compute used so far in this context (the block, a pending transaction or a read call);
+    /// a transaction's figure is what it added ([`super::resources`]).
     pub compute: u64,
+    /// Disk used so far: the signed sum of every write's delta, as the official meter keeps it.
+    pub disk: i64,
+    /// Network bandwidth used so far.
+    pub network: u64,
     /// Compute allowed to [`ApplyContext::use_compute`]: `read-compute-bandwidth-limit` in a
     /// read-only call; none in a transaction (its RC limit and the block limits bound it).
     pub compute_limit: Option<u64>,
-    /// Compute the current transaction's RC limit still pays for, after its size and fixed
-    /// costs; beyond it the transaction reverts with `insufficient rc` (104).
-    pub rc_compute_limit: Option<u64>,
+    /// The payer's RC session while a transaction runs: every resource used is charged to it
+    /// at its cost; beyond `rc_limit` the use fails with `insufficient rc` (104).
+    pub rc: Option<super::resources::RcSession>,
+    /// The block's resource limits and costs (`get_resource_limits` at the block's start).
+    pub limits: ResourceLimitData,
     /// Contracts being called, innermost last.
     pub frames: Vec<CallFrame>,
     /// The transaction and operation being applied (none in a read-only call).
@@ -227,8 +230,11 @@ impl<'p> ApplyContext<'p> {
             event_sequence: 0,
             logs: Vec::new(),
             compute: 0,
+            disk: 0,
+            network: 0,
             compute_limit: None,
-            rc_compute_limit: None,
+            rc: None,
+            limits: params.limits,
             frames: Vec::new(),
             transaction: None,
             operation: None,
@@ -245,16 +251,18 @@ impl<'p> ApplyContext<'p> {
     }
 
     /// Compute still available: up to the read limit in a read-only call, else up to the
-    /// block's compute limit and what the transaction's RC pays for.
+    /// block's compute limit and what the payer's remaining RC pays for.
     pub fn compute_remaining(&self) -> u64 {
-        self.compute_limit()
-            .min(self.rc_compute_limit.unwrap_or(u64::MAX))
-            .saturating_sub(self.compute)
+        let left = self.compute_limit().saturating_sub(self.compute);
+        match (&self.rc, self.limits.compute_bandwidth_cost) {
+            (Some(rc), cost) if cost > 0 => left.min(rc.remaining() / cost),
+            _ => left,
+        }
     }
 
     /// Meters `ticks` of compute, as the official resource meter does: beyond the compute
     /// limit (the read limit, or the block's) it fails with `compute_bandwidth_limit_exceeded`
-    /// (-1013); beyond what the transaction's RC pays for it reverts with `insufficient rc`.
+    /// (-1013); beyond what the payer's RC pays for it reverts with `insufficient rc`.
     pub fn use_compute(&mut self, ticks: u64) -> ChainResult<()> {
         let used = self.compute.saturating_add(ticks);
         if used > self.compute_limit() {
@@ -263,26 +271,77 @@ impl<'p> ApplyContext<'p> {
                 "compute bandwidth limit exceeded",
             ));
         }
-        if self.rc_compute_limit.is_some_and(|limit| used > limit) {
-            return Err(ChainError::new(code::INSUFFICIENT_RC, "insufficient rc"));
-        }
+        let cost = self.limits.compute_bandwidth_cost;
+        self.charge_rc(ticks, cost)?;
         self.compute = used;
         Ok(())
     }
 
     fn compute_limit(&self) -> u64 {
         self.compute_limit
-            .unwrap_or(self.params.limits.compute_bandwidth_limit)
+            .unwrap_or(self.limits.compute_bandwidth_limit)
     }
 
+    /// Charges `amount` units at `cost` RC each to the payer's session, if one is open.
+    fn charge_rc(&mut self, amount: u64, cost: u64) -> ChainResult<()> {
+        match &mut self.rc {
+            Some(rc) => rc.use_rc(i128::from(amount) * i128::from(cost)),
+            None => Ok(()),
+        }
+    }
+
+    /// Meters network bandwidth: beyond the block's limit -1012, beyond the payer's RC 104.
+    pub fn use_network(&mut self, bytes: u64) -> ChainResult<()> {
+        let used = self.network.saturating_add(bytes);
+        if used > self.limits.network_bandwidth_limit {
+            return Err(ChainError::new(
+                code::NETWORK_BANDWIDTH_LIMIT_EXCEEDED,
+                "network bandwidth limit exceeded",
+            ));
+        }
+        let cost = self.limits.network_bandwidth_cost;
+        self.charge_rc(bytes, cost)?;
+        self.network = used;
+        Ok(())
+    }
+
+    /// Meters a write's disk delta (negative when it frees bytes, which refunds RC): beyond the
+    /// block's limit -1014, beyond the payer's RC 104.
+    pub fn use_disk(&mut self, delta: i64) -> ChainResult<()> {
+        let used = self.disk.saturating_add(delta);
+        if used > i64::try_from(self.limits.disk_storage_limit).unwrap_or(i64::MAX) {
+            return Err(ChainError::new(
+                code::DISK_STORAGE_LIMIT_EXCEEDED,
+                "disk storage limit exceeded",
+            ));
+        }
+        if let Some(rc) = &mut self.rc {
+            rc.use_rc(i128::from(delta) * i128::from(self.limits.disk_storage_cost))?;
+        }
+        self.disk = used;
+        Ok(())
+    }
+
+    /// Writes an object, charging its disk delta as the official state node computes it: a new
+    /// key costs its (serialized database key) bytes and the value's, an existing one the
+    /// change in the value's size.
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> ChainResult<()> {
         self.check_writable()?;
+        let delta = match self.session.get(&key)? {
+            Some(old) => value.len() as i64 - old.len() as i64,
+            None => (key.len() + value.len()) as i64,
+        };
+        self.use_disk(delta)?;
         self.session.put(key, value);
         Ok(())
     }
 
+    /// Removes an object, refunding its key and value bytes when it existed.
     pub fn remove(&mut self, key: Vec<u8>) -> ChainResult<()> {
         self.check_writable()?;
+        if let Some(old) = self.session.get(&key)? {
+            self.use_disk(-((key.len() + old.len()) as i64))?;
+        }
         self.session.remove(key)
     }
 

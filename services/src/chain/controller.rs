@@ -188,6 +188,9 @@ impl Chain {
         // A transaction without its required fields is refused before it is applied; one that
         // fails once applied carries its (empty) receipt logs, as the official chain's does.
         check_required_fields(tx)?;
+        // The meter's limits, as for a block (that call is not the transaction's).
+        ctx.limits = super::wasm::get_resource_limits(&mut ctx)?;
+        ctx.compute = 0;
         apply_transaction(&mut ctx, tx).map_err(ChainError::with_receipt_logs)
     }
 
@@ -207,8 +210,10 @@ impl Chain {
         let native = ctx.contract_bytecode(contract_id)?.as_deref()
             == Some(super::token::NATIVE_TOKEN_BYTECODE);
         let flat = if native { COMPUTE_PER_OPERATION } else { 0 };
+        // The official read is a `call` system call, charged its registry entry.
         let result = ctx
             .use_compute(flat)
+            .and_then(|()| ctx.charge("call"))
             .and_then(|()| call_contract(&mut ctx, contract_id, entry_point, args));
         match result {
             Ok(result) => Ok((result, ctx.logs)),
@@ -226,13 +231,26 @@ impl Chain {
         )
     }
 
-    /// The account's RC (the devnet model's fixed budget, see [`super::context`]).
-    pub fn account_rc(&self, _account: &[u8]) -> u64 {
-        self.params.account_rc
+    /// The account's RC at the head: `get_account_rc`, through the system call table (a
+    /// resources contract decides; else genesis `max_account_resources`).
+    pub fn account_rc(&self, account: &[u8]) -> ChainResult<u64> {
+        let mut ctx = self.head_context()?;
+        super::wasm::get_account_rc(&mut ctx, account)
     }
 
-    pub fn resource_limits(&self) -> ResourceLimitData {
-        self.params.limits
+    /// The resource limits at the head: `get_resource_limits`, as [`Chain::account_rc`].
+    pub fn resource_limits(&self) -> ChainResult<ResourceLimitData> {
+        let mut ctx = self.head_context()?;
+        super::wasm::get_resource_limits(&mut ctx)
+    }
+
+    /// A read-only context at the head, bounded by `read-compute-bandwidth-limit`.
+    fn head_context(&self) -> ChainResult<ApplyContext<'_>> {
+        let session = self.state.session(&self.head().id.clone())?;
+        let mut ctx =
+            ApplyContext::new(session, &self.params, Mode::ReadOnly).at(self.head_topology(), None);
+        ctx.compute_limit = Some(self.read_compute_limit);
+        Ok(ctx)
     }
 
     /// `read-compute-bandwidth-limit`.

@@ -44,7 +44,7 @@
 //! - `upload_contract` stores bytecode in system space 2 and `contract_metadata_object` in
 //!   space 3, as the official chain does (the ABI is not state: contract_meta_store indexes it).
 //! - `invoke_system_call` (the RPC) serves the subset in [`system_call`].
-//! - RC follows the devnet model of [`context`]: a fixed budget per account.
+//! - Resources and RC are metered as the official chain meters them ([`resources`]).
 //! - Fork choice: [`fork`]; with `pob`, the double-production rule follows docs/protocol.md
 //!   "Fork choice" literally (the head is excluded, the other heads, including the new block,
 //!   compete with its parent).
@@ -59,6 +59,8 @@ pub mod devnet;
 pub mod error;
 pub mod fork;
 pub mod genesis;
+pub mod operation;
+pub mod resources;
 pub mod service;
 pub mod state;
 pub mod system_call;

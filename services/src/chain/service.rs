@@ -187,11 +187,11 @@ impl ChainService {
             Request::GetAccountRc(r) => {
                 // The official chain names this field `payer`.
                 require(&r.account, "payer")?;
-                let rc = self.chain.lock().await.account_rc(&r.account);
+                let rc = self.chain.lock().await.account_rc(&r.account)?;
                 Response::GetAccountRc(GetAccountRcResponse { rc })
             }
             Request::GetResourceLimits(_) => {
-                let limits = self.chain.lock().await.resource_limits();
+                let limits = self.chain.lock().await.resource_limits()?;
                 Response::GetResourceLimits(GetResourceLimitsResponse {
                     resource_limit_data: Some(limits),
                 })
@@ -388,7 +388,7 @@ impl ChainService {
             .chain
             .lock()
             .await
-            .account_rc(&tx.header.clone().unwrap_or_default().payer);
+            .account_rc(&tx.header.clone().unwrap_or_default().payer)?;
         let pending_nonce = if broadcast {
             self.mempool_checks(tx, account_rc).await?
         } else {

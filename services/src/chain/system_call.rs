@@ -114,12 +114,12 @@ pub fn invoke(chain: &Chain, request: &InvokeSystemCallRequest) -> ChainResult<V
         SystemCallId::GetAccountRc => {
             let account = BytesArg::decode(args).map_err(bad_args)?.value;
             U64Result {
-                value: chain.account_rc(&account),
+                value: chain.account_rc(&account)?,
             }
             .encode_to_vec()
         }
         SystemCallId::GetResourceLimits => ResourceLimitsResult {
-            value: Some(chain.resource_limits()),
+            value: Some(chain.resource_limits()?),
         }
         .encode_to_vec(),
         SystemCallId::GetContractMetadata => {

@@ -1,23 +1,21 @@
 //! Transaction validation and application (docs/protocol.md "Transaction validation") and the
 //! operations it runs.
 
-use koinos_protocol::chain::{AuthorizationType, ContractMetadataObject};
+use koinos_protocol::chain::AuthorizationType;
 use koinos_protocol::crypto::CryptoError;
 use koinos_protocol::crypto::sha256_multihash;
 use koinos_protocol::crypto::signature::recover_address_from_id;
 use koinos_protocol::nonce::{decode_nonce, encode_nonce};
 use koinos_protocol::pb::koinos::protocol::{
-    Operation, StateDeltaEntry, Transaction, TransactionHeader, TransactionReceipt, operation::Op,
+    StateDeltaEntry, Transaction, TransactionHeader, TransactionReceipt,
 };
 use prost::Message;
 
-use super::context::{
-    ApplyContext, COMPUTE_PER_OPERATION, COMPUTE_PER_SIGNATURE, COMPUTE_PER_TRANSACTION, Usage,
-};
+use super::context::{ApplyContext, COMPUTE_PER_SIGNATURE, COMPUTE_PER_TRANSACTION, Usage};
 use super::error::{ChainError, ChainResult, code, to_base58, to_hex};
-use super::genesis::{space, system_space};
+use super::genesis::{metadata_state_key, space, system_space};
+use super::resources::RcSession;
 use super::state::{Delta, split_state_key, state_key};
-use super::token;
 
 /// Checks the fields every transaction needs (-1002), in the official chain's order and words
 /// (a missing signature is named `signature_data`).
@@ -142,19 +140,30 @@ fn failure(message: &str) -> ChainError {
 }
 
 /// The checks before any operation runs, with the official chain's codes, messages and data
-/// (all `-1` failures but authority, -200, and the nonce, -201); stores the new nonce.
-fn validate_and_set_nonce(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<()> {
+/// (all `-1` failures but authority, -200, and the nonce, -201), charged as the official
+/// chain's system calls are; stores the new nonce. Returns the payer's RC.
+fn validate_and_set_nonce(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<u64> {
     let header = tx.header.clone().unwrap_or_default();
     let params = ctx.params;
-    if params.account_rc < header.rc_limit {
+    let payer_rc = super::wasm::get_account_rc(ctx, &header.payer)?;
+    if payer_rc < header.rc_limit {
         return Err(failure(
             "payer does not have the rc to cover transaction rc limit",
         ));
     }
+    if !ctx.has_registry() {
+        // Our devnets' genesis has no registry: fixed costs stand in for the checks' calls.
+        ctx.use_compute(
+            COMPUTE_PER_TRANSACTION + COMPUTE_PER_SIGNATURE * tx.signatures.len() as u64,
+        )?;
+    }
+    ctx.charged_get(&metadata_state_key("chain_id"))?;
     if header.chain_id != params.chain_id {
         return Err(failure("chain id mismatch"));
     }
-    if tx.id != sha256_multihash(&header.encode_to_vec()) {
+    let header_bytes = header.encode_to_vec();
+    ctx.charge_sha256(header_bytes.len())?;
+    if tx.id != sha256_multihash(&header_bytes) {
         return Err(failure("transaction contains an invalid transaction id"));
     }
     let root_code = multihash_code(&header.operation_merkle_root);
@@ -165,6 +174,14 @@ fn validate_and_set_nonce(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> Chain
         .with_param("o", root_code)
         .with_param("e", params.block_hash_code));
     }
+    for op in &tx.operations {
+        ctx.charge_sha256(op.encoded_len())?;
+    }
+    super::wasm::charge_verify_merkle_root(
+        ctx,
+        &header.operation_merkle_root,
+        tx.operations.len(),
+    )?;
     if header.operation_merkle_root != operation_merkle_root(&tx.operations) {
         return Err(failure("operation merkle root does not match"));
     }
@@ -176,8 +193,9 @@ fn validate_and_set_nonce(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> Chain
     }
     ctx.signers = signers;
     let nonce_account = nonce_account(&header);
-    for account in [&header.payer, &nonce_account] {
-        authorize_transaction(ctx, account)?;
+    authorize_transaction(ctx, &header.payer)?;
+    if nonce_account != header.payer {
+        authorize_transaction(ctx, &nonce_account)?;
     }
 
     let invalid_nonce = |message: &str| {
@@ -185,12 +203,17 @@ fn validate_and_set_nonce(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> Chain
             .with_param("a", to_base58(&nonce_account))
             .with_param("n", to_hex(&header.nonce))
     };
+    ctx.charge("verify_account_nonce")?;
     let Ok(nonce) = decode_nonce(&header.nonce) else {
         return Err(invalid_nonce(
             "nonce did not contain uint64 value - nonce: ${n}, account: ${a}",
         ));
     };
-    let current_bytes = account_nonce(ctx, &nonce_account)?;
+    ctx.charge("get_account_nonce")?;
+    let nonce_key = state_key(&system_space(space::TRANSACTION_NONCE), &nonce_account);
+    let current_bytes = ctx
+        .charged_get(&nonce_key)?
+        .unwrap_or_else(|| encode_nonce(0));
     let Ok(current) = decode_nonce(&current_bytes) else {
         return Err(ChainError::new(
             code::INVALID_NONCE,
@@ -205,66 +228,78 @@ fn validate_and_set_nonce(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> Chain
         )
         .with_param("c", to_hex(&current_bytes)));
     }
-    ctx.session.put(
-        state_key(&system_space(space::TRANSACTION_NONCE), &nonce_account),
-        header.nonce.clone(),
-    );
-    Ok(())
+    ctx.charge("set_account_nonce")?;
+    ctx.charged_put(nonce_key, header.nonce.clone())?;
+    Ok(payer_rc)
+}
+
+/// The meter when a transaction starts: its receipt's figures are what it adds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Start {
+    compute: u64,
+    network: u64,
+    disk: i64,
+}
+
+impl Start {
+    fn of(ctx: &ApplyContext<'_>) -> Self {
+        Self {
+            compute: ctx.compute,
+            network: ctx.network,
+            disk: ctx.disk,
+        }
+    }
+
+    fn usage_since(&self, ctx: &ApplyContext<'_>) -> Usage {
+        Usage {
+            disk: u64::try_from(ctx.disk - self.disk).unwrap_or(0),
+            network: ctx.network - self.network,
+            compute: ctx.compute - self.compute,
+        }
+    }
 }
 
 fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<AppliedTransaction> {
     check_required_fields(tx)?;
     // Contracts read the transaction (`get_transaction`, `check_authority`).
     ctx.transaction = Some(tx.clone());
-    validate_and_set_nonce(ctx, tx)?;
     let header = tx.header.clone().unwrap_or_default();
-    let params = ctx.params;
-
-    let mut usage = Usage {
-        disk: 0,
-        network: tx.encoded_len() as u64,
-        compute: COMPUTE_PER_TRANSACTION + COMPUTE_PER_SIGNATURE * tx.signatures.len() as u64,
-    };
     ctx.events.clear();
     ctx.logs.clear();
-    ctx.compute = 0;
-    let fixed_rc = usage.rc(&params.limits);
-    ctx.rc_compute_limit = Some(match params.limits.compute_bandwidth_cost {
-        0 => u64::MAX,
-        cost => header.rc_limit.saturating_sub(fixed_rc) / cost,
-    });
-    ctx.session.push_frame();
-    let outcome = tx
-        .operations
-        .iter()
-        .try_for_each(|op| apply_operation(ctx, op));
-    let mut reverted = None;
-    match outcome {
-        Ok(()) => {
-            usage.compute += ctx.compute;
-            let op_disk = ctx.session.top_frame_disk_usage()?;
-            let estimate = Usage {
-                disk: usage.disk + op_disk,
-                ..usage
-            };
-            if estimate.rc(&params.limits) > header.rc_limit {
-                ctx.session.discard_frame();
-                reverted = Some(ChainError::new(code::INSUFFICIENT_RC, "insufficient rc"));
+    let start = Start::of(ctx);
+    ctx.rc = Some(RcSession::new(header.rc_limit));
+    let payer_rc = match validate_and_set_nonce(ctx, tx) {
+        Ok(rc) => rc,
+        Err(e) => {
+            ctx.rc = None;
+            // Reversions while validating are failures, with the same message.
+            return Err(if e.is_reversion() {
+                ChainError::new(code::FAILURE, e.message)
             } else {
-                ctx.session.commit_frame();
-            }
+                e
+            });
+        }
+    };
+
+    ctx.session.push_frame();
+    let outcome = run_operations(ctx, tx);
+    let reverted = match outcome {
+        Ok(()) => {
+            ctx.session.commit_frame();
+            None
         }
         Err(e) if e.is_reversion() => {
-            usage.compute += ctx.compute;
             ctx.session.discard_frame();
-            reverted = Some(e);
+            Some(e)
         }
         Err(e) => {
             ctx.session.discard_frame();
+            ctx.rc = None;
             return Err(e);
         }
-    }
-    usage.disk = ctx.session.top_frame_disk_usage()?;
+    };
+    let usage = start.usage_since(ctx);
+    let rc_used = ctx.rc.take().map_or(0, |rc| rc.used());
     let mut logs = std::mem::take(&mut ctx.logs);
     let events = if let Some(e) = &reverted {
         logs.push(format!("transaction reverted: {}", e.message));
@@ -273,13 +308,16 @@ fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<A
     } else {
         std::mem::take(&mut ctx.events)
     };
-    let rc_used = usage.rc(&params.limits).min(header.rc_limit);
+    if !super::wasm::consume_account_rc(ctx, &header.payer, rc_used)? {
+        return Err(failure("unable to consume rc for payer: ${p}")
+            .with_param("p", to_base58(&header.payer)));
+    }
     // The frame's writes are this transaction's delta (the caller commits the frame).
     let delta = ctx.session.top_frame().clone();
     let receipt = TransactionReceipt {
         id: tx.id.clone(),
         payer: header.payer.clone(),
-        max_payer_rc: params.account_rc,
+        max_payer_rc: payer_rc,
         rc_limit: header.rc_limit,
         rc_used,
         disk_storage_used: usage.disk,
@@ -297,9 +335,20 @@ fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<A
     })
 }
 
+/// The callbacks, the transaction's bytes and its operations, in the payer's session.
+fn run_operations(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<()> {
+    ctx.charge("pre_transaction_callback")?;
+    ctx.use_network(tx.encoded_len() as u64)?;
+    for op in &tx.operations {
+        super::operation::apply_operation(ctx, op)?;
+    }
+    ctx.charge("post_transaction_callback")
+}
+
 /// `account` authorizes the transaction: it signed, or its contract's `authorize` says so when
 /// it overrides transaction application.
 fn authorize_transaction(ctx: &mut ApplyContext<'_>, account: &[u8]) -> ChainResult<()> {
+    ctx.charge("check_authority")?;
     let authorized = super::wasm::authorize(
         ctx,
         account,
@@ -314,92 +363,6 @@ fn authorize_transaction(ctx: &mut ApplyContext<'_>, account: &[u8]) -> ChainRes
         .with_param("account", to_base58(account)));
     }
     Ok(())
-}
-
-fn apply_operation(ctx: &mut ApplyContext<'_>, op: &Operation) -> ChainResult<()> {
-    ctx.use_compute(COMPUTE_PER_OPERATION)?;
-    ctx.operation = Some(op.clone());
-    match &op.op {
-        None => Err(ChainError::new(
-            code::UNKNOWN_OPERATION,
-            "unknown operation",
-        )),
-        Some(Op::CallContract(call)) => {
-            call_contract(ctx, &call.contract_id, call.entry_point, &call.args).map(drop)
-        }
-        Some(Op::UploadContract(upload)) => {
-            let existing = ctx.contract_metadata(&upload.contract_id)?;
-            if ctx.contract_bytecode(&upload.contract_id)?.as_deref()
-                == Some(token::NATIVE_TOKEN_BYTECODE)
-            {
-                return Err(ChainError::new(
-                    code::INSUFFICIENT_PRIVILEGES,
-                    "cannot replace a native contract",
-                ));
-            }
-            let authorized = super::wasm::authorize(
-                ctx,
-                &upload.contract_id,
-                AuthorizationType::ContractUpload,
-                Vec::new(),
-            )?;
-            if !authorized {
-                return Err(ChainError::new(
-                    code::REVERSION,
-                    "contract upload not authorized by the contract id's key",
-                ));
-            }
-            let metadata = ContractMetadataObject {
-                hash: sha256_multihash(&upload.bytecode),
-                system: existing.is_some_and(|m| m.system),
-                authorizes_call_contract: upload.authorizes_call_contract,
-                authorizes_transaction_application: upload.authorizes_transaction_application,
-                authorizes_upload_contract: upload.authorizes_upload_contract,
-            };
-            let id = &upload.contract_id;
-            ctx.put(
-                state_key(&system_space(space::CONTRACT_BYTECODE), id),
-                upload.bytecode.clone(),
-            )?;
-            // The ABI is not state: contract_meta_store indexes it from the operation.
-            ctx.put(
-                state_key(&system_space(space::CONTRACT_METADATA), id),
-                metadata.encode_to_vec(),
-            )
-        }
-        Some(Op::SetSystemCall(set)) => {
-            require_system_authority(ctx)?;
-            let target = set.target.clone().unwrap_or_default();
-            let key = state_key(
-                &system_space(space::SYSTEM_CALL_DISPATCH),
-                &set.call_id.to_be_bytes(),
-            );
-            ctx.put(key, target.encode_to_vec())
-        }
-        Some(Op::SetSystemContract(set)) => {
-            require_system_authority(ctx)?;
-            let Some(mut meta) = ctx.contract_metadata(&set.contract_id)? else {
-                return Err(ChainError::new(
-                    code::INVALID_CONTRACT,
-                    "contract does not exist",
-                ));
-            };
-            meta.system = set.system_contract;
-            let key = state_key(&system_space(space::CONTRACT_METADATA), &set.contract_id);
-            ctx.put(key, meta.encode_to_vec())
-        }
-    }
-}
-
-fn require_system_authority(ctx: &ApplyContext<'_>) -> ChainResult<()> {
-    if ctx.has_system_authority() {
-        Ok(())
-    } else {
-        Err(ChainError::new(
-            code::SYSTEM_AUTHORIZATION_FAILURE,
-            "system operations need the genesis key's authority",
-        ))
-    }
 }
 
 /// Calls a contract directly from an operation or a read-only query: the native token, or

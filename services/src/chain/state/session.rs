@@ -88,28 +88,6 @@ impl StateSession {
         self.frames.last().expect("a session always has a frame")
     }
 
-    /// Disk usage of the top frame against the state below it: a new key counts its key and
-    /// value bytes, an existing key its value growth; removals count nothing.
-    pub fn top_frame_disk_usage(&self) -> ChainResult<u64> {
-        let (top, below) = self
-            .frames
-            .split_last()
-            .expect("a session always has a frame");
-        let mut disk = 0u64;
-        for (key, value) in top {
-            let Some(value) = value else { continue };
-            let old = match below.iter().rev().find_map(|f| f.get(key)) {
-                Some(old) => old.as_ref().map(Vec::len),
-                None => self.get_below_frames(key)?.map(|v| v.len()),
-            };
-            disk += match old {
-                None => (key.len() + value.len()) as u64,
-                Some(old) => value.len().saturating_sub(old) as u64,
-            };
-        }
-        Ok(disk)
-    }
-
     fn get_below_frames(&self, key: &[u8]) -> ChainResult<Option<Vec<u8>>> {
         for node in &self.ancestors {
             if let Some(value) = node.delta.get(key) {

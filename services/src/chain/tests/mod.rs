@@ -6,6 +6,7 @@ mod devnet_koin;
 mod lifecycle;
 mod official_errors;
 mod options;
+mod resources;
 mod system_calls;
 mod token;
 mod transactions;
@@ -52,17 +53,39 @@ impl Fixture {
         Self::with(ForkAlgorithm::Fifo, token)
     }
 
+    /// A devnet on the WASM token whose genesis also holds mainnet's
+    /// `compute_bandwidth_registry`, so every system call costs what it costs on mainnet.
+    pub fn with_mainnet_registry() -> Self {
+        Self::with_genesis(ForkAlgorithm::Fifo, devnet::DevnetToken::Wasm, |genesis| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("src/chain/testdata/mainnet-genesis_data.json");
+            let mainnet = super::genesis::load_genesis(&path).unwrap();
+            let key = koinos_protocol::genesis::metadata_key("compute_bandwidth_registry");
+            let registry = mainnet.entries.into_iter().find(|e| e.key == key).unwrap();
+            genesis.entries.push(registry);
+        })
+    }
+
     fn with(algorithm: ForkAlgorithm, token_kind: devnet::DevnetToken) -> Self {
+        Self::with_genesis(algorithm, token_kind, |_| {})
+    }
+
+    fn with_genesis(
+        algorithm: ForkAlgorithm,
+        token_kind: devnet::DevnetToken,
+        change: impl FnOnce(&mut koinos_protocol::chain::GenesisData),
+    ) -> Self {
         let producer = PrivateKey::from_seed("producer");
         let alice = PrivateKey::from_seed("alice");
         let bob = PrivateKey::from_seed("bob");
         let token = PrivateKey::from_seed("token").address().to_vec();
-        let genesis = devnet::genesis(
+        let mut genesis = devnet::genesis(
             producer.address().as_bytes(),
             &token,
             token_kind,
             &[(alice.address().to_vec(), 1_000_000)],
         );
+        change(&mut genesis);
         let dir = tempfile::tempdir().unwrap();
         let chain = Chain::open(dir.path(), &genesis, algorithm).unwrap();
         Self {

@@ -51,7 +51,10 @@ fn head_info_rc_and_chain_id_by_name_and_id() {
     }
     .encode_to_vec();
     let rc = U64::decode(call(&f, SystemCall::Id(201), account).unwrap().as_slice()).unwrap();
-    assert_eq!(rc.value, f.chain.account_rc(f.alice.address().as_bytes()));
+    assert_eq!(
+        rc.value,
+        f.chain.account_rc(f.alice.address().as_bytes()).unwrap()
+    );
     let chain_id = call(&f, SystemCall::Name("get_chain_id".into()), vec![]).unwrap();
     assert_eq!(&chain_id[2..], f.chain.chain_id());
     let metadata = BalanceOfArguments {

@@ -186,21 +186,6 @@ fn other_hash_codes_fail_with_1() {
 }
 
 #[test]
-fn insufficient_rc_limit_reverts_and_charges_the_limit() {
-    let f = Fixture::new();
-    let tx = edit(
-        &f.transfer(&f.alice, f.bob.address().as_bytes(), 1),
-        &f.alice,
-        |h| h.rc_limit = 10,
-    );
-    let applied = f.chain.apply_pending_transaction(&tx, None).unwrap();
-    assert!(applied.receipt.reverted);
-    assert_eq!(applied.receipt.rc_used, 10);
-    assert!(applied.receipt.logs[0].starts_with("transaction reverted: "));
-    assert!(applied.receipt.events.is_empty());
-}
-
-#[test]
 fn mempool_pending_nonce_stands_in_for_the_chain_nonce() {
     let f = Fixture::new();
     let first = f.transfer(&f.alice, f.bob.address().as_bytes(), 1);

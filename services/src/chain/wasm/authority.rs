@@ -3,12 +3,14 @@
 
 use koinos_protocol::chain::{
     AuthorizationType, AuthorizeArguments, AuthorizeResult, CallData, CheckAuthorityArguments,
-    CheckAuthorityResult, Privilege,
+    CheckAuthorityResult, ContractMetadataObject, Privilege,
 };
 use prost::Message;
 
 use super::super::context::{ApplyContext, CallFrame, Mode};
 use super::super::error::{ChainError, ChainResult, code};
+use super::super::genesis::{space, system_space};
+use super::super::state::state_key;
 use super::host::frame;
 use super::thunks::{no_transaction, ok, read_only};
 
@@ -22,7 +24,9 @@ pub fn call_contract(
     entry_point: u32,
     args: &[u8],
 ) -> ChainResult<Vec<u8>> {
-    let Some(bytecode) = ctx.contract_bytecode(contract_id)? else {
+    // The official `call` reads both objects through `get_object`, charged as such.
+    let bytecode_key = state_key(&system_space(space::CONTRACT_BYTECODE), contract_id);
+    let Some(bytecode) = ctx.charged_get(&bytecode_key)? else {
         return Err(ChainError::new(
             code::INVALID_CONTRACT,
             "contract does not exist",
@@ -31,12 +35,15 @@ pub fn call_contract(
     if bytecode == super::super::token::NATIVE_TOKEN_BYTECODE {
         return super::super::token::call(ctx, contract_id, entry_point, args);
     }
-    let Some(metadata) = ctx.contract_metadata(contract_id)? else {
+    let metadata_key = state_key(&system_space(space::CONTRACT_METADATA), contract_id);
+    let Some(metadata) = ctx.charged_get(&metadata_key)? else {
         return Err(ChainError::new(
             code::INVALID_CONTRACT,
             "contract metadata does not exist",
         ));
     };
+    let metadata = ContractMetadataObject::decode(metadata.as_slice())
+        .map_err(|e| ChainError::internal(format!("bad contract metadata: {e}")))?;
     if metadata.hash.is_empty() {
         return Err(ChainError::new(
             code::INVALID_CONTRACT,
@@ -71,13 +78,19 @@ pub fn authorize(
     kind: AuthorizationType,
     data: Vec<u8>,
 ) -> ChainResult<bool> {
-    let overrides = ctx.contract_metadata(account)?.is_some_and(|m| match kind {
+    // Charged as the official thunk's `get_object` of the account's metadata.
+    let metadata_key = state_key(&system_space(space::CONTRACT_METADATA), account);
+    let metadata = ctx
+        .charged_get(&metadata_key)?
+        .and_then(|bytes| ContractMetadataObject::decode(bytes.as_slice()).ok());
+    let overrides = metadata.is_some_and(|m| match kind {
         AuthorizationType::ContractCall => m.authorizes_call_contract,
         AuthorizationType::TransactionApplication => m.authorizes_transaction_application,
         AuthorizationType::ContractUpload => m.authorizes_upload_contract,
     });
     if !overrides {
         ctx.transaction.as_ref().ok_or_else(no_transaction)?;
+        ctx.charge_authority_recoveries(account)?;
         return Ok(ctx.has_authority(account));
     }
     let mut arguments = AuthorizeArguments {
@@ -94,7 +107,9 @@ pub fn authorize(
             data,
         });
     }
-    // The official chain calls `authorize` with kernel privilege.
+    // The official chain calls `authorize` through the `call` system call, with kernel
+    // privilege.
+    ctx.charge("call")?;
     ctx.frames.push(CallFrame {
         contract_id: Vec::new(),
         privilege: Privilege::KernelMode,

@@ -12,22 +12,44 @@ use super::super::context::ApplyContext;
 use super::super::error::{ChainError, ChainResult, code};
 use super::thunks::ok;
 
+/// The `verify_merkle_root` system call as native code makes it (its entry, then its work), for
+/// a root of `root` over `leaves` leaves.
+pub fn charge_verify_merkle_root(
+    ctx: &mut ApplyContext<'_>,
+    root: &[u8],
+    leaves: usize,
+) -> ChainResult<()> {
+    ctx.charge("verify_merkle_root")?;
+    charge_merkle_work(ctx, root, leaves).map(drop)
+}
+
+/// What the official thunk charges before it builds the tree: deserializing the root and every
+/// leaf, then each inner node's hash; returns the parsed root.
+fn charge_merkle_work(
+    ctx: &mut ApplyContext<'_>,
+    root: &[u8],
+    leaves: usize,
+) -> ChainResult<multihash::Multihash> {
+    let params = ctx.params;
+    let per_multihash = params.compute_cost("deserialize_multihash_base")?
+        + root.len() as u64 * params.compute_cost("deserialize_multihash_per_byte")?;
+    ctx.use_compute((leaves as u64 + 1) * per_multihash)?;
+    let root = multihash::Multihash::from_bytes(root)
+        .map_err(|_| ChainError::new(code::UNKNOWN_HASH_CODE, "unknown hash code"))?;
+    let (base, per_byte) = hash_cost_names(root.code)?;
+    let node = params.compute_cost(base)?
+        + 2 * root.digest.len() as u64 * params.compute_cost(per_byte)?;
+    ctx.use_compute(hashes_per_leaves(leaves as u64) * node)?;
+    Ok(root)
+}
+
 /// `verify_merkle_root`: whether the sha2-256 leaves hash to `root`, charged as the official
 /// chain charges it (deserializing every multihash, then each inner node's hash).
 pub(super) fn verify_merkle_root(
     ctx: &mut ApplyContext<'_>,
     args: VerifyMerkleRootArguments,
 ) -> ChainResult<Vec<u8>> {
-    let params = ctx.params;
-    let per_multihash = params.compute_cost("deserialize_multihash_base")?
-        + args.root.len() as u64 * params.compute_cost("deserialize_multihash_per_byte")?;
-    ctx.use_compute((args.hashes.len() as u64 + 1) * per_multihash)?;
-    let root = multihash::Multihash::from_bytes(&args.root)
-        .map_err(|_| ChainError::new(code::UNKNOWN_HASH_CODE, "unknown hash code"))?;
-    let (base, per_byte) = hash_cost_names(root.code)?;
-    let node = params.compute_cost(base)?
-        + 2 * root.digest.len() as u64 * params.compute_cost(per_byte)?;
-    ctx.use_compute(hashes_per_leaves(args.hashes.len() as u64) * node)?;
+    let root = charge_merkle_work(ctx, &args.root, args.hashes.len())?;
     if root.code != multihash::code::SHA2_256 {
         return Err(ChainError::new(
             code::UNKNOWN_HASH_CODE,

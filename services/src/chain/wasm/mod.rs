@@ -21,6 +21,7 @@ mod crypto;
 mod fields;
 mod host;
 mod objects;
+mod rc;
 mod thunks;
 
 use std::collections::HashMap;
@@ -33,7 +34,9 @@ use super::context::{ApplyContext, CallFrame};
 use super::error::{ChainError, ChainResult, code};
 
 pub use authority::{AUTHORIZE_ENTRY_POINT, authorize, call_contract};
+pub use crypto::charge_verify_merkle_root;
 pub use host::{Stop, system_call};
+pub use rc::{consume_account_rc, get_account_rc, get_resource_limits};
 
 /// Nested contract calls allowed: the official chain's stack of 256 frames holds a system-call
 /// frame and a contract frame per nested call.

@@ -22,10 +22,12 @@ use prost::Message;
 
 use super::super::context::ApplyContext;
 use super::super::error::{ChainError, ChainResult, code};
-use super::super::genesis::metadata_state_key;
-use super::super::transaction::account_nonce;
+use super::super::genesis::{metadata_state_key, space, system_space};
+use super::super::state::state_key;
 use super::objects::{self, Direction};
 use super::{authority, crypto};
+use koinos_protocol::chain::{MaxAccountResources, ResourceLimitData};
+use koinos_protocol::nonce::encode_nonce;
 
 pub(super) fn decode<M: Message + Default>(args: &[u8]) -> ChainResult<M> {
     M::decode(args).map_err(|e| {
@@ -61,11 +63,13 @@ pub(crate) fn thunk(
     match id {
         S::Nop => Ok(Vec::new()),
         S::GetHeadInfo => {
+            // The official thunk asks `get_last_irreversible_block` and, outside a block, reads
+            // the head block through `get_object`.
+            ctx.charge("get_last_irreversible_block")?;
             let head_block_time = match &ctx.block {
                 Some(block) => block.header.as_ref().map_or(0, |h| h.timestamp),
                 None => ctx
-                    .session
-                    .get(&metadata_state_key("head_block"))?
+                    .charged_get(&metadata_state_key("head_block"))?
                     .and_then(|bytes| Block::decode(bytes.as_slice()).ok())
                     .and_then(|b| b.header)
                     .map_or(0, |h| h.timestamp),
@@ -91,9 +95,12 @@ pub(crate) fn thunk(
                 value: Some(field_of(block, "koinos.protocol.block", &args.field)?),
             })
         }
-        S::GetChainId => ok(GetChainIdResult {
-            value: ctx.params.chain_id.clone(),
-        }),
+        S::GetChainId => {
+            ctx.charged_get(&metadata_state_key("chain_id"))?;
+            ok(GetChainIdResult {
+                value: ctx.params.chain_id.clone(),
+            })
+        }
         S::GetTransaction => ok(GetTransactionResult {
             value: Some(ctx.transaction.clone().ok_or_else(no_transaction)?),
         }),
@@ -115,12 +122,16 @@ pub(crate) fn thunk(
         }),
         S::GetAccountNonce => {
             let args: GetAccountNonceArguments = decode(args)?;
+            let key = state_key(&system_space(space::TRANSACTION_NONCE), &args.account);
             ok(GetAccountNonceResult {
-                value: account_nonce(ctx, &args.account)?,
+                value: ctx.charged_get(&key)?.unwrap_or_else(|| encode_nonce(0)),
             })
         }
         S::CheckSystemAuthority => {
+            ctx.charged_get(&metadata_state_key("genesis_key"))?;
             ctx.transaction.as_ref().ok_or_else(no_transaction)?;
+            let genesis_key = ctx.params.genesis_key.clone();
+            ctx.charge_authority_recoveries(&genesis_key)?;
             ok(CheckSystemAuthorityResult {
                 value: ctx.has_system_authority(),
             })
@@ -131,14 +142,37 @@ pub(crate) fn thunk(
                 value: ctx.contract_metadata(&args.contract_id)?,
             })
         }
-        S::GetAccountRc => ok(GetAccountRcResult {
-            value: ctx.params.account_rc,
-        }),
+        // Without a resources contract every account has genesis `max_account_resources` and
+        // consuming RC always succeeds, as in the official thunks.
+        S::GetAccountRc => {
+            let stored = ctx.charged_get(&metadata_state_key("max_account_resources"))?;
+            let value = match stored {
+                Some(bytes) => {
+                    MaxAccountResources::decode(bytes.as_slice())
+                        .map_err(|e| {
+                            ChainError::internal(format!("bad max_account_resources: {e}"))
+                        })?
+                        .value
+                }
+                None => ctx.params.account_rc,
+            };
+            ok(GetAccountRcResult { value })
+        }
         S::ConsumeAccountRc => ok(ConsumeAccountRcResult { value: true }),
-        S::GetResourceLimits => ok(GetResourceLimitsResult {
-            value: Some(ctx.params.limits),
-        }),
+        S::GetResourceLimits => {
+            let stored = ctx.charged_get(&metadata_state_key("resource_limit_data"))?;
+            let value = match stored {
+                Some(bytes) => ResourceLimitData::decode(bytes.as_slice())
+                    .map_err(|e| ChainError::internal(format!("bad resource_limit_data: {e}")))?,
+                None => ctx.params.limits,
+            };
+            ok(GetResourceLimitsResult { value: Some(value) })
+        }
         S::ConsumeBlockResources => ok(ConsumeBlockResourcesResult { value: true }),
+        S::PreBlockCallback
+        | S::PostBlockCallback
+        | S::PreTransactionCallback
+        | S::PostTransactionCallback => Ok(Vec::new()),
         S::PutObject => objects::put_object(ctx, decode(args)?),
         S::RemoveObject => objects::remove_object(ctx, decode(args)?),
         S::GetObject => objects::get_object(ctx, decode(args)?, Direction::Exact),
@@ -174,6 +208,7 @@ pub(crate) fn thunk(
         }
         S::VerifySignature => {
             let args: VerifySignatureArguments = decode(args)?;
+            ctx.charge("recover_public_key")?;
             let recovered =
                 crypto::recover(args.r#type, &args.signature, &args.digest, args.compressed)?;
             ok(VerifySignatureResult {
@@ -288,6 +323,7 @@ fn process_block_signature(
     ctx: &mut ApplyContext<'_>,
     args: ProcessBlockSignatureArguments,
 ) -> ChainResult<Vec<u8>> {
+    ctx.charged_get(&metadata_state_key("genesis_key"))?;
     let recover = RecoverPublicKeyArguments {
         r#type: koinos_protocol::chain::Dsa::EcdsaSecp256k1 as i32,
         signature: args.signature,

@@ -1,0 +1,243 @@
+//! Receipt figures and RC as the official chain computes them (docs/protocol.md "Resources"):
+//! the expected figures are summed here from the registry's entries and the bytes involved,
+//! independently of the chain's meter.
+
+use std::collections::HashMap;
+
+use koinos_protocol::chain::{ComputeBandwidthRegistry, ContractMetadataObject};
+use koinos_protocol::crypto::sha256_multihash;
+use koinos_protocol::genesis::metadata_key;
+use koinos_protocol::nonce::encode_nonce;
+use koinos_protocol::pb::koinos::protocol::{
+    BlockReceipt, TransactionReceipt, UploadContractOperation, operation::Op,
+};
+
+use super::*;
+use crate::chain::error::code;
+use crate::chain::genesis::{space, system_space};
+use crate::chain::state::state_key;
+
+/// The registry of `f`'s genesis, by name.
+fn registry(f: &Fixture) -> HashMap<String, u64> {
+    let key = metadata_key("compute_bandwidth_registry");
+    let entry = f.genesis.entries.iter().find(|e| e.key == key).unwrap();
+    ComputeBandwidthRegistry::decode(entry.value.as_slice())
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| (e.name, e.compute))
+        .collect()
+}
+
+/// A genesis metadata value's length.
+fn metadata_len(f: &Fixture, name: &str) -> u64 {
+    let key = metadata_key(name);
+    f.genesis
+        .entries
+        .iter()
+        .find(|e| e.key == key)
+        .map_or(0, |e| e.value.len() as u64)
+}
+
+fn upload(f: &Fixture, bytecode: &[u8]) -> Transaction {
+    f.tx(
+        &f.alice,
+        vec![Operation {
+            op: Some(Op::UploadContract(UploadContractOperation {
+                contract_id: f.alice.address().to_vec(),
+                bytecode: bytecode.to_vec(),
+                ..Default::default()
+            })),
+        }],
+    )
+}
+
+fn rc_of(f: &Fixture, disk: u64, network: u64, compute: u64) -> u64 {
+    let limits = f.chain.resource_limits().unwrap();
+    disk * limits.disk_storage_cost
+        + network * limits.network_bandwidth_cost
+        + compute * limits.compute_bandwidth_cost
+}
+
+/// Alice's first transaction uploads a contract to her own address: no VM runs, so every tick
+/// is a system call the official `apply_transaction` and `apply_upload_contract_operation` make.
+#[test]
+fn an_upload_receipt_has_the_official_compute_disk_network_and_rc() {
+    let mut f = Fixture::with_mainnet_registry();
+    let r = registry(&f);
+    let c = |name: &str| r[name];
+    let bytecode = b"\0asm not parsed at upload".to_vec();
+    let tx = upload(&f, &bytecode);
+    let header_len = tx.header.as_ref().unwrap().encoded_len() as u64;
+    let op_len = tx.operations[0].encoded_len() as u64;
+    let root_len = tx.header.as_ref().unwrap().operation_merkle_root.len() as u64;
+    let nonce = encode_nonce(1);
+    let metadata = ContractMetadataObject {
+        hash: sha256_multihash(&bytecode),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let per_byte = c("object_serialization_per_byte");
+    let sha256 = |len: u64| c("hash") + c("sha2_256_base") + c("sha2_256_per_byte") * len;
+    let get_object = |value_len: u64| c("get_object") + per_byte * value_len;
+    let put_object = |value_len: u64| c("put_object") + per_byte * value_len;
+    // Alice has no contract metadata: her signature (the first) authorizes.
+    let check_authority = c("check_authority") + get_object(0) + c("recover_public_key");
+    let checks = c("get_account_rc")
+        + get_object(metadata_len(&f, "max_account_resources"))
+        + get_object(f.chain_id().len() as u64)
+        + sha256(header_len)
+        + sha256(op_len)
+        + c("verify_merkle_root")
+        + 2 * (c("deserialize_multihash_base") + root_len * c("deserialize_multihash_per_byte"))
+        + (c("sha2_256_base") + 64 * c("sha2_256_per_byte"))
+        + check_authority
+        + c("verify_account_nonce")
+        + c("get_account_nonce")
+        + get_object(0)
+        + c("set_account_nonce")
+        + put_object(nonce.len() as u64);
+    let operation = c("apply_upload_contract_operation")
+        + check_authority
+        + get_object(0)
+        + sha256(bytecode.len() as u64)
+        + put_object(bytecode.len() as u64)
+        + put_object(metadata.len() as u64);
+    let compute =
+        checks + c("pre_transaction_callback") + operation + c("post_transaction_callback");
+    let alice = f.alice.address().to_vec();
+    let written = |space_id: u32, value_len: usize| {
+        (state_key(&system_space(space_id), &alice).len() + value_len) as u64
+    };
+    let disk = written(space::TRANSACTION_NONCE, nonce.len())
+        + written(space::CONTRACT_BYTECODE, bytecode.len())
+        + written(space::CONTRACT_METADATA, metadata.len());
+    let network = tx.encoded_len() as u64;
+
+    let committed = f.produce(vec![tx]);
+    let receipt: &TransactionReceipt = &committed.receipt.transaction_receipts[0];
+    assert!(!receipt.reverted, "{:?}", receipt.logs);
+    assert_eq!(receipt.compute_bandwidth_used, compute);
+    assert_eq!(receipt.disk_storage_used, disk);
+    assert_eq!(receipt.network_bandwidth_used, network);
+    assert_eq!(receipt.rc_used, rc_of(&f, disk, network, compute));
+    assert_eq!(
+        receipt.max_payer_rc,
+        f.chain.account_rc(f.alice.address().as_bytes()).unwrap()
+    );
+
+    // The block adds what the official `apply_block` charges outside the payer's session.
+    let block = &committed.block;
+    let block_header_len = block.header.as_ref().unwrap().encoded_len() as u64;
+    let tx = &block.transactions[0];
+    let tx_root_len = block.header.as_ref().unwrap().transaction_merkle_root.len() as u64;
+    let system = 2 * sha256(block_header_len)
+        + sha256(tx.header.as_ref().unwrap().encoded_len() as u64)
+        + sha256(tx.signatures.iter().map(|s| s.len() as u64).sum())
+        + c("verify_merkle_root")
+        + 3 * (c("deserialize_multihash_base") + tx_root_len * c("deserialize_multihash_per_byte"))
+        + (c("sha2_256_base") + 64 * c("sha2_256_per_byte"))
+        + c("process_block_signature")
+        + get_object(metadata_len(&f, "genesis_key"))
+        + c("recover_public_key")
+        + c("pre_block_callback")
+        + c("apply_transaction")
+        + c("consume_account_rc")
+        + c("post_block_callback")
+        + c("consume_account_rc");
+    let block_receipt: &BlockReceipt = &committed.receipt;
+    assert_eq!(block_receipt.compute_bandwidth_used, compute + system);
+    assert_eq!(
+        block_receipt.network_bandwidth_used,
+        block.encoded_len() as u64
+    );
+    // The head block is stored without being charged.
+    assert_eq!(block_receipt.disk_storage_used, disk);
+}
+
+/// Rewriting an existing object is charged its change in size; the nonce of a second
+/// transaction, of the same length, costs no disk.
+#[test]
+fn an_object_rewritten_at_the_same_size_costs_no_disk() {
+    let mut f = Fixture::with_mainnet_registry();
+    let first = upload(&f, b"first");
+    f.produce(vec![first]);
+    let second = upload(&f, b"second!");
+    let committed = f.produce(vec![second]);
+    let receipt = &committed.receipt.transaction_receipts[0];
+    assert!(!receipt.reverted, "{:?}", receipt.logs);
+    // Only the bytecode grew (by 2 bytes); the metadata's hash has the same length.
+    assert_eq!(receipt.disk_storage_used, 2);
+}
+
+/// Short of RC while the transaction is checked: the official failure (-1), nothing applied.
+#[test]
+fn a_payer_short_of_rc_for_the_checks_fails_with_1() {
+    for f in [Fixture::new(), Fixture::with_mainnet_registry()] {
+        let tx = builder::transaction(
+            &f.chain_id(),
+            &f.alice,
+            1,
+            10,
+            vec![builder::transfer_operation(
+                &f.token,
+                f.alice.address().as_bytes(),
+                f.bob.address().as_bytes(),
+                1,
+            )],
+        );
+        let error = f.chain.apply_pending_transaction(&tx, None).unwrap_err();
+        assert_eq!(
+            (error.code, error.message.as_str()),
+            (code::FAILURE, "insufficient rc")
+        );
+    }
+}
+
+/// Short of RC once the operations run: reverted, having paid exactly what the checks and
+/// the transaction's bytes used (devnet fixed costs, no registry).
+#[test]
+fn a_payer_short_of_rc_for_the_operations_reverts_having_paid_the_checks() {
+    use crate::chain::context::{
+        COMPUTE_PER_OPERATION, COMPUTE_PER_SIGNATURE, COMPUTE_PER_TRANSACTION,
+    };
+    let f = Fixture::new();
+    let compute = COMPUTE_PER_TRANSACTION + COMPUTE_PER_SIGNATURE;
+    let nonce_key = state_key(
+        &system_space(space::TRANSACTION_NONCE),
+        f.alice.address().as_bytes(),
+    );
+    let disk = (nonce_key.len() + encode_nonce(1).len()) as u64;
+    // Any rc_limit of three varint bytes gives the transaction the same size.
+    let transfer = builder::transfer_operation(
+        &f.token,
+        f.alice.address().as_bytes(),
+        f.bob.address().as_bytes(),
+        1,
+    );
+    let probe = builder::transaction(&f.chain_id(), &f.alice, 1, 20_000, vec![transfer]);
+    let network = probe.encoded_len() as u64;
+    let paid = rc_of(&f, disk, network, compute);
+    let rc_limit = paid + COMPUTE_PER_OPERATION - 1;
+    let tx = builder::transaction(
+        &f.chain_id(),
+        &f.alice,
+        1,
+        rc_limit,
+        probe.operations.clone(),
+    );
+    assert_eq!(tx.encoded_len(), probe.encoded_len());
+    let applied = f.chain.apply_pending_transaction(&tx, None).unwrap();
+    let receipt = applied.receipt;
+    assert!(receipt.reverted);
+    assert_eq!(receipt.logs, ["transaction reverted: insufficient rc"]);
+    assert_eq!(
+        (
+            receipt.rc_used,
+            receipt.compute_bandwidth_used,
+            receipt.disk_storage_used,
+            receipt.network_bandwidth_used
+        ),
+        (paid, compute, disk, network)
+    );
+}
