@@ -102,9 +102,22 @@ impl RpcServer {
         options: ServerOptions,
         handler: H,
     ) -> Result<(), MqError> {
+        let queue = topology::rpc_queue(service);
+        RpcServer::serve_queue(conn, service, &queue, options, handler).await
+    }
+
+    /// [`RpcServer::serve_with`] on `queue` instead of `koinos.rpc.<service>` (declared and
+    /// bound to `koinos.rpc` under its own name the same way); metrics still name `service`.
+    pub async fn serve_queue<H: RawHandler>(
+        conn: &Connection,
+        service: &str,
+        queue: &str,
+        options: ServerOptions,
+        handler: H,
+    ) -> Result<(), MqError> {
         let _active = conn.track_active();
         let ctx = Arc::new(ServerCtx {
-            queue: topology::rpc_queue(service),
+            queue: queue.to_string(),
             options: {
                 let jobs = options.jobs.clamp(1, u16::MAX as usize);
                 ServerOptions {

@@ -87,9 +87,28 @@ pub async fn serve<H: Handler>(
     jobs: usize,
     handler: H,
 ) -> Result<(), MqError> {
+    serve_queue(
+        conn,
+        service,
+        &crate::topology::rpc_queue(service),
+        jobs,
+        handler,
+    )
+    .await
+}
+
+/// [`serve`] on `queue` instead of `koinos.rpc.<service>` (see [`RpcServer::serve_queue`]).
+pub async fn serve_queue<H: Handler>(
+    conn: &crate::Connection,
+    service: &str,
+    queue: &str,
+    jobs: usize,
+    handler: H,
+) -> Result<(), MqError> {
     let metrics = RpcMetrics::for_service(service);
     let handler = Arc::new(handler);
-    RpcServer::serve(conn, service, jobs, move |body: Vec<u8>| {
+    let options = crate::ServerOptions::new(jobs);
+    RpcServer::serve_queue(conn, service, queue, options, move |body: Vec<u8>| {
         let handler = handler.clone();
         let metrics = metrics.clone();
         async move { Some(dispatch(&*handler, &metrics, &body).await) }

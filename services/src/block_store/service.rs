@@ -15,7 +15,7 @@ use std::time::Instant;
 use super::{BlockStore, BlockStoreError, SERVICE};
 use crate::mq::topology::topic;
 use crate::mq::typed::{Handler, RpcError, dispatch};
-use crate::mq::{Connection, MqError, RpcServer, Subscriber};
+use crate::mq::{Connection, MqError, RpcServer, ServerOptions, Subscriber};
 use crate::runtime::Service;
 use crate::runtime::metrics::RpcMetrics;
 use crate::storage::{StoreArgs, StoreHandler};
@@ -113,18 +113,26 @@ pub async fn run(service: Service<StoreArgs>) -> anyhow::Result<()> {
     // Not ready, and not consuming the RPC queue, until caught up with the other replicas.
     super::catch_up(&store, &service.client(), super::CATCH_UP_TIMEOUT).await;
     service.readiness.set(true);
-    let served = serve(&service.conn, service.settings.jobs, store).await;
+    let settings = &service.settings;
+    let served = serve(&service.conn, &settings.rpc_queue, settings.jobs, store).await;
     follower.abort();
     Ok(served?)
 }
 
-/// Serves `koinos.rpc.block_store` until the connection drains. `get_blocks_by_height`
+/// Serves `queue` (`koinos.rpc.block_store` unless `rpc-queue` says otherwise) until the
+/// connection drains. `get_blocks_by_height`
 /// answers are spliced from the stored bytes (no block or receipt is decoded and re-encoded);
 /// every other request, and any failing one, goes through [`BlockStoreHandler`].
-pub async fn serve(conn: &Connection, jobs: usize, store: BlockStore) -> Result<(), MqError> {
+pub async fn serve(
+    conn: &Connection,
+    queue: &str,
+    jobs: usize,
+    store: BlockStore,
+) -> Result<(), MqError> {
     let metrics = RpcMetrics::for_service(SERVICE);
     let handler = Arc::new(BlockStoreHandler::new(store.clone()));
-    RpcServer::serve(conn, SERVICE, jobs, move |body: Vec<u8>| {
+    let options = ServerOptions::new(jobs);
+    RpcServer::serve_queue(conn, SERVICE, queue, options, move |body: Vec<u8>| {
         let (handler, metrics, store) = (handler.clone(), metrics.clone(), store.clone());
         async move {
             if let Some(reply) = spliced_blocks_by_height(&store, &metrics, &body).await {

@@ -272,9 +272,10 @@ pub async fn run(service: Service<MempoolArgs>) -> anyhow::Result<()> {
         readiness.set(true);
     });
     let settings = &service.settings;
-    let served = crate::mq::typed::serve(
+    let served = crate::mq::typed::serve_queue(
         &service.conn,
         SERVICE,
+        &settings.rpc_queue,
         settings.jobs,
         MempoolHandler::new(pool),
     )

@@ -52,6 +52,12 @@ pub struct CommonArgs {
     /// Address of the /metrics, /healthz and /readyz endpoints [default: 0.0.0.0:9100]
     #[arg(long, env = "KOINOS_METRICS_ADDRESS")]
     pub metrics_address: Option<String>,
+    /// The RPC queue to serve, e.g. a second instance on a queue of its own (flag or
+    /// environment only: in config.yml's `global` it would send every service to one queue)
+    /// [default: koinos.rpc.<service>]
+    #[arg(long, env = "KOINOS_RPC_QUEUE")]
+    #[serde(skip)]
+    pub rpc_queue: Option<String>,
 }
 
 /// A service's own options: clap flags that are also config keys.
@@ -86,6 +92,8 @@ pub struct Settings<A> {
     pub jobs: usize,
     /// Admin HTTP address.
     pub metrics_address: SocketAddr,
+    /// The RPC queue served (`rpc-queue`, default `koinos.rpc.<service>`).
+    pub rpc_queue: String,
     /// The service's own options after precedence.
     pub args: A,
 }
@@ -170,6 +178,10 @@ pub fn load<A: ServiceArgs>(
     let origin = config_file.as_deref().unwrap_or(Path::new("command line"));
     let common: CommonArgs = from_mapping(&merged, origin)?;
     let args: A = from_mapping(&merged, origin)?;
+    let common = CommonArgs {
+        rpc_queue: cli.rpc_queue,
+        ..common
+    };
     validate(service, basedir, config_file, common, args)
 }
 
@@ -228,6 +240,17 @@ fn validate<A>(
             value: metrics_address.clone(),
             reason: format!("{err} (expected host:port, e.g. 0.0.0.0:9100)"),
         })?;
+    let rpc_queue = match common.rpc_queue {
+        None => mq::topology::rpc_queue(service),
+        Some(queue) if queue.is_empty() || queue.len() > 255 || queue.starts_with("amq.") => {
+            return Err(ConfigError::Invalid {
+                key: "rpc-queue",
+                value: queue,
+                reason: "a queue name of 1 to 255 bytes, not starting with amq.".to_owned(),
+            });
+        }
+        Some(queue) => queue,
+    };
     let instance_id = common
         .instance_id
         .filter(|id| !id.is_empty())
@@ -242,6 +265,7 @@ fn validate<A>(
         instance_id,
         jobs,
         metrics_address,
+        rpc_queue,
         args,
     })
 }

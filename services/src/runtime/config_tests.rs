@@ -212,3 +212,20 @@ fn no_amqp_ca_file_means_system_roots() {
     let dir = basedir(Some("global:\n  amqp: amqps://u:p@broker/\n"));
     assert!(load_with::<NoArgs>(&dir, &[]).unwrap().amqp_ca.is_none());
 }
+
+#[test]
+fn rpc_queue_is_the_services_own_unless_the_command_line_names_another() {
+    let dir = basedir(None);
+    let s = load_with::<NoArgs>(&dir, &[]).unwrap();
+    assert_eq!(s.rpc_queue, "koinos.rpc.block_store");
+    let s = load_with::<NoArgs>(&dir, &["--rpc-queue", "koinos.rpc.archive"]).unwrap();
+    assert_eq!(s.rpc_queue, "koinos.rpc.archive");
+    for bad in ["", "amq.gen-1"] {
+        let e = load_with::<NoArgs>(&dir, &["--rpc-queue", bad]).unwrap_err();
+        assert!(e.to_string().contains("rpc-queue"), "{bad}: {e}");
+    }
+    // Never from config.yml, where `global` would send every service to one queue.
+    let dir = basedir(Some("global:\n  rpc-queue: koinos.rpc.shared\n"));
+    let s = load_with::<NoArgs>(&dir, &[]).unwrap();
+    assert_eq!(s.rpc_queue, "koinos.rpc.block_store");
+}

@@ -60,9 +60,10 @@ impl<A> Service<A> {
     /// Marks the service ready and serves its RPC queue until shutdown, then drains.
     pub async fn serve<H: mq::typed::Handler>(&self, handler: H) -> anyhow::Result<()> {
         self.readiness.set(true);
-        mq::typed::serve(
+        mq::typed::serve_queue(
             &self.conn,
             self.settings.service,
+            &self.settings.rpc_queue,
             self.settings.jobs,
             handler,
         )
