@@ -59,52 +59,90 @@ fn rc_of(f: &Fixture, disk: u64, network: u64, compute: u64) -> u64 {
         + compute * limits.compute_bandwidth_cost
 }
 
+/// Costs summed from the registry by what the official chain's native code calls.
+struct Costs(HashMap<String, u64>);
+
+impl Costs {
+    fn of(f: &Fixture) -> Self {
+        Self(registry(f))
+    }
+
+    fn c(&self, name: &str) -> u64 {
+        self.0[name]
+    }
+
+    fn sha256(&self, len: u64) -> u64 {
+        self.c("hash") + self.c("sha2_256_base") + self.c("sha2_256_per_byte") * len
+    }
+
+    fn get_object(&self, value_len: u64) -> u64 {
+        self.c("get_object") + self.c("object_serialization_per_byte") * value_len
+    }
+
+    fn put_object(&self, value_len: u64) -> u64 {
+        self.c("put_object") + self.c("object_serialization_per_byte") * value_len
+    }
+
+    /// An account whose metadata (0: none) does not override its authority and whose signature
+    /// is the transaction's first.
+    fn check_authority(&self, metadata_len: u64) -> u64 {
+        self.c("check_authority") + self.get_object(metadata_len) + self.c("recover_public_key")
+    }
+
+    /// `verify_merkle_root` of a sha2-256 root over `leaves` leaves.
+    fn verify_merkle_root(&self, root_len: u64, leaves: u64, inner_hashes: u64) -> u64 {
+        self.c("verify_merkle_root")
+            + (leaves + 1)
+                * (self.c("deserialize_multihash_base")
+                    + root_len * self.c("deserialize_multihash_per_byte"))
+            + inner_hashes * (self.c("sha2_256_base") + 64 * self.c("sha2_256_per_byte"))
+    }
+
+    /// `apply_transaction`'s checks and nonce update for a one-operation transaction by a
+    /// payer whose stored nonce and contract metadata are these lengths (0: none).
+    fn checks(&self, f: &Fixture, tx: &Transaction, nonce_len: u64, payer_metadata: u64) -> u64 {
+        let header = tx.header.as_ref().unwrap();
+        self.c("get_account_rc")
+            + self.get_object(metadata_len(f, "max_account_resources"))
+            + self.get_object(f.chain_id().len() as u64)
+            + self.sha256(header.encoded_len() as u64)
+            + self.sha256(tx.operations[0].encoded_len() as u64)
+            + self.verify_merkle_root(header.operation_merkle_root.len() as u64, 1, 1)
+            + self.check_authority(payer_metadata)
+            + self.c("verify_account_nonce")
+            + self.c("get_account_nonce")
+            + self.get_object(nonce_len)
+            + self.c("set_account_nonce")
+            + self.put_object(header.nonce.len() as u64)
+    }
+
+    /// The callbacks around the operations.
+    fn callbacks(&self) -> u64 {
+        self.c("pre_transaction_callback") + self.c("post_transaction_callback")
+    }
+}
+
 /// Alice's first transaction uploads a contract to her own address: no VM runs, so every tick
 /// is a system call the official `apply_transaction` and `apply_upload_contract_operation` make.
 #[test]
 fn an_upload_receipt_has_the_official_compute_disk_network_and_rc() {
     let mut f = Fixture::with_mainnet_registry();
-    let r = registry(&f);
-    let c = |name: &str| r[name];
+    let costs = Costs::of(&f);
     let bytecode = b"\0asm not parsed at upload".to_vec();
     let tx = upload(&f, &bytecode);
-    let header_len = tx.header.as_ref().unwrap().encoded_len() as u64;
-    let op_len = tx.operations[0].encoded_len() as u64;
-    let root_len = tx.header.as_ref().unwrap().operation_merkle_root.len() as u64;
     let nonce = encode_nonce(1);
     let metadata = ContractMetadataObject {
         hash: sha256_multihash(&bytecode),
         ..Default::default()
     }
     .encode_to_vec();
-    let per_byte = c("object_serialization_per_byte");
-    let sha256 = |len: u64| c("hash") + c("sha2_256_base") + c("sha2_256_per_byte") * len;
-    let get_object = |value_len: u64| c("get_object") + per_byte * value_len;
-    let put_object = |value_len: u64| c("put_object") + per_byte * value_len;
-    // Alice has no contract metadata: her signature (the first) authorizes.
-    let check_authority = c("check_authority") + get_object(0) + c("recover_public_key");
-    let checks = c("get_account_rc")
-        + get_object(metadata_len(&f, "max_account_resources"))
-        + get_object(f.chain_id().len() as u64)
-        + sha256(header_len)
-        + sha256(op_len)
-        + c("verify_merkle_root")
-        + 2 * (c("deserialize_multihash_base") + root_len * c("deserialize_multihash_per_byte"))
-        + (c("sha2_256_base") + 64 * c("sha2_256_per_byte"))
-        + check_authority
-        + c("verify_account_nonce")
-        + c("get_account_nonce")
-        + get_object(0)
-        + c("set_account_nonce")
-        + put_object(nonce.len() as u64);
-    let operation = c("apply_upload_contract_operation")
-        + check_authority
-        + get_object(0)
-        + sha256(bytecode.len() as u64)
-        + put_object(bytecode.len() as u64)
-        + put_object(metadata.len() as u64);
-    let compute =
-        checks + c("pre_transaction_callback") + operation + c("post_transaction_callback");
+    let operation = costs.c("apply_upload_contract_operation")
+        + costs.check_authority(0)
+        + costs.get_object(0)
+        + costs.sha256(bytecode.len() as u64)
+        + costs.put_object(bytecode.len() as u64)
+        + costs.put_object(metadata.len() as u64);
+    let compute = costs.checks(&f, &tx, 0, 0) + costs.callbacks() + operation;
     let alice = f.alice.address().to_vec();
     let written = |space_id: u32, value_len: usize| {
         (state_key(&system_space(space_id), &alice).len() + value_len) as u64
@@ -131,14 +169,13 @@ fn an_upload_receipt_has_the_official_compute_disk_network_and_rc() {
     let block_header_len = block.header.as_ref().unwrap().encoded_len() as u64;
     let tx = &block.transactions[0];
     let tx_root_len = block.header.as_ref().unwrap().transaction_merkle_root.len() as u64;
-    let system = 2 * sha256(block_header_len)
-        + sha256(tx.header.as_ref().unwrap().encoded_len() as u64)
-        + sha256(tx.signatures.iter().map(|s| s.len() as u64).sum())
-        + c("verify_merkle_root")
-        + 3 * (c("deserialize_multihash_base") + tx_root_len * c("deserialize_multihash_per_byte"))
-        + (c("sha2_256_base") + 64 * c("sha2_256_per_byte"))
+    let c = |name: &str| costs.c(name);
+    let system = 2 * costs.sha256(block_header_len)
+        + costs.sha256(tx.header.as_ref().unwrap().encoded_len() as u64)
+        + costs.sha256(tx.signatures.iter().map(|s| s.len() as u64).sum())
+        + costs.verify_merkle_root(tx_root_len, 2, 1)
         + c("process_block_signature")
-        + get_object(metadata_len(&f, "genesis_key"))
+        + costs.get_object(metadata_len(&f, "genesis_key"))
         + c("recover_public_key")
         + c("pre_block_callback")
         + c("apply_transaction")
@@ -153,6 +190,46 @@ fn an_upload_receipt_has_the_official_compute_disk_network_and_rc() {
     );
     // The head block is stored without being charged.
     assert_eq!(block_receipt.disk_storage_used, disk);
+}
+
+/// A call to a contract whose `_start` is only its `end` (one tick): the checks, the
+/// operation's and `call`'s entries, the reads of the bytecode and metadata, and that tick.
+#[test]
+fn a_contract_call_receipt_is_the_checks_the_call_its_reads_and_its_ticks() {
+    let mut f = Fixture::with_mainnet_registry();
+    let costs = Costs::of(&f);
+    let bytecode =
+        wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "_start")))"#)
+            .unwrap();
+    let first = upload(&f, &bytecode);
+    let receipt = &f.produce(vec![first]).receipt.transaction_receipts[0];
+    assert!(!receipt.reverted, "{:?}", receipt.logs);
+    let metadata_len = ContractMetadataObject {
+        hash: sha256_multihash(&bytecode),
+        ..Default::default()
+    }
+    .encoded_len() as u64;
+    let call = f.tx(
+        &f.alice,
+        vec![builder::call_operation(
+            f.alice.address().as_bytes(),
+            1,
+            Vec::new(),
+        )],
+    );
+    const TICKS: u64 = 1;
+    let compute = costs.checks(&f, &call, encode_nonce(1).len() as u64, metadata_len)
+        + costs.callbacks()
+        + costs.c("apply_call_contract_operation")
+        + costs.c("call")
+        + costs.get_object(bytecode.len() as u64)
+        + costs.get_object(metadata_len)
+        + TICKS;
+    let receipt = &f.produce(vec![call]).receipt.transaction_receipts[0];
+    assert!(!receipt.reverted, "{:?}", receipt.logs);
+    assert_eq!(receipt.compute_bandwidth_used, compute);
+    // Only the nonce was rewritten, at the same size.
+    assert_eq!(receipt.disk_storage_used, 0);
 }
 
 /// Rewriting an existing object is charged its change in size; the nonce of a second
