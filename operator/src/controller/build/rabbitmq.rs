@@ -65,6 +65,7 @@ pub const SHUTDOWN_STEP_SECONDS: i64 = 60;
 /// The pod's grace period: the preStop hook's three steps, then RabbitMQ's own stop on SIGTERM
 /// (it closes connections and writes its queues to disk), within one more step.
 pub const TERMINATION_GRACE_SECONDS: i64 = 4 * SHUTDOWN_STEP_SECONDS;
+const _: () = assert!(3 * SHUTDOWN_STEP_SECONDS < TERMINATION_GRACE_SECONDS);
 /// Label of the operator's own pods (the chart sets it); they read queue depths and the head.
 pub const OPERATOR_POD_LABEL: (&str, &str) = ("app.kubernetes.io/name", "koinos-operator");
 

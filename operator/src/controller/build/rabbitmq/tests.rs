@@ -36,14 +36,13 @@ fn only_a_multi_node_broker_hands_over_before_a_node_stops() {
     let mirrors = script.find("await_online_synchronized_mirror").unwrap();
     let drain = script.find("|| true; rabbitmq-upgrade drain").unwrap();
     assert!(quorum < mirrors && mirrors < drain, "{script}");
-    // Every step together fits in the grace period, with a step left for RabbitMQ's own stop.
+    // Three steps of SHUTDOWN_STEP_SECONDS (they fit in the grace period: a const assertion).
     assert_eq!(
         script
             .matches(&format!("-t {SHUTDOWN_STEP_SECONDS}"))
             .count(),
         3
     );
-    assert!(3 * SHUTDOWN_STEP_SECONDS < TERMINATION_GRACE_SECONDS);
 
     let single = validated(DEVNET);
     assert_eq!(broker(&single).replicas, 1);
