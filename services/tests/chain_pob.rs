@@ -72,6 +72,7 @@ impl PobFixture {
                 PobProducer::from_key(&carol, 0),
                 PobProducer::from_key(&dave, EVEN_VHP),
             ],
+            3000,
         ));
         let dir = tempfile::tempdir().unwrap();
         let chain = Chain::open(dir.path(), &genesis, ForkAlgorithm::Pob).unwrap();

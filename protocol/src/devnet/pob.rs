@@ -13,13 +13,14 @@
 //!    contract's registration space (system, zone = pob id, id [`REGISTRATION_SPACE`]);
 //! 4. the VHP contract id, raw, in the pob contract's metadata space (id [`METADATA_SPACE`])
 //!    under key [`VHP_CONTRACT_KEY`] (the official contract finds it through the name service,
-//!    which our chain does not have);
+//!    which our chain does not have), and the [`consensus_parameters`] under key
+//!    [`CONSENSUS_PARAMS_KEY`];
 //! 5. system space 1 (`system_call_dispatch`), key `101u32` big-endian
 //!    (`process_block_signature`) → `system_call_target{system_call_bundle{pob id,
 //!    0xe0adbeab}}`.
 //!
-//! The pob metadata (seed, difficulty) and consensus parameters are not written: the contract
-//! starts from the chain id as seed and difficulty 2^47, with a 10 ms quantum.
+//! The pob metadata (seed, difficulty) is not written: the contract starts from the chain id as
+//! seed and [`INITIAL_DIFFICULTY`].
 
 use prost::Message;
 use ripemd::{Digest, Ripemd160};
@@ -29,7 +30,9 @@ use crate::crypto::{ADDRESS_LEN, Address, CryptoError, PrivateKey, sha256, sha25
 use crate::pb::koinos::chain::{
     ContractMetadataObject, GenesisEntry, ObjectSpace, SystemCallId, SystemSpaceId,
 };
-use crate::pb::koinos::contracts::pob::{PublicKeyRecord, SignatureData, VrfPayload};
+use crate::pb::koinos::contracts::pob::{
+    ConsensusParameters, PublicKeyRecord, SignatureData, VrfPayload,
+};
 use crate::pb::koinos::contracts::token::GetInfoResult;
 use crate::pb::koinos::protocol::{
     Block, ContractCallBundle, SystemCallTarget, system_call_target,
@@ -52,8 +55,34 @@ pub const PROCESS_BLOCK_SIGNATURE_ENTRY_POINT: u32 = 0xe0ad_beab;
 /// The pob contract's object spaces (system spaces in its own zone, as the official one's).
 pub const REGISTRATION_SPACE: u32 = 0;
 pub const METADATA_SPACE: u32 = 1;
+/// Key of the consensus parameters in the metadata space (the official contract's).
+pub const CONSENSUS_PARAMS_KEY: &[u8] = &[1];
 /// Key of the VHP contract id in the metadata space.
 pub const VHP_CONTRACT_KEY: &[u8] = &[2];
+
+/// The difficulty the contract starts with (as the official one: 2^47).
+pub const INITIAL_DIFFICULTY: u128 = 1 << 47;
+/// The time quantum: a block's timestamp is a multiple of it.
+pub const QUANTUM_LENGTH_MS: u32 = 10;
+
+/// The consensus parameters of a devnet aiming at one block every `target_block_interval_ms`:
+/// the official contract's defaults (2 % inflation, 50.1 % burn target, 10 ms quanta) otherwise.
+pub fn consensus_parameters(target_block_interval_ms: u32) -> ConsensusParameters {
+    ConsensusParameters {
+        target_annual_inflation_rate: 19_802,
+        target_burn_percent: 501_000,
+        target_block_interval: target_block_interval_ms,
+        quantum_length: QUANTUM_LENGTH_MS,
+    }
+}
+
+/// The VHP with which one producer wins, at [`INITIAL_DIFFICULTY`], one quantum in
+/// `interval_ms / QUANTUM_LENGTH_MS` on average: the chance per quantum is VHP / 2^47 (below 1).
+/// The contract's difficulty adjustment then keeps the rate near the target.
+pub fn vhp_for_interval(interval_ms: u64) -> u64 {
+    let quanta = (interval_ms / u64::from(QUANTUM_LENGTH_MS)).max(1);
+    ((INITIAL_DIFFICULTY / u128::from(quanta)) as u64).max(1)
+}
 
 /// VHP's name, symbol and decimals, as compat/contracts/src/vhp/Vhp.ts compiles them in.
 pub fn vhp_info() -> GetInfoResult {
@@ -174,6 +203,7 @@ pub fn genesis_entries(
     pob_id: &[u8],
     vhp_id: &[u8],
     producers: &[PobProducer],
+    target_block_interval_ms: u32,
 ) -> Vec<GenesisEntry> {
     let mut entries = Vec::new();
     entries.extend(system_contract(pob_id, POB_WASM));
@@ -199,6 +229,11 @@ pub fn genesis_entries(
             .encode_to_vec(),
         ));
     }
+    entries.push(entry(
+        pob_space(pob_id, METADATA_SPACE),
+        CONSENSUS_PARAMS_KEY.to_vec(),
+        consensus_parameters(target_block_interval_ms).encode_to_vec(),
+    ));
     entries.push(entry(
         pob_space(pob_id, METADATA_SPACE),
         VHP_CONTRACT_KEY.to_vec(),
@@ -298,6 +333,14 @@ mod tests {
     }
 
     #[test]
+    fn the_devnet_vhp_sets_the_initial_block_rate() {
+        // 1 s at 10 ms quanta: one quantum in 100 wins, VHP / 2^47 = 1 / 100.
+        assert_eq!(vhp_for_interval(1000), (1u64 << 47) / 100);
+        assert_eq!(vhp_for_interval(0), 1 << 47, "every quantum");
+        assert_eq!(consensus_parameters(1000).target_block_interval, 1000);
+    }
+
+    #[test]
     fn consensus_names_round_trip() {
         assert_eq!(Consensus::default(), Consensus::Federated);
         for c in [Consensus::Federated, Consensus::Pob] {
@@ -349,6 +392,7 @@ mod tests {
             pob.as_bytes(),
             vhp.as_bytes(),
             &[PobProducer::from_key(&key, 9)],
+            3000,
         );
         let find = |space: ObjectSpace, k: &[u8]| {
             entries

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use koinos_services::devnet::{self, DevnetSpec, DevnetToken};
+use koinos_services::devnet::{self, Consensus, DevnetSpec, DevnetToken};
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +44,10 @@ enum Command {
         /// as on any Koinos chain) or `native` (our chain's Rust token: faster, our chain only)
         #[arg(long, default_value = "wasm")]
         token: DevnetToken,
+        /// How blocks are signed: `federated` (by the genesis key) or `pob` (proof of burn: our
+        /// pob contract checks each block's VRF proof against the producer's VHP)
+        #[arg(long, default_value = "federated")]
+        consensus: Consensus,
     },
     /// Run chain, block_store, mempool, transaction_store, contract_meta_store, account_history, block_producer and jsonrpc
     Run {
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
             block_interval_ms,
             initial_balance,
             token,
+            consensus,
         } => {
             let spec = DevnetSpec {
                 amqp,
@@ -75,6 +80,7 @@ fn main() -> ExitCode {
                 block_interval_ms,
                 initial_balance,
                 token,
+                consensus,
             };
             devnet::init(&basedir, &spec).map(|info| {
                 println!("devnet written to {}", basedir.display());
@@ -88,6 +94,9 @@ fn main() -> ExitCode {
                     "  token contract:  {} ({}, {})",
                     info.token_contract_id, info.token_symbol, info.token
                 );
+                if let (Some(pob), Some(vhp)) = (&info.pob_contract_id, &info.vhp_contract_id) {
+                    println!("  consensus:       pob (pob {pob}, VHP {vhp})");
+                }
                 println!("  JSON-RPC:        {}", info.rpc_url);
             })
         }

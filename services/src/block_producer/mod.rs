@@ -1,4 +1,5 @@
-//! The federated block producer (`koinos-block-producer`, docs/protocol.md "Block producer").
+//! The block producer (`koinos-block-producer`, docs/protocol.md "Block producer"): federated,
+//! or proof of burn ([`pob`], docs/protocol.md "Proof of Burn devnet").
 //!
 //! Every interval (official: 5 s after the previous round) it asks the chain for the head,
 //! fetches pending transactions from the mempool and the block resource limits, fills the
@@ -10,9 +11,10 @@
 
 pub mod fill;
 pub mod key;
+pub mod pob;
 pub mod producer;
 pub mod service;
 
 pub use key::ProducerKey;
-pub use producer::{Producer, ProducerOptions};
+pub use producer::{Algorithm, Producer, ProducerOptions};
 pub use service::ProducerArgs;

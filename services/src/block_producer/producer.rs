@@ -1,5 +1,6 @@
-//! The federated production loop: build a block on the head, seal (merkle root, id, signature),
-//! `propose_block`, drop failing transactions and re-propose, wait the interval, repeat.
+//! The production loop: build a block on the head, seal it (merkle root, id, signature),
+//! `propose_block`, drop failing transactions and re-propose. Federated: every interval, signed
+//! by the key. Pob: when the key wins a time quantum ([`super::pob`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,15 +22,27 @@ use tokio_util::sync::CancellationToken;
 
 use super::fill::{ResourceBounds, select_transactions};
 use super::key::ProducerKey;
+use super::pob::PobSettings;
 use crate::chain::block::MAX_FUTURE_MS;
 use crate::chain::builder::seal_block;
 use crate::mq::topology::service;
 use crate::mq::typed::TypedClient;
 use crate::mq::{CallOptions, RpcClient};
 
+/// How blocks are produced (`algorithm`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Algorithm {
+    /// Every interval, signed by the key (the genesis key of a federated chain).
+    #[default]
+    Federated,
+    /// Proof of burn: at the quanta the key wins ([`super::pob`]).
+    Pob(PobSettings),
+}
+
 /// Production settings (the `block_producer` config section).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProducerOptions {
+    pub algorithm: Algorithm,
     /// Pause between the end of one production and the start of the next (official: 5 s).
     pub interval: Duration,
     pub bounds: ResourceBounds,
@@ -44,6 +57,7 @@ pub struct ProducerOptions {
 impl Default for ProducerOptions {
     fn default() -> Self {
         Self {
+            algorithm: Algorithm::Federated,
             interval: Duration::from_secs(5),
             bounds: ResourceBounds::default(),
             max_inclusion_attempts: 2000,
@@ -111,18 +125,20 @@ pub enum ProduceError {
     UnexpectedResponse(&'static str),
     #[error("block proposal without receipt but no failed transactions were reported")]
     NoReceiptNoFailures,
+    #[error("producer {0} has no VHP: the pob contract refuses its blocks")]
+    NoVhp(String),
 }
 
 /// A federated block producer.
 pub struct Producer {
-    key: ProducerKey,
+    pub(super) key: ProducerKey,
     options: ProducerOptions,
-    chain: TypedClient<ChainRequest, ChainResponse>,
+    pub(super) chain: TypedClient<ChainRequest, ChainResponse>,
     propose: TypedClient<ChainRequest, ChainResponse>,
     mempool: TypedClient<MempoolRequest, MempoolResponse>,
     p2p: TypedClient<P2pRequest, P2pResponse>,
     /// Timestamp of the last head block seen on `koinos.mempool.block_accepted`.
-    last_head_time: AtomicU64,
+    pub(super) last_head_time: AtomicU64,
     /// Set while gossip is enabled (always set without `gossip-production`).
     gossip_enabled: AtomicBool,
 }
@@ -241,9 +257,23 @@ impl Producer {
     /// One production round: propose until the chain accepts the block (dropping the
     /// transactions it reports as failing). Returns the accepted block's receipt.
     pub async fn produce_once(&self) -> Result<BlockReceipt, ProduceError> {
-        let mut block = self.next_block().await?;
+        let block = self.next_block().await?;
+        let key = self.key.private_key().clone();
+        self.propose_until_accepted(block, move |block| {
+            *block = seal_block(std::mem::take(block), &key);
+        })
+        .await
+    }
+
+    /// Seals `block` with `seal` and proposes it until the chain accepts it, dropping the
+    /// transactions it reports as failing (and sealing again). Returns the receipt.
+    pub(super) async fn propose_until_accepted(
+        &self,
+        mut block: Block,
+        seal: impl Fn(&mut Block),
+    ) -> Result<BlockReceipt, ProduceError> {
         loop {
-            block = seal_block(block, self.key.private_key());
+            seal(&mut block);
             let request = ChainRequest {
                 request: Some(chain_request::Request::ProposeBlock(ProposeBlockRequest {
                     block: Some(block.clone()),
@@ -302,20 +332,34 @@ impl Producer {
                     self.on_gossip_status(enabled);
                 }
             }
+            let mut pause = self.options.interval;
             if self.gossip_enabled.load(Ordering::Relaxed) {
-                match self.produce_once().await {
-                    Ok(receipt) => tracing::info!(
-                        height = receipt.height,
-                        id = %hex::encode(&receipt.id),
-                        transactions = receipt.transaction_receipts.len(),
-                        "produced block"
-                    ),
+                let outcome = match &self.options.algorithm {
+                    Algorithm::Federated => self.produce_once().await.map(Some),
+                    Algorithm::Pob(settings) => self.produce_pob_once(settings, &shutdown).await,
+                };
+                match outcome {
+                    Ok(receipt) => {
+                        if let Some(receipt) = receipt {
+                            tracing::info!(
+                                height = receipt.height,
+                                id = %hex::encode(&receipt.id),
+                                transactions = receipt.transaction_receipts.len(),
+                                "produced block"
+                            );
+                        }
+                        // Pob paces itself by the quanta it wins: the next round starts at
+                        // once after a block or a new head.
+                        if matches!(self.options.algorithm, Algorithm::Pob(_)) {
+                            pause = Duration::ZERO;
+                        }
+                    }
                     Err(error) => tracing::warn!(%error, "block production failed"),
                 }
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(self.options.interval) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
         }
     }

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::fill::ResourceBounds;
 use super::key::ProducerKey;
-use super::producer::{Producer, ProducerOptions};
+use super::pob::PobSettings;
+use super::producer::{Algorithm, Producer, ProducerOptions};
 use crate::mq::CallOptions;
 use crate::mq::topology::service;
 use crate::mq::topology::topic::{GOSSIP_STATUS, MEMPOOL_BLOCK_ACCEPTED};
@@ -25,9 +26,18 @@ use crate::runtime::Service;
 #[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ProducerArgs {
-    /// Consensus algorithm; only `federated` is implemented [default: federated]
+    /// Consensus algorithm: `federated` or `pob` [default: federated]
     #[arg(short = 'g', long)]
     pub algorithm: Option<String>,
+    /// pob: the pob contract id (base58)
+    #[arg(long)]
+    pub pob_contract_id: Option<String>,
+    /// pob: the VHP contract id (base58)
+    #[arg(long)]
+    pub vhp_contract_id: Option<String>,
+    /// pob: the address to produce for (header signer; its VHP counts) [default: the key's address]
+    #[arg(long)]
+    pub producer: Option<String>,
     /// WIF private key file, generated when missing [default: <basedir>/block_producer/private.key]
     #[arg(short = 'p', long)]
     pub private_key_file: Option<PathBuf>,
@@ -58,11 +68,30 @@ impl ProducerArgs {
         &self,
         service_dir: &std::path::Path,
     ) -> anyhow::Result<(ProducerOptions, PathBuf)> {
-        let algorithm = self.algorithm.as_deref().unwrap_or("federated");
-        anyhow::ensure!(
-            algorithm == "federated",
-            "block producer algorithm {algorithm:?} is not supported (only federated)"
-        );
+        let algorithm = match self.algorithm.as_deref().unwrap_or("federated") {
+            "federated" => Algorithm::Federated,
+            "pob" => {
+                let id = |value: &Option<String>, field: &str| -> anyhow::Result<Vec<u8>> {
+                    let text = value.as_deref().ok_or_else(|| {
+                        anyhow::anyhow!("block_producer.{field} is required with algorithm pob")
+                    })?;
+                    bs58::decode(text)
+                        .into_vec()
+                        .map_err(|e| anyhow::anyhow!("block_producer.{field}: {e}"))
+                };
+                Algorithm::Pob(PobSettings {
+                    pob_contract: id(&self.pob_contract_id, "pob-contract-id")?,
+                    vhp_contract: id(&self.vhp_contract_id, "vhp-contract-id")?,
+                    producer: match &self.producer {
+                        Some(_) => Some(id(&self.producer, "producer")?),
+                        None => None,
+                    },
+                })
+            }
+            other => anyhow::bail!(
+                "block_producer.algorithm {other:?} is not supported (federated or pob)"
+            ),
+        };
         let defaults = ProducerOptions::default();
         let bounds = ResourceBounds {
             lower_percent: self
@@ -84,6 +113,7 @@ impl ProducerArgs {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("approve-proposals: {e}"))?;
         let options = ProducerOptions {
+            algorithm,
             interval: self
                 .production_interval_ms
                 .map_or(defaults.interval, Duration::from_millis),

@@ -12,6 +12,10 @@
 //! - `block_producer/private.key` (WIF of the genesis key: federated blocks must be signed by
 //!   it) and `public.key`;
 //! - `keys/funded.wif`: an account holding the initial token balance;
+//! - with `consensus: pob` ([`Consensus::Pob`]): the genesis also installs our pob contract and
+//!   VHP, dispatches `process_block_signature` to pob, registers the producer's key and gives it
+//!   the VHP for one block per `block_interval_ms` ([`koinos_protocol::devnet::pob`]); the chain
+//!   uses the `pob` fork choice and the producer the `pob` algorithm;
 //! - `devnet.json`: [`DevnetInfo`], what a client needs (chain id, addresses, token, URLs).
 
 pub mod http_client;
@@ -27,6 +31,8 @@ use serde::{Deserialize, Serialize};
 use crate::block_producer::ProducerKey;
 use crate::chain::devnet::genesis;
 pub use koinos_protocol::devnet::DevnetToken;
+pub use koinos_protocol::devnet::pob::Consensus;
+use koinos_protocol::devnet::pob::{self, PobProducer};
 use koinos_protocol::genesis::{chain_id, genesis_to_json};
 
 /// What `koinos-devnet init` is asked for.
@@ -42,6 +48,8 @@ pub struct DevnetSpec {
     pub initial_balance: u64,
     /// Which implementation holds KOIN.
     pub token: DevnetToken,
+    /// How blocks are signed: by the genesis key, or by proof of burn.
+    pub consensus: Consensus,
 }
 
 impl Default for DevnetSpec {
@@ -52,6 +60,7 @@ impl Default for DevnetSpec {
             block_interval_ms: 1000,
             initial_balance: 100_000_000 * 100_000_000,
             token: DevnetToken::default(),
+            consensus: Consensus::default(),
         }
     }
 }
@@ -77,6 +86,18 @@ pub struct DevnetInfo {
     /// `http://<listen>/`.
     pub rpc_url: String,
     pub amqp: String,
+    /// `federated` or `pob` ([`Consensus`]); absent in a devnet.json written before pob.
+    #[serde(default = "federated")]
+    pub consensus: String,
+    /// A pob devnet's pob and VHP contract ids (base58).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pob_contract_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vhp_contract_id: Option<String>,
+}
+
+fn federated() -> String {
+    Consensus::Federated.as_str().into()
 }
 
 impl DevnetInfo {
@@ -89,9 +110,16 @@ impl DevnetInfo {
     }
 }
 
-/// The `config.yml` of a devnet.
-pub fn render_config(spec: &DevnetSpec) -> String {
-    let config = serde_json::json!({
+/// The ids of a pob devnet's contracts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PobContracts {
+    pub pob: Vec<u8>,
+    pub vhp: Vec<u8>,
+}
+
+/// The `config.yml` of a devnet (`pob`: the contracts of a pob devnet).
+pub fn render_config(spec: &DevnetSpec, pob: Option<&PobContracts>) -> String {
+    let mut config = serde_json::json!({
         "global": {
             "amqp": spec.amqp,
             "log-level": "info",
@@ -105,6 +133,13 @@ pub fn render_config(spec: &DevnetSpec) -> String {
         },
         "jsonrpc": {"listen": spec.listen},
     });
+    if let Some(contracts) = pob {
+        config["chain"]["fork-algorithm"] = "pob".into();
+        let producer = &mut config["block_producer"];
+        producer["algorithm"] = "pob".into();
+        producer["pob-contract-id"] = bs58::encode(&contracts.pob).into_string().into();
+        producer["vhp-contract-id"] = bs58::encode(&contracts.vhp).into_string().into();
+    }
     let yaml = serde_yaml::to_string(&config).expect("config serializes");
     format!("# Koinos devnet written by `koinos-devnet init`.\n{yaml}")
 }
@@ -141,14 +176,34 @@ pub fn init(basedir: &Path, spec: &DevnetSpec) -> anyhow::Result<DevnetInfo> {
         (funded.address().to_vec(), spec.initial_balance),
         (producer.address().to_vec(), spec.initial_balance),
     ];
-    let genesis_data = genesis(producer.address(), token.address(), spec.token, &balances);
+    let mut genesis_data = genesis(producer.address(), token.address(), spec.token, &balances);
+    let pob_contracts = (spec.consensus == Consensus::Pob).then(|| {
+        let contracts = PobContracts {
+            pob: pob::pob_contract_id(producer.address()).to_vec(),
+            vhp: pob::vhp_contract_id(producer.address()).to_vec(),
+        };
+        let interval = u32::try_from(spec.block_interval_ms).unwrap_or(u32::MAX);
+        genesis_data.entries.extend(pob::genesis_entries(
+            &contracts.pob,
+            &contracts.vhp,
+            &[PobProducer::from_key(
+                producer.private_key(),
+                pob::vhp_for_interval(spec.block_interval_ms),
+            )],
+            interval,
+        ));
+        contracts
+    });
     let chain_dir = basedir.join("chain");
     std::fs::create_dir_all(&chain_dir)?;
     std::fs::write(
         chain_dir.join("genesis_data.json"),
         genesis_to_json(&genesis_data),
     )?;
-    std::fs::write(basedir.join("config.yml"), render_config(spec))?;
+    std::fs::write(
+        basedir.join("config.yml"),
+        render_config(spec, pob_contracts.as_ref()),
+    )?;
 
     let info = spec.token.info();
     let base58 = |bytes: &[u8]| bs58::encode(bytes).into_string();
@@ -165,6 +220,9 @@ pub fn init(basedir: &Path, spec: &DevnetSpec) -> anyhow::Result<DevnetInfo> {
         initial_balance: spec.initial_balance.to_string(),
         rpc_url: format!("http://{}/", spec.listen),
         amqp: spec.amqp.clone(),
+        consensus: spec.consensus.as_str().into(),
+        pob_contract_id: pob_contracts.as_ref().map(|c| base58(&c.pob)),
+        vhp_contract_id: pob_contracts.as_ref().map(|c| base58(&c.vhp)),
     };
     write_secret(
         &basedir.join("devnet.json"),
@@ -196,8 +254,11 @@ mod tests {
             block_interval_ms: 250,
             initial_balance: 777,
             token: DevnetToken::Wasm,
+            consensus: Consensus::Federated,
         };
         let info = init(dir.path(), &spec).unwrap();
+        assert_eq!(info.consensus, "federated");
+        assert_eq!(info.pob_contract_id, None);
         assert_eq!(DevnetInfo::read(dir.path()).unwrap(), info);
 
         let genesis_data = load_genesis(&dir.path().join("chain/genesis_data.json")).unwrap();
@@ -252,5 +313,41 @@ mod tests {
             init(dir.path(), &spec).is_err(),
             "a second init must not overwrite keys"
         );
+    }
+
+    #[test]
+    fn a_pob_devnet_installs_the_contracts_and_configures_pob() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = DevnetSpec {
+            block_interval_ms: 1000,
+            consensus: Consensus::Pob,
+            ..DevnetSpec::default()
+        };
+        let info = init(dir.path(), &spec).unwrap();
+        assert_eq!(info.consensus, "pob");
+        let producer = bs58::decode(&info.producer_address).into_vec().unwrap();
+        assert_eq!(
+            info.pob_contract_id,
+            Some(bs58::encode(pob::pob_contract_id(&producer)).into_string())
+        );
+        let genesis_data = load_genesis(&dir.path().join("chain/genesis_data.json")).unwrap();
+        for wasm in [pob::POB_WASM, pob::VHP_WASM] {
+            assert!(genesis_data.entries.iter().any(|e| e.value == wasm));
+        }
+        let basedir = dir.path().to_str().unwrap();
+        let producer_settings = config::load::<crate::block_producer::ProducerArgs>(
+            "block_producer",
+            ["koinos-block-producer", "--basedir", basedir],
+        )
+        .unwrap();
+        assert_eq!(producer_settings.args.algorithm.as_deref(), Some("pob"));
+        assert_eq!(producer_settings.args.pob_contract_id, info.pob_contract_id);
+        assert_eq!(producer_settings.args.vhp_contract_id, info.vhp_contract_id);
+        let chain = config::load::<crate::chain::app::ChainArgs>(
+            "chain",
+            ["koinos-chain", "--basedir", basedir],
+        )
+        .unwrap();
+        assert_eq!(chain.args.fork_algorithm.as_deref(), Some("pob"));
     }
 }
