@@ -10,6 +10,7 @@ use koinos_protocol::pb::koinos::protocol::{Transaction, TransactionReceipt};
 use koinos_protocol::rpc::ErrorStatus;
 use prost::Message;
 
+use super::context::Usage;
 use super::controller::{Committed, topology};
 use super::error::ChainError;
 use crate::mq::topology::topic::{
@@ -90,9 +91,12 @@ pub fn event_topic(source: &[u8], name: &str) -> String {
 }
 
 /// `koinos.transaction.accept` after a successful `submit_transaction` with broadcast.
+/// `system` is what the chain used outside the payer's session (the meter's totals minus the
+/// receipt's).
 pub fn transaction_accepted(
     tx: &Transaction,
     receipt: &TransactionReceipt,
+    system: Usage,
     head_height: u64,
 ) -> Outgoing {
     Outgoing::new(
@@ -101,10 +105,9 @@ pub fn transaction_accepted(
             transaction: Some(tx.clone()),
             receipt: Some(receipt.clone()),
             height: head_height,
-            // Meter totals minus the receipt's own usage: nothing else runs around one transaction.
-            system_disk_storage_used: 0,
-            system_network_bandwidth_used: 0,
-            system_compute_bandwidth_used: 0,
+            system_disk_storage_used: system.disk,
+            system_network_bandwidth_used: system.network,
+            system_compute_bandwidth_used: system.compute,
         },
     )
 }

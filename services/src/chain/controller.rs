@@ -191,7 +191,19 @@ impl Chain {
         // The meter's limits, as for a block (that call is not the transaction's).
         ctx.limits = super::wasm::get_resource_limits(&mut ctx)?;
         ctx.compute = 0;
-        apply_transaction(&mut ctx, tx).map_err(ChainError::with_receipt_logs)
+        let mut applied = ctx
+            .charge("apply_transaction")
+            .and_then(|()| apply_transaction(&mut ctx, tx))
+            .map_err(ChainError::with_receipt_logs)?;
+        // The meter's totals minus the receipt's own figures.
+        applied.system = Usage {
+            disk: u64::try_from(ctx.disk)
+                .unwrap_or(0)
+                .saturating_sub(applied.usage.disk),
+            network: ctx.network - applied.usage.network,
+            compute: ctx.compute - applied.usage.compute,
+        };
+        Ok(applied)
     }
 
     /// Runs a read-only contract call on the head state; returns (result, logs).

@@ -407,6 +407,7 @@ impl ChainService {
             self.publish(vec![broadcasts::transaction_accepted(
                 tx,
                 &applied.receipt,
+                applied.system,
                 head_height,
             )])
             .await;

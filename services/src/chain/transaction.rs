@@ -110,6 +110,10 @@ pub fn nonce_account(header: &TransactionHeader) -> Vec<u8> {
 pub struct AppliedTransaction {
     pub receipt: TransactionReceipt,
     pub usage: Usage,
+    /// What the chain used around it outside the payer's session (`apply_transaction`'s own
+    /// entry, the RC consumption): `koinos.transaction.accept`'s `system_*` figures. Set by
+    /// [`super::Chain::apply_pending_transaction`]; in a block it is the producer's.
+    pub system: Usage,
     /// Why it reverted (`receipt.reverted`): the error its operations raised, code and data
     /// unchanged (`submit_transaction` answers with it).
     pub reversion: Option<ChainError>,
@@ -331,6 +335,7 @@ fn apply_in_frame(ctx: &mut ApplyContext<'_>, tx: &Transaction) -> ChainResult<A
     Ok(AppliedTransaction {
         receipt,
         usage,
+        system: Usage::default(),
         reversion: reverted,
     })
 }

@@ -318,3 +318,25 @@ fn a_payer_short_of_rc_for_the_operations_reverts_having_paid_the_checks() {
         (paid, compute, disk, network)
     );
 }
+
+/// `koinos.transaction.accept`'s `system_*` figures are the meter's totals minus the
+/// receipt's: around a pending transaction, its `apply_transaction` call and the payer's RC
+/// consumption.
+#[test]
+fn a_pending_transaction_reports_the_system_usage_around_it() {
+    let f = Fixture::with_mainnet_registry();
+    let costs = Costs::of(&f);
+    let applied = f
+        .chain
+        .apply_pending_transaction(&upload(&f, b"code"), None)
+        .unwrap();
+    assert!(!applied.receipt.reverted);
+    assert_eq!(
+        applied.system,
+        crate::chain::context::Usage {
+            disk: 0,
+            network: 0,
+            compute: costs.c("apply_transaction") + costs.c("consume_account_rc"),
+        }
+    );
+}
