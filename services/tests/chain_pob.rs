@@ -5,8 +5,8 @@
 //! built as the producer builds them (`koinos_protocol::devnet::pob::sign_block`).
 
 use koinos_protocol::devnet::pob::{
-    self as pob, Consensus, GET_METADATA_ENTRY_POINT, GET_PUBLIC_KEY_ENTRY_POINT, PobProducer,
-    REGISTER_PUBLIC_KEY_ENTRY_POINT,
+    self as pob, Consensus, GET_METADATA_ENTRY_POINT, GET_PUBLIC_KEY_ENTRY_POINT,
+    PROCESS_BLOCK_SIGNATURE_ENTRY_POINT, PobProducer, REGISTER_PUBLIC_KEY_ENTRY_POINT,
 };
 use koinos_protocol::pb::koinos::contracts::pob::{
     GetMetadataResult, GetPublicKeyArguments, GetPublicKeyResult, Metadata,
@@ -14,6 +14,7 @@ use koinos_protocol::pb::koinos::contracts::pob::{
 };
 use koinos_protocol::pb::koinos::protocol::{BlockHeader, CallContractOperation, operation::Op};
 
+use koinos_protocol::chain::ProcessBlockSignatureArguments;
 use koinos_protocol::crypto::PrivateKey;
 use koinos_protocol::pb::koinos::protocol::{Block, Operation, Transaction};
 use koinos_services::chain::error::code;
@@ -363,4 +364,57 @@ fn a_key_registered_by_transaction_produces_after_the_delay() {
     let block = f.block_by(&f.bob, &new_key, f.next_quantum(), Vec::new()).0;
     assert!(f.submit(&block).unwrap().unwrap().is_head);
     assert_eq!(f.chain.head().height, 21);
+}
+
+#[test]
+fn a_transaction_cannot_move_the_seed_by_calling_the_contract() {
+    let mut f = PobFixture::new();
+    // A genuine winning block's arguments, but sent in a transaction rather than applied.
+    let t = f.next_quantum();
+    let block = f.block(&f.bob, t);
+    let args = ProcessBlockSignatureArguments {
+        digest: block.id.clone(),
+        header: block.header.clone(),
+        signature: block.signature.clone(),
+    };
+    let nonce = {
+        let bytes = f.chain.account_nonce(f.bob.address().as_bytes()).unwrap();
+        koinos_protocol::nonce::decode_nonce(&bytes).unwrap() + 1
+    };
+    let tx = builder::transaction(
+        f.chain.chain_id(),
+        &f.bob,
+        nonce,
+        RC_LIMIT,
+        vec![Operation {
+            op: Some(Op::CallContract(CallContractOperation {
+                contract_id: f.pob.clone(),
+                entry_point: PROCESS_BLOCK_SIGNATURE_ENTRY_POINT,
+                args: args.encode_to_vec(),
+            })),
+        }],
+    );
+    let before = f.metadata();
+    let carrier = f.block_by(&f.alice, &f.alice, t, vec![tx]).0;
+    let committed = f.submit(&carrier).unwrap().unwrap();
+    let receipt = &committed.receipt.transaction_receipts[0];
+    assert!(receipt.reverted);
+    assert!(
+        receipt
+            .logs
+            .iter()
+            .any(|l| l.contains("process_block_signature is only for the block being applied")),
+        "{:?}",
+        receipt.logs
+    );
+    // Only the carrier block moved the seed.
+    let after = f.metadata();
+    assert_eq!(after.last_block_time, t);
+    assert_ne!(after.seed, before.seed);
+    let (_, output) =
+        koinos_protocol::crypto::vrf::prove(&f.alice, &pob::vrf_payload(&before.seed, t));
+    assert_eq!(
+        after.seed,
+        koinos_protocol::crypto::sha256_multihash(&[&[0x12, 0x20][..], &output].concat())
+    );
 }

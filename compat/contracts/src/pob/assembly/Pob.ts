@@ -17,7 +17,8 @@
 // Where this contract differs from the official one (docs/protocol.md lists them): the VHP
 // contract id is read from this contract's metadata space (key 0x02, written at genesis) since
 // our chain has no name service; a producer without VHP is refused with "producer has no VHP"
-// (the official contract divides by zero); the block signature is checked; there is no block
+// (the official contract divides by zero); the digest must be the id of the block being applied
+// and the block signature is checked; there is no block
 // reward, no VHP deduction per block and no `burn` (the devnet's KOIN has no burn entry point
 // and mints only with its own signature).
 //
@@ -112,6 +113,12 @@ export class Pob {
       System.getCaller().caller_privilege == chain.privilege.kernel_mode,
       "pob contract process block signature must be called from kernel"
     );
+    // Ours: the arguments must be the block being applied. A transaction's call cannot name
+    // the id of the block that contains it, so the seed and difficulty move only with blocks
+    // (whichever way a chain reports the privilege of a transaction's caller).
+    const digest = requireBytes(args.digest, "digest");
+    const block = System.getBlockField("id");
+    System.require(block != null && equalBytes(block!.bytes_value, digest), "process_block_signature is only for the block being applied");
     System.require(args.header != null, "header is required");
     const header = args.header!;
     const signer = requireBytes(header.signer, "header.signer");
@@ -136,7 +143,7 @@ export class Pob {
 
     // Ours: the VRF output is bound to the quantum, not to the block, so the producer's signature
     // of the block id is what ties this block's contents to the winner.
-    const recovered = System.recoverPublicKey(requireBytes(signature.signature, "signature_data.signature"), requireBytes(args.digest, "digest"));
+    const recovered = System.recoverPublicKey(requireBytes(signature.signature, "signature_data.signature"), digest);
     System.require(recovered != null && equalBytes(recovered!, publicKey), "block signature does not match the producer's public key");
 
     const vhpBalance = new Token(this.vhpContractId()).balanceOf(signer);
