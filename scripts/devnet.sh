@@ -9,6 +9,7 @@
 #   scripts/devnet.sh            # release build, keeps an existing devnet
 #   scripts/devnet.sh --reset    # write a fresh devnet (new keys, empty chain)
 #   DEVNET_PROFILE=debug scripts/devnet.sh
+#   KOINOS_DEVNET_CONSENSUS=pob scripts/devnet.sh --reset   # proof of burn (docs/protocol.md)
 # Stop with Ctrl-C: every service is stopped with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,6 @@ bin="$PWD/target/$profile"
 
 if $reset || [ ! -f "$basedir/devnet.json" ]; then
   rm -rf "$basedir"
-  "$bin/koinos-devnet" init --basedir "$basedir"
+  "$bin/koinos-devnet" init --basedir "$basedir" --consensus "${KOINOS_DEVNET_CONSENSUS:-federated}"
 fi
 exec "$bin/koinos-devnet" run --basedir "$basedir" --bin-dir "$bin"
