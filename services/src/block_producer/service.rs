@@ -196,3 +196,61 @@ pub async fn run(service: Service<ProducerArgs>) -> anyhow::Result<()> {
     producer.run(service.shutdown()).await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pob_args() -> ProducerArgs {
+        ProducerArgs {
+            algorithm: Some("pob".into()),
+            pob_contract_id: Some("1PUGh8MTMJrndnMhj24SLt7iBRPVM6RhfJ".into()),
+            vhp_contract_id: Some("1KGpg4Btb11ez6miVF48cTL1ejEgsGcn45".into()),
+            ..ProducerArgs::default()
+        }
+    }
+
+    #[test]
+    fn pob_reads_the_contract_ids() {
+        let (options, _) = pob_args().resolve(std::path::Path::new("/tmp")).unwrap();
+        let Algorithm::Pob(settings) = options.algorithm else {
+            panic!("pob expected");
+        };
+        assert_eq!(
+            bs58::encode(&settings.pob_contract).into_string(),
+            "1PUGh8MTMJrndnMhj24SLt7iBRPVM6RhfJ"
+        );
+        assert_eq!(settings.producer, None);
+        let (options, _) = ProducerArgs::default()
+            .resolve(std::path::Path::new("/tmp"))
+            .unwrap();
+        assert_eq!(options.algorithm, Algorithm::Federated);
+    }
+
+    #[test]
+    fn bad_pob_options_name_the_field() {
+        let error = |args: ProducerArgs| {
+            args.resolve(std::path::Path::new("/tmp"))
+                .unwrap_err()
+                .to_string()
+        };
+        let missing = ProducerArgs {
+            vhp_contract_id: None,
+            ..pob_args()
+        };
+        assert_eq!(
+            error(missing),
+            "block_producer.vhp-contract-id is required with algorithm pob"
+        );
+        let bad = ProducerArgs {
+            producer: Some("0OIl".into()),
+            ..pob_args()
+        };
+        assert!(error(bad).starts_with("block_producer.producer: "));
+        let unknown = ProducerArgs {
+            algorithm: Some("pow".into()),
+            ..ProducerArgs::default()
+        };
+        assert!(error(unknown).contains("\"pow\" is not supported (federated or pob)"));
+    }
+}
