@@ -340,3 +340,32 @@ fn a_pending_transaction_reports_the_system_usage_around_it() {
         }
     );
 }
+
+/// Emptying a balance removes its object (native token): the removal gives back its key and
+/// value bytes, so the payer is refunded RC and the receipt shows no disk.
+#[test]
+fn a_removed_object_refunds_its_bytes() {
+    use koinos_protocol::devnet::{BALANCES_SPACE, contract_space, u64_value};
+    let mut f = Fixture::new();
+    let bob = f.bob.address().to_vec();
+    f.produce(vec![f.transfer(&f.alice, &bob, 10)]);
+    let everything = f.balance(f.alice.address().as_bytes());
+    let tx = f.transfer(&f.alice, &bob, everything);
+    let network = tx.encoded_len() as u64;
+    let committed = f.produce(vec![tx]);
+    let receipt = &committed.receipt.transaction_receipts[0];
+    assert!(!receipt.reverted, "{:?}", receipt.logs);
+    assert_eq!(f.balance(f.alice.address().as_bytes()), 0);
+    let alice_key = state_key(
+        &contract_space(&f.token, BALANCES_SPACE),
+        f.alice.address().as_bytes(),
+    );
+    let freed = (alice_key.len() + u64_value(everything).len()) as i64;
+    let grown = (u64_value(10 + everything).len() - u64_value(10).len()) as i64;
+    let limits = f.chain.resource_limits().unwrap();
+    let rc = receipt.compute_bandwidth_used as i64 * limits.compute_bandwidth_cost as i64
+        + network as i64 * limits.network_bandwidth_cost as i64
+        + (grown - freed) * limits.disk_storage_cost as i64;
+    assert_eq!(receipt.disk_storage_used, 0);
+    assert_eq!(receipt.rc_used as i64, rc);
+}
