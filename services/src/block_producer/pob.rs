@@ -1,7 +1,8 @@
 //! The `pob` algorithm (docs/protocol.md "Proof of Burn devnet"): as the official
 //! `pob_producer`, each round reads the pob contract's metadata (seed, difficulty) and
 //! consensus parameters and the producer's VHP balance, then walks the time quanta after the
-//! head: for each it proves the VRF over `vrf_payload{seed, quantum}` and checks the output
+//! head (after checking that the key registered for the producer, `get_public_key`, is ours):
+//! for each it proves the VRF over `vrf_payload{seed, quantum}` and checks the output
 //! against the difficulty and the VHP (`koinos_protocol::devnet::pob::difficulty_met`, the
 //! contract's rule). At the first winning quantum it waits for that time, and proposes the block
 //! with that timestamp and the `signature_data{vrf_proof, vrf_hash, signature}` the contract
@@ -18,11 +19,11 @@ use std::time::Duration;
 use koinos_protocol::BlockReceipt;
 use koinos_protocol::crypto::{PrivateKey, vrf};
 use koinos_protocol::devnet::pob::{
-    self as pob, GET_CONSENSUS_PARAMETERS_ENTRY_POINT, GET_METADATA_ENTRY_POINT, difficulty_met,
-    vrf_payload,
+    self as pob, GET_CONSENSUS_PARAMETERS_ENTRY_POINT, GET_METADATA_ENTRY_POINT,
+    GET_PUBLIC_KEY_ENTRY_POINT, difficulty_met, vrf_payload,
 };
 use koinos_protocol::pb::koinos::contracts::pob::{
-    GetConsensusParametersResult, GetMetadataResult,
+    GetConsensusParametersResult, GetMetadataResult, GetPublicKeyArguments, GetPublicKeyResult,
 };
 use koinos_protocol::pb::koinos::contracts::token::{BalanceOfArguments, BalanceOfResult};
 use koinos_protocol::pb::koinos::rpc::chain::{
@@ -57,6 +58,24 @@ pub struct RoundData {
     pub difficulty: Vec<u8>,
     pub quantum_length: u64,
     pub vhp: u64,
+}
+
+/// Whether `registered` (the pob contract's `get_public_key` result for `producer`) is `key`'s
+/// public key: a block with another key's proof would fail "proof failed vrf validation".
+pub fn check_registered_key(
+    registered: &[u8],
+    key: &PrivateKey,
+    producer: &[u8],
+) -> Result<(), ProduceError> {
+    let ours = key.public_key().to_compressed();
+    if registered == ours {
+        return Ok(());
+    }
+    Err(ProduceError::KeyNotRegistered {
+        producer: bs58::encode(producer).into_string(),
+        registered: hex::encode(registered),
+        ours: hex::encode(ours),
+    })
 }
 
 /// The first quantum boundary at or after `timestamp`.
@@ -147,6 +166,22 @@ impl Producer {
         let vhp = BalanceOfResult::decode(vhp.as_slice())
             .map_err(decode("balance_of"))?
             .value;
+        let args = GetPublicKeyArguments {
+            producer: producer.to_vec(),
+        }
+        .encode_to_vec();
+        let registered = self
+            .read_contract(
+                &settings.pob_contract,
+                GET_PUBLIC_KEY_ENTRY_POINT,
+                args,
+                "error while retrieving the producer's public key from the pob contract",
+            )
+            .await?;
+        let registered = GetPublicKeyResult::decode(registered.as_slice())
+            .map_err(decode("get_public_key"))?
+            .value;
+        check_registered_key(&registered, self.key.private_key(), producer)?;
         Ok(RoundData {
             seed: metadata.seed,
             difficulty: metadata.difficulty,
@@ -225,6 +260,24 @@ impl Producer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_registered_key_produces() {
+        let key = PrivateKey::from_seed("pob producer key");
+        let ours = key.public_key().to_compressed();
+        assert!(check_registered_key(&ours, &key, b"p").is_ok());
+        let other = PrivateKey::from_seed("another key")
+            .public_key()
+            .to_compressed();
+        let error = check_registered_key(&other, &key, &[0; 25])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("the pob contract registers key "),
+            "{error}"
+        );
+        assert!(error.contains(&hex::encode(ours)), "{error}");
+    }
 
     #[test]
     fn quanta_start_at_the_next_boundary() {

@@ -127,6 +127,15 @@ pub enum ProduceError {
     NoReceiptNoFailures,
     #[error("producer {0} has no VHP: the pob contract refuses its blocks")]
     NoVhp(String),
+    #[error(
+        "the pob contract registers key {registered} for producer {producer}, ours is {ours}: \
+         register ours (register_public_key) or use the registered key"
+    )]
+    KeyNotRegistered {
+        producer: String,
+        registered: String,
+        ours: String,
+    },
 }
 
 /// A federated block producer.
