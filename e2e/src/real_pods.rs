@@ -11,13 +11,16 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail, ensure};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
-use kube::api::ListParams;
+use kube::api::{DynamicObject, ListParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 
 use crate::children::INSTANCE_LABEL;
 use crate::cluster::ControlPlane;
+use crate::install::{OPERATOR_NAMESPACE, install_operator_as_is};
+use crate::koinos::{condition, install_crd, workspace_path};
 use crate::wait::wait_until;
 
 /// The broker image `scripts/images.sh` builds (Debian's rabbitmq-server): the default image
@@ -278,13 +281,22 @@ pub async fn broker_credentials(
     namespace: &str,
     cluster: &str,
 ) -> Result<(String, String)> {
+    secret_credentials(client, namespace, &format!("{cluster}-amqp")).await
+}
+
+/// `username` and `password` of a broker user's Secret (the administrator's `<cluster>-amqp`,
+/// a member's own `<cluster>-<component>-amqp`).
+pub async fn secret_credentials(
+    client: &Client,
+    namespace: &str,
+    secret: &str,
+) -> Result<(String, String)> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = secrets.get(&format!("{cluster}-amqp")).await?;
-    let data = secret.data.unwrap_or_default();
+    let data = secrets.get(secret).await?.data.unwrap_or_default();
     let field = |k: &str| -> Result<String> {
         Ok(String::from_utf8(
             data.get(k)
-                .with_context(|| format!("{cluster}-amqp without {k}"))?
+                .with_context(|| format!("{secret} without {k}"))?
                 .0
                 .clone(),
         )?)
@@ -313,4 +325,54 @@ pub fn pods_rss_bytes() -> Result<u64> {
         total += kib * 1024;
     }
     Ok(total)
+}
+
+/// The operator's external metrics API, as the aggregator knows it.
+pub const APISERVICE: &str = "v1beta1.external.metrics.k8s.io";
+
+/// The operator Deployment from install.yaml is Available with a real pod, and the API server's
+/// aggregator reaches the operator's external metrics API (APIService Available).
+pub async fn operator_installed(cp: &ControlPlane) -> Result<()> {
+    install_crd(&cp.client).await?;
+    install_operator_as_is(cp)?;
+    let deployments: Api<Deployment> = Api::namespaced(cp.client.clone(), OPERATOR_NAMESPACE);
+    wait_until(
+        "the operator Deployment to be Available (a real pod, Ready)",
+        Duration::from_secs(180),
+        || async {
+            let d = deployments.get("koinos-operator").await?;
+            let ready = d.status.and_then(|s| s.available_replicas).unwrap_or(0);
+            Ok((ready >= 1).then_some(()))
+        },
+    )
+    .await?;
+    let apiservices = Api::<DynamicObject>::all_with(
+        cp.client.clone(),
+        &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "apiregistration.k8s.io",
+            "v1",
+            "APIService",
+        )),
+    );
+    wait_until(
+        "APIService v1beta1.external.metrics.k8s.io Available",
+        Duration::from_secs(120),
+        || async {
+            let api = apiservices.get(APISERVICE).await?;
+            let available = condition(&api, "Available").is_some_and(|c| c["status"] == "True");
+            ensure!(
+                available,
+                "{}",
+                condition(&api, "Available").cloned().unwrap_or_default()
+            );
+            Ok(Some(()))
+        },
+    )
+    .await
+}
+
+pub fn devnet_example() -> Result<Value> {
+    let path = workspace_path("manifests/examples/devnet.yaml");
+    let text = std::fs::read_to_string(&path)?;
+    Ok(for_this_machine(serde_yaml::from_str(&text)?))
 }

@@ -9,18 +9,15 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
-use koinos_e2e::install::{OPERATOR_NAMESPACE, install_operator_as_is};
 use koinos_e2e::koinos::condition;
 use koinos_e2e::real_pods::{
-    PortForward, START_TIMEOUT, cluster_pods, for_this_machine, head_height, json_rpc,
-    operator_devnet_info, pod_ready, wait_pods_ready,
+    PortForward, START_TIMEOUT, cluster_pods, devnet_example, for_this_machine, head_height,
+    json_rpc, operator_devnet_info, operator_installed, pod_ready, wait_pods_ready,
 };
-use koinos_e2e::{
-    ControlPlane, KoinosClusters, TestNamespace, install_crd, wait_until, workspace_path,
-};
-use kube::api::{DeleteParams, DynamicObject, ListParams};
+use koinos_e2e::{ControlPlane, KoinosClusters, TestNamespace, wait_until, workspace_path};
+use kube::api::{DeleteParams, ListParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
@@ -28,55 +25,6 @@ use serde_json::{Value, json};
 mod broker_users;
 #[path = "real_pods/peering.rs"]
 mod peering;
-
-const APISERVICE: &str = "v1beta1.external.metrics.k8s.io";
-
-/// The operator Deployment from install.yaml is Available with a real pod, and the API server's
-/// aggregator reaches the operator's external metrics API (APIService Available).
-async fn operator_installed(cp: &ControlPlane) -> Result<()> {
-    install_crd(&cp.client).await?;
-    install_operator_as_is(cp)?;
-    let deployments: Api<Deployment> = Api::namespaced(cp.client.clone(), OPERATOR_NAMESPACE);
-    wait_until(
-        "the operator Deployment to be Available (a real pod, Ready)",
-        Duration::from_secs(180),
-        || async {
-            let d = deployments.get("koinos-operator").await?;
-            let ready = d.status.and_then(|s| s.available_replicas).unwrap_or(0);
-            Ok((ready >= 1).then_some(()))
-        },
-    )
-    .await?;
-    let apiservices = Api::<DynamicObject>::all_with(
-        cp.client.clone(),
-        &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
-            "apiregistration.k8s.io",
-            "v1",
-            "APIService",
-        )),
-    );
-    wait_until(
-        "APIService v1beta1.external.metrics.k8s.io Available",
-        Duration::from_secs(120),
-        || async {
-            let api = apiservices.get(APISERVICE).await?;
-            let available = condition(&api, "Available").is_some_and(|c| c["status"] == "True");
-            ensure!(
-                available,
-                "{}",
-                condition(&api, "Available").cloned().unwrap_or_default()
-            );
-            Ok(Some(()))
-        },
-    )
-    .await
-}
-
-fn devnet_example() -> Result<Value> {
-    let path = workspace_path("manifests/examples/devnet.yaml");
-    let text = std::fs::read_to_string(&path)?;
-    Ok(for_this_machine(serde_yaml::from_str(&text)?))
-}
 
 /// Cluster `name`'s status.chain.headHeight, as the operator (a pod) reads it over AMQP.
 async fn status_height(kcs: &KoinosClusters, name: &str) -> Result<Option<u64>> {
