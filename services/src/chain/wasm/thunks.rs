@@ -1,8 +1,10 @@
 //! The system calls a contract can make, each taking its `<name>_arguments` message and
 //! returning its `<name>_result` message, with the official chain's checks, costs and words.
 //!
-//! Not served yet (the contract gets `unknown_thunk`, 106, "thunk ${tid} is not supported by
-//! this chain yet"): the `apply_*` / callback thunks of block application.
+//! Not served to contracts yet (the contract gets `unknown_thunk`, 106, "thunk ${tid} is not
+//! supported by this chain yet"): the `apply_*` thunks of block application, which the chain
+//! runs natively and charges as the official ones ([`super::super::resources`]). The block and
+//! transaction callbacks do nothing, as the official ones.
 
 use koinos_protocol::chain::{
     CallArguments, CallResult, CallerData, CheckSystemAuthorityResult, ConsumeAccountRcResult,
