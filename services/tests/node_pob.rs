@@ -2,7 +2,8 @@
 //! the broker: the producer's `pob` algorithm wins quanta with the VHP genesis gave it and the
 //! chain accepts its blocks through the pob contract; a block built here by the producer's key
 //! is accepted too, while the same block with a forged VRF proof, or one signed for an address
-//! without a registered key, is refused with the contract's reason.
+//! without a registered key, is refused with the contract's reason; a second producer that gets
+//! VHP and registers its key by transactions produces alongside the first.
 
 mod node_support;
 
@@ -14,14 +15,20 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE;
 use koinos_protocol::crypto::{PrivateKey, vrf};
 use koinos_protocol::devnet::pob::{
-    self as pob, GET_METADATA_ENTRY_POINT, difficulty_met, vrf_payload,
+    self as pob, GET_METADATA_ENTRY_POINT, REGISTER_PUBLIC_KEY_ENTRY_POINT, difficulty_met,
+    vrf_payload,
 };
-use koinos_protocol::pb::koinos::contracts::pob::{GetMetadataResult, Metadata, SignatureData};
-use koinos_protocol::pb::koinos::protocol::{Block, BlockHeader};
+use koinos_protocol::pb::koinos::contracts::pob::{
+    GetMetadataResult, Metadata, RegisterPublicKeyArguments, SignatureData,
+};
+use koinos_protocol::pb::koinos::protocol::{
+    Block, BlockHeader, CallContractOperation, Operation, operation::Op,
+};
 use koinos_protocol::pb::koinos::rpc::chain::GetHeadInfoResponse;
 use koinos_services::block_producer::ProducerKey;
+use koinos_services::chain::builder;
 use koinos_services::devnet::launcher::Node;
-use koinos_services::devnet::{self, Consensus, DevnetSpec};
+use koinos_services::devnet::{self, Consensus, DevnetSpec, http_client};
 use node_support::{TestNet, Vhost};
 use prost::Message;
 use serde_json::json;
@@ -239,4 +246,145 @@ async fn a_pob_devnet_produces_and_refuses_forged_blocks() {
         elapsed_5.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Submits a transaction of `key` with `operations` and waits until transaction_store lists it.
+async fn transact(net: &TestNet, key: &PrivateKey, operations: Vec<Operation>) {
+    let chain_id = URL_SAFE.decode(&net.info.chain_id).unwrap();
+    let address = bs58::encode(key.address().as_bytes()).into_string();
+    let nonce = net
+        .call("chain.get_account_nonce", json!({"account": address}))
+        .await
+        .unwrap();
+    let nonce = URL_SAFE
+        .decode(nonce["nonce"].as_str().unwrap_or("KAA="))
+        .unwrap();
+    let nonce = koinos_protocol::nonce::decode_nonce(&nonce).unwrap() + 1;
+    let tx = builder::transaction(&chain_id, key, nonce, 100_000_000, operations);
+    let receipt = net
+        .call(
+            "chain.submit_transaction",
+            json!({"transaction": koinos_protocol::json::to_value(&tx).unwrap(), "broadcast": true}),
+        )
+        .await
+        .unwrap_or_else(|e| net.fail(&format!("submit_transaction: {e}")));
+    assert!(receipt["receipt"].get("reverted").is_none(), "{receipt}");
+    let id = format!("0x{}", hex::encode(&tx.id));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = net
+            .call(
+                "transaction_store.get_transactions_by_id",
+                json!({"transaction_ids": [id]}),
+            )
+            .await
+            .unwrap();
+        if found["transactions"][0]["containing_blocks"][0].is_string() {
+            return;
+        }
+        if Instant::now() > deadline {
+            net.fail(&format!("{id} was not included"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A second producer joins as a Koinos producer does: it receives VHP (a transfer from the
+/// first), registers its key with a transaction, and once the key is active (20 blocks) its
+/// `koinos-block-producer` wins quanta too; the chain, choosing between their blocks by pob's
+/// fork choice, keeps one linked chain that both sign.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_producer_registers_and_shares_the_chain() {
+    let mut net = start("pob-two-producers");
+    net.wait_height(2, Duration::from_secs(90)).await;
+    let first =
+        ProducerKey::load_or_generate(&net.dir.path().join("block_producer/private.key")).unwrap();
+    let vhp_id = bs58::decode(net.info.vhp_contract_id.as_ref().unwrap())
+        .into_vec()
+        .unwrap();
+    let pob_id = bs58::decode(net.info.pob_contract_id.as_ref().unwrap())
+        .into_vec()
+        .unwrap();
+    let second = PrivateKey::from_seed("pob second producer");
+    let half = pob::vhp_for_interval(INTERVAL_MS) / 2;
+    transact(
+        &net,
+        first.private_key(),
+        vec![builder::transfer_operation(
+            &vhp_id,
+            first.address(),
+            second.address().as_bytes(),
+            half,
+        )],
+    )
+    .await;
+    let register = RegisterPublicKeyArguments {
+        producer: second.address().to_vec(),
+        public_key: second.public_key().to_compressed().to_vec(),
+    };
+    transact(
+        &net,
+        &second,
+        vec![Operation {
+            op: Some(Op::CallContract(CallContractOperation {
+                contract_id: pob_id,
+                entry_point: REGISTER_PUBLIC_KEY_ENTRY_POINT,
+                args: register.encode_to_vec(),
+            })),
+        }],
+    )
+    .await;
+    let registered_at = http_client::head_height(net.rpc).await.unwrap();
+    net.wait_height(registered_at + 21, Duration::from_secs(90))
+        .await;
+
+    // The second producer: its own basedir with the devnet's config and its key.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        net.dir.path().join("config.yml"),
+        other.path().join("config.yml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(other.path().join("block_producer")).unwrap();
+    std::fs::write(
+        other.path().join("block_producer/private.key"),
+        second.to_wif(),
+    )
+    .unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_koinos-chain"))
+        .parent()
+        .unwrap();
+    let mut producer2 = Node::new(other.path(), bin_dir);
+    producer2.start("block_producer").unwrap();
+
+    let from = http_client::head_height(net.rpc).await.unwrap();
+    let second_address = bs58::encode(second.address().as_bytes()).into_string();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (mut by_first, mut by_second) = (0, 0);
+    while by_first == 0 || by_second < 3 {
+        if Instant::now() > deadline || !producer2.exited().is_empty() {
+            net.fail(&format!(
+                "blocks since {from}: {by_first} by the first producer, {by_second} by the \
+                 second\n{}",
+                producer2.log_tail(20)
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let height = http_client::head_height(net.rpc).await.unwrap();
+        let blocks = net.blocks(height).await;
+        net.assert_linked(&blocks);
+        let signers: Vec<&str> = blocks
+            .get(from as usize..)
+            .unwrap_or_default()
+            .iter()
+            .map(|b| b["block"]["header"]["signer"].as_str().unwrap_or(""))
+            .collect();
+        by_second = signers.iter().filter(|s| **s == second_address).count();
+        by_first = signers
+            .iter()
+            .filter(|s| **s == net.info.producer_address)
+            .count();
+    }
+    producer2.stop_all();
+    eprintln!("two pob producers: {by_first} and {by_second} blocks after height {from}");
 }
