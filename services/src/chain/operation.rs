@@ -1,7 +1,9 @@
 //! The operations of a transaction, each applied as the official chain's `apply_*_operation`
 //! thunk applies it and charged what that thunk and the system calls it makes cost.
 
-use koinos_protocol::chain::{AuthorizationType, ContractMetadataObject};
+use koinos_protocol::chain::{
+    AuthorizationType, ContractMetadataObject, SetSystemCallEvent, SetSystemContractEvent,
+};
 use koinos_protocol::crypto::sha256_multihash;
 use koinos_protocol::pb::koinos::protocol::{Operation, operation::Op, system_call_target::Target};
 use prost::Message;
@@ -77,7 +79,15 @@ pub fn apply_operation(ctx: &mut ApplyContext<'_>, op: &Operation) -> ChainResul
                 &set.call_id.to_be_bytes(),
             );
             ctx.charged_put(key, target.encode_to_vec())?;
-            ctx.charge("event")
+            let event = SetSystemCallEvent {
+                call_id: set.call_id,
+                target: Some(target),
+            };
+            emit_system_event(
+                ctx,
+                "koinos.chain.set_system_call_event",
+                event.encode_to_vec(),
+            )
         }
         Some(Op::SetSystemContract(set)) => {
             ctx.charge("apply_set_system_contract_operation")?;
@@ -92,9 +102,25 @@ pub fn apply_operation(ctx: &mut ApplyContext<'_>, op: &Operation) -> ChainResul
             meta.system = set.system_contract;
             let key = state_key(&system_space(space::CONTRACT_METADATA), &set.contract_id);
             ctx.charged_put(key, meta.encode_to_vec())?;
-            ctx.charge("event")
+            let event = SetSystemContractEvent {
+                contract_id: set.contract_id.clone(),
+                system_contract: set.system_contract,
+            };
+            emit_system_event(
+                ctx,
+                "koinos.chain.set_system_contract_event",
+                event.encode_to_vec(),
+            )
         }
     }
+}
+
+/// The `event` system call of a system operation: no source (the chain itself) and no
+/// impacted accounts.
+fn emit_system_event(ctx: &mut ApplyContext<'_>, name: &str, data: Vec<u8>) -> ChainResult<()> {
+    ctx.charge("event")?;
+    ctx.emit_event(&[], name, data, Vec::new());
+    Ok(())
 }
 
 /// The two `get_object` calls the official chain makes for a contract's bytecode and metadata.

@@ -277,3 +277,63 @@ fn block_over_the_network_limit_fails_with_1012() {
         code::NETWORK_BANDWIDTH_LIMIT_EXCEEDED
     );
 }
+
+/// The system operations emit the official chain's events: no source, no impacted accounts.
+#[test]
+fn system_operations_emit_the_official_events() {
+    use koinos_protocol::chain::{SetSystemCallEvent, SetSystemContractEvent, SystemCallId};
+    use koinos_protocol::pb::koinos::protocol::{
+        EventData, SetSystemCallOperation, SetSystemContractOperation, SystemCallTarget,
+        operation::Op, system_call_target::Target,
+    };
+    let mut f = Fixture::new();
+    let target = SystemCallTarget {
+        target: Some(Target::ThunkId(SystemCallId::GetHeadInfo as u32)),
+    };
+    let set_call = Operation {
+        op: Some(Op::SetSystemCall(SetSystemCallOperation {
+            call_id: SystemCallId::GetHeadInfo as u32,
+            target: Some(target.clone()),
+        })),
+    };
+    let set_contract = Operation {
+        op: Some(Op::SetSystemContract(SetSystemContractOperation {
+            contract_id: f.token.clone(),
+            system_contract: true,
+        })),
+    };
+    let tx = f.tx(&f.producer, vec![set_call, set_contract]);
+    let committed = f.produce(vec![tx]);
+    let receipt = &committed.receipt.transaction_receipts[0];
+    assert!(!receipt.reverted, "{:?}", receipt.logs);
+    let event = |sequence: u32, name: &str, data: Vec<u8>| EventData {
+        sequence,
+        source: Vec::new(),
+        name: name.to_string(),
+        data,
+        impacted: Vec::new(),
+    };
+    let call_event = SetSystemCallEvent {
+        call_id: SystemCallId::GetHeadInfo as u32,
+        target: Some(target),
+    };
+    let contract_event = SetSystemContractEvent {
+        contract_id: f.token.clone(),
+        system_contract: true,
+    };
+    assert_eq!(
+        receipt.events,
+        [
+            event(
+                0,
+                "koinos.chain.set_system_call_event",
+                call_event.encode_to_vec()
+            ),
+            event(
+                1,
+                "koinos.chain.set_system_contract_event",
+                contract_event.encode_to_vec()
+            ),
+        ]
+    );
+}
