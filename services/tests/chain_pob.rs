@@ -403,7 +403,7 @@ fn a_transaction_cannot_move_the_seed_by_calling_the_contract() {
         receipt
             .logs
             .iter()
-            .any(|l| l.contains("process_block_signature is only for the block being applied")),
+            .any(|l| l.contains("process block signature must be called from kernel")),
         "{:?}",
         receipt.logs
     );

@@ -252,6 +252,61 @@ fn contracts_see_the_head() {
     );
 }
 
+/// `get_caller` from a contract a transaction calls directly, or `read_contract` calls, names no
+/// caller and user mode, as on the official chain (which drops to user mode before the call); a
+/// system contract relying on a kernel caller (pob's `process_block_signature`) is therefore not
+/// fooled by a user calling it.
+#[test]
+fn a_direct_call_has_a_user_mode_caller() {
+    use koinos_protocol::chain::{CallerData, GetCallerResult, Privilege};
+    // get_caller, then event("caller", <its result>), then exit with that result.
+    let wat = r#"(module
+      (import "env" "invoke_system_call" (func $sc (param i32 i32 i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 4086) "\0a\06caller\12")
+      (func (export "_start") (local $n i32)
+        (drop (call $sc (i32.const 605) (i32.const 4096) (i32.const 1024) (i32.const 0) (i32.const 0) (i32.const 8)))
+        (local.set $n (i32.load (i32.const 8)))
+        (i32.store8 (i32.const 4095) (local.get $n))
+        (drop (call $sc (i32.const 402) (i32.const 0) (i32.const 0)
+                        (i32.const 4086) (i32.add (local.get $n) (i32.const 10)) (i32.const 8)))
+        (i32.store8 (i32.const 4092) (i32.const 0x12))
+        (i32.store8 (i32.const 4093) (i32.add (local.get $n) (i32.const 2)))
+        (i32.store8 (i32.const 4094) (i32.const 0x0a))
+        (i32.store8 (i32.const 4095) (local.get $n))
+        (drop (call $sc (i32.const 602) (i32.const 0) (i32.const 0)
+                        (i32.const 4092) (i32.add (local.get $n) (i32.const 4)) (i32.const 8)))))"#;
+    let mut fixture = ChainFixture::new();
+    let key = PrivateKey::from_seed("who calls");
+    let id = key.address().to_vec();
+    let upload = Operation {
+        op: Some(Op::UploadContract(UploadContractOperation {
+            contract_id: id.clone(),
+            bytecode: wat::parse_str(wat).unwrap(),
+            ..Default::default()
+        })),
+    };
+    assert!(!apply(&mut fixture, &key, vec![upload]).reverted);
+    let user_caller = CallerData {
+        caller: vec![],
+        caller_privilege: Privilege::UserMode.into(),
+    };
+    let caller_of = |bytes: &[u8]| GetCallerResult::decode(bytes).unwrap().value.unwrap();
+
+    let alice = fixture.alice.clone();
+    let receipt = apply(
+        &mut fixture,
+        &alice,
+        vec![builder::call_operation(&id, 0, vec![])],
+    );
+    assert!(!receipt.reverted, "{:?}", receipt.logs);
+    assert_eq!(receipt.events.len(), 1, "{:?}", receipt.events);
+    assert_eq!(caller_of(&receipt.events[0].data), user_caller);
+
+    let (result, _) = fixture.chain.read_contract(&id, 0, &[]).unwrap();
+    assert_eq!(caller_of(&result), user_caller);
+}
+
 /// A contract that calls itself through `call` without end reverts at the frame limit; the
 /// native stack holds the nesting (this runs on a test thread's 2 MiB stack, in debug).
 #[test]

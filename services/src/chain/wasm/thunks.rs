@@ -56,6 +56,24 @@ pub(super) fn privilege(ctx: &ApplyContext<'_>) -> Privilege {
         .map_or(Privilege::KernelMode, |f| f.privilege)
 }
 
+/// The privilege the outermost contract's caller had. A transaction's `call_contract`
+/// operation and `read_contract` drop to user mode before calling, as the official chain does,
+/// so a contract cannot mistake a user's direct call for the chain's own (a system contract
+/// checking for a kernel caller, as pob's `process_block_signature` does). The chain itself
+/// (block signature, authority checks of the payer, uploads) calls in kernel mode.
+fn outermost_caller_privilege(ctx: &ApplyContext<'_>) -> Privilege {
+    use koinos_protocol::pb::koinos::protocol::operation::Op;
+    let in_call_operation = matches!(
+        ctx.operation.as_ref().and_then(|o| o.op.as_ref()),
+        Some(Op::CallContract(_))
+    );
+    if in_call_operation || ctx.mode == super::super::context::Mode::ReadOnly {
+        Privilege::UserMode
+    } else {
+        Privilege::KernelMode
+    }
+}
+
 pub(crate) fn thunk(
     ctx: &mut ApplyContext<'_>,
     id: SystemCallId,
@@ -247,13 +265,15 @@ pub(crate) fn thunk(
         }
         S::GetContractId => ok(GetContractIdResult { value: caller(ctx) }),
         S::GetCaller => {
-            // The frame below the calling contract: another contract, or the transaction
-            // itself (empty caller, kernel privilege).
+            // The frame below the calling contract: another contract, or else whatever started
+            // the call (empty caller).
             let below = ctx.frames.len().checked_sub(2).map(|i| &ctx.frames[i]);
             ok(GetCallerResult {
                 value: Some(CallerData {
                     caller: below.map(|f| f.contract_id.clone()).unwrap_or_default(),
-                    caller_privilege: below.map_or(Privilege::KernelMode, |f| f.privilege).into(),
+                    caller_privilege: below
+                        .map_or_else(|| outermost_caller_privilege(ctx), |f| f.privilege)
+                        .into(),
                 }),
             })
         }
