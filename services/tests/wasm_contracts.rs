@@ -213,7 +213,10 @@ fn misbehaving_contracts_revert_with_a_clear_error() {
 
 #[test]
 fn contracts_see_the_head() {
-    use koinos_protocol::chain::{GetHeadInfoResult, GetLastIrreversibleBlockResult};
+    use koinos_protocol::chain::{
+        GetBlockFieldArguments, GetBlockFieldResult, GetHeadInfoResult,
+        GetLastIrreversibleBlockResult, value_type,
+    };
     let mut fixture = ChainFixture::new();
     let deploy = |fixture: &mut ChainFixture, seed: &str, bytecode: Vec<u8>| {
         let key = PrivateKey::from_seed(seed);
@@ -250,6 +253,33 @@ fn contracts_see_the_head() {
             .value,
         head.height.saturating_sub(60)
     );
+
+    // Outside a block, a read and a pending transaction see the head block as their block.
+    let field = GetBlockFieldArguments {
+        field: "header.height".into(),
+    };
+    let height = deploy(
+        &mut fixture,
+        "block field",
+        system_call_contract(105, &field.encode_to_vec()),
+    );
+    let head = fixture.chain.head().clone();
+    let (result, _) = fixture.chain.read_contract(&height, 0, &[]).unwrap();
+    let value = GetBlockFieldResult::decode(result.as_slice())
+        .unwrap()
+        .value
+        .unwrap();
+    assert_eq!(value.kind, Some(value_type::Kind::Uint64Value(head.height)));
+    let alice = fixture.alice.clone();
+    let tx = builder::transaction(
+        fixture.chain.chain_id(),
+        &alice,
+        fixture.next_nonce(&alice),
+        RC_LIMIT,
+        vec![builder::call_operation(&height, 0, vec![])],
+    );
+    let pending = fixture.chain.apply_pending_transaction(&tx, None).unwrap();
+    assert!(!pending.receipt.reverted, "{:?}", pending.receipt.logs);
 }
 
 /// `get_caller` from a contract a transaction calls directly, or `read_contract` calls, names no

@@ -106,13 +106,13 @@ pub(crate) fn thunk(
             value: last_irreversible(ctx),
         }),
         S::GetBlock => ok(GetBlockResult {
-            value: Some(ctx.block.clone().ok_or_else(no_block)?),
+            value: Some(block_or_head(ctx)?),
         }),
         S::GetBlockField => {
             let args: GetBlockFieldArguments = decode(args)?;
-            let block = ctx.block.as_ref().ok_or_else(no_block)?;
+            let block = block_or_head(ctx)?;
             ok(GetBlockFieldResult {
-                value: Some(field_of(block, "koinos.protocol.block", &args.field)?),
+                value: Some(field_of(&block, "koinos.protocol.block", &args.field)?),
             })
         }
         S::GetChainId => {
@@ -304,6 +304,23 @@ fn field_of<M: Message>(message: &M, type_name: &str, field: &str) -> ChainResul
         .get_message_by_name(type_name)
         .ok_or_else(|| ChainError::internal(format!("no descriptor for {type_name}")))?;
     super::fields::nested_field_value(message, descriptor, field)
+}
+
+/// The block being applied, else the head block: the official chain gives a pending
+/// transaction (`submit_transaction`) and a read (`read_contract`) the head block as their
+/// block. Read from the state's `head_block` only when a contract asks, off the hot path.
+fn block_or_head(ctx: &ApplyContext<'_>) -> ChainResult<Block> {
+    if let Some(block) = &ctx.block {
+        return Ok(block.clone());
+    }
+    let head = ctx
+        .session
+        .get(&metadata_state_key("head_block"))?
+        .ok_or_else(no_block)?;
+    Block::decode(head.as_slice()).map_err(|e| {
+        ChainError::new(code::INTERNAL_ERROR, "head block does not decode: ${e}")
+            .with_param("e", e.to_string())
+    })
 }
 
 fn no_block() -> ChainError {

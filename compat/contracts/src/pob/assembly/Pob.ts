@@ -70,8 +70,8 @@ export class Pob {
     if (publicKey == null || publicKey.length == 0) {
       System.removeObject(this.registrationSpace, producer);
     } else {
-      // The block being applied is the head while it is applied. (The official contract asks
-      // get_block_field, which a chain without a pending block refuses in submit_transaction.)
+      // The block being applied is the head while it is applied; outside a block both this and
+      // the official contract's get_block_field("header.height") give the head's height.
       const height = System.getHeadInfo().head_topology!.height;
       const record = new pob.public_key_record(publicKey, height);
       System.putObject(this.registrationSpace, producer, record, pob.public_key_record.encode);
