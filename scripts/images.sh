@@ -61,7 +61,15 @@ ensure_daemon() {
     command -v dockerd >/dev/null || die "'docker info' fails and there is no dockerd"
     mkdir -p "$WORK/logs"
     log "starting dockerd in the background (log: $WORK/logs/dockerd.log)"
-    nohup setsid dockerd >>"$WORK/logs/dockerd.log" 2>&1 </dev/null &
+    # dockerd outlives this script, so it must not keep what the caller has open: an inherited
+    # `flock` fd (the real-pods tier's lock) stayed locked for as long as dockerd ran.
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+        done
+        exec nohup setsid dockerd >>"$WORK/logs/dockerd.log" 2>&1 </dev/null
+    ) &
     local _
     for _ in $(seq 60); do
         "$DOCKER" info >/dev/null 2>&1 && return
