@@ -8,7 +8,7 @@ mod fuzz_chain_support;
 use std::path::PathBuf;
 
 use fuzz_chain_support::wat_contracts::{constant_contract, system_call_contract};
-use fuzz_chain_support::{ChainFixture, RC_LIMIT};
+use fuzz_chain_support::{ChainFixture, RC_LIMIT, system_override};
 use koinos_protocol::crypto::PrivateKey;
 use koinos_protocol::pb::koinos::contracts::token::{
     BalanceOfArguments, BalanceOfResult, MintArguments, NameResult, TransferArguments,
@@ -382,9 +382,6 @@ fn unbounded_nested_calls_revert_at_the_frame_limit() {
 #[test]
 fn a_contract_overriding_process_block_signature_decides_which_blocks_are_signed() {
     use koinos_protocol::chain::{ProcessBlockSignatureResult, SystemCallId};
-    use koinos_protocol::pb::koinos::protocol::{
-        ContractCallBundle, SetSystemCallOperation, SystemCallTarget, system_call_target::Target,
-    };
     let mut fixture = ChainFixture::new();
     let stranger = PrivateKey::from_seed("not the genesis key");
     let signed_by = |fixture: &ChainFixture, key: &PrivateKey| {
@@ -415,19 +412,12 @@ fn a_contract_overriding_process_block_signature_decides_which_blocks_are_signed
         })),
     };
     assert!(!apply(&mut fixture, &rule, vec![upload]).reverted);
-    let set = Operation {
-        op: Some(Op::SetSystemCall(SetSystemCallOperation {
-            call_id: SystemCallId::ProcessBlockSignature as u32,
-            target: Some(SystemCallTarget {
-                target: Some(Target::SystemCallBundle(ContractCallBundle {
-                    contract_id: rule.address().to_vec(),
-                    entry_point: 0,
-                })),
-            }),
-        })),
-    };
+    let set = system_override(
+        SystemCallId::ProcessBlockSignature,
+        rule.address().as_bytes(),
+    );
     let producer = fixture.producer.clone();
-    assert!(!apply(&mut fixture, &producer, vec![set]).reverted);
+    assert!(!apply(&mut fixture, &producer, set).reverted);
     let block = signed_by(&fixture, &stranger);
     let accepted = submit(&mut fixture, block);
     assert!(
@@ -447,23 +437,16 @@ fn a_contract_overriding_process_block_signature_decides_which_blocks_are_signed
         })),
     };
     assert!(!apply(&mut fixture, &refusing, vec![upload]).reverted);
-    let set = Operation {
-        op: Some(Op::SetSystemCall(SetSystemCallOperation {
-            call_id: SystemCallId::ProcessBlockSignature as u32,
-            target: Some(SystemCallTarget {
-                target: Some(Target::SystemCallBundle(ContractCallBundle {
-                    contract_id: refusing.address().to_vec(),
-                    entry_point: 0,
-                })),
-            }),
-        })),
-    };
+    let set = system_override(
+        SystemCallId::ProcessBlockSignature,
+        refusing.address().as_bytes(),
+    );
     let tx = builder::transaction(
         fixture.chain.chain_id(),
         &producer,
         fixture.next_nonce(&producer),
         RC_LIMIT,
-        vec![set],
+        set,
     );
     // Signed by the stranger: the accepting override still rules this block.
     let block = builder::block(

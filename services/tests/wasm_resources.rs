@@ -5,12 +5,11 @@
 mod fuzz_chain_support;
 
 use fuzz_chain_support::wat_contracts::constant_contract;
-use fuzz_chain_support::{ChainFixture, RC_LIMIT};
+use fuzz_chain_support::{ChainFixture, RC_LIMIT, system_override};
 use koinos_protocol::chain::{ConsumeAccountRcResult, GetAccountRcResult, SystemCallId};
 use koinos_protocol::crypto::PrivateKey;
 use koinos_protocol::pb::koinos::protocol::{
-    ContractCallBundle, Operation, SetSystemCallOperation, SystemCallTarget, TransactionReceipt,
-    UploadContractOperation, operation::Op, system_call_target::Target,
+    Operation, TransactionReceipt, UploadContractOperation, operation::Op,
 };
 use koinos_services::chain::builder;
 use prost::Message;
@@ -49,21 +48,6 @@ fn upload_constant(fixture: &mut ChainFixture, seed: &str, result: Vec<u8>) -> V
     contract.address().to_vec()
 }
 
-/// The genesis key's operation making `contract` the override of system call `id`.
-fn set_override(id: SystemCallId, contract: Vec<u8>) -> Operation {
-    Operation {
-        op: Some(Op::SetSystemCall(SetSystemCallOperation {
-            call_id: id as u32,
-            target: Some(SystemCallTarget {
-                target: Some(Target::SystemCallBundle(ContractCallBundle {
-                    contract_id: contract,
-                    entry_point: 0,
-                })),
-            }),
-        })),
-    }
-}
-
 #[test]
 fn a_resources_contract_decides_the_payer_rc_and_whether_it_is_paid() {
     let mut fixture = ChainFixture::new();
@@ -81,8 +65,8 @@ fn a_resources_contract_decides_the_payer_rc_and_whether_it_is_paid() {
     .encode_to_vec();
     let rule = upload_constant(&mut fixture, "rc rule", rc);
     let producer = fixture.producer.clone();
-    let set = set_override(SystemCallId::GetAccountRc, rule);
-    assert!(!apply(&mut fixture, &producer, vec![set]).reverted);
+    let set = system_override(SystemCallId::GetAccountRc, &rule);
+    assert!(!apply(&mut fixture, &producer, set).reverted);
     assert_eq!(
         fixture
             .chain
@@ -120,7 +104,7 @@ fn a_resources_contract_decides_the_payer_rc_and_whether_it_is_paid() {
         &producer,
         fixture.next_nonce(&producer),
         RC_LIMIT - 1,
-        vec![set_override(SystemCallId::ConsumeAccountRc, rule)],
+        system_override(SystemCallId::ConsumeAccountRc, &rule),
     );
     let refused = fixture
         .chain

@@ -3,6 +3,7 @@
 
 use koinos_protocol::chain::{
     AuthorizationType, ContractMetadataObject, SetSystemCallEvent, SetSystemContractEvent,
+    SystemCallId,
 };
 use koinos_protocol::crypto::sha256_multihash;
 use koinos_protocol::pb::koinos::protocol::{Operation, operation::Op, system_call_target::Target};
@@ -71,9 +72,7 @@ pub fn apply_operation(ctx: &mut ApplyContext<'_>, op: &Operation) -> ChainResul
             ctx.charge("apply_set_system_call_operation")?;
             require_system_authority(ctx)?;
             let target = set.target.clone().unwrap_or_default();
-            if let Some(Target::SystemCallBundle(bundle)) = &target.target {
-                charge_contract_reads(ctx, &bundle.contract_id)?;
-            }
+            check_override_target(ctx, set.call_id, &target.target)?;
             let key = state_key(
                 &system_space(space::SYSTEM_CALL_DISPATCH),
                 &set.call_id.to_be_bytes(),
@@ -129,6 +128,66 @@ fn charge_contract_reads(ctx: &mut ApplyContext<'_>, contract_id: &[u8]) -> Chai
         ctx.charged_get(&state_key(&system_space(space_id), contract_id))?;
     }
     Ok(())
+}
+
+/// What the official `apply_set_system_call_operation` requires of an override: a contract that
+/// exists, has metadata and is a system contract (and never for `call`, which every contract
+/// call goes through), or a thunk the chain has.
+fn check_override_target(
+    ctx: &mut ApplyContext<'_>,
+    call_id: u32,
+    target: &Option<Target>,
+) -> ChainResult<()> {
+    match target {
+        Some(Target::SystemCallBundle(bundle)) => {
+            let id = &bundle.contract_id;
+            let bytecode =
+                ctx.charged_get(&state_key(&system_space(space::CONTRACT_BYTECODE), id))?;
+            if bytecode.is_none() {
+                return Err(ChainError::new(
+                    code::INVALID_CONTRACT,
+                    "contract does not exist",
+                ));
+            }
+            let metadata = ctx
+                .charged_get(&state_key(&system_space(space::CONTRACT_METADATA), id))?
+                .ok_or_else(|| {
+                    ChainError::new(code::INVALID_CONTRACT, "contract metadata does not exist")
+                })?;
+            let metadata = ContractMetadataObject::decode(metadata.as_slice()).unwrap_or_default();
+            if !metadata.system {
+                return Err(ChainError::new(
+                    code::INVALID_CONTRACT,
+                    "contract is not a system contract",
+                ));
+            }
+            if call_id == SystemCallId::Call as u32 {
+                return Err(ChainError::new(
+                    code::REVERSION,
+                    "cannot override call_contract",
+                ));
+            }
+            Ok(())
+        }
+        Some(Target::ThunkId(tid)) if thunk_exists(*tid) => Ok(()),
+        Some(Target::ThunkId(tid)) => Err(ChainError::new(
+            code::UNKNOWN_THUNK,
+            "thunk ${tid} does not exist",
+        )
+        .with_param("tid", *tid as i32)),
+        // No target is thunk 0, `nop`, as the official chain reads the message.
+        None => Ok(()),
+    }
+}
+
+/// Every system call id has a thunk except the name service's, which only a contract serves.
+fn thunk_exists(tid: u32) -> bool {
+    SystemCallId::try_from(tid as i32).is_ok_and(|id| {
+        !matches!(
+            id,
+            SystemCallId::GetContractName | SystemCallId::GetContractAddress
+        )
+    })
 }
 
 /// `check_system_authority`: its entry, the genesis key's read and the recoveries to find it.

@@ -98,3 +98,34 @@ impl ChainFixture {
             .collect()
     }
 }
+
+/// The genesis key's operations making `contract` a system contract and the override of system
+/// call `id` (the chain accepts only a system contract as an override).
+pub fn system_override(
+    id: koinos_protocol::chain::SystemCallId,
+    contract: &[u8],
+) -> Vec<koinos_protocol::pb::koinos::protocol::Operation> {
+    use koinos_protocol::pb::koinos::protocol::{
+        ContractCallBundle, Operation, SetSystemCallOperation, SetSystemContractOperation,
+        SystemCallTarget, operation::Op, system_call_target::Target,
+    };
+    vec![
+        Operation {
+            op: Some(Op::SetSystemContract(SetSystemContractOperation {
+                contract_id: contract.to_vec(),
+                system_contract: true,
+            })),
+        },
+        Operation {
+            op: Some(Op::SetSystemCall(SetSystemCallOperation {
+                call_id: id as u32,
+                target: Some(SystemCallTarget {
+                    target: Some(Target::SystemCallBundle(ContractCallBundle {
+                        contract_id: contract.to_vec(),
+                        entry_point: 0,
+                    })),
+                }),
+            })),
+        },
+    ]
+}

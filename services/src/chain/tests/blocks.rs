@@ -337,3 +337,67 @@ fn system_operations_emit_the_official_events() {
         ]
     );
 }
+
+/// `set_system_call` takes only an override the official chain takes: an existing system
+/// contract (never for `call`) or an existing thunk; anything else reverts with its reason.
+#[test]
+fn set_system_call_refuses_what_the_official_chain_refuses() {
+    use koinos_protocol::chain::SystemCallId;
+    use koinos_protocol::pb::koinos::protocol::{
+        ContractCallBundle, SetSystemCallOperation, SetSystemContractOperation, SystemCallTarget,
+        operation::Op, system_call_target::Target,
+    };
+    let mut f = Fixture::new();
+    let set_call = |call_id: SystemCallId, target: Target| Operation {
+        op: Some(Op::SetSystemCall(SetSystemCallOperation {
+            call_id: call_id as u32,
+            target: Some(SystemCallTarget {
+                target: Some(target),
+            }),
+        })),
+    };
+    let bundle = |contract_id: &[u8]| {
+        Target::SystemCallBundle(ContractCallBundle {
+            contract_id: contract_id.to_vec(),
+            entry_point: 0,
+        })
+    };
+    let not_system = Operation {
+        op: Some(Op::SetSystemContract(SetSystemContractOperation {
+            contract_id: f.token.clone(),
+            system_contract: false,
+        })),
+    };
+    let cases = [
+        (
+            vec![set_call(SystemCallId::GetHeadInfo, bundle(&[7; 25]))],
+            "contract does not exist",
+        ),
+        (
+            vec![set_call(SystemCallId::Call, bundle(&f.token))],
+            "cannot override call_contract",
+        ),
+        (
+            vec![
+                not_system,
+                set_call(SystemCallId::GetHeadInfo, bundle(&f.token)),
+            ],
+            "contract is not a system contract",
+        ),
+        (
+            vec![set_call(SystemCallId::GetHeadInfo, Target::ThunkId(9999))],
+            "thunk 9999 does not exist",
+        ),
+    ];
+    for (operations, reason) in cases {
+        let tx = f.tx(&f.producer, operations);
+        let committed = f.produce(vec![tx]);
+        let receipt = &committed.receipt.transaction_receipts[0];
+        assert!(receipt.reverted, "{reason}: {:?}", receipt.logs);
+        assert!(
+            receipt.logs.iter().any(|l| l.contains(reason)),
+            "{reason}: {:?}",
+            receipt.logs
+        );
+    }
+}
