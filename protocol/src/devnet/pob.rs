@@ -28,7 +28,7 @@ use ripemd::{Digest, Ripemd160};
 use super::{INFO_SPACE, contract_space, entry, system_space, token_state_entries};
 use crate::crypto::{ADDRESS_LEN, Address, CryptoError, PrivateKey, sha256, sha256_multihash, vrf};
 use crate::pb::koinos::chain::{
-    ContractMetadataObject, GenesisEntry, ObjectSpace, SystemCallId, SystemSpaceId,
+    ContractMetadataObject, GenesisData, GenesisEntry, ObjectSpace, SystemCallId, SystemSpaceId,
 };
 use crate::pb::koinos::contracts::pob::{
     ConsensusParameters, PublicKeyRecord, SignatureData, VrfPayload,
@@ -64,6 +64,10 @@ pub const VHP_CONTRACT_KEY: &[u8] = &[2];
 pub const INITIAL_DIFFICULTY: u128 = 1 << 47;
 /// The time quantum: a block's timestamp is a multiple of it.
 pub const QUANTUM_LENGTH_MS: u32 = 10;
+
+/// The contract's default target block interval (the official contract's, mainnet's): what a
+/// pob devnet aims at when nothing asks for another (the operator's devnets).
+pub const DEFAULT_TARGET_BLOCK_INTERVAL_MS: u64 = 3000;
 
 /// The consensus parameters of a devnet aiming at one block every `target_block_interval_ms`:
 /// the official contract's defaults (2 % inflation, 50.1 % burn target, 10 ms quanta) otherwise.
@@ -167,6 +171,47 @@ pub fn pob_contract_id(genesis_key: &[u8]) -> Address {
 /// The VHP contract id of the devnet of `genesis_key`.
 pub fn vhp_contract_id(genesis_key: &[u8]) -> Address {
     derived_id(b"koinos-devnet:vhp:", genesis_key)
+}
+
+/// The contracts of the pob devnet of a genesis key, at ids derived from it
+/// ([`pob_contract_id`], [`vhp_contract_id`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PobContracts {
+    pub pob: Address,
+    pub vhp: Address,
+}
+
+impl PobContracts {
+    /// The contracts of the devnet whose genesis key is `genesis_key`.
+    pub fn of(genesis_key: &[u8]) -> Self {
+        Self {
+            pob: pob_contract_id(genesis_key),
+            vhp: vhp_contract_id(genesis_key),
+        }
+    }
+}
+
+/// Makes `genesis`, the devnet genesis ([`super::genesis`]) whose genesis key is `producer`'s
+/// address, a proof-of-burn one: appends [`genesis_entries`] for the contracts of that key,
+/// with `producer` registered and holding the VHP for one block per `block_interval_ms`
+/// ([`vhp_for_interval`]), the contract's target. `koinos-devnet init --consensus pob` and the
+/// operator's `consensus: pob` devnets both build their genesis with it.
+pub fn make_pob_genesis(
+    genesis: &mut GenesisData,
+    producer: &PrivateKey,
+    block_interval_ms: u64,
+) -> PobContracts {
+    let contracts = PobContracts::of(producer.address().as_bytes());
+    genesis.entries.extend(genesis_entries(
+        contracts.pob.as_bytes(),
+        contracts.vhp.as_bytes(),
+        &[PobProducer::from_key(
+            producer,
+            vhp_for_interval(block_interval_ms),
+        )],
+        u32::try_from(block_interval_ms).unwrap_or(u32::MAX),
+    ));
+    contracts
 }
 
 /// The pob contract's own system space `id`.
@@ -380,6 +425,32 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn a_pob_genesis_is_the_devnet_genesis_and_the_pob_entries_of_its_key() {
+        let key = PrivateKey::from_seed("pob producer");
+        let producer = key.address();
+        let base = super::super::genesis(
+            producer.as_bytes(),
+            super::super::token_contract_id(producer.as_bytes()).as_bytes(),
+            super::super::DevnetToken::Wasm,
+            &[(producer.to_vec(), 5)],
+        );
+        let mut genesis = base.clone();
+        let contracts = make_pob_genesis(&mut genesis, &key, 2000);
+        assert_eq!(contracts, PobContracts::of(producer.as_bytes()));
+        assert_eq!(contracts.pob, pob_contract_id(producer.as_bytes()));
+        assert_eq!(genesis.entries[..base.entries.len()], base.entries[..]);
+        assert_eq!(
+            genesis.entries[base.entries.len()..],
+            genesis_entries(
+                contracts.pob.as_bytes(),
+                contracts.vhp.as_bytes(),
+                &[PobProducer::from_key(&key, vhp_for_interval(2000))],
+                2000,
+            )[..]
+        );
     }
 
     #[test]

@@ -32,7 +32,8 @@ use crate::block_producer::ProducerKey;
 use crate::chain::devnet::genesis;
 pub use koinos_protocol::devnet::DevnetToken;
 pub use koinos_protocol::devnet::pob::Consensus;
-use koinos_protocol::devnet::pob::{self, PobProducer};
+pub use koinos_protocol::devnet::pob::PobContracts;
+use koinos_protocol::devnet::pob::make_pob_genesis;
 use koinos_protocol::genesis::{chain_id, genesis_to_json};
 
 /// What `koinos-devnet init` is asked for.
@@ -110,13 +111,6 @@ impl DevnetInfo {
     }
 }
 
-/// The ids of a pob devnet's contracts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PobContracts {
-    pub pob: Vec<u8>,
-    pub vhp: Vec<u8>,
-}
-
 /// The `config.yml` of a devnet (`pob`: the contracts of a pob devnet).
 pub fn render_config(spec: &DevnetSpec, pob: Option<&PobContracts>) -> String {
     let mut config = serde_json::json!({
@@ -134,11 +128,13 @@ pub fn render_config(spec: &DevnetSpec, pob: Option<&PobContracts>) -> String {
         "jsonrpc": {"listen": spec.listen},
     });
     if let Some(contracts) = pob {
+        // Every service with a fork choice (chain, mempool, account_history) reads `global`.
+        config["global"]["fork-algorithm"] = "pob".into();
         config["chain"]["fork-algorithm"] = "pob".into();
         let producer = &mut config["block_producer"];
         producer["algorithm"] = "pob".into();
-        producer["pob-contract-id"] = bs58::encode(&contracts.pob).into_string().into();
-        producer["vhp-contract-id"] = bs58::encode(&contracts.vhp).into_string().into();
+        producer["pob-contract-id"] = contracts.pob.to_string().into();
+        producer["vhp-contract-id"] = contracts.vhp.to_string().into();
     }
     let yaml = serde_yaml::to_string(&config).expect("config serializes");
     format!("# Koinos devnet written by `koinos-devnet init`.\n{yaml}")
@@ -178,21 +174,11 @@ pub fn init(basedir: &Path, spec: &DevnetSpec) -> anyhow::Result<DevnetInfo> {
     ];
     let mut genesis_data = genesis(producer.address(), token.address(), spec.token, &balances);
     let pob_contracts = (spec.consensus == Consensus::Pob).then(|| {
-        let contracts = PobContracts {
-            pob: pob::pob_contract_id(producer.address()).to_vec(),
-            vhp: pob::vhp_contract_id(producer.address()).to_vec(),
-        };
-        let interval = u32::try_from(spec.block_interval_ms).unwrap_or(u32::MAX);
-        genesis_data.entries.extend(pob::genesis_entries(
-            &contracts.pob,
-            &contracts.vhp,
-            &[PobProducer::from_key(
-                producer.private_key(),
-                pob::vhp_for_interval(spec.block_interval_ms),
-            )],
-            interval,
-        ));
-        contracts
+        make_pob_genesis(
+            &mut genesis_data,
+            producer.private_key(),
+            spec.block_interval_ms,
+        )
     });
     let chain_dir = basedir.join("chain");
     std::fs::create_dir_all(&chain_dir)?;
@@ -221,8 +207,8 @@ pub fn init(basedir: &Path, spec: &DevnetSpec) -> anyhow::Result<DevnetInfo> {
         rpc_url: format!("http://{}/", spec.listen),
         amqp: spec.amqp.clone(),
         consensus: spec.consensus.as_str().into(),
-        pob_contract_id: pob_contracts.as_ref().map(|c| base58(&c.pob)),
-        vhp_contract_id: pob_contracts.as_ref().map(|c| base58(&c.vhp)),
+        pob_contract_id: pob_contracts.as_ref().map(|c| c.pob.to_string()),
+        vhp_contract_id: pob_contracts.as_ref().map(|c| c.vhp.to_string()),
     };
     write_secret(
         &basedir.join("devnet.json"),
@@ -244,6 +230,7 @@ mod tests {
     use super::*;
     use crate::chain::genesis::load_genesis;
     use crate::runtime::config;
+    use koinos_protocol::devnet::pob;
 
     #[test]
     fn init_writes_a_consistent_devnet() {
@@ -349,5 +336,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(chain.args.fork_algorithm.as_deref(), Some("pob"));
+        let history = config::load::<crate::account_history::AccountHistoryArgs>(
+            "account_history",
+            ["koinos-account-history", "--basedir", basedir],
+        )
+        .unwrap();
+        assert_eq!(
+            history.args.fork_algorithm().unwrap(),
+            crate::chain::ForkAlgorithm::Pob
+        );
     }
 }
