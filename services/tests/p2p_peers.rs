@@ -399,3 +399,56 @@ async fn p2p_syncs_gossips_and_drops_liars() {
     assert!(a.shared.is_connected(&b.id));
     assert!(!a.shared.is_banned(&b.id));
 }
+
+/// `external-address` reaches peers: identify tells them the announced address beside the ones
+/// the node listens on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identify_tells_peers_the_external_address() {
+    use futures::StreamExt;
+    use koinos_services::p2p::node::{BehaviourEvent, build_swarm};
+    use libp2p::identify;
+    use libp2p::swarm::SwarmEvent;
+
+    let listen: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", free_port())
+        .parse()
+        .unwrap();
+    let external: Multiaddr = "/ip4/203.0.113.7/tcp/30888".parse().unwrap();
+    let options = P2pOptions {
+        listen: listen.clone(),
+        seed: "announcer".into(),
+        peers: vec![],
+        checkpoints: vec![],
+        disable_gossip: false,
+        force_gossip: false,
+        external_addresses: vec![external.clone()],
+    };
+    let stop = CancellationToken::new();
+    let _stop = stop.clone().drop_guard();
+    let announcer = start(MockLocal::new(1, 0), options, None, stop)
+        .await
+        .expect("node starts")
+        .local_peer_id;
+
+    let mut peer = build_swarm(
+        identity("listener"),
+        "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+    )
+    .expect("swarm");
+    peer.dial(listen).expect("dial");
+    let told = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) = peer.select_next_some().await
+                && peer_id == announcer
+            {
+                return info.listen_addrs;
+            }
+        }
+    })
+    .await
+    .expect("identify from the node within 20 s");
+    assert!(told.contains(&external), "{told:?}");
+}
