@@ -83,6 +83,23 @@ pub struct DevnetSpec {
     /// this field existed hold the native token: set `native` for them.
     #[serde(default)]
     pub token: DevnetTokenKind,
+    /// How blocks are signed, part of the genesis: `federated` (the generated producer key, the
+    /// genesis key, signs every block) or `pob` (proof of burn: the genesis installs the pob
+    /// contract and a VHP token, registers the producer key and gives it the VHP for one block
+    /// every 3 s, the contract's target; the producer runs the `pob` algorithm and every service
+    /// the `pob` fork choice). The genesis ConfigMap's `consensus`, `pob-contract-id` and
+    /// `vhp-contract-id` keys say which, for clients.
+    #[serde(default)]
+    pub consensus: DevnetConsensusKind,
+}
+
+/// `spec.network.devnet.consensus`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DevnetConsensusKind {
+    #[default]
+    Federated,
+    Pob,
 }
 
 /// `spec.network.devnet.token`.

@@ -91,6 +91,25 @@ fn minimal_devnet_is_valid() {
 }
 
 #[test]
+fn a_devnet_consensus_is_part_of_the_immutable_network() {
+    let pob = json!({"network": {"devnet": {"consensus": "pob"}}});
+    let native_pob = json!({"network": {"devnet": {"consensus": "pob", "token": "native"}}});
+    for spec in [&pob, &native_pob] {
+        assert_eq!(cel_violations(spec.clone(), None), Vec::<String>::new());
+    }
+    let federated = json!({"network": {"devnet": {"consensus": "federated"}}});
+    for (old, new) in [(&federated, &pob), (&pob, &federated)] {
+        let violations = cel_violations(new.clone(), Some(old.clone()));
+        assert!(
+            violations
+                .iter()
+                .any(|v| v.contains("spec.network is immutable once set")),
+            "{old} -> {new}: {violations:#?}"
+        );
+    }
+}
+
+#[test]
 fn minimal_public_networks_are_valid() {
     for network in [
         json!({"mainnet": {}}),

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Affinity, ResourceRequirements, TopologySpreadConstraint};
+pub use koinos_protocol::crypto::Address;
 pub use koinos_protocol::devnet::DevnetToken;
+pub use koinos_protocol::devnet::pob::Consensus as DevnetConsensus;
 
 use super::network::Preset;
 use super::profile::{ServiceClass, ServiceInput, ServiceKind, ServiceProfile};
@@ -18,8 +20,11 @@ use crate::crd::v1alpha1::{ClusterOperation, ImageSpec};
 pub enum Network {
     /// Genesis from a user's ConfigMap.
     Genesis { config_map: String, key: String },
-    /// Generated genesis (with `token` as KOIN) and producer key.
-    Devnet { token: DevnetToken },
+    /// Generated genesis (with `token` as KOIN, blocks signed by `consensus`) and producer key.
+    Devnet {
+        token: DevnetToken,
+        consensus: DevnetConsensus,
+    },
     /// A network the operator knows; its genesis ships with the operator unless the user
     /// names a ConfigMap (`genesis`).
     Preset {
@@ -39,6 +44,17 @@ impl Network {
     /// A devnet, whatever its token.
     pub fn is_devnet(&self) -> bool {
         matches!(self, Self::Devnet { .. })
+    }
+
+    /// A devnet whose blocks are signed by proof of burn.
+    pub fn is_pob_devnet(&self) -> bool {
+        matches!(
+            self,
+            Self::Devnet {
+                consensus: DevnetConsensus::Pob,
+                ..
+            }
+        )
     }
 
     /// The preset network, if any.
@@ -247,9 +263,43 @@ pub struct ValidatedCluster {
     pub extra_services: Vec<ValidatedExtraService>,
     /// The PodMonitor to write (`None`: monitoring off).
     pub pod_monitor: Option<PodMonitorSettings>,
+    /// A devnet's producer (genesis key) address, once its key is generated: not in the spec,
+    /// filled by the builders from the generated key ([`Self::with_devnet_producer`]) since a
+    /// pob devnet's contract ids derive from it.
+    pub devnet_producer: Option<Address>,
 }
 
 impl ValidatedCluster {
+    /// `self` with [`Self::devnet_producer`] set to `producer`'s address on a devnet.
+    pub fn with_devnet_producer(
+        &self,
+        producer: Option<&koinos_protocol::crypto::PrivateKey>,
+    ) -> std::borrow::Cow<'_, Self> {
+        match producer.filter(|_| self.network.is_devnet()) {
+            Some(key) => std::borrow::Cow::Owned(Self {
+                devnet_producer: Some(key.address()),
+                ..self.clone()
+            }),
+            None => std::borrow::Cow::Borrowed(self),
+        }
+    }
+
+    /// A proof-of-burn devnet's contracts, once its producer is known.
+    pub fn devnet_pob_contracts(&self) -> Option<koinos_protocol::devnet::pob::PobContracts> {
+        match (&self.network, &self.devnet_producer) {
+            (
+                Network::Devnet {
+                    consensus: DevnetConsensus::Pob,
+                    ..
+                },
+                Some(producer),
+            ) => Some(koinos_protocol::devnet::pob::PobContracts::of(
+                producer.as_bytes(),
+            )),
+            _ => None,
+        }
+    }
+
     pub fn service(&self, kind: ServiceKind) -> Option<&ValidatedService> {
         self.services.iter().find(|s| s.kind() == kind)
     }

@@ -22,7 +22,8 @@ use crate::crd::autoscaling::{
 };
 use crate::crd::monitoring::MonitoringSpec;
 use crate::crd::network::{
-    ConfigMapKeyRef, DevnetTokenKind, NetworkSpec, PresetNetworkSpec, SecretKeyRef,
+    ConfigMapKeyRef, DevnetConsensusKind, DevnetTokenKind, NetworkSpec, PresetNetworkSpec,
+    SecretKeyRef,
 };
 use crate::crd::pod::PodOverrides;
 use crate::crd::service::{ServiceSpec, ServicesSpec};
@@ -219,6 +220,7 @@ pub fn validate(
         services,
         extra_services,
         pod_monitor,
+        devnet_producer: None,
     })
 }
 
@@ -375,6 +377,10 @@ fn validate_network(check: &mut Checker, network: &NetworkSpec) -> Network {
                 DevnetTokenKind::Wasm => DevnetToken::Wasm,
                 DevnetTokenKind::Native => DevnetToken::Native,
             },
+            consensus: match devnet.consensus {
+                DevnetConsensusKind::Federated => DevnetConsensus::Federated,
+                DevnetConsensusKind::Pob => DevnetConsensus::Pob,
+            },
         },
         (None, None, Some(spec), None) => preset(check, Preset::Mainnet, spec),
         (None, None, None, Some(spec)) => preset(check, Preset::Harbinger, spec),
@@ -385,6 +391,7 @@ fn validate_network(check: &mut Checker, network: &NetworkSpec) -> Network {
             );
             Network::Devnet {
                 token: DevnetToken::default(),
+                consensus: DevnetConsensus::default(),
             }
         }
     }

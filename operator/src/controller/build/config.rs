@@ -11,7 +11,7 @@ use crate::model::naming::config_map_name;
 use crate::model::profile::{
     BASEDIR, GRPC_PORT, JSONRPC_PORT, P2P_PORT, ServiceInput, ServiceKind,
 };
-use crate::model::{ValidatedCluster, ValidatedService};
+use crate::model::{DevnetConsensus, ValidatedCluster, ValidatedService};
 
 /// Where the chain finds its genesis (a ConfigMap mounted read-only).
 pub const GENESIS_DIR: &str = "/koinos/genesis";
@@ -46,6 +46,15 @@ fn operator_section(vc: &ValidatedCluster, svc: &ValidatedService) -> BTreeMap<S
             );
             if let Some(preset) = vc.network.preset() {
                 section.insert("algorithm".into(), json!(preset.data().producer_algorithm));
+            }
+            if vc.network.is_pob_devnet() {
+                section.insert("algorithm".into(), json!(DevnetConsensus::Pob.as_str()));
+                // They derive from the producer address: unknown only where the key is (a
+                // `render` without a cluster), and then the genesis is left out too.
+                if let Some(contracts) = vc.devnet_pob_contracts() {
+                    section.insert("pob-contract-id".into(), json!(contracts.pob.to_string()));
+                    section.insert("vhp-contract-id".into(), json!(contracts.vhp.to_string()));
+                }
             }
             // The producer waits for p2p to report gossip before producing; without p2p in the
             // cluster nothing ever would (a single-node devnet), so it produces at once.
@@ -128,6 +137,10 @@ pub fn render_service_config(vc: &ValidatedCluster, svc: &ValidatedService) -> S
     // sets it in `global` too).
     if let Some(preset) = vc.network.preset() {
         global.insert("fork-algorithm".into(), json!(preset.data().fork_algorithm));
+    }
+    // A pob devnet's too: its blocks compete by the pob rule.
+    if vc.network.is_pob_devnet() {
+        global.insert("fork-algorithm".into(), json!("pob"));
     }
     merge_section(&mut global, vc.config.get("global"));
     let mut own = operator_section(vc, svc);
@@ -253,6 +266,67 @@ mod tests {
         let devnet = validated(DEVNET);
         let chain = render_service_config(&devnet, devnet.service(ServiceKind::Chain).unwrap());
         assert!(!chain.contains("fork-algorithm"), "{chain}");
+    }
+
+    #[test]
+    fn a_pob_devnet_runs_the_pob_producer_and_fork_choice() {
+        let key = crate::test_support::generated().producer_key.unwrap();
+        let pob = validated(&DEVNET.replace(
+            "network: {devnet: {}}",
+            "network: {devnet: {consensus: pob}}",
+        ));
+        let pob = pob.with_devnet_producer(Some(&key));
+        let doc = |vc: &ValidatedCluster, kind| -> BTreeMap<String, BTreeMap<String, Value>> {
+            serde_yaml::from_str(&render_service_config(vc, vc.service(kind).unwrap())).unwrap()
+        };
+        let contracts = koinos_protocol::devnet::pob::PobContracts::of(key.address().as_bytes());
+        let producer = &doc(&pob, ServiceKind::BlockProducer)["block_producer"];
+        assert_eq!(producer["algorithm"], json!("pob"));
+        assert_eq!(
+            producer["pob-contract-id"],
+            json!(contracts.pob.to_string())
+        );
+        assert_eq!(
+            producer["vhp-contract-id"],
+            json!(contracts.vhp.to_string())
+        );
+        for kind in [
+            ServiceKind::Chain,
+            ServiceKind::Mempool,
+            ServiceKind::AccountHistory,
+        ] {
+            assert_eq!(
+                doc(&pob, kind)["global"]["fork-algorithm"],
+                json!("pob"),
+                "{kind}"
+            );
+        }
+        // Without the key (a `render` without a cluster) the ids are left out, not guessed.
+        let unknown = validated(&DEVNET.replace(
+            "network: {devnet: {}}",
+            "network: {devnet: {consensus: pob}}",
+        ));
+        let producer = &doc(&unknown, ServiceKind::BlockProducer)["block_producer"];
+        assert_eq!(producer["algorithm"], json!("pob"));
+        assert!(!producer.contains_key("pob-contract-id"));
+        // A federated devnet keeps the defaults (federated producer, fifo fork choice).
+        let federated = validated(DEVNET);
+        let federated = federated.with_devnet_producer(Some(&key));
+        let producer = &doc(&federated, ServiceKind::BlockProducer)["block_producer"];
+        assert!(!producer.contains_key("algorithm") && !producer.contains_key("pob-contract-id"));
+        assert!(!doc(&federated, ServiceKind::Chain)["global"].contains_key("fork-algorithm"));
+        // The user's settings still win.
+        let user = validated(&format!(
+            "{}  config: {{global: {{fork-algorithm: block-time}}}}\n",
+            DEVNET.replace(
+                "network: {devnet: {}}",
+                "network: {devnet: {consensus: pob}}"
+            )
+        ));
+        assert_eq!(
+            doc(&user, ServiceKind::Chain)["global"]["fork-algorithm"],
+            json!("block-time")
+        );
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //! [`koinos_protocol::devnet::token_contract_id`] of that address with one initial balance,
 //! [`DEFAULT_INITIAL_BALANCE`] (100 000 000 KOIN of 8 decimals) held by the producer address,
 //! so the producer key's holder can fund accounts from the first block.
+//!
+//! With `consensus: pob` the genesis is made a proof-of-burn one by
+//! [`koinos_protocol::devnet::pob::make_pob_genesis`], as `koinos-devnet init --consensus pob`
+//! does: the pob contract and VHP at ids derived from the producer address, the producer
+//! registered and holding the VHP for one block every
+//! [`DEFAULT_TARGET_BLOCK_INTERVAL_MS`] (the contract's target).
 
 use std::collections::BTreeMap;
 
@@ -14,12 +20,16 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use koinos_protocol::chain::GenesisData;
 use koinos_protocol::crypto::PrivateKey;
+use koinos_protocol::devnet::pob::{
+    DEFAULT_TARGET_BLOCK_INTERVAL_MS, PobContracts, make_pob_genesis,
+};
 use koinos_protocol::devnet::{DEFAULT_INITIAL_BALANCE, DevnetToken, genesis, token_contract_id};
 use koinos_protocol::genesis::genesis_to_json;
 
 use super::config::GENESIS_FILE;
 use super::meta::{LABEL_GENERATED, object_meta};
 use crate::model::ValidatedCluster;
+use crate::model::cluster::DevnetConsensus;
 use crate::model::naming::{
     PRODUCER_KEY_SECRET_KEY, genesis_config_map_name, producer_key_secret_name,
 };
@@ -28,26 +38,42 @@ use crate::model::naming::{
 pub const TOKEN_CONTRACT_ID_KEY: &str = "token-contract-id";
 /// Genesis ConfigMap key holding the token's implementation (`wasm` or `native`).
 pub const TOKEN_KEY: &str = "token";
+/// Genesis ConfigMap key holding how blocks are signed (`federated` or `pob`).
+pub const CONSENSUS_KEY: &str = "consensus";
+/// Genesis ConfigMap keys holding a pob devnet's pob and VHP contract ids (base58).
+pub const POB_CONTRACT_ID_KEY: &str = "pob-contract-id";
+pub const VHP_CONTRACT_ID_KEY: &str = "vhp-contract-id";
 /// Producer key Secret key holding the producer's address (base58), for convenience.
 pub const PRODUCER_ADDRESS_KEY: &str = "address";
 
-/// The genesis data of the devnet produced by `key`, with `token` as KOIN.
-pub fn devnet_genesis(key: &PrivateKey, token: DevnetToken) -> GenesisData {
+/// The genesis data of the devnet produced by `key`, with `token` as KOIN and blocks signed by
+/// `consensus`.
+pub fn devnet_genesis(
+    key: &PrivateKey,
+    token: DevnetToken,
+    consensus: DevnetConsensus,
+) -> GenesisData {
     let producer = key.address();
-    genesis(
+    let mut genesis_data = genesis(
         producer.as_bytes(),
         token_contract_id(producer.as_bytes()).as_bytes(),
         token,
         &[(producer.to_vec(), DEFAULT_INITIAL_BALANCE)],
-    )
+    );
+    if consensus == DevnetConsensus::Pob {
+        make_pob_genesis(&mut genesis_data, key, DEFAULT_TARGET_BLOCK_INTERVAL_MS);
+    }
+    genesis_data
 }
 
 /// The devnet genesis ConfigMap (immutable: the chain id must never change): the chain's
-/// `genesis_data.json` (standard protobuf JSON), the token contract id and its kind.
+/// `genesis_data.json` (standard protobuf JSON), the token contract id and its kind, the
+/// consensus and, for pob, the pob and VHP contract ids.
 pub fn build_devnet_genesis_config_map(
     vc: &ValidatedCluster,
     key: &PrivateKey,
     token_kind: DevnetToken,
+    consensus: DevnetConsensus,
 ) -> ConfigMap {
     let mut metadata = object_meta(vc, genesis_config_map_name(vc), "genesis");
     metadata
@@ -55,16 +81,23 @@ pub fn build_devnet_genesis_config_map(
         .get_or_insert_with(BTreeMap::new)
         .insert(LABEL_GENERATED.into(), "true".into());
     let token = token_contract_id(key.address().as_bytes());
+    let mut data = BTreeMap::from([
+        (
+            GENESIS_FILE.to_string(),
+            genesis_to_json(&devnet_genesis(key, token_kind, consensus)),
+        ),
+        (TOKEN_CONTRACT_ID_KEY.to_string(), token.to_string()),
+        (TOKEN_KEY.to_string(), token_kind.as_str().to_string()),
+        (CONSENSUS_KEY.to_string(), consensus.as_str().to_string()),
+    ]);
+    if consensus == DevnetConsensus::Pob {
+        let contracts = PobContracts::of(key.address().as_bytes());
+        data.insert(POB_CONTRACT_ID_KEY.into(), contracts.pob.to_string());
+        data.insert(VHP_CONTRACT_ID_KEY.into(), contracts.vhp.to_string());
+    }
     ConfigMap {
         metadata,
-        data: Some(BTreeMap::from([
-            (
-                GENESIS_FILE.to_string(),
-                genesis_to_json(&devnet_genesis(key, token_kind)),
-            ),
-            (TOKEN_CONTRACT_ID_KEY.to_string(), token.to_string()),
-            (TOKEN_KEY.to_string(), token_kind.as_str().to_string()),
-        ])),
+        data: Some(data),
         immutable: Some(true),
         ..Default::default()
     }
@@ -97,8 +130,9 @@ pub fn build_producer_key_secret(vc: &ValidatedCluster, key: &PrivateKey) -> Sec
 
 #[cfg(test)]
 mod tests {
+    use koinos_protocol::devnet::pob;
     use koinos_protocol::devnet::{BALANCES_SPACE, INFO_SPACE, contract_space, token_info};
-    use koinos_protocol::genesis::{genesis_from_json, metadata_value};
+    use koinos_protocol::genesis::{chain_id, genesis_from_json, metadata_value};
     use koinos_protocol::pb::koinos::contracts::token::BalanceOfResult;
     use prost::Message;
 
@@ -114,10 +148,20 @@ mod tests {
     fn genesis_json_is_what_the_chain_loader_reads() {
         let key = key();
         for token_kind in [DevnetToken::Wasm, DevnetToken::Native] {
-            let map = build_devnet_genesis_config_map(&validated(DEVNET), &key, token_kind);
+            let map = build_devnet_genesis_config_map(
+                &validated(DEVNET),
+                &key,
+                token_kind,
+                DevnetConsensus::Federated,
+            );
             let data = map.data.unwrap();
             let parsed = genesis_from_json(&data[GENESIS_FILE]).unwrap();
-            assert_eq!(parsed, devnet_genesis(&key, token_kind));
+            assert_eq!(
+                parsed,
+                devnet_genesis(&key, token_kind, DevnetConsensus::Federated)
+            );
+            assert_eq!(data[CONSENSUS_KEY], "federated");
+            assert!(!data.contains_key(POB_CONTRACT_ID_KEY));
             assert_eq!(
                 metadata_value(&parsed, "genesis_key"),
                 Some(&key.address().as_bytes()[..])
@@ -144,13 +188,22 @@ mod tests {
         assert_eq!(
             network("devnet: {}"),
             Network::Devnet {
-                token: DevnetToken::Wasm
+                token: DevnetToken::Wasm,
+                consensus: DevnetConsensus::Federated,
             }
         );
         assert_eq!(
             network("devnet: {token: native}"),
             Network::Devnet {
-                token: DevnetToken::Native
+                token: DevnetToken::Native,
+                consensus: DevnetConsensus::Federated,
+            }
+        );
+        assert_eq!(
+            network("devnet: {consensus: pob, token: native}"),
+            Network::Devnet {
+                token: DevnetToken::Native,
+                consensus: DevnetConsensus::Pob,
             }
         );
         let desired = super::super::build(&validated(DEVNET), &generated());
@@ -160,12 +213,62 @@ mod tests {
             .find(|c| c.data.as_ref().is_some_and(|d| d.contains_key(TOKEN_KEY)))
             .unwrap();
         assert_eq!(genesis.data.as_ref().unwrap()[TOKEN_KEY], "wasm");
+        assert_eq!(genesis.data.as_ref().unwrap()[CONSENSUS_KEY], "federated");
+    }
+
+    #[test]
+    fn a_pob_genesis_is_the_federated_one_made_pob_as_koinos_devnet_does() {
+        let key = key();
+        let vc = validated(&DEVNET.replace(
+            "network: {devnet: {}}",
+            "network: {devnet: {consensus: pob}}",
+        ));
+        for token_kind in [DevnetToken::Wasm, DevnetToken::Native] {
+            let map = build_devnet_genesis_config_map(&vc, &key, token_kind, DevnetConsensus::Pob);
+            let data = map.data.unwrap();
+            let parsed = genesis_from_json(&data[GENESIS_FILE]).unwrap();
+            // The very function `koinos-devnet init --consensus pob` calls, on the federated
+            // genesis, with the contract's target interval.
+            let mut expected = devnet_genesis(&key, token_kind, DevnetConsensus::Federated);
+            let contracts = make_pob_genesis(&mut expected, &key, DEFAULT_TARGET_BLOCK_INTERVAL_MS);
+            assert_eq!(parsed, expected);
+            assert_eq!(data[CONSENSUS_KEY], "pob");
+            assert_eq!(data[POB_CONTRACT_ID_KEY], contracts.pob.to_string());
+            assert_eq!(data[VHP_CONTRACT_ID_KEY], contracts.vhp.to_string());
+            assert_eq!(
+                contracts,
+                PobContracts::of(key.address().as_bytes()),
+                "derived from the producer address"
+            );
+            // The producer is registered, with VHP for one block per 3 s.
+            let registered = pob::pob_space(contracts.pob.as_bytes(), pob::REGISTRATION_SPACE);
+            assert!(parsed.entries.iter().any(
+                |e| e.space.as_ref() == Some(&registered) && e.key == key.address().as_bytes()
+            ));
+            let vhp = parsed
+                .entries
+                .iter()
+                .find(|e| e.space == Some(contract_space(contracts.vhp.as_bytes(), BALANCES_SPACE)))
+                .unwrap();
+            assert_eq!(
+                BalanceOfResult::decode(&*vhp.value).unwrap().value,
+                pob::vhp_for_interval(3000)
+            );
+            assert_ne!(
+                chain_id(&parsed),
+                chain_id(&devnet_genesis(
+                    &key,
+                    token_kind,
+                    DevnetConsensus::Federated
+                ))
+            );
+        }
     }
 
     #[test]
     fn producer_holds_the_initial_supply() {
         let key = key();
-        let genesis = devnet_genesis(&key, DevnetToken::Native);
+        let genesis = devnet_genesis(&key, DevnetToken::Native, DevnetConsensus::Federated);
         let token = token_contract_id(key.address().as_bytes()).to_vec();
         let balances: Vec<_> = genesis
             .entries
@@ -214,7 +317,12 @@ mod tests {
         // The native token keeps the snapshot readable: the WASM one is 80 KB of base64.
         insta::assert_yaml_snapshot!(
             "genesis_config_map",
-            build_devnet_genesis_config_map(&vc, &key, DevnetToken::Native)
+            build_devnet_genesis_config_map(
+                &vc,
+                &key,
+                DevnetToken::Native,
+                DevnetConsensus::Federated
+            )
         );
         let secret = build_producer_key_secret(&vc, &key);
         assert_eq!(secret.metadata.name.as_deref(), Some("devnet-producer-key"));

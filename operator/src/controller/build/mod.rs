@@ -267,15 +267,19 @@ pub fn build_p2p_identity_secret(vc: &ValidatedCluster, seed: &str) -> Secret {
 pub fn build(vc: &ValidatedCluster, generated: &Generated) -> Desired {
     let vc =
         &*crate::model::announce::with_observed_announce(vc, generated.p2p_load_balancer.as_ref());
+    // A pob devnet's contract ids (in the producer's config) derive from the producer key.
+    let vc = &*vc.with_devnet_producer(generated.producer_key.as_ref());
     let mut desired = Desired::default();
     desired.config_maps.push(config::build_config_map(vc));
 
-    if let Network::Devnet { token } = vc.network {
+    if let Network::Devnet { token, consensus } = vc.network {
         match &generated.producer_key {
             Some(key) => {
                 desired
                     .config_maps
-                    .push(devnet::build_devnet_genesis_config_map(vc, key, token));
+                    .push(devnet::build_devnet_genesis_config_map(
+                        vc, key, token, consensus,
+                    ));
                 desired
                     .secrets
                     .push(devnet::build_producer_key_secret(vc, key));

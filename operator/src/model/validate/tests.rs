@@ -26,8 +26,13 @@ fn devnet_defaults() {
     assert_eq!(
         vc.network,
         Network::Devnet {
-            token: DevnetToken::Wasm
+            token: DevnetToken::Wasm,
+            consensus: DevnetConsensus::Federated,
         }
+    );
+    assert_eq!(
+        vc.devnet_producer, None,
+        "not in the spec: the builders fill it"
     );
     assert!(matches!(&vc.amqp, Amqp::Managed(b) if b.replicas == 1));
     // Nine services: the producer is on for a devnet, with the generated key; p2p is off.
