@@ -1,10 +1,11 @@
-//! Day-2 operations on a running cluster: replicas edits, pause, stop, deletion.
+//! Day-2 operations on a running cluster: replicas edits, pause, stop, deletion. The replicas
+//! test runs a proof-of-burn devnet and first checks what the operator made of it.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret};
 use koinos_e2e::children::{INSTANCE_LABEL, children};
 use koinos_e2e::fixtures::{
     CONVERGE_TIMEOUT, is_workload, wait_condition, wait_workloads_ready, workload_replicas,
@@ -12,8 +13,19 @@ use koinos_e2e::fixtures::{
 use koinos_e2e::install::install_operator;
 use koinos_e2e::operator::Operator;
 use koinos_e2e::{ControlPlane, KoinosClusters, TestNamespace, wait_until};
+use koinos_protocol::crypto::PrivateKey;
+use koinos_protocol::devnet::pob::{
+    self, DEFAULT_TARGET_BLOCK_INTERVAL_MS, GET_METADATA_ENTRY_POINT, QUANTUM_LENGTH_MS,
+};
+use koinos_protocol::genesis::genesis_from_json;
+use koinos_protocol::pb::koinos::contracts::pob::GetMetadataResult;
+use koinos_protocol::pb::koinos::protocol::{Block, BlockHeader};
+use koinos_services::block_producer::pob::{RoundData, first_quantum, winning_quantum};
+use koinos_services::chain::{Chain, ForkAlgorithm};
+use koinos_services::devnet::{self, Consensus, DevnetSpec};
 use kube::api::{DeleteParams, ListParams};
 use kube::{Api, Client, ResourceExt};
+use prost::Message;
 use serde_json::{Value, json};
 
 /// A running devnet in a fresh namespace, with its operator.
@@ -96,9 +108,139 @@ async fn pvc_names(client: &Client, ns: &str, cluster: &str) -> Result<BTreeSet<
     Ok(list.items.iter().map(ResourceExt::name_any).collect())
 }
 
+/// Option `key` of `section` in the service config `file` of the cluster's config ConfigMap.
+fn config_option(config: &ConfigMap, file: &str, section: &str, key: &str) -> Result<Value> {
+    let text = config
+        .data
+        .as_ref()
+        .and_then(|d| d.get(file))
+        .with_context(|| format!("config ConfigMap without {file}"))?;
+    let doc: Value = serde_yaml::from_str(text)?;
+    Ok(doc[section][key].clone())
+}
+
+/// A pob devnet's children: its genesis is what `koinos-devnet init --consensus pob` writes for
+/// the same producer key (same metadata, same pob entries; init's token id and funded account
+/// are its own), its configs run the pob producer with init's contract ids and the pob fork
+/// choice, and a chain opened on that genesis accepts a block the producer's code wins and signs.
+async fn assert_pob_children(r: &Running) -> Result<()> {
+    let config_maps: Api<ConfigMap> = Api::namespaced(r.cp.client.clone(), &r.ns.name);
+    let secrets: Api<Secret> = Api::namespaced(r.cp.client.clone(), &r.ns.name);
+    let genesis_map = config_maps.get(&format!("{}-genesis", r.name)).await?;
+    let data = genesis_map.data.context("genesis ConfigMap without data")?;
+    let secret = secrets.get(&format!("{}-producer-key", r.name)).await?;
+    let wif = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get("private.key"))
+        .context("producer key Secret without private.key")?;
+    let wif = String::from_utf8(wif.0.clone())?;
+    let key = PrivateKey::from_wif(&wif)?;
+    let genesis = genesis_from_json(&data["genesis_data.json"])?;
+
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir_all(dir.path().join("block_producer"))?;
+    std::fs::write(dir.path().join("block_producer/private.key"), &wif)?;
+    let info = devnet::init(
+        dir.path(),
+        &DevnetSpec {
+            block_interval_ms: DEFAULT_TARGET_BLOCK_INTERVAL_MS,
+            consensus: Consensus::Pob,
+            ..DevnetSpec::default()
+        },
+    )?;
+    let init_genesis = genesis_from_json(&std::fs::read_to_string(
+        dir.path().join("chain/genesis_data.json"),
+    )?)?;
+    ensure!(info.producer_address == key.address().to_string());
+    ensure!(
+        data.get("consensus").map(String::as_str) == Some("pob"),
+        "{data:?}"
+    );
+    ensure!(info.pob_contract_id.as_ref() == data.get("pob-contract-id"));
+    ensure!(info.vhp_contract_id.as_ref() == data.get("vhp-contract-id"));
+    // The metadata (genesis key first) and the pob entries, which close the genesis.
+    let pob_entries =
+        pob::genesis_entries(&[], &[], &[pob::PobProducer::from_key(&key, 0)], 0).len();
+    let tail = |g: &koinos_protocol::chain::GenesisData| {
+        g.entries[g.entries.len() - pob_entries..].to_vec()
+    };
+    ensure!(
+        genesis.entries[..4] == init_genesis.entries[..4],
+        "metadata differ from init's"
+    );
+    ensure!(
+        tail(&genesis) == tail(&init_genesis),
+        "pob entries differ from init's"
+    );
+
+    let config = config_maps.get(&format!("{}-config", r.name)).await?;
+    let producer = |k: &str| config_option(&config, "block_producer.yml", "block_producer", k);
+    ensure!(producer("algorithm")? == json!("pob"));
+    ensure!(producer("pob-contract-id")? == json!(info.pob_contract_id));
+    ensure!(producer("vhp-contract-id")? == json!(info.vhp_contract_id));
+    for file in ["chain.yml", "mempool.yml", "account_history.yml"] {
+        ensure!(
+            config_option(&config, file, "global", "fork-algorithm")? == json!("pob"),
+            "{file}"
+        );
+    }
+
+    // The producer's search and signature, on a chain opened on the operator's genesis.
+    let chain_dir = tempfile::tempdir()?;
+    let mut chain = Chain::open(chain_dir.path(), &genesis, ForkAlgorithm::Pob)?;
+    let pob_id = bs58_decode(&data["pob-contract-id"])?;
+    let (metadata, _) = chain.read_contract(&pob_id, GET_METADATA_ENTRY_POINT, &[])?;
+    let metadata = GetMetadataResult::decode(metadata.as_slice())?
+        .value
+        .context("pob metadata")?;
+    let round = RoundData {
+        seed: metadata.seed.clone(),
+        difficulty: metadata.difficulty,
+        quantum_length: QUANTUM_LENGTH_MS.into(),
+        vhp: pob::vhp_for_interval(DEFAULT_TARGET_BLOCK_INTERVAL_MS),
+    };
+    let start = first_quantum(1_700_000_000_001, round.quantum_length);
+    // One quantum in 300 wins on average.
+    let quantum = winning_quantum(&key, &round, start, 30_000).context("no winning quantum")?;
+    let head = chain.head().clone();
+    let mut block = Block {
+        header: Some(BlockHeader {
+            previous: head.id,
+            height: head.height + 1,
+            timestamp: quantum,
+            previous_state_merkle_root: head.state_merkle_root,
+            signer: key.address().to_vec(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    pob::sign_block(&mut block, &key, &metadata.seed)?;
+    let committed = chain
+        .submit_block(&block, quantum)
+        .map_err(|e| anyhow::anyhow!("the pob contract refused the block: {e:?}"))?
+        .context("the block is new")?;
+    ensure!(committed.is_head && chain.head().height == 1);
+    eprintln!(
+        "[e2e] pob devnet: genesis and configs match koinos-devnet init's; block 1 ({} ms after the first quantum) accepted",
+        quantum - start
+    );
+    Ok(())
+}
+
+fn bs58_decode(text: &str) -> Result<Vec<u8>> {
+    Ok(text.parse::<koinos_protocol::crypto::Address>()?.to_vec())
+}
+
+/// On a pob devnet (checking its children first, [`assert_pob_children`]).
 #[tokio::test]
 async fn replicas_edits_change_the_workloads() -> Result<()> {
-    let r = running_devnet("scale", json!({})).await?;
+    let r = running_devnet(
+        "scale",
+        json!({"network": {"devnet": {"consensus": "pob"}}}),
+    )
+    .await?;
+    assert_pob_children(&r).await?;
     let mempool = format!("Deployment/{}-mempool", r.name);
     let block_store = format!("StatefulSet/{}-block-store", r.name);
     r.kcs
