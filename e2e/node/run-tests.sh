@@ -16,7 +16,7 @@ bash "$HERE/build.sh" > /dev/null
 [ "${KOINOS_SKIP_IMAGES:-0}" = 1 ] || bash scripts/images.sh build
 # The devnet test drives the cluster's JSON-RPC with koilib (compat/koilib, pinned).
 [ -d compat/koilib/node_modules ] || (cd compat/koilib && npm ci --no-audit --no-fund --loglevel=error)
-TESTS=(--test real_pods --test real_pods_broker --test real_pods_extra)
+TESTS=(--test real_pods --test real_pods_broker --test real_pods_extra --test real_pods_pob)
 cargo test -p koinos-e2e --features real-pods "${TESTS[@]}" --no-run --quiet
 echo "[run-tests] build and compile: $(( $(date +%s) - t0 )) s" >&2
 export RUST_TEST_THREADS=1
