@@ -13,6 +13,9 @@ use koinos_e2e::fixtures::{
 use koinos_e2e::install::install_operator;
 use koinos_e2e::operator::Operator;
 use koinos_e2e::{ControlPlane, KoinosClusters, TestNamespace, wait_until};
+use koinos_operator::controller::build::devnet::devnet_genesis;
+use koinos_operator::model::{DevnetConsensus, DevnetToken};
+use koinos_protocol::chain::GenesisData;
 use koinos_protocol::crypto::PrivateKey;
 use koinos_protocol::devnet::pob::{
     self, DEFAULT_TARGET_BLOCK_INTERVAL_MS, GET_METADATA_ENTRY_POINT, QUANTUM_LENGTH_MS,
@@ -162,9 +165,7 @@ async fn assert_pob_children(r: &Running) -> Result<()> {
     // The metadata (genesis key first) and the pob entries, which close the genesis.
     let pob_entries =
         pob::genesis_entries(&[], &[], &[pob::PobProducer::from_key(&key, 0)], 0).len();
-    let tail = |g: &koinos_protocol::chain::GenesisData| {
-        g.entries[g.entries.len() - pob_entries..].to_vec()
-    };
+    let tail = |g: &GenesisData| g.entries[g.entries.len() - pob_entries..].to_vec();
     ensure!(
         genesis.entries[..4] == init_genesis.entries[..4],
         "metadata differ from init's"
@@ -186,11 +187,24 @@ async fn assert_pob_children(r: &Running) -> Result<()> {
         );
     }
 
-    // The producer's search and signature, on a chain opened on the operator's genesis.
-    let chain_dir = tempfile::tempdir()?;
-    let mut chain = Chain::open(chain_dir.path(), &genesis, ForkAlgorithm::Pob)?;
+    // The producer's search and signature, on a chain opened on the operator's genesis; and
+    // on the operator's pob genesis with the native token, which pob works with too.
     let pob_id = bs58_decode(&data["pob-contract-id"])?;
-    let (metadata, _) = chain.read_contract(&pob_id, GET_METADATA_ENTRY_POINT, &[])?;
+    let after = first_block_accepted(&genesis, &key, &pob_id)?;
+    let native = devnet_genesis(&key, DevnetToken::Native, DevnetConsensus::Pob);
+    first_block_accepted(&native, &key, &pob_id).context("the native token's pob genesis")?;
+    eprintln!(
+        "[e2e] pob devnet: genesis and configs match koinos-devnet init's; block 1 ({after} ms after the first quantum) accepted"
+    );
+    Ok(())
+}
+
+/// Opens a chain on `genesis` and submits block 1 as the pob producer makes it (its quantum
+/// search, `key`'s VRF proof and signature); the block's time after the first quantum.
+fn first_block_accepted(genesis: &GenesisData, key: &PrivateKey, pob_id: &[u8]) -> Result<u64> {
+    let chain_dir = tempfile::tempdir()?;
+    let mut chain = Chain::open(chain_dir.path(), genesis, ForkAlgorithm::Pob)?;
+    let (metadata, _) = chain.read_contract(pob_id, GET_METADATA_ENTRY_POINT, &[])?;
     let metadata = GetMetadataResult::decode(metadata.as_slice())?
         .value
         .context("pob metadata")?;
@@ -202,7 +216,7 @@ async fn assert_pob_children(r: &Running) -> Result<()> {
     };
     let start = first_quantum(1_700_000_000_001, round.quantum_length);
     // One quantum in 300 wins on average.
-    let quantum = winning_quantum(&key, &round, start, 30_000).context("no winning quantum")?;
+    let quantum = winning_quantum(key, &round, start, 30_000).context("no winning quantum")?;
     let head = chain.head().clone();
     let mut block = Block {
         header: Some(BlockHeader {
@@ -215,17 +229,13 @@ async fn assert_pob_children(r: &Running) -> Result<()> {
         }),
         ..Default::default()
     };
-    pob::sign_block(&mut block, &key, &metadata.seed)?;
+    pob::sign_block(&mut block, key, &metadata.seed)?;
     let committed = chain
         .submit_block(&block, quantum)
         .map_err(|e| anyhow::anyhow!("the pob contract refused the block: {e:?}"))?
         .context("the block is new")?;
     ensure!(committed.is_head && chain.head().height == 1);
-    eprintln!(
-        "[e2e] pob devnet: genesis and configs match koinos-devnet init's; block 1 ({} ms after the first quantum) accepted",
-        quantum - start
-    );
-    Ok(())
+    Ok(quantum - start)
 }
 
 fn bs58_decode(text: &str) -> Result<Vec<u8>> {
