@@ -272,6 +272,9 @@ pub async fn operator_devnet_info(
         "initial_balance": DEFAULT_INITIAL_BALANCE.to_string(),
         "rpc_url": "",
         "amqp": "",
+        "consensus": data.get("consensus").context("genesis ConfigMap without consensus")?,
+        "pob_contract_id": data.get("pob-contract-id"),
+        "vhp_contract_id": data.get("vhp-contract-id"),
     }))
 }
 
