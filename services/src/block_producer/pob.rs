@@ -201,7 +201,7 @@ impl Producer {
             .producer
             .clone()
             .unwrap_or_else(|| self.key.address().to_vec());
-        let seen_head = self.last_head_time.load(Ordering::Relaxed);
+        let seen_head = self.heads_seen.load(Ordering::Relaxed);
         let mut block = self.next_block().await?;
         let round = self.round_data(settings, &producer).await?;
         if round.vhp == 0 {
@@ -227,14 +227,14 @@ impl Producer {
             if ahead > 0 && !self.pause(Duration::from_millis(ahead), shutdown).await {
                 return Ok(None);
             }
-            if self.last_head_time.load(Ordering::Relaxed) != seen_head {
+            if self.heads_seen.load(Ordering::Relaxed) != seen_head {
                 return Ok(None);
             }
         };
         tracing::debug!(quantum = winner, "burn difficulty met");
         let wait = winner.saturating_sub(now_millis());
         if !self.pause(Duration::from_millis(wait), shutdown).await
-            || self.last_head_time.load(Ordering::Relaxed) != seen_head
+            || self.heads_seen.load(Ordering::Relaxed) != seen_head
         {
             return Ok(None);
         }

@@ -148,6 +148,9 @@ pub struct Producer {
     p2p: TypedClient<P2pRequest, P2pResponse>,
     /// Timestamp of the last head block seen on `koinos.mempool.block_accepted`.
     pub(super) last_head_time: AtomicU64,
+    /// How many head blocks have been seen: any new head, even a fork's block with an earlier
+    /// time at the same height, ends a pob round (which `last_head_time` would not show).
+    pub(super) heads_seen: AtomicU64,
     /// Set while gossip is enabled (always set without `gossip-production`).
     gossip_enabled: AtomicBool,
 }
@@ -168,6 +171,7 @@ impl Producer {
             mempool: TypedClient::new(client, service::MEMPOOL, query),
             p2p: TypedClient::new(client, service::P2P, query),
             last_head_time: AtomicU64::new(0),
+            heads_seen: AtomicU64::new(0),
         })
     }
 
@@ -178,6 +182,7 @@ impl Producer {
     pub fn on_block_accepted(&self, head: bool, timestamp: u64) {
         if head && timestamp <= now_millis().saturating_add(MAX_FUTURE_MS) {
             self.last_head_time.fetch_max(timestamp, Ordering::Relaxed);
+            self.heads_seen.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -396,6 +401,11 @@ mod tests {
         assert_eq!(producer.last_head_time.load(Ordering::Relaxed), 0);
         producer.on_block_accepted(true, now + 1_000);
         assert_eq!(producer.last_head_time.load(Ordering::Relaxed), now + 1_000);
+        assert_eq!(producer.heads_seen.load(Ordering::Relaxed), 1);
+        // A fork's head with an earlier time still counts as a new head (it ends a pob round).
+        producer.on_block_accepted(true, now);
+        assert_eq!(producer.last_head_time.load(Ordering::Relaxed), now + 1_000);
+        assert_eq!(producer.heads_seen.load(Ordering::Relaxed), 2);
     }
 
     fn head(height: u64, time: u64) -> GetHeadInfoResponse {
