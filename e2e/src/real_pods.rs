@@ -379,3 +379,24 @@ pub fn devnet_example() -> Result<Value> {
     let text = std::fs::read_to_string(&path)?;
     Ok(for_this_machine(serde_yaml::from_str(&text)?))
 }
+
+/// Pods of [`small_devnet`]: chain, block_store, mempool, block_producer, jsonrpc and the
+/// broker.
+pub const SMALL_DEVNET_PODS: usize = 6;
+
+/// The devnet example named `name` without the services a test of the broker or of scaling
+/// does not need (grpc and the three indexers), so it fits the 2-core node beside the test.
+pub fn small_devnet(name: &str) -> Result<Value> {
+    let mut manifest = devnet_example()?;
+    manifest["metadata"]["name"] = name.into();
+    let services = &mut manifest["spec"]["services"];
+    for off in [
+        "grpc",
+        "accountHistory",
+        "contractMetaStore",
+        "transactionStore",
+    ] {
+        services[off]["enabled"] = false.into();
+    }
+    Ok(manifest)
+}

@@ -13,14 +13,18 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use koinos_e2e::koinos::condition;
 use koinos_e2e::real_pods::{
-    PortForward, START_TIMEOUT, cluster_pods, devnet_example, for_this_machine, head_height,
-    json_rpc, operator_devnet_info, operator_installed, pod_ready, wait_pods_ready,
+    PortForward, SMALL_DEVNET_PODS, START_TIMEOUT, cluster_pods, devnet_example, for_this_machine,
+    head_height, json_rpc, operator_devnet_info, operator_installed, pod_ready, small_devnet,
+    wait_pods_ready,
 };
 use koinos_e2e::{ControlPlane, KoinosClusters, TestNamespace, wait_until, workspace_path};
 use kube::api::{DeleteParams, ListParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
+#[path = "support/backlog.rs"]
+mod backlog;
+use backlog::Backlog;
 #[path = "real_pods/broker_users.rs"]
 mod broker_users;
 #[path = "real_pods/peering.rs"]
@@ -327,12 +331,6 @@ async fn autoscale_block_store_on_queue_depth(
 ) -> Result<()> {
     use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
     use koinos_e2e::real_pods::broker_credentials;
-    use koinos_protocol::pb::koinos::rpc::block_store::{
-        BlockStoreRequest, GetBlocksByHeightRequest, block_store_request,
-    };
-    use lapin::options::BasicPublishOptions;
-    use lapin::{BasicProperties, ConnectionProperties};
-    use prost::Message;
 
     kcs.patch_spec(
         name,
@@ -367,55 +365,19 @@ async fn autoscale_block_store_on_queue_depth(
     )
     .await?;
 
-    let head = json_rpc(url, "chain.get_head_info", json!({}))?;
-    let head_id = head["head_topology"]["id"]
-        .as_str()
-        .and_then(|id| id.strip_prefix("0x"))
-        .context("head id")?;
-    let request = BlockStoreRequest {
-        request: Some(block_store_request::Request::GetBlocksByHeight(
-            GetBlocksByHeightRequest {
-                head_block_id: hex::decode(head_id)?,
-                ancestor_start_height: 1,
-                num_blocks: 1000,
-                return_block: true,
-                return_receipt: true,
-            },
-        )),
-    }
-    .encode_to_vec();
-    let (user, password) = broker_credentials(&client, namespace, name).await?;
-    let broker = PortForward::start(cp, namespace, &format!("svc/{name}-rabbitmq"), 5672)?;
-    let amqp = format!(
-        "amqp://{user}:{password}@127.0.0.1:{}/%2f",
-        broker.local_port
-    );
-    let connection = lapin::Connection::connect(&amqp, ConnectionProperties::default()).await?;
-    let channel = connection.create_channel().await?;
-    let backlog_started = Instant::now();
-    let publishing = channel.clone();
-    let publisher = tokio::spawn(async move {
-        let channel = publishing;
-        let properties = BasicProperties::default()
-            .with_content_type("application/octet-stream".into())
-            .with_reply_to("koinos-e2e-unrouted-replies".into());
-        // Bounded: at most 10 minutes of requests.
-        while backlog_started.elapsed() < Duration::from_secs(600) {
-            for _ in 0..200 {
-                channel
-                    .basic_publish(
-                        "koinos.rpc".into(),
-                        "koinos.rpc.block_store".into(),
-                        BasicPublishOptions::default(),
-                        &request,
-                        properties.clone(),
-                    )
-                    .await?;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        anyhow::Ok(())
-    });
+    let credentials = broker_credentials(&client, namespace, name).await?;
+    // Bounded: at most 10 minutes of requests.
+    let backlog = Backlog::start(
+        cp,
+        namespace,
+        name,
+        url,
+        "koinos.rpc.block_store",
+        credentials,
+        Duration::from_secs(600),
+    )
+    .await?;
+    let backlog_started = backlog.started;
     let scaled = wait_until(
         "the HPA to add a block_store replica",
         START_TIMEOUT,
@@ -441,22 +403,13 @@ async fn autoscale_block_store_on_queue_depth(
         }
         Err(e) => Err(e),
     };
-    publisher.abort();
-    // What is still waiting would take minutes to serve: drop it, the queue is then empty.
-    channel
-        .queue_purge(
-            "koinos.rpc.block_store".into(),
-            lapin::options::QueuePurgeOptions::default(),
-        )
-        .await?;
+    backlog.stop().await?;
     ready?;
     eprintln!(
         "[real-pods] backlog -> HPA scale-up decided in {:.1} s, new replica Ready in {:.1} s",
         decided.as_secs_f64(),
         backlog_started.elapsed().as_secs_f64()
     );
-    let _ = connection.close(0, "done".into()).await;
-    drop(broker);
     wait_until(
         "the HPA to scale back to 1 once the queue drained",
         START_TIMEOUT,

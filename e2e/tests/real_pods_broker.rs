@@ -15,8 +15,8 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use koinos_e2e::koinos::condition;
 use koinos_e2e::real_pods::{
-    PortForward, START_TIMEOUT, broker_credentials, devnet_example, head_height, json_rpc,
-    operator_devnet_info, operator_installed, pod_ready, wait_pods_ready,
+    PortForward, SMALL_DEVNET_PODS, START_TIMEOUT, broker_credentials, head_height, json_rpc,
+    operator_devnet_info, operator_installed, pod_ready, small_devnet, wait_pods_ready,
 };
 use koinos_e2e::{ControlPlane, KoinosClusters, TestNamespace, wait_until};
 use koinos_protocol::pb::koinos::contracts::token::{BalanceOfArguments, BalanceOfResult};
@@ -113,20 +113,8 @@ async fn broker_rolls_out_and_rotates_its_admin_while_the_chain_produces() -> Re
     let ns = TestNamespace::create(&cp.client, "broker").await?;
     let kcs = KoinosClusters::new(&cp.client, &ns.name);
     let name = "broker";
-    let mut manifest = devnet_example()?;
-    manifest["metadata"]["name"] = name.into();
-    let services = &mut manifest["spec"]["services"];
-    for off in [
-        "grpc",
-        "accountHistory",
-        "contractMetaStore",
-        "transactionStore",
-    ] {
-        services[off]["enabled"] = false.into();
-    }
-    kcs.apply(name, manifest).await?;
-    // chain, block_store, mempool, block_producer, jsonrpc and the broker.
-    wait_pods_ready(&cp.client, &ns.name, name, 6, START_TIMEOUT).await?;
+    kcs.apply(name, small_devnet(name)?).await?;
+    wait_pods_ready(&cp.client, &ns.name, name, SMALL_DEVNET_PODS, START_TIMEOUT).await?;
     let rpc = PortForward::start(&cp, &ns.name, &format!("svc/{name}-jsonrpc"), 8080)?;
     let url = rpc.url();
     wait_until("the chain to produce", START_TIMEOUT, || async {

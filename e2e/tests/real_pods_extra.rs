@@ -16,18 +16,16 @@ use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use koinos_e2e::real_pods::{
-    PortForward, START_TIMEOUT, devnet_example, head_height, json_rpc, operator_installed,
-    secret_credentials, wait_pods_ready,
+    PortForward, SMALL_DEVNET_PODS, START_TIMEOUT, head_height, operator_installed,
+    secret_credentials, small_devnet, wait_pods_ready,
 };
 use koinos_e2e::{ControlPlane, KoinosClusters, TestNamespace, wait_until};
-use koinos_protocol::pb::koinos::rpc::block_store::{
-    BlockStoreRequest, GetBlocksByHeightRequest, block_store_request,
-};
 use kube::Api;
-use lapin::options::{BasicPublishOptions, QueuePurgeOptions};
-use lapin::{BasicProperties, ConnectionProperties};
-use prost::Message;
 use serde_json::{Value, json};
+
+#[path = "support/backlog.rs"]
+mod backlog;
+use backlog::Backlog;
 
 const CLUSTER: &str = "extra";
 const EXTRA: &str = "archive";
@@ -61,20 +59,15 @@ async fn autoscale_an_extra_service_on_its_queue_depth() -> Result<()> {
     operator_installed(&cp).await?;
     let ns = TestNamespace::create(&cp.client, "extra").await?;
     let kcs = KoinosClusters::new(&cp.client, &ns.name);
-    let mut manifest = devnet_example()?;
-    manifest["metadata"]["name"] = CLUSTER.into();
-    let services = &mut manifest["spec"]["services"];
-    for off in [
-        "grpc",
-        "accountHistory",
-        "contractMetaStore",
-        "transactionStore",
-    ] {
-        services[off]["enabled"] = false.into();
-    }
-    kcs.apply(CLUSTER, manifest).await?;
-    // chain, block_store, mempool, block_producer, jsonrpc and the broker.
-    wait_pods_ready(&cp.client, &ns.name, CLUSTER, 6, START_TIMEOUT).await?;
+    kcs.apply(CLUSTER, small_devnet(CLUSTER)?).await?;
+    wait_pods_ready(
+        &cp.client,
+        &ns.name,
+        CLUSTER,
+        SMALL_DEVNET_PODS,
+        START_TIMEOUT,
+    )
+    .await?;
     let rpc = PortForward::start(&cp, &ns.name, &format!("svc/{CLUSTER}-jsonrpc"), 8080)?;
     let url = rpc.url();
     wait_until("a produced block", START_TIMEOUT, || async {
@@ -124,55 +117,20 @@ async fn autoscale_an_extra_service_on_its_queue_depth() -> Result<()> {
 
     // Requests the archive answers for real (from the blocks it caught up and followed),
     // published as the extra service's own broker user.
-    let head = json_rpc(&url, "chain.get_head_info", json!({}))?;
-    let head_id = head["head_topology"]["id"]
-        .as_str()
-        .and_then(|id| id.strip_prefix("0x"))
-        .context("head id")?;
-    let request = BlockStoreRequest {
-        request: Some(block_store_request::Request::GetBlocksByHeight(
-            GetBlocksByHeightRequest {
-                head_block_id: hex::decode(head_id)?,
-                ancestor_start_height: 1,
-                num_blocks: 1000,
-                return_block: true,
-                return_receipt: true,
-            },
-        )),
-    }
-    .encode_to_vec();
-    let (user, password) =
+    let credentials =
         secret_credentials(&cp.client, &ns.name, &format!("{CLUSTER}-{EXTRA}-amqp")).await?;
-    let broker = PortForward::start(&cp, &ns.name, &format!("svc/{CLUSTER}-rabbitmq"), 5672)?;
-    let amqp = format!(
-        "amqp://{user}:{password}@127.0.0.1:{}/%2f",
-        broker.local_port
-    );
-    let connection = lapin::Connection::connect(&amqp, ConnectionProperties::default()).await?;
-    let channel = connection.create_channel().await?;
-    let backlog_started = Instant::now();
-    let publishing = channel.clone();
-    let publisher = tokio::spawn(async move {
-        let properties = BasicProperties::default()
-            .with_content_type("application/octet-stream".into())
-            .with_reply_to("koinos-e2e-unrouted-replies".into());
-        // Bounded: at most 5 minutes of requests.
-        while backlog_started.elapsed() < Duration::from_secs(300) {
-            for _ in 0..200 {
-                publishing
-                    .basic_publish(
-                        "koinos.rpc".into(),
-                        QUEUE.into(),
-                        BasicPublishOptions::default(),
-                        &request,
-                        properties.clone(),
-                    )
-                    .await?;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        anyhow::Ok(())
-    });
+    // Bounded: at most 5 minutes of requests.
+    let backlog = Backlog::start(
+        &cp,
+        &ns.name,
+        CLUSTER,
+        &url,
+        QUEUE,
+        credentials,
+        Duration::from_secs(300),
+    )
+    .await?;
+    let backlog_started = backlog.started;
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(cp.client.clone(), &ns.name);
     let scaled = async {
         wait_until(
@@ -205,19 +163,13 @@ async fn autoscale_an_extra_service_on_its_queue_depth() -> Result<()> {
         anyhow::Ok(decided)
     }
     .await;
-    publisher.abort();
-    // What is still waiting would take minutes to serve: drop it, the queue is then empty.
-    channel
-        .queue_purge(QUEUE.into(), QueuePurgeOptions::default())
-        .await?;
+    backlog.stop().await?;
     let decided = scaled?;
     eprintln!(
         "[real-pods] archive backlog -> HPA scale-up decided in {:.1} s, new replica Ready in {:.1} s",
         decided.as_secs_f64(),
         backlog_started.elapsed().as_secs_f64()
     );
-    let _ = connection.close(0, "done".into()).await;
-    drop(broker);
     wait_replicas(
         &deployments,
         1,

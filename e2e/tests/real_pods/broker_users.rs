@@ -43,20 +43,8 @@ async fn broker_users_rotate_while_the_chain_produces() -> Result<()> {
     let ns = TestNamespace::create(&cp.client, "users").await?;
     let kcs = KoinosClusters::new(&cp.client, &ns.name);
     let name = "users";
-    let mut manifest = devnet_example()?;
-    manifest["metadata"]["name"] = name.into();
-    let services = &mut manifest["spec"]["services"];
-    for off in [
-        "grpc",
-        "accountHistory",
-        "contractMetaStore",
-        "transactionStore",
-    ] {
-        services[off]["enabled"] = false.into();
-    }
-    kcs.apply(name, manifest).await?;
-    // chain, block_store, mempool, block_producer, jsonrpc and the broker.
-    wait_pods_ready(&cp.client, &ns.name, name, 6, START_TIMEOUT).await?;
+    kcs.apply(name, small_devnet(name)?).await?;
+    wait_pods_ready(&cp.client, &ns.name, name, SMALL_DEVNET_PODS, START_TIMEOUT).await?;
     let rpc = PortForward::start(&cp, &ns.name, &format!("svc/{name}-jsonrpc"), 8080)?;
     let url = rpc.url();
     wait_height_above(&url, 2, START_TIMEOUT).await?;
