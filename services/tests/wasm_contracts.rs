@@ -40,21 +40,7 @@ fn apply(
     payer: &PrivateKey,
     operations: Vec<Operation>,
 ) -> TransactionReceipt {
-    let tx = builder::transaction(
-        fixture.chain.chain_id(),
-        payer,
-        fixture.next_nonce(payer),
-        RC_LIMIT,
-        operations,
-    );
-    let block = fixture.next_block(vec![tx]);
-    let now = ChainFixture::now_for(&block);
-    let committed = fixture
-        .chain
-        .submit_block(&block, now)
-        .expect("block applies")
-        .expect("block is new");
-    committed.receipt.transaction_receipts[0].clone()
+    fixture.apply(payer, operations, RC_LIMIT)
 }
 
 fn balance(fixture: &ChainFixture, token: &[u8], owner: &PrivateKey) -> u64 {
@@ -219,16 +205,7 @@ fn contracts_see_the_head() {
     };
     let mut fixture = ChainFixture::new();
     let deploy = |fixture: &mut ChainFixture, seed: &str, bytecode: Vec<u8>| {
-        let key = PrivateKey::from_seed(seed);
-        let upload = Operation {
-            op: Some(Op::UploadContract(UploadContractOperation {
-                contract_id: key.address().to_vec(),
-                bytecode,
-                ..Default::default()
-            })),
-        };
-        assert!(!apply(fixture, &key, vec![upload]).reverted);
-        key.address().to_vec()
+        fixture.upload(seed, bytecode, RC_LIMIT)
     };
     let head_info = deploy(&mut fixture, "head info", system_call_contract(1, &[]));
     let lib = deploy(&mut fixture, "lib", system_call_contract(106, &[]));
@@ -307,16 +284,7 @@ fn a_direct_call_has_a_user_mode_caller() {
         (drop (call $sc (i32.const 602) (i32.const 0) (i32.const 0)
                         (i32.const 4092) (i32.add (local.get $n) (i32.const 4)) (i32.const 8)))))"#;
     let mut fixture = ChainFixture::new();
-    let key = PrivateKey::from_seed("who calls");
-    let id = key.address().to_vec();
-    let upload = Operation {
-        op: Some(Op::UploadContract(UploadContractOperation {
-            contract_id: id.clone(),
-            bytecode: wat::parse_str(wat).unwrap(),
-            ..Default::default()
-        })),
-    };
-    assert!(!apply(&mut fixture, &key, vec![upload]).reverted);
+    let id = fixture.upload("who calls", wat::parse_str(wat).unwrap(), RC_LIMIT);
     let user_caller = CallerData {
         caller: vec![],
         caller_privilege: Privilege::UserMode.into(),
@@ -349,16 +317,7 @@ fn unbounded_nested_calls_revert_at_the_frame_limit() {
         (drop (call $sc (i32.const 604) (i32.const 100) (i32.const 64) (i32.const 0) (i32.const 0) (i32.const 8)))
         (drop (call $sc (i32.const 601) (i32.const 1024) (i32.const 1024) (i32.const 100) (i32.load (i32.const 8)) (i32.const 8)))))"#;
     let mut fixture = ChainFixture::new();
-    let key = PrivateKey::from_seed("recursive");
-    let id = key.address().to_vec();
-    let upload = Operation {
-        op: Some(Op::UploadContract(UploadContractOperation {
-            contract_id: id.clone(),
-            bytecode: wat::parse_str(wat).unwrap(),
-            ..Default::default()
-        })),
-    };
-    assert!(!apply(&mut fixture, &key, vec![upload]).reverted);
+    let id = fixture.upload("recursive", wat::parse_str(wat).unwrap(), RC_LIMIT);
     let alice = fixture.alice.clone();
     let receipt = apply(
         &mut fixture,
@@ -402,20 +361,9 @@ fn a_contract_overriding_process_block_signature_decides_which_blocks_are_signed
     );
 
     // Override it with a contract that accepts every block.
-    let rule = PrivateKey::from_seed("signature rule");
     let accept = ProcessBlockSignatureResult { value: true }.encode_to_vec();
-    let upload = Operation {
-        op: Some(Op::UploadContract(UploadContractOperation {
-            contract_id: rule.address().to_vec(),
-            bytecode: constant_contract(&accept),
-            ..Default::default()
-        })),
-    };
-    assert!(!apply(&mut fixture, &rule, vec![upload]).reverted);
-    let set = system_override(
-        SystemCallId::ProcessBlockSignature,
-        rule.address().as_bytes(),
-    );
+    let rule = fixture.upload("signature rule", constant_contract(&accept), RC_LIMIT);
+    let set = system_override(SystemCallId::ProcessBlockSignature, &rule);
     let producer = fixture.producer.clone();
     assert!(!apply(&mut fixture, &producer, set).reverted);
     let block = signed_by(&fixture, &stranger);
@@ -426,21 +374,9 @@ fn a_contract_overriding_process_block_signature_decides_which_blocks_are_signed
     );
 
     // An override that refuses is obeyed too, even for the genesis key's own blocks.
-    let refusing = PrivateKey::from_seed("refusing rule");
-    let upload = Operation {
-        op: Some(Op::UploadContract(UploadContractOperation {
-            contract_id: refusing.address().to_vec(),
-            bytecode: constant_contract(
-                &ProcessBlockSignatureResult { value: false }.encode_to_vec(),
-            ),
-            ..Default::default()
-        })),
-    };
-    assert!(!apply(&mut fixture, &refusing, vec![upload]).reverted);
-    let set = system_override(
-        SystemCallId::ProcessBlockSignature,
-        refusing.address().as_bytes(),
-    );
+    let refuse = ProcessBlockSignatureResult { value: false }.encode_to_vec();
+    let refusing = fixture.upload("refusing rule", constant_contract(&refuse), RC_LIMIT);
+    let set = system_override(SystemCallId::ProcessBlockSignature, &refusing);
     let tx = builder::transaction(
         fixture.chain.chain_id(),
         &producer,

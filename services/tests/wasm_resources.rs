@@ -8,9 +8,7 @@ use fuzz_chain_support::wat_contracts::constant_contract;
 use fuzz_chain_support::{ChainFixture, RC_LIMIT, system_override};
 use koinos_protocol::chain::{ConsumeAccountRcResult, GetAccountRcResult, SystemCallId};
 use koinos_protocol::crypto::PrivateKey;
-use koinos_protocol::pb::koinos::protocol::{
-    Operation, TransactionReceipt, UploadContractOperation, operation::Op,
-};
+use koinos_protocol::pb::koinos::protocol::{Operation, TransactionReceipt};
 use koinos_services::chain::builder;
 use prost::Message;
 
@@ -21,31 +19,12 @@ fn apply(
     payer: &PrivateKey,
     operations: Vec<Operation>,
 ) -> TransactionReceipt {
-    let tx = builder::transaction(
-        fixture.chain.chain_id(),
-        payer,
-        fixture.next_nonce(payer),
-        RC_LIMIT - 1,
-        operations,
-    );
-    let block = fixture.next_block(vec![tx]);
-    let now = ChainFixture::now_for(&block);
-    let committed = fixture.chain.submit_block(&block, now).unwrap().unwrap();
-    committed.receipt.transaction_receipts[0].clone()
+    fixture.apply(payer, operations, RC_LIMIT - 1)
 }
 
 /// Uploads a contract that exits with `result`.
 fn upload_constant(fixture: &mut ChainFixture, seed: &str, result: Vec<u8>) -> Vec<u8> {
-    let contract = PrivateKey::from_seed(seed);
-    let upload = Operation {
-        op: Some(Op::UploadContract(UploadContractOperation {
-            contract_id: contract.address().to_vec(),
-            bytecode: constant_contract(&result),
-            ..Default::default()
-        })),
-    };
-    assert!(!apply(fixture, &contract, vec![upload]).reverted);
-    contract.address().to_vec()
+    fixture.upload(seed, constant_contract(&result), RC_LIMIT - 1)
 }
 
 #[test]

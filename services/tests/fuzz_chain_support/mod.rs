@@ -6,7 +6,9 @@
 
 use koinos_protocol::chain::GenesisData;
 use koinos_protocol::crypto::PrivateKey;
-use koinos_protocol::pb::koinos::protocol::{Block, Transaction};
+use koinos_protocol::pb::koinos::protocol::{
+    Block, Operation, Transaction, TransactionReceipt, UploadContractOperation, operation::Op,
+};
 use koinos_services::chain::builder;
 use koinos_services::chain::{Chain, Committed, ForkAlgorithm, devnet};
 
@@ -83,6 +85,46 @@ impl ChainFixture {
     /// "Now" for a block built by [`ChainFixture::next_block`].
     pub fn now_for(block: &Block) -> u64 {
         block.header.as_ref().map_or(0, |h| h.timestamp)
+    }
+
+    /// Applies one block with `operations` in one transaction paid and signed by `payer`,
+    /// asking for `rc_limit`, and returns the transaction's receipt.
+    pub fn apply(
+        &mut self,
+        payer: &PrivateKey,
+        operations: Vec<Operation>,
+        rc_limit: u64,
+    ) -> TransactionReceipt {
+        let tx = builder::transaction(
+            self.chain.chain_id(),
+            payer,
+            self.next_nonce(payer),
+            rc_limit,
+            operations,
+        );
+        let block = self.next_block(vec![tx]);
+        let committed = self
+            .chain
+            .submit_block(&block, Self::now_for(&block))
+            .expect("block applies")
+            .expect("block is new");
+        committed.receipt.transaction_receipts[0].clone()
+    }
+
+    /// Uploads `bytecode` as the contract of the key `seed` derives, which signs and pays
+    /// (asking for `rc_limit`); the upload must apply. Returns the contract id.
+    pub fn upload(&mut self, seed: &str, bytecode: Vec<u8>, rc_limit: u64) -> Vec<u8> {
+        let key = PrivateKey::from_seed(seed);
+        let upload = Operation {
+            op: Some(Op::UploadContract(UploadContractOperation {
+                contract_id: key.address().to_vec(),
+                bytecode,
+                ..Default::default()
+            })),
+        };
+        let receipt = self.apply(&key, vec![upload], rc_limit);
+        assert!(!receipt.reverted, "upload of {seed}: {:?}", receipt.logs);
+        key.address().to_vec()
     }
 
     /// Produces `count` blocks, each with one transfer from alice to bob.
